@@ -1,0 +1,118 @@
+"""The application factory: routes, lifespan (store, scheduler, recovery)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gateway import batches, bulk_jobs
+from gateway.auth.tokens import TokenIssuer
+from gateway.auth.users import UserDirectory
+from gateway.config import Config, load_config
+from gateway.http import admin_routes, batch_api, health, openapi
+from gateway.http.operations_endpoint import operations_endpoint
+from gateway.jobs import JobRunner
+from gateway.logs import configure_logging
+from gateway.state import Gateway
+from gateway.storage.rocks import RocksRecordStore
+
+log = logging.getLogger("gateway.app")
+
+
+def open_gateway(config: Config) -> Gateway:
+    """Open the store and build the process state (the scheduler is not started yet)."""
+    config.ensure_layout()
+    configure_logging(config.log_dir, str(config.get("logging.level")))
+    store = RocksRecordStore(config.store_dir)
+    try:
+        users = UserDirectory(store)
+        tokens = TokenIssuer(
+            config.root / "keys",
+            int(config.get("authentication.operation_token_timeout")),
+            int(config.get("authentication.refresh_token_timeout")),
+        )
+    except Exception:
+        store.close()
+        raise
+    return Gateway(
+        config=config,
+        store=store,
+        users=users,
+        tokens=tokens,
+        jobs=JobRunner(int(config.get("jobs.threads"))),
+    )
+
+
+def start_gateway(gateway: Gateway, admin_username: str | None, admin_password: str | None) -> str | None:
+    """First-start super user, family services, scheduler, recovery. Returns a generated password."""
+    generated = gateway.users.bootstrap(admin_username, admin_password)
+    batches.install(gateway)
+    bulk_jobs.install(gateway)
+    gateway.jobs.start()
+    batches.recover(gateway)
+    bulk_jobs.recover(gateway)
+    return generated
+
+
+def stop_gateway(gateway: Gateway) -> None:
+    """Stop accepting work, let running work reach a record boundary, close the store."""
+    gateway.stopping.set()
+    gateway.jobs.shutdown()
+    gateway.store.close()
+
+
+async def root_get(request: Request) -> Response:
+    """A browser opening ``/`` is sent to the admin pages."""
+    return RedirectResponse("/admin/", status_code=303)
+
+
+def build_routes() -> list[BaseRoute]:
+    return [
+        Route("/", operations_endpoint, methods=["POST"]),
+        Route("/", root_get, methods=["GET"]),
+        *health.routes,
+        *batch_api.routes,
+        *openapi.routes,
+        *admin_routes.routes,
+    ]
+
+
+def create_app(
+    config: Config | None = None,
+    *,
+    admin_username: str | None = None,
+    admin_password: str | None = None,
+    gateway: Gateway | None = None,
+) -> Starlette:
+    """A Starlette app whose lifespan owns the store and the scheduler.
+
+    ``gateway``: an already opened gateway (``gateway serve`` opens the store
+    before binding the port so that a locked store fails at once).
+    """
+    cfg = gateway.config if gateway is not None else (config or load_config())
+    username = admin_username or os.environ.get("GATEWAY_ADMIN_USERNAME")
+    password = admin_password or os.environ.get("GATEWAY_ADMIN_PASSWORD")
+    opened = [gateway]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        given = opened.pop() if opened else None
+        gw = given if given is not None else open_gateway(cfg)
+        try:
+            generated = start_gateway(gw, username, password)
+            if generated:
+                print(f"Created super user 'admin' with password: {generated}", flush=True)
+            app.state.gateway = gw
+            yield
+        finally:
+            stop_gateway(gw)
+
+    max_body = int(cfg.get("http.max_body_size"))
+    return Starlette(routes=build_routes(), lifespan=lifespan, max_body_size=max_body)

@@ -1,0 +1,145 @@
+"""Users and roles in the system database, authentication of Basic credentials.
+
+Users live in ``system.hdb_user`` (primary key ``username``), roles in
+``system.hdb_role`` (primary key ``id``), as in HarperDB. Verified credentials
+are cached (keyed by a hash of the password) so that the slow hash runs once per
+user and password, not once per request; any change to users or roles clears
+the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.auth.passwords import hash_password, verify_password
+from gateway.storage.records import RecordStore
+from gateway.storage.system import SYSTEM_DB, ensure_table
+
+USER_TABLE = "hdb_user"
+ROLE_TABLE = "hdb_role"
+SUPER_USER_ROLE = "super_user"
+
+
+@dataclass
+class User:
+    """An authenticated user with the role's permission object."""
+
+    username: str
+    active: bool
+    role: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def permission(self) -> dict[str, Any]:
+        perm = self.role.get("permission")
+        return perm if isinstance(perm, dict) else {}
+
+    @property
+    def is_super_user(self) -> bool:
+        return bool(self.permission.get("super_user"))
+
+
+SYSTEM_USER = User("system", True, {"role": SUPER_USER_ROLE, "permission": {"super_user": True}})
+
+
+class AuthFailure(Exception):
+    """Credentials were not accepted; the message is HarperDB's."""
+
+
+class UserDirectory:
+    """Reads and caches users and roles; verifies passwords."""
+
+    def __init__(self, store: RecordStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._verified: dict[tuple[str, bytes], User] = {}
+        self._ensure_tables()
+
+    def _ensure_tables(self) -> None:
+        for table, key in ((USER_TABLE, "username"), (ROLE_TABLE, "id")):
+            ensure_table(self.store, table, key)
+
+    def invalidate(self) -> None:
+        """Forget cached credentials (after any user or role change)."""
+        with self._lock:
+            self._verified.clear()
+
+    # -- lookups ------------------------------------------------------------
+
+    def role_by_name(self, name: str) -> dict[str, Any] | None:
+        for role in self.store.scan(SYSTEM_DB, ROLE_TABLE):
+            if role.get("role") == name or role.get("id") == name:
+                return role
+        return None
+
+    def user_record(self, username: str) -> dict[str, Any] | None:
+        return self.store.get(SYSTEM_DB, USER_TABLE, username)
+
+    def load_user(self, username: str) -> User | None:
+        """The user with its full role, or None."""
+        record = self.user_record(username)
+        if record is None:
+            return None
+        role = self.store.get(SYSTEM_DB, ROLE_TABLE, record.get("role")) or {}
+        return User(username=username, active=bool(record.get("active", True)), role=role)
+
+    def count_users(self) -> int:
+        return self.store.count(SYSTEM_DB, USER_TABLE)
+
+    # -- authentication -----------------------------------------------------
+
+    def authenticate(self, username: str, password: str) -> User:
+        """The user for these credentials; raise AuthFailure otherwise."""
+        cache_key = (username, hashlib.sha256(password.encode("utf-8")).digest())
+        with self._lock:
+            cached = self._verified.get(cache_key)
+        if cached is not None:
+            return cached
+        record = self.user_record(username)
+        if record is None or not verify_password(password, str(record.get("password", ""))):
+            raise AuthFailure("Login failed")
+        user = self.load_user(username)
+        assert user is not None
+        if not user.active:
+            raise AuthFailure("Cannot complete request: User is inactive")
+        with self._lock:
+            self._verified[cache_key] = user
+        return user
+
+    # -- writes ---------------------------------------------------------------
+
+    def add_role(self, name: str, permission: dict[str, Any], role_id: str | None = None) -> dict[str, Any]:
+        record = {"id": role_id or str(uuid.uuid4()), "role": name, "permission": permission}
+        self.store.write(SYSTEM_DB, ROLE_TABLE, [record], "insert")
+        self.invalidate()
+        return self.store.get(SYSTEM_DB, ROLE_TABLE, record["id"]) or record
+
+    def add_user(self, username: str, password: str, role_id: str, active: bool = True) -> None:
+        record = {
+            "username": username,
+            "password": hash_password(password),
+            "role": role_id,
+            "active": active,
+        }
+        self.store.write(SYSTEM_DB, USER_TABLE, [record], "insert")
+        self.invalidate()
+
+    def bootstrap(self, username: str | None, password: str | None) -> str | None:
+        """On first start with no users: create the super user.
+
+        Returns the generated password when one had to be generated (to print once).
+        """
+        if self.count_users() > 0:
+            return None
+        role = self.role_by_name(SUPER_USER_ROLE) or self.add_role(
+            SUPER_USER_ROLE, {"super_user": True}, role_id=SUPER_USER_ROLE
+        )
+        generated = None
+        if not password:
+            generated = password = secrets.token_urlsafe(18)
+        self.add_user(username or "admin", password, role["id"])
+        return generated

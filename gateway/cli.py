@@ -1,0 +1,107 @@
+"""The ``gateway`` command: serve, backup, and the key/model verbs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gateway.config import Config, ConfigError, load_config
+from gateway.storage.errors import StoreError, StoreLocked
+
+Command = Callable[[argparse.Namespace], int]
+_COMMANDS: dict[str, Command] = {}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", help="data directory (env GATEWAY_ROOT, default ./gateway-data)")
+    parser.add_argument(
+        "--config", help="YAML configuration (env GATEWAY_CONFIG, default <root>/gateway-config.yaml)"
+    )
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides: dict[str, object] = {}
+    if getattr(args, "host", None):
+        overrides["http.host"] = args.host
+    if getattr(args, "port", None):
+        overrides["http.port"] = args.port
+    return load_config(root=args.root, config_file=args.config, overrides=overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the HTTP server, scheduler and store in this process."""
+    import uvicorn
+
+    from gateway.app import create_app, open_gateway
+
+    config = _config(args)
+    try:
+        gateway = open_gateway(config)
+    except StoreLocked as exc:
+        print(f"gateway: cannot start: {exc}", file=sys.stderr)
+        return 1
+    app = create_app(gateway=gateway)
+    host = str(gateway.config.get("http.host"))
+    port = int(gateway.config.get("http.port"))
+    print(f"gateway: serving on http://{host}:{port} (root {gateway.config.root})", flush=True)
+    uvicorn.run(app, host=host, port=port, workers=1, log_level="warning", timeout_graceful_shutdown=30)
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """A RocksDB checkpoint of the (stopped) server's store in DIR."""
+    from gateway.storage.rocks import RocksRecordStore
+
+    config = _config(args)
+    target = Path(args.dir).resolve()
+    if target.exists():
+        print(f"gateway: backup directory {target} already exists", file=sys.stderr)
+        return 1
+    try:
+        store = RocksRecordStore(config.store_dir)
+    except StoreLocked as exc:
+        print(f"gateway: {exc}; use the get_backup operation on a running server", file=sys.stderr)
+        return 1
+    try:
+        store.checkpoint(str(target))
+    finally:
+        store.close()
+    print(f"gateway: backup written to {target}")
+    return 0
+
+
+def register_command(name: str, command: Command) -> None:
+    """Add a verb (used by families that contribute CLI commands)."""
+    _COMMANDS[name] = command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="Batch import gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server")
+    _common(serve)
+    serve.add_argument("--host", help="bind address (env GATEWAY_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (env GATEWAY_PORT, default 9925)")
+    backup = sub.add_parser("backup", help="write a RocksDB checkpoint of a stopped server's store")
+    _common(backup)
+    backup.add_argument("dir")
+    from gateway import cli_imports
+
+    cli_imports.add_parsers(sub, _common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers: dict[str, Command] = {"serve": cmd_serve, "backup": cmd_backup, **_COMMANDS}
+    try:
+        return handlers[args.command](args)
+    except (ConfigError, StoreError) as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""``GET /health`` and ``GET /ready`` (no authentication)."""
+
+from __future__ import annotations
+
+import shutil
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from gateway.state import Gateway
+
+MIN_FREE_BYTES = 64 * 1024 * 1024
+
+
+async def health(request: Request) -> Response:
+    """200 whenever the process answers."""
+    return PlainTextResponse("OK")
+
+
+def readiness_problems(gateway: Gateway | None) -> list[str]:
+    """Names of the failing checks: store, scheduler, disk."""
+    if gateway is None:
+        return ["store: not open"]
+    problems = []
+    try:
+        gateway.store.list_databases()
+        gateway.store.get("system", "hdb_user", "")
+    except Exception as exc:
+        problems.append(f"store: {exc}")
+    if not gateway.jobs.running:
+        problems.append("scheduler: not running")
+    free = shutil.disk_usage(gateway.config.root).free
+    if free < MIN_FREE_BYTES:
+        problems.append(f"disk: only {free} bytes free under {gateway.config.root}")
+    return problems
+
+
+async def ready(request: Request) -> Response:
+    """200 when store, scheduler and disk are fine, else 503 naming the failing checks."""
+    problems = readiness_problems(getattr(request.app.state, "gateway", None))
+    if problems:
+        return JSONResponse({"ready": False, "problems": problems}, status_code=503)
+    return JSONResponse({"ready": True})
+
+
+routes = [Route("/health", health, methods=["GET"]), Route("/ready", ready, methods=["GET"])]

@@ -1,0 +1,164 @@
+"""``POST /``: the HarperDB-style Operations API endpoint.
+
+Order of checks: body (JSON object) → authentication (Basic or Bearer; not for
+operations registered with ``needs_auth=False``) → operation lookup → role
+authorisation → handler in a worker thread. Every failure is ``{"error": …}``
+with HarperDB's status; nothing a client sends produces a 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.auth.permissions import require_super_user, require_table_permission
+from gateway.auth.tokens import OPERATION, InvalidToken
+from gateway.auth.users import AuthFailure, User
+from gateway.errors import OperationError
+from gateway.operations import OPERATIONS
+from gateway.operations.registry import HARPERDB_OPERATIONS, OperationContext
+from gateway.state import Gateway
+from gateway.storage.errors import (
+    AttributeExists,
+    DatabaseExists,
+    DatabaseNotFound,
+    InvalidRecord,
+    TableExists,
+    TableNotFound,
+)
+
+log = logging.getLogger("gateway.operations")
+
+# HarperDB's deprecated spellings, accepted everywhere.
+FIELD_ALIASES = {
+    "schema": "database",
+    "hash_values": "ids",
+    "search_attribute": "attribute",
+    "search_value": "value",
+}
+
+
+def json_response(content: Any, status: int = 200) -> Response:
+    """An application/json response serialised with orjson."""
+    return Response(
+        orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+def error_response(error: OperationError) -> Response:
+    return json_response(error.body(), error.status)
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The request body as an object with aliases resolved, or a 400."""
+    if not raw.strip():
+        raise OperationError("Body cannot be empty when content-type is set to 'application/json'")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise OperationError(f"Invalid JSON in request body: {exc}") from exc
+    if not isinstance(body, dict) or "operation" not in body:
+        raise OperationError("Request body must include an 'operation' property.")
+    for old, new in FIELD_ALIASES.items():
+        if old in body and new not in body:
+            body[new] = body[old]
+    return body
+
+
+def authenticate(gateway: Gateway, header: str | None) -> User:
+    """The user behind an Authorization header, or a 401."""
+    if not header:
+        raise OperationError("Must login", 401)
+    scheme, _, credentials = header.partition(" ")
+    scheme = scheme.lower()
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise OperationError("Login failed", 401) from exc
+        username, sep, password = decoded.partition(":")
+        if not sep:
+            raise OperationError("Login failed", 401)
+        try:
+            return gateway.users.authenticate(username, password)
+        except AuthFailure as exc:
+            raise OperationError(str(exc), 401) from exc
+    if scheme == "bearer":
+        try:
+            username = gateway.tokens.verify(credentials.strip(), OPERATION)
+        except InvalidToken as exc:
+            raise OperationError("invalid token", 401) from exc
+        user = gateway.users.load_user(username)
+        if user is None:
+            raise OperationError("invalid token", 401)
+        if not user.active:
+            raise OperationError("Cannot complete request: User is inactive", 401)
+        return user
+    raise OperationError("Login failed", 401)
+
+
+def execute(
+    gateway: Gateway, body: dict[str, Any], user: User | None, client_ip: str, auth: str | None
+) -> Any:
+    """Look up, authorise and run one operation (in a worker thread)."""
+    name = body["operation"]
+    spec = OPERATIONS.get(name) if isinstance(name, str) else None
+    if spec is None:
+        if isinstance(name, str) and name in HARPERDB_OPERATIONS:
+            raise OperationError(f"Operation '{name}' is not supported by this server")
+        shown = name if isinstance(name, str) else orjson.dumps(name).decode()
+        raise OperationError(f"Operation '{shown}' not found")
+    if user is None:
+        user = authenticate(gateway, auth) if spec.needs_auth else _anonymous()
+    if spec.super_user:
+        require_super_user(user, spec.internal_name)
+    if spec.permission is not None:
+        database = body.get("database", "data")
+        table = body.get("table")
+        if isinstance(database, str) and isinstance(table, str):
+            require_table_permission(user, database, table, spec.permission)
+    ctx = OperationContext(gateway=gateway, user=user, client_ip=client_ip, auth_header=auth)
+    try:
+        return spec.handler(ctx, body)
+    except (DatabaseNotFound, TableNotFound) as exc:
+        raise OperationError(str(exc), 404) from exc
+    except (DatabaseExists, TableExists, AttributeExists, InvalidRecord) as exc:
+        raise OperationError(str(exc), 400) from exc
+
+
+def _anonymous() -> User:
+    return User(username="", active=True, role={})
+
+
+async def operations_endpoint(request: Request) -> Response:
+    """Starlette endpoint for ``POST /``."""
+    gateway: Gateway = request.app.state.gateway
+    try:
+        body = parse_body(await request.body())
+        auth = request.headers.get("authorization")
+        name = body.get("operation")
+        spec = OPERATIONS.get(name) if isinstance(name, str) else None
+        user = None
+        if spec is None or spec.needs_auth:
+            user = await run_in_threadpool(authenticate, gateway, auth)
+        client_ip = request.client.host if request.client else ""
+        result = await run_in_threadpool(execute, gateway, body, user, client_ip, auth)
+    except OperationError as error:
+        if error.status >= 400:
+            log.info("operation failed (%s): %s", error.status, error.message)
+        return error_response(error)
+    except Exception:
+        log.exception("unexpected failure in an operation")
+        return json_response({"error": "Internal server error"}, 500)
+    if isinstance(result, Response):
+        return result
+    return json_response(result)

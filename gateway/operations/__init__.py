@@ -1,0 +1,17 @@
+"""All operations of ``POST /``; importing this package registers every family."""
+
+from gateway.operations import (  # noqa: F401  (imported for their @operation registrations)
+    bulk,
+    imports,
+    jobs,
+    records,
+    search,
+    sql,
+    system,
+    tables,
+    tokens,
+    users,
+)
+from gateway.operations.registry import OPERATIONS
+
+__all__ = ["OPERATIONS"]

@@ -1,0 +1,1 @@
+"""Operations of the 'bulk' family (registered with @operation)."""

@@ -1,0 +1,1 @@
+"""Operations of the 'imports' family (registered with @operation)."""

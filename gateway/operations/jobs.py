@@ -1,0 +1,1 @@
+"""Operations of the 'jobs' family (registered with @operation)."""

@@ -1,0 +1,1 @@
+"""Operations of the 'records' family (registered with @operation)."""

@@ -1,0 +1,1 @@
+"""Operations of the 'search' family (registered with @operation)."""

@@ -1,0 +1,1 @@
+"""Operations of the 'sql' family (registered with @operation)."""

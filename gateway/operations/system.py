@@ -1,0 +1,1 @@
+"""Operations of the 'system' family (registered with @operation)."""

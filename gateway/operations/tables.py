@@ -1,0 +1,1 @@
+"""Operations of the 'tables' family (registered with @operation)."""

@@ -1,0 +1,1 @@
+"""Operations of the 'tokens' family (registered with @operation)."""

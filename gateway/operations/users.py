@@ -1,0 +1,1 @@
+"""Operations of the 'users' family (registered with @operation)."""

@@ -1,0 +1,109 @@
+"""Order-preserving encoding of typed values into RocksDB keys.
+
+Order: null < false < true < numbers < strings, matching HarperDB (numbers sort
+before strings). Numbers are IEEE-754 doubles with the sign bit flipped so that
+byte order equals numeric order. Strings are UTF-8 with 0x00 escaped as 0x00 0xFF
+and terminated by 0x00 0x01, so an encoded value can be followed by another one
+(index keys are ``encode(value) + encode(primary_key)``) and still sort correctly.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+NULL = b"\x01"
+FALSE = b"\x02"
+TRUE = b"\x03"
+NUMBER = 0x10
+STRING = 0x20
+_STRING_PREFIX = b"\x20"
+_TERMINATOR = b"\x00\x01"
+_DOUBLE = struct.Struct(">d")
+_UINT = struct.Struct(">Q")
+_SIGN = 1 << 63
+_ALL = (1 << 64) - 1
+
+
+class UnencodableKey(ValueError):
+    """The value cannot be used as a key (objects, arrays, non-finite numbers)."""
+
+
+def encode_number(value: float) -> bytes:
+    """Encode a number so that byte order is numeric order."""
+    (bits,) = _UINT.unpack(_DOUBLE.pack(float(value)))
+    bits = bits ^ _ALL if bits & _SIGN else bits | _SIGN
+    return bytes((NUMBER,)) + _UINT.pack(bits)
+
+
+def encode_string_body(value: str) -> bytes:
+    """The escaped UTF-8 bytes of a string, without type tag or terminator."""
+    raw = value.encode("utf-8")
+    if b"\x00" in raw:
+        raw = raw.replace(b"\x00", b"\x00\xff")
+    return raw
+
+
+def encode_key(value: Any) -> bytes:
+    """Encode a scalar JSON value as an order-preserving key."""
+    if isinstance(value, str):
+        return _STRING_PREFIX + encode_string_body(value) + _TERMINATOR
+    if value is None:
+        return NULL
+    if value is True:
+        return TRUE
+    if value is False:
+        return FALSE
+    if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise UnencodableKey(f"cannot use {value!r} as a key")
+        return encode_number(value)
+    raise UnencodableKey(f"cannot use a value of type {type(value).__name__} as a key")
+
+
+def string_prefix(prefix: str) -> bytes:
+    """Key prefix matching every string that starts with ``prefix``."""
+    return _STRING_PREFIX + encode_string_body(prefix)
+
+
+def key_length(data: bytes, offset: int = 0) -> int:
+    """Length of the encoded value starting at ``offset``."""
+    tag = data[offset]
+    if tag == NUMBER:
+        return 9
+    if tag == STRING:
+        end = offset + 1
+        while True:
+            end = data.index(b"\x00", end)
+            if data[end + 1] == 0x01:
+                return end + 2 - offset
+            end += 2
+    return 1
+
+
+def decode_key(data: bytes, offset: int = 0) -> Any:
+    """Decode the value encoded at ``offset``."""
+    tag = data[offset]
+    if tag == NUMBER:
+        (bits,) = _UINT.unpack_from(data, offset + 1)
+        bits = bits ^ _SIGN if bits & _SIGN else bits ^ _ALL
+        (number,) = _DOUBLE.unpack(_UINT.pack(bits))
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    if tag == STRING:
+        length = key_length(data, offset)
+        body = data[offset + 1 : offset + length - 2]
+        return body.replace(b"\x00\xff", b"\x00").decode("utf-8")
+    return {0x01: None, 0x02: False, 0x03: True}[tag]
+
+
+def index_values(value: Any) -> list[Any]:
+    """The scalar values under which an attribute value is indexed (array elements too)."""
+    if isinstance(value, list):
+        out = []
+        for item in value:
+            if item is None or isinstance(item, str | bool | int | float):
+                out.append(item)
+        return out
+    if value is None or isinstance(value, str | bool | int | float):
+        return [value]
+    return []

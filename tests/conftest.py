@@ -1,0 +1,65 @@
+"""Shared fixtures: the real app on a temp root (real RocksDB, real scheduler)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.config import load_config
+from tests.support.server import ADMIN_PASSWORD, ADMIN_USER
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    """An Authorization header for HTTP Basic."""
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+ADMIN_AUTH = basic(ADMIN_USER, ADMIN_PASSWORD)
+
+
+def make_client(root: Path, **overrides: Any) -> TestClient:
+    """A TestClient for a fresh app on ``root`` (use it as a context manager)."""
+    config = load_config(root=root, environ={}, overrides=overrides)
+    app = create_app(config, admin_username=ADMIN_USER, admin_password=ADMIN_PASSWORD)
+    return TestClient(app)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "root"
+
+
+@pytest.fixture
+def client(root: Path) -> Iterator[TestClient]:
+    """The real app with its lifespan running, on a temp root."""
+    with make_client(root) as test_client:
+        yield test_client
+
+
+class Ops:
+    """Posts operations as a given user."""
+
+    def __init__(self, client: TestClient, headers: dict[str, str]) -> None:
+        self.client = client
+        self.headers = headers
+
+    def __call__(self, body: dict[str, Any], expect: int | None = 200) -> Any:
+        response = self.client.post("/", json=body, headers=self.headers)
+        if expect is not None:
+            assert response.status_code == expect, response.text
+        return response.json()
+
+    def raw(self, body: dict[str, Any]) -> Any:
+        return self.client.post("/", json=body, headers=self.headers)
+
+
+@pytest.fixture
+def op(client: TestClient) -> Ops:
+    """``op({...})`` posts an operation as the admin and returns the decoded answer."""
+    return Ops(client, ADMIN_AUTH)

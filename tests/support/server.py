@@ -1,0 +1,116 @@
+"""Start a real ``gateway serve`` subprocess on a free loopback port, for end-to-end tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "admin-password"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A running ``gateway serve`` and how to talk to it."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    root: Path
+    log_path: Path
+
+    def auth_header(self, user: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> str:
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+    def op(self, body: dict[str, Any], timeout: float = 30) -> tuple[int, Any]:
+        """POST an operation as the admin; (status, decoded JSON)."""
+        request = urllib.request.Request(
+            self.url + "/",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": self.auth_header()},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
+    def output(self) -> str:
+        return self.log_path.read_text("utf-8", errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Stop the server (SIGTERM by default, SIGKILL for crash tests); its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return int(self.process.returncode)
+
+
+def start_server(root: Path, extra_env: dict[str, str] | None = None, timeout: float = 30) -> ServerProcess:
+    """Start ``python -m gateway serve`` on a free port and wait until /health answers."""
+    port = free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    log_path = root.parent / f"server-{port}.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        {
+            "GATEWAY_ADMIN_USERNAME": ADMIN_USER,
+            "GATEWAY_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
+        }
+    )
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "serve",
+            "--root",
+            str(root),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    log_file.close()
+    server = ServerProcess(process, f"http://127.0.0.1:{port}", root, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gateway serve exited with {process.returncode}:\n{server.output()}")
+        try:
+            with urllib.request.urlopen(server.url + "/health", timeout=1) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.1)
+    server.stop(signal.SIGKILL)
+    raise RuntimeError(f"gateway serve did not answer /health within {timeout}s:\n{server.output()}")
