@@ -1,11 +1,191 @@
-"""CLI verbs of the import family: create-key, revoke-key, add-model (filled in by the batch API work)."""
+"""CLI verbs of the import family: ``create-key``, ``revoke-key``, ``add-model``.
+
+Each verb works on the root's store directly when no server holds it. When a
+running server has the store locked, the verb is sent to that server's
+Operations API instead (``--url``, default from the configuration's
+http.host/http.port), authenticated with ``GATEWAY_ADMIN_USERNAME`` /
+``GATEWAY_ADMIN_PASSWORD``; without them it says so and exits 1.
+"""
 
 from __future__ import annotations
 
 import argparse
+import base64
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from gateway.auth.api_keys import DEFAULT_PATH, SECRET_FILE, ApiKeyRequestError, ApiKeyService
+from gateway.config import Config, load_config
+from gateway.models import ModelRegistry, ModelRejected
+from gateway.storage.errors import StoreLocked
+from gateway.storage.rocks import RocksRecordStore
+
+
+class CliFailure(Exception):
+    """A verb failed; the message is printed and the exit status is 1."""
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add this family's sub-commands to the ``gateway`` parser."""
+    from gateway.cli import register_command
+
+    create = sub.add_parser("create-key", help="create an API key for the batch API (printed once)")
+    common(create)
+    create.add_argument("--name", default="Batch Data Import", help="key name (default: Batch Data Import)")
+    create.add_argument(
+        "--path", default=DEFAULT_PATH, help=f"path rule: a prefix, or =/exact/path (default {DEFAULT_PATH})"
+    )
+    create.add_argument("--expires", help="expiry as ISO-8601 (optional)")
+    create.add_argument("--url", help="server URL when the store is in use (default from the configuration)")
+    revoke = sub.add_parser("revoke-key", help="revoke an API key by id (its first 16 characters)")
+    common(revoke)
+    revoke.add_argument("id")
+    revoke.add_argument("--url", help="server URL when the store is in use (default from the configuration)")
+    model = sub.add_parser("add-model", help="register an import model from a JSON file")
+    common(model)
+    model.add_argument("file")
+    model.add_argument("--replace", action="store_true", help="replace a registered model of the same name")
+    model.add_argument("--url", help="server URL when the store is in use (default from the configuration)")
+    register_command("create-key", _guarded(cmd_create_key))
+    register_command("revoke-key", _guarded(cmd_revoke_key))
+    register_command("add-model", _guarded(cmd_add_model))
+
+
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except CliFailure as exc:
+            print(f"gateway: {exc}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(root=args.root, config_file=args.config)
+
+
+def _server_url(args: argparse.Namespace, config: Config) -> str:
+    if getattr(args, "url", None):
+        return str(args.url).rstrip("/")
+    host = str(config.get("http.host"))
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://{host}:{int(config.get('http.port'))}"
+
+
+def remote_operation(url: str, body: dict[str, Any]) -> Any:
+    """POST an operation to a running server as the admin from the environment."""
+    user = os.environ.get("GATEWAY_ADMIN_USERNAME")
+    password = os.environ.get("GATEWAY_ADMIN_PASSWORD")
+    if not user or not password:
+        raise CliFailure(
+            "the store is in use by a running server; set GATEWAY_ADMIN_USERNAME and "
+            f"GATEWAY_ADMIN_PASSWORD to send this to it at {url}, or stop the server first"
+        )
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = urllib.request.Request(
+        url + "/",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": "Basic " + token},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        try:
+            message = json.loads(raw).get("error", raw.decode("utf-8", "replace"))
+        except (ValueError, AttributeError):
+            message = raw.decode("utf-8", "replace")
+        raise CliFailure(f"the server at {url} answered {err.code}: {message}") from err
+    except OSError as err:
+        raise CliFailure(f"the store is in use, and the server at {url} cannot be reached: {err}") from err
+
+
+def _with_store(
+    args: argparse.Namespace, local: Callable[[Config, RocksRecordStore], Any], remote: dict[str, Any]
+) -> Any:
+    """Run ``local`` on the store, or send ``remote`` to the server that holds it."""
+    config = _config(args)
+    try:
+        store = RocksRecordStore(config.store_dir)
+    except StoreLocked:
+        return remote_operation(_server_url(args, config), remote)
+    try:
+        return local(config, store)
+    finally:
+        store.close()
+
+
+def cmd_create_key(args: argparse.Namespace) -> int:
+    """Create a key and print it (stdout) once; details go to stderr."""
+
+    def local(config: Config, store: RocksRecordStore) -> Any:
+        keys = ApiKeyService(store, config.root / "keys" / SECRET_FILE)
+        try:
+            return keys.create(args.name, args.path, args.expires)
+        except ApiKeyRequestError as exc:
+            raise CliFailure(str(exc)) from exc
+
+    body = {"operation": "create_api_key", "name": args.name, "path": args.path}
+    if args.expires:
+        body["expires"] = args.expires
+    created = _with_store(args, local, body)
+    print(
+        f"API key {created['id']} ({created['name']}, path {created['path']}) created; "
+        "this is the only time it is shown:",
+        file=sys.stderr,
+    )
+    print(created["key"])
+    return 0
+
+
+def cmd_revoke_key(args: argparse.Namespace) -> int:
+    """Revoke a key by id."""
+
+    def local(config: Config, store: RocksRecordStore) -> Any:
+        keys = ApiKeyService(store, config.root / "keys" / SECRET_FILE)
+        if not keys.revoke(args.id):
+            raise CliFailure(f"API key '{args.id}' not found")
+        return {"message": f"API key '{args.id}' successfully revoked"}
+
+    result = _with_store(args, local, {"operation": "revoke_api_key", "id": args.id})
+    print(result["message"])
+    return 0
+
+
+def cmd_add_model(args: argparse.Namespace) -> int:
+    """Register a model from a JSON file (creates its database and tables)."""
+    try:
+        data = json.loads(Path(args.file).read_text("utf-8"))
+    except OSError as exc:
+        raise CliFailure(f"cannot read {args.file}: {exc}") from exc
+    except ValueError as exc:
+        raise CliFailure(f"{args.file} is not JSON: {exc}") from exc
+
+    def local(config: Config, store: RocksRecordStore) -> Any:
+        try:
+            model, tables = ModelRegistry(store).add(data, replace=args.replace)
+        except ModelRejected as exc:
+            raise CliFailure("invalid model:\n  " + "\n  ".join(exc.problems)) from exc
+        verb = "replaced" if args.replace else "added"
+        return {
+            "message": f"Model '{model.name}' successfully {verb}",
+            "database": model.database,
+            "tables": tables,
+        }
+
+    result = _with_store(
+        args, local, {"operation": "add_import_model", "model": data, "replace": args.replace}
+    )
+    print(f"{result['message']} (database {result['database']}, tables {', '.join(result['tables'])})")
+    return 0

@@ -128,6 +128,43 @@ class UserDirectory:
         self.store.write(SYSTEM_DB, USER_TABLE, [record], "insert")
         self.invalidate()
 
+    def roles(self) -> list[dict[str, Any]]:
+        """Every role record, in id order."""
+        return list(self.store.scan(SYSTEM_DB, ROLE_TABLE))
+
+    def role(self, role_id: str) -> dict[str, Any] | None:
+        """The role record with this id, or None."""
+        return self.store.get(SYSTEM_DB, ROLE_TABLE, role_id)
+
+    def users(self) -> list[dict[str, Any]]:
+        """Every user record (password hashes included: strip them before answering)."""
+        return list(self.store.scan(SYSTEM_DB, USER_TABLE))
+
+    def update_role(self, role_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Change ``role``/``permission`` of a role; the new record, or None if it does not exist."""
+        result = self.store.write(SYSTEM_DB, ROLE_TABLE, [{"id": role_id, **changes}], "update")
+        self.invalidate()
+        return self.role(role_id) if result.written else None
+
+    def delete_role(self, role_id: str) -> bool:
+        result = self.store.delete(SYSTEM_DB, ROLE_TABLE, [role_id])
+        self.invalidate()
+        return bool(result.written)
+
+    def update_user(self, username: str, changes: dict[str, Any]) -> bool:
+        """Change ``password`` (hashed here), ``role`` or ``active``; False if the user does not exist."""
+        record = {"username": username, **changes}
+        if "password" in record:
+            record["password"] = hash_password(str(record["password"]))
+        result = self.store.write(SYSTEM_DB, USER_TABLE, [record], "update")
+        self.invalidate()
+        return bool(result.written)
+
+    def delete_user(self, username: str) -> bool:
+        result = self.store.delete(SYSTEM_DB, USER_TABLE, [username])
+        self.invalidate()
+        return bool(result.written)
+
     def bootstrap(self, username: str | None, password: str | None) -> str | None:
         """On first start with no users: create the super user.
 

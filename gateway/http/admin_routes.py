@@ -1,5 +1,7 @@
-"""Routes of 'admin_routes' (to be filled in)."""
+"""The admin pages under ``/admin/`` (see ``gateway.admin``)."""
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
 
-routes: list[BaseRoute] = []
+from gateway.admin.routes import routes as admin_pages
+
+routes: list[BaseRoute] = [Mount("/admin", routes=admin_pages)]

@@ -1,5 +1,203 @@
-"""Routes of 'batch_api' (to be filled in)."""
+"""The Haplo batch API: ``/api/haplo-data-import-batch/{control,batch,file,schedule,status}``.
 
-from starlette.routing import BaseRoute
+Order of checks for every endpoint (haplo-import.md §1.1, §1.2):
+1. the API key, if one is presented as ``Basic haplo:<key>`` (403 JSON on failure);
+2. the body is read (a multipart file streams into a pending blob, written only
+   for an authenticated caller);
+3. the request-argument rule: a missing or empty required parameter is
+   400 ``Bad request (failed validation)``;
+4. the permission check: a caller without a valid key gets 403
+   ``You are not permitted to perform this action.``;
+5. the endpoint itself (400 with the spec's text, or 200).
+Every answer is text/plain except the API-key 403, which is Haplo's JSON.
+"""
 
-routes: list[BaseRoute] = []
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from gateway.auth.api_keys import SERVICE_USER, ApiKeyRejected, ApiKeyService
+from gateway.http.uploads import Form, MalformedRequest, merged_parameters, stream_form
+from gateway.imports.service import BatchRequestError, BatchService
+from gateway.storage.blobs import BlobStore
+
+PREFIX = "/api/haplo-data-import-batch/"
+FAILED_VALIDATION = "Bad request (failed validation)"
+NOT_PERMITTED = "You are not permitted to perform this action."
+MAX_CONTROL_BYTES = 16 * 1024 * 1024
+
+
+def text(body: str, status: int = 200) -> Response:
+    """A text/plain answer."""
+    return PlainTextResponse(body, status_code=status)
+
+
+def _services(request: Request) -> tuple[BatchService, BlobStore, ApiKeyService]:
+    services = request.app.state.gateway.services
+    return services["batches"], services["blobs"], services["api_keys"]
+
+
+def _presented_key(request: Request) -> str | None:
+    """The key of an ``Authorization: Basic haplo:<key>`` header, else None (anonymous)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, key = decoded.partition(":")
+    return key if sep and user == SERVICE_USER else None
+
+
+async def authenticate(request: Request) -> bool | Response:
+    """True for a valid key, False for an anonymous caller, a 403 JSON response for a bad key."""
+    key = _presented_key(request)
+    if key is None:
+        return False
+    _, _, api_keys = _services(request)
+    client_ip = request.client.host if request.client else ""
+    try:
+        await run_in_threadpool(api_keys.authenticate, key, request.url.path, client_ip)
+    except ApiKeyRejected as rejected:
+        return Response(rejected.body(), status_code=403, media_type="application/json")
+    return True
+
+
+Handler = Callable[[Request, dict[str, Any], Form], Awaitable[Response]]
+
+
+def endpoint(required: tuple[str, ...], keep_files: tuple[str, ...] = ()) -> Callable[[Handler], Any]:
+    """Wrap a handler with key check, body reading, the argument rule and the permission check."""
+
+    def wrap(handler: Handler) -> Any:
+        async def route(request: Request) -> Response:
+            allowed = await authenticate(request)
+            if isinstance(allowed, Response):
+                return allowed
+            _, blobs, _ = _services(request)
+            try:
+                async with stream_form(request, blobs if allowed else None, set(keep_files)) as form:
+                    params = merged_parameters(request, form)
+                    for name in required:
+                        if name in keep_files:
+                            if name not in form.files:
+                                return text(FAILED_VALIDATION, 400)
+                        elif not params.get(name):
+                            return text(FAILED_VALIDATION, 400)
+                    if not allowed:
+                        return text(NOT_PERMITTED, 403)
+                    return await handler(request, params, form)
+            except MalformedRequest:
+                return text(FAILED_VALIDATION, 400)
+
+        route.__name__ = handler.__name__
+        route.__doc__ = handler.__doc__
+        return route
+
+    return wrap
+
+
+@endpoint(required=("file",), keep_files=("file",))
+async def upload_control(request: Request, params: dict[str, Any], form: Form) -> Response:
+    """§1.2.1: validate and store a control file; 200 with its digest."""
+    service, _, _ = _services(request)
+    part = form.files["file"]
+    assert part.blob is not None
+    if part.size > MAX_CONTROL_BYTES:
+        return text(f"Control file too large (limit {MAX_CONTROL_BYTES} bytes)", 413)
+    try:
+        row = await run_in_threadpool(_store_control, service, form, params.get("comment") or None)
+    except BatchRequestError as error:
+        return text(error.message, 400)
+    return text(str(row["digest"]))
+
+
+def _store_control(service: BatchService, form: Form, comment: str | None) -> dict[str, Any]:
+    """Validate the uploaded control file, then commit its blob and record the control row."""
+    part = form.files["file"]
+    assert part.blob is not None
+    service.check_control(part.blob.temp.read_bytes() if part.size else b"")
+    digest, size = part.blob.commit()
+    return service.add_control_row(digest, size, comment, True)
+
+
+@endpoint(required=("control",))
+async def create_batch(request: Request, params: dict[str, Any], form: Form) -> Response:
+    """§1.2.2: a new ``uploading`` batch; 200 with its identifier."""
+    service, _, _ = _services(request)
+    try:
+        batch = await run_in_threadpool(
+            service.create_batch, params["control"], params.get("comment") or None
+        )
+    except BatchRequestError as error:
+        return text(error.message, 400)
+    return text(str(batch["identifier"]))
+
+
+def _store_file(service: BatchService, identifier: str, name: str, form: Form) -> str:
+    """Check, commit the pending blob and append it to the batch, all under the batch lock."""
+    part = form.files["file"]
+    assert part.blob is not None
+    with service.lock:
+        service.check_can_add(identifier, name)
+        digest, size = part.blob.commit()
+        service.add_file(identifier, name, digest, size, part.filename)
+    return digest
+
+
+@endpoint(required=("batch", "name", "file"), keep_files=("file",))
+async def add_file(request: Request, params: dict[str, Any], form: Form) -> Response:
+    """§1.2.3: store a data file and append it to an ``uploading`` batch; 200 with its digest."""
+    service, _, _ = _services(request)
+    try:
+        digest = await run_in_threadpool(_store_file, service, params["batch"], params["name"], form)
+    except BatchRequestError as error:
+        return text(error.message, 400)
+    return text(digest)
+
+
+@endpoint(required=("batch",))
+async def schedule(request: Request, params: dict[str, Any], form: Form) -> Response:
+    """§1.2.4: schedule an ``uploading`` batch (``mode=dry-run`` for a dry run); 200 ``SCHEDULED``."""
+    service, _, _ = _services(request)
+    mode = params.get("mode") or ""
+    if mode not in ("", "dry-run"):
+        return text(f"Unknown mode: {mode}", 400)
+    try:
+        await run_in_threadpool(service.schedule, params["batch"], mode == "dry-run", ("uploading",))
+    except BatchRequestError as error:
+        return text(error.message, 400)
+    return text("SCHEDULED")
+
+
+@endpoint(required=("batch",))
+async def status(request: Request, params: dict[str, Any], form: Form) -> Response:
+    """Ours: ``state:``, ``errors:`` and ``percent:`` lines for scripts that poll."""
+    service, _, _ = _services(request)
+    batch = await run_in_threadpool(service.get, params["batch"])
+    if batch is None:
+        return text(f"Batch not found: {params['batch']}", 400)
+    progress = batch["progress"]
+    errors = batch["errors"] if batch["errors"] is not None else progress["errors"]
+    percent = progress["percent"]
+    shown = int(percent) if float(percent).is_integer() else percent
+    return text(f"state: {batch['state']}\nerrors: {errors}\npercent: {shown}\n")
+
+
+routes: list[BaseRoute] = [
+    Route(PREFIX + "control", upload_control, methods=["POST"]),
+    Route(PREFIX + "batch", create_batch, methods=["POST"]),
+    Route(PREFIX + "file", add_file, methods=["POST"]),
+    Route(PREFIX + "schedule", schedule, methods=["POST"]),
+    Route(PREFIX + "status", status, methods=["GET"]),
+]

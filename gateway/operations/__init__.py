@@ -1,7 +1,9 @@
 """All operations of ``POST /``; importing this package registers every family."""
 
 from gateway.operations import (  # noqa: F401  (imported for their @operation registrations)
+    backup,
     bulk,
+    configuration,
     imports,
     jobs,
     records,

@@ -23,6 +23,12 @@ _DOUBLE = struct.Struct(">d")
 _UINT = struct.Struct(">Q")
 _SIGN = 1 << 63
 _ALL = (1 << 64) - 1
+_NUMBER_PREFIX = bytes((NUMBER,))
+_INFINITIES = (float("inf"), float("-inf"))
+# Encoded numbers seen recently (timestamps of one batch, small categorical values).
+# int and float keys that compare equal encode identically, so sharing entries is safe.
+_NUMBER_CACHE: dict[float, bytes] = {}
+_NUMBER_CACHE_SIZE = 65_536
 
 
 class UnencodableKey(ValueError):
@@ -31,9 +37,14 @@ class UnencodableKey(ValueError):
 
 def encode_number(value: float) -> bytes:
     """Encode a number so that byte order is numeric order."""
-    (bits,) = _UINT.unpack(_DOUBLE.pack(float(value)))
+    if value == 0:
+        value = 0.0  # -0.0 and 0 are the same key
+    try:
+        (bits,) = _UINT.unpack(_DOUBLE.pack(value))
+    except (OverflowError, struct.error) as exc:
+        raise UnencodableKey(f"cannot use {value!r} as a key") from exc
     bits = bits ^ _ALL if bits & _SIGN else bits | _SIGN
-    return bytes((NUMBER,)) + _UINT.pack(bits)
+    return _NUMBER_PREFIX + _UINT.pack(bits)
 
 
 def encode_string_body(value: str) -> bytes:
@@ -46,18 +57,33 @@ def encode_string_body(value: str) -> bytes:
 
 def encode_key(value: Any) -> bytes:
     """Encode a scalar JSON value as an order-preserving key."""
-    if isinstance(value, str):
-        return _STRING_PREFIX + encode_string_body(value) + _TERMINATOR
+    kind = type(value)
+    if kind is str:
+        raw = value.encode("utf-8")
+        if b"\x00" in raw:
+            raw = raw.replace(b"\x00", b"\x00\xff")
+        return _STRING_PREFIX + raw + _TERMINATOR
+    if kind is int or kind is float:
+        cached = _NUMBER_CACHE.get(value)
+        if cached is not None:
+            return cached
+        if kind is float and (value != value or value in _INFINITIES):
+            raise UnencodableKey(f"cannot use {value!r} as a key")
+        encoded = encode_number(value)
+        if len(_NUMBER_CACHE) >= _NUMBER_CACHE_SIZE:
+            _NUMBER_CACHE.clear()
+        _NUMBER_CACHE[value] = encoded
+        return encoded
     if value is None:
         return NULL
     if value is True:
         return TRUE
     if value is False:
         return FALSE
+    if isinstance(value, str):
+        return encode_key(str(value))
     if isinstance(value, int | float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise UnencodableKey(f"cannot use {value!r} as a key")
-        return encode_number(value)
+        return encode_key(float(value) if isinstance(value, float) else int(value))
     raise UnencodableKey(f"cannot use a value of type {type(value).__name__} as a key")
 
 

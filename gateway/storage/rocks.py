@@ -12,17 +12,20 @@ orjson-encoded JSON; no pickle anywhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 import orjson
 import rocksdict
 
+from gateway.bulk.codec import encode_keys, types_ok
 from gateway.storage import keys as K
 from gateway.storage.errors import (
     AttributeExists,
@@ -43,8 +46,12 @@ from gateway.storage.records import (
     WriteMode,
     WriteResult,
 )
+from gateway.storage.types import check_records, type_errors
 
 _SEQ_KEY = b"#seq"
+_CHUNK = 10_000
+_MISSING: Any = object()
+_SCALARS = (str, int, float, bool, type(None))
 _MISSING_UPDATE_KEY = "a valid hash attribute must be provided with update record, check log for more info"
 
 
@@ -58,9 +65,36 @@ def _options() -> rocksdict.Options:
     return opts
 
 
+def _value_keys(value: Any) -> tuple[bytes, ...]:
+    """The encoded index keys of one attribute value (array elements too; objects none)."""
+    if type(value) is list:
+        out = []
+        for item in value:
+            if isinstance(item, _SCALARS):
+                try:
+                    out.append(K.encode_key(item))
+                except K.UnencodableKey:
+                    continue
+        return tuple(out)
+    if value is _MISSING or not isinstance(value, _SCALARS):
+        return ()
+    try:
+        return (K.encode_key(value),)
+    except K.UnencodableKey:
+        return ()
+
+
 def now_ms() -> float:
     """Current time in epoch milliseconds, as HarperDB stores it."""
     return time.time() * 1000.0
+
+
+class ChunkRecordError(InvalidRecord):
+    """A record of a ``load_chunk`` cannot be written; ``index`` is its position in the chunk."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
 
 
 class _Table:
@@ -275,10 +309,18 @@ class RocksRecordStore:
         with self._meta_lock, entry.lock:
             if attribute in entry.info.attributes:
                 raise AttributeExists(database, table, attribute)
-            self._register_attributes(entry, [attribute], indexed=indexed)
+            self._register_attributes(entry, [attribute], indexed=indexed, backfill=True)
 
-    def _register_attributes(self, entry: _Table, names: Iterable[str], indexed: bool | None = None) -> None:
-        """Add attributes first seen in written records (and their indexes)."""
+    def _register_attributes(
+        self, entry: _Table, names: Iterable[str], indexed: bool | None = None, backfill: bool = False
+    ) -> None:
+        """Add attributes first seen in written records (and their indexes).
+
+        Every attribute a record carries is registered before the record is
+        written, so a new attribute has no values to index yet: ``backfill``
+        (create_attribute) re-reads the table only to be safe after a crash in
+        the middle of drop_attribute.
+        """
         index = (not entry.info.schema_defined) if indexed is None else indexed
         with self._meta_lock:
             changed = False
@@ -288,7 +330,8 @@ class RocksRecordStore:
                 entry.info.attributes[name] = AttributeInfo(name, index, None)
                 if index:
                     self._add_index(entry, name)
-                    self._backfill_index(entry, name)
+                    if backfill:
+                        self._backfill_index(entry, name)
                 changed = True
             if changed:
                 self._save_table(entry)
@@ -305,7 +348,14 @@ class RocksRecordStore:
             self._db.write(batch)
 
     def drop_attribute(self, database: str, table: str, attribute: str) -> None:
+        """Forget an attribute: its index, and its value in every record.
+
+        The metadata is saved first, so a crash part-way leaves records that still
+        carry the value; a later write of such a record registers it again.
+        """
         entry = self._get_table(database, table)
+        if attribute == entry.info.primary_key:
+            raise InvalidRecord(f"cannot drop the primary key attribute '{attribute}'")
         with self._meta_lock, entry.lock:
             if attribute not in entry.info.attributes:
                 return
@@ -313,31 +363,92 @@ class RocksRecordStore:
             cf_name = entry.index_cf.pop(attribute, None)
             entry.index_handles.pop(attribute, None)
             index_cf = entry.index_cfs.pop(attribute, None)
+            self._save_table(entry)
             if index_cf is not None:
                 index_cf.close()
+            if cf_name:
+                self._db.drop_column_family(cf_name)
             batch = rocksdict.WriteBatch(raw_mode=True)
             for raw_key, raw in entry.cf.items():
                 record = orjson.loads(raw)
                 if attribute in record:
                     del record[attribute]
                     batch.put(raw_key, orjson.dumps(record), entry.handle)
+                    if batch.len() >= _CHUNK:
+                        self._db.write(batch)
+                        batch = rocksdict.WriteBatch(raw_mode=True)
             if batch.len():
                 self._db.write(batch)
-            if cf_name:
-                self._db.drop_column_family(cf_name)
-            self._save_table(entry)
 
     # -- records ----------------------------------------------------------
 
     def write(
         self, database: str, table: str, records: Sequence[dict[str, Any]], mode: WriteMode
     ) -> WriteResult:
-        """Insert, update, upsert or replace records; one WriteBatch for all of them."""
+        """Insert, update, upsert or replace records; one WriteBatch for all of them.
+
+        Every record is checked (key, declared types) before anything is written:
+        a bad record raises InvalidRecord and nothing of the request is stored.
+        """
         entry = self._get_table(database, table)
+        keys = self._keys_for_write(entry, records, mode)
+        attributes = entry.info.attributes
+        new_names = {n for r in records for n in r if n not in attributes}
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        with entry.lock:
+            if new_names:
+                self._register_attributes(entry, sorted(new_names))
+            result = self._stage_writes(entry, batch, records, keys, mode, now_ms(), {})
+            if batch.len():
+                self._db.write(batch)
+        return result
+
+    def write_many(
+        self,
+        operations: Sequence[tuple[str, str, Sequence[dict[str, Any]], WriteMode]],
+        strict: bool = False,
+    ) -> list[WriteResult]:
+        """Several ``write`` calls, on any tables, applied in one atomic WriteBatch.
+
+        ``operations`` is ``[(database, table, records, mode), ...]``. Either every
+        record (and its index entries) is written or none is; a bad key raises
+        before anything is written. ``strict``: a record that would be skipped (an
+        insert of an existing key, an update of a missing one) raises InvalidRecord
+        and nothing is written. One WriteResult per operation.
+        """
+        prepared: list[tuple[_Table, Sequence[dict[str, Any]], list[Any], WriteMode]] = []
+        for database, table, records, mode in operations:
+            entry = self._get_table(database, table)
+            prepared.append((entry, records, self._keys_for_write(entry, records, mode), mode))
+        locked = sorted({id(p[0]): p[0] for p in prepared}.values(), key=lambda e: e.cf_name)
+        stamp = now_ms()
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        results: list[WriteResult] = []
+        pending: dict[tuple[int, bytes], dict[str, Any] | None] = {}
+        with contextlib.ExitStack() as stack:
+            for entry in locked:
+                stack.enter_context(entry.lock)
+            for entry, records, keys, mode in prepared:
+                new_names = {n for r in records for n in r if n not in entry.info.attributes}
+                if new_names:
+                    self._register_attributes(entry, sorted(new_names))
+                result = self._stage_writes(entry, batch, records, keys, mode, stamp, pending)
+                if strict and result.skipped:
+                    problem = "already exists" if mode == "insert" else "does not exist"
+                    raise InvalidRecord(
+                        f"a record with {entry.info.primary_key} "
+                        f"{orjson.dumps(result.skipped[0]).decode()} {problem} in '{entry.info.name}'"
+                    )
+                results.append(result)
+            if batch.len():
+                self._db.write(batch)
+        return results
+
+    def _keys_for_write(self, entry: _Table, records: Sequence[dict[str, Any]], mode: WriteMode) -> list[Any]:
         pk = entry.info.primary_key
         keys: list[Any] = []
         for record in records:
-            if not isinstance(record, dict):
+            if type(record) is not dict:
                 raise InvalidRecord("each record must be an object")
             key = record.get(pk)
             if key is None or key == "":
@@ -346,43 +457,72 @@ class RocksRecordStore:
                 key = str(uuid.uuid4())
             elif isinstance(key, bool) or not isinstance(key, str | int | float):
                 raise InvalidRecord(f"invalid primary key value {orjson.dumps(key).decode()} for '{pk}'")
+            try:
+                K.encode_key(key)
+            except K.UnencodableKey as exc:
+                raise InvalidRecord(str(exc)) from exc
             keys.append(key)
+        if entry.info.schema_defined:
+            types = {a.name: a.type for a in entry.info.attributes.values() if a.type}
+            problem = check_records(records, types)
+            if problem:
+                raise InvalidRecord(problem)
+        return keys
+
+    def _stage_writes(
+        self,
+        entry: _Table,
+        batch: rocksdict.WriteBatch,
+        records: Sequence[dict[str, Any]],
+        keys: list[Any],
+        mode: WriteMode,
+        stamp: float,
+        pending: dict[tuple[int, bytes], dict[str, Any] | None],
+    ) -> WriteResult:
+        """Put one write()'s records into ``batch`` (``pending``: records staged earlier)."""
+        info = entry.info
+        pk = info.primary_key
+        stamped = not info.schema_defined or bool(info.expiration)
         encoded = [K.encode_key(k) for k in keys]
-        new_names = {n for r in records for n in r if n not in entry.info.attributes}
+        stored = entry.cf.get(encoded) if encoded else []
         result = WriteResult()
-        stamp = now_ms()
-        with entry.lock:
-            if new_names:
-                self._register_attributes(entry, sorted(new_names))
-            stored = entry.cf.get(encoded) if encoded else []
-            pending: dict[bytes, dict[str, Any] | None] = {}
-            batch = rocksdict.WriteBatch(raw_mode=True)
-            for record, key, ekey, raw in zip(records, keys, encoded, stored, strict=True):
-                old = pending[ekey] if ekey in pending else (orjson.loads(raw) if raw is not None else None)
-                if mode == "insert":
-                    if old is not None:
-                        result.skipped.append(key)
-                        continue
-                    new = dict(record)
-                elif mode == "update":
-                    if old is None:
-                        result.skipped.append(key)
-                        continue
-                    new = {**old, **record}
-                elif mode == "upsert":
-                    new = {**old, **record} if old is not None else dict(record)
-                else:  # replace
-                    new = dict(record)
-                new[pk] = key
-                if not entry.info.schema_defined:
-                    new[CREATED] = old[CREATED] if old is not None and CREATED in old else stamp
-                    new[UPDATED] = stamp
-                self._put_record(entry, batch, ekey, old, new)
-                pending[ekey] = new
-                result.written.append(key)
-            if batch.len():
-                self._db.write(batch)
+        for record, key, ekey, raw in zip(records, keys, encoded, stored, strict=True):
+            slot = (id(entry), ekey)
+            stored_old = pending[slot] if slot in pending else (orjson.loads(raw) if raw else None)
+            old = stored_old
+            if old is not None and info.expiration and self._expired(entry, old, stamp):
+                old = None
+            if mode == "insert":
+                if old is not None:
+                    result.skipped.append(key)
+                    continue
+                new = dict(record)
+            elif mode == "update":
+                if old is None:
+                    result.skipped.append(key)
+                    continue
+                new = {**old, **record}
+            elif mode == "upsert":
+                new = {**old, **record} if old is not None else dict(record)
+            else:  # replace
+                new = dict(record)
+            new[pk] = key
+            if stamped:
+                new[CREATED] = old[CREATED] if old is not None and CREATED in old else stamp
+                new[UPDATED] = stamp
+            self._put_record(entry, batch, ekey, stored_old, new)
+            pending[slot] = new
+            result.written.append(key)
         return result
+
+    @staticmethod
+    def _expired(entry: _Table, record: dict[str, Any], now: float) -> bool:
+        """Whether ``record`` outlived the table's ``expiration`` (seconds since its last write)."""
+        ttl = entry.info.expiration
+        if not ttl:
+            return False
+        written = record.get(UPDATED, record.get(CREATED))
+        return isinstance(written, int | float) and written + ttl * 1000.0 < now
 
     def _put_record(
         self,
@@ -392,13 +532,32 @@ class RocksRecordStore:
         old: dict[str, Any] | None,
         new: dict[str, Any] | None,
     ) -> None:
-        for attribute, handle in entry.index_handles.items():
-            old_values = set(self._index_keys_of(old, attribute))
-            new_values = set(self._index_keys_of(new, attribute))
-            for value in old_values - new_values:
-                batch.delete(value + ekey, handle)
-            for value in new_values - old_values:
-                batch.put(value + ekey, b"", handle)
+        """Add the record (or its deletion) and its index changes to ``batch``."""
+        handles = entry.index_handles
+        if old is None:
+            if new is not None:
+                for attribute, value in new.items():
+                    handle = handles.get(attribute)
+                    if handle is not None:
+                        for value_key in _value_keys(value):
+                            batch.put(value_key + ekey, b"", handle)
+        else:
+            names = old.keys() | new.keys() if new is not None else old.keys()
+            for attribute in names:
+                handle = handles.get(attribute)
+                if handle is None:
+                    continue
+                before = old.get(attribute, _MISSING)
+                after = new.get(attribute, _MISSING) if new is not None else _MISSING
+                kind = type(before)
+                if kind is type(after) and kind is not list and before == after:
+                    continue
+                old_keys = set(_value_keys(before))
+                new_keys = set(_value_keys(after))
+                for value_key in old_keys - new_keys:
+                    batch.delete(value_key + ekey, handle)
+                for value_key in new_keys - old_keys:
+                    batch.put(value_key + ekey, b"", handle)
         if new is None:
             batch.delete(ekey, entry.handle)
         else:
@@ -408,13 +567,7 @@ class RocksRecordStore:
     def _index_keys_of(record: dict[str, Any] | None, attribute: str) -> list[bytes]:
         if record is None or attribute not in record:
             return []
-        out = []
-        for v in K.index_values(record[attribute]):
-            try:
-                out.append(K.encode_key(v))
-            except K.UnencodableKey:
-                continue
-        return out
+        return list(_value_keys(record[attribute]))
 
     def delete(self, database: str, table: str, keys: Iterable[Any]) -> WriteResult:
         entry = self._get_table(database, table)
@@ -439,13 +592,22 @@ class RocksRecordStore:
                 self._db.write(batch)
         return result
 
+    def _live(self, entry: _Table, raw: bytes | None) -> dict[str, Any] | None:
+        """The decoded record, or None when absent or past the table's expiration."""
+        if raw is None:
+            return None
+        record: dict[str, Any] = orjson.loads(raw)
+        if entry.info.expiration and self._expired(entry, record, now_ms()):
+            return None
+        return record
+
     def get(self, database: str, table: str, key: Any) -> dict[str, Any] | None:
         entry = self._get_table(database, table)
         try:
             raw = entry.cf.get(K.encode_key(key))
         except K.UnencodableKey:
             return None
-        return orjson.loads(raw) if raw is not None else None
+        return self._live(entry, raw)
 
     def get_many(self, database: str, table: str, keys: Sequence[Any]) -> list[dict[str, Any] | None]:
         entry = self._get_table(database, table)
@@ -459,33 +621,63 @@ class RocksRecordStore:
         found = dict(zip(present, entry.cf.get(present), strict=True)) if present else {}
         out: list[dict[str, Any] | None] = []
         for e in encoded:
-            raw = found.get(e) if e is not None else None
-            out.append(orjson.loads(raw) if raw is not None else None)
+            out.append(self._live(entry, found.get(e) if e is not None else None))
         return out
 
     def scan(self, database: str, table: str) -> Iterator[dict[str, Any]]:
+        """Every record in primary-key order (numbers before strings)."""
         entry = self._get_table(database, table)
+        if entry.info.expiration:
+            for raw in entry.cf.values():
+                record = self._live(entry, raw)
+                if record is not None:
+                    yield record
+            return
         for raw in entry.cf.values():
             yield orjson.loads(raw)
 
     def index_keys(self, database: str, table: str, attribute: str, key_range: KeyRange) -> Iterator[Any]:
         """Primary keys whose ``attribute`` lies in ``key_range``, in index order."""
-        entry = self._get_table(database, table)
-        if attribute == entry.info.primary_key:
-            yield from self._range(entry.cf, key_range, primary=True)
-            return
-        index_cf = entry.index_cfs.get(attribute)
-        if index_cf is None:
-            raise StoreError(f"attribute '{attribute}' is not indexed")
-        yield from self._range(index_cf, key_range, primary=False)
+        for _, key in self.index_items(database, table, attribute, key_range):
+            yield key
 
-    def _range(self, cf: Any, r: KeyRange, primary: bool) -> Iterator[Any]:
+    def index_items(
+        self, database: str, table: str, attribute: str, key_range: KeyRange | None = None
+    ) -> Iterator[tuple[Any, Any]]:
+        """``(value, primary key)`` pairs of an index within ``key_range`` (all if None), in order.
+
+        For the primary key attribute both items are the key. Array values appear
+        once per element. Expired records are not filtered here (their ids are).
+        """
+        entry = self._get_table(database, table)
+        primary = attribute == entry.info.primary_key
+        if primary:
+            cf = entry.cf
+        else:
+            cf = entry.index_cfs.get(attribute)
+            if cf is None:
+                raise StoreError(f"attribute '{attribute}' is not indexed")
+        for raw, value_length in self._range(cf, key_range or KeyRange(), primary):
+            if primary:
+                key = K.decode_key(raw)
+                yield key, key
+            else:
+                yield K.decode_key(raw), K.decode_key(raw, value_length)
+
+    def is_indexed(self, database: str, table: str, attribute: str) -> bool:
+        """Whether ``attribute`` has an index (the primary key always has one)."""
+        entry = self._get_table(database, table)
+        return attribute == entry.info.primary_key or attribute in entry.index_cfs
+
+    @staticmethod
+    def _range(cf: Any, r: KeyRange, primary: bool) -> Iterator[tuple[bytes, int]]:
+        """Raw keys of ``cf`` within ``r`` and the length of their value part."""
         if r.has_equals or r.prefix is not None:
             prefix = K.encode_key(r.equals) if r.has_equals else K.string_prefix(r.prefix or "")
             for key in cf.keys(from_key=prefix):
                 if not key.startswith(prefix):
                     return
-                yield K.decode_key(key, 0 if primary else K.key_length(key))
+                yield key, len(key) if primary else K.key_length(key)
             return
         lower = K.encode_key(r.lower) if r.lower is not None else None
         upper = K.encode_key(r.upper) if r.upper is not None else None
@@ -495,12 +687,24 @@ class RocksRecordStore:
         for key in cf.keys(from_key=start):
             if tag is not None and key[0] != tag:
                 return
-            value_part = key if primary else key[: K.key_length(key)]
+            length = len(key) if primary else K.key_length(key)
+            value_part = key[:length]
             if lower is not None and not r.lower_inclusive and value_part == lower:
                 continue
             if upper is not None and (value_part > upper or (value_part == upper and not r.upper_inclusive)):
                 return
-            yield K.decode_key(key, 0 if primary else len(value_part))
+            yield key, length
+
+    def last_updated(self, database: str, table: str) -> float | None:
+        """The newest ``__updatedtime__`` of the table (None if empty or not tracked)."""
+        entry = self._get_table(database, table)
+        index_cf = entry.index_cfs.get(UPDATED)
+        if index_cf is None:
+            return None
+        for key in index_cf.keys(backwards=True):
+            value = K.decode_key(key)
+            return float(value) if isinstance(value, int | float) else None
+        return None
 
     def count(self, database: str, table: str) -> int:
         entry = self._get_table(database, table)
@@ -515,11 +719,224 @@ class RocksRecordStore:
         mem = entry.cf.property_int_value("rocksdb.cur-size-all-mem-tables") or 0
         return int(live) + int(mem)
 
+    # -- bulk loads (csv_*_load, import_from_s3) ---------------------------
+
+    def load_chunk(
+        self,
+        database: str,
+        table: str,
+        records: list[dict[str, Any]],
+        mode: WriteMode,
+        stamp: float | None = None,
+    ) -> tuple[int, int]:
+        """Write one large chunk of a bulk load; returns the (written, skipped) counts.
+
+        The rules are ``write``'s (insert skips existing keys, update skips missing
+        ones and records without a key, upsert merges) but built for throughput:
+        records are changed in place instead of copied, no key lists are returned,
+        keys and type checks are done column by column (``gateway.bulk.codec``),
+        and when none of the chunk's keys can exist yet (one iterator seek over
+        the chunk's key range, no duplicates in the chunk) records and index
+        entries are put in key order without reading anything. Every record is
+        checked first: a bad key or a value of the wrong declared type raises
+        ``ChunkRecordError`` with the record's index, and nothing is written.
+        """
+        if mode not in ("insert", "update", "upsert"):
+            raise ValueError(f"load_chunk cannot {mode}")
+        entry = self._get_table(database, table)
+        info = entry.info
+        pk = info.primary_key
+        stamp = now_ms() if stamp is None else stamp
+        live, ekeys, skipped = self._chunk_keys(records, pk, mode)
+        if info.schema_defined:
+            self._check_chunk_types(info, records)
+        if not live:
+            return 0, skipped
+        new_names = set().union(*live).difference(info.attributes)
+        with entry.lock:
+            if new_names:
+                self._register_attributes(entry, sorted(new_names))
+            order = sorted(range(len(ekeys)), key=ekeys.__getitem__)
+            keys_sorted = [ekeys[i] for i in order]
+            fresh = (
+                not info.expiration
+                and len(set(ekeys)) == len(ekeys)
+                and self._range_empty(entry.cf, keys_sorted[0], keys_sorted[-1])
+            )
+            if fresh and mode == "update":
+                return 0, skipped + len(live)
+            batch = rocksdict.WriteBatch(raw_mode=True)
+            if fresh:
+                self._stage_fresh(entry, batch, [live[i] for i in order], keys_sorted, stamp)
+                written = len(live)
+            else:
+                keys = [record[pk] for record in live]
+                result = self._stage_writes(entry, batch, live, keys, mode, stamp, {})
+                written = len(result.written)
+                skipped += len(result.skipped)
+            if batch.len():
+                self._db.write(batch)
+        return written, skipped
+
+    @staticmethod
+    def _chunk_keys(
+        records: list[dict[str, Any]], pk: str, mode: WriteMode
+    ) -> tuple[list[dict[str, Any]], list[bytes], int]:
+        """The records to write, their encoded keys, and how many were skipped (update without key)."""
+        keys = list(map(dict.get, records, repeat(pk)))
+        kinds = set(map(type, keys))
+        if kinds <= {int, str} and (str not in kinds or "" not in keys):
+            try:
+                return records, encode_keys(keys), 0
+            except K.UnencodableKey:
+                pass
+        live: list[dict[str, Any]] = []
+        encoded: list[bytes] = []
+        skipped = 0
+        for index, (record, key) in enumerate(zip(records, keys, strict=True)):
+            kind = type(key)
+            if key is None or key == "":
+                if mode == "update":
+                    skipped += 1
+                    continue
+                key = record[pk] = str(uuid.uuid4())
+            elif kind is not int and kind is not str and kind is not float:
+                raise ChunkRecordError(
+                    index, f"invalid primary key value {orjson.dumps(key).decode()} for '{pk}'"
+                )
+            try:
+                encoded.append(K.encode_key(key))
+            except K.UnencodableKey as exc:
+                raise ChunkRecordError(index, str(exc)) from exc
+            live.append(record)
+        return live, encoded, skipped
+
+    @staticmethod
+    def _check_chunk_types(info: TableInfo, records: Sequence[dict[str, Any]]) -> None:
+        types = {a.name: a.type for a in info.attributes.values() if a.type}
+        if not types or types_ok(records, types):
+            return
+        for index, record in enumerate(records):
+            errors = type_errors(record, types)
+            if errors:
+                raise ChunkRecordError(index, ". ".join(errors))
+
+    @staticmethod
+    def _range_empty(cf: Any, low: bytes, high: bytes) -> bool:
+        """Whether ``cf`` holds no key between ``low`` and ``high`` (inclusive)."""
+        for key in cf.keys(from_key=low):
+            return bool(key > high)
+        return True
+
+    def _stage_fresh(
+        self,
+        entry: _Table,
+        batch: rocksdict.WriteBatch,
+        records: list[dict[str, Any]],
+        ekeys: list[bytes],
+        stamp: float,
+    ) -> None:
+        """Put new records (sorted by key, none stored yet) and their index entries, each in key order."""
+        info = entry.info
+        put = batch.put
+        if not info.schema_defined or info.expiration:
+            for record in records:
+                record[CREATED] = stamp
+                record[UPDATED] = stamp
+        handle = entry.handle
+        for ekey, raw in zip(ekeys, map(orjson.dumps, records), strict=True):
+            put(ekey, raw, handle)
+        for attribute, index_handle in entry.index_handles.items():
+            entries = self._index_entries(records, ekeys, attribute)
+            entries.sort()
+            for key in entries:
+                put(key, b"", index_handle)
+
+    @staticmethod
+    def _index_entries(records: list[dict[str, Any]], ekeys: list[bytes], attribute: str) -> list[bytes]:
+        """Index keys (value + primary key) of one attribute over a chunk of new records."""
+        values = list(map(dict.get, records, repeat(attribute), repeat(_MISSING)))
+        kinds = set(map(type, values))
+        if (kinds <= {str} or kinds <= {int, float}) and _MISSING not in values:
+            try:
+                return list(map(bytes.__add__, encode_keys(values), ekeys))
+            except K.UnencodableKey:
+                pass
+        entries: list[bytes] = []
+        for value, ekey in zip(values, ekeys, strict=True):
+            if value is not _MISSING:
+                entries.extend(value_key + ekey for value_key in _value_keys(value))
+        return entries
+
     # -- whole store --------------------------------------------------------
+
+    def copy_database_to(self, database: str, target: RocksRecordStore) -> None:
+        """Copy one database (tables, records, index entries, raw) into another store.
+
+        The target gets nothing else, and no history of anything else: get_backup
+        copies from a checkpoint into a fresh store so the tar holds one database.
+        """
+        if database not in self._databases:
+            raise DatabaseNotFound(database)
+        if not target.has_database(database):
+            target.create_database(database)
+        for (db, _), entry in sorted(self._tables.items()):
+            if db != database:
+                continue
+            with entry.lock:
+                clone = target._clone_table(entry.info, list(entry.index_cf))
+                target._copy_cf(entry.cf, clone.handle)
+                for attribute, index_cf in entry.index_cfs.items():
+                    target._copy_cf(index_cf, clone.index_handles[attribute])
+
+    def _clone_table(self, info: TableInfo, indexed: list[str]) -> _Table:
+        """Create a table with ``info``'s schema and indexes on ``indexed`` (for copies)."""
+        with self._meta_lock:
+            if (info.database, info.name) in self._tables:
+                raise TableExists(info.database, info.name)
+            copy = TableInfo(
+                database=info.database,
+                name=info.name,
+                primary_key=info.primary_key,
+                schema_defined=info.schema_defined,
+                attributes={n: AttributeInfo(a.name, a.indexed, a.type) for n, a in info.attributes.items()},
+                created=info.created,
+                expiration=info.expiration,
+            )
+            cf_name, cf = self._create_cf("tb")
+            entry = _Table(copy, cf_name)
+            entry.cf = cf
+            entry.handle = self._db.get_column_family_handle(cf_name)
+            for attribute in indexed:
+                self._add_index(entry, attribute)
+            self._save_table(entry)
+            self._tables[(info.database, info.name)] = entry
+            return entry
+
+    def _copy_cf(self, source_cf: Any, handle: Any) -> None:
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        for key, value in source_cf.items():
+            batch.put(key, value, handle)
+            if batch.len() >= _CHUNK:
+                self._db.write(batch)
+                batch = rocksdict.WriteBatch(raw_mode=True)
+        if batch.len():
+            self._db.write(batch)
+
+    def compact(self) -> None:
+        """Compact the metadata column family (drops deleted entries from disk)."""
+        self._db.compact_range(None, None)
 
     def checkpoint(self, directory: str) -> None:
         """A consistent copy of the whole store in ``directory`` (which must not exist)."""
         rocksdict.Checkpoint(self._db).create_checkpoint(directory)
+
+    def flush(self) -> None:
+        """Write the memtables of every column family to SST files."""
+        self._db.flush(True)
+        for entry in self._tables.values():
+            for cf in (entry.cf, *entry.index_cfs.values()):
+                cf.flush(True)
 
     def flush_wal(self) -> None:
         self._db.flush_wal(True)

@@ -1,0 +1,237 @@
+"""Benchmark of bulk loads and exports through the real operations, against a naive loader.
+
+For each size (default 100k and 1M rows; ``--flat`` adds 3M for the memory
+flatness check) a CSV is generated (id int, name, city with 200 distinct values,
+age int, score float, active true/false, joined ISO date, a quoted note with
+commas). Then, each in its own child process (so peak RSS is that run's own):
+
+* ``gateway``: the app (TestClient, real lifespan, real RocksDB) creates a table
+  whose ``attributes`` index ``city``, runs ``csv_file_load`` and polls
+  ``get_job`` to COMPLETE, then ``export_local`` as JSON and as CSV;
+* ``naive``: csv.DictReader, per-cell try-int/try-float casting, json.dumps per
+  record and one RocksDB put per key (record and city index) into a rocksdict in
+  raw mode, the straightforward loader.
+
+Printed: rows/s of each, their ratio, peak RSS of each process, export rows/s.
+
+    python bench/bulk.py               # 100k and 1M
+    python bench/bulk.py --flat        # and 3M
+    python bench/bulk.py --rows 20000  # quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CITIES = [f"City {i:03d}" for i in range(200)]
+FIRST = ["Ada", "Alan", "Grace", "Linus", "Barbara", "Ken", "Edsger", "Frances", "Donald", "Radia"]
+ATTRIBUTES = [
+    {"name": "id", "type": "Int", "isPrimaryKey": True},
+    {"name": "name", "type": "String"},
+    {"name": "city", "type": "String", "indexed": True},
+    {"name": "age", "type": "Int"},
+    {"name": "score", "type": "Float"},
+    {"name": "active", "type": "Boolean"},
+    {"name": "joined", "type": "Date"},
+    {"name": "note", "type": "String"},
+]
+
+
+def generate(path: Path, rows: int) -> None:
+    """Write the benchmark CSV."""
+    rng = random.Random(42)
+    with open(path, "w", newline="", encoding="utf-8", buffering=1 << 20) as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["id", "name", "city", "age", "score", "active", "joined", "note"])
+        for i in range(1, rows + 1):
+            writer.writerow(
+                [
+                    i,
+                    f"{rng.choice(FIRST)} {i}",
+                    CITIES[i % 200],
+                    18 + i % 70,
+                    f"{rng.random() * 100:.3f}",
+                    "true" if i % 3 else "false",
+                    f"20{10 + i % 15:02d}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                    f"note {i}, with a comma, and more",
+                ]
+            )
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_gateway(csv_path: Path, work: Path) -> dict[str, Any]:
+    """The real csv_file_load and export_local operations (in this child process)."""
+    sys.path.insert(0, str(ROOT))
+    from starlette.testclient import TestClient
+
+    from gateway.app import create_app
+    from gateway.config import load_config
+
+    root = work / "root"
+    (root / "import").mkdir(parents=True)
+    (root / "export").mkdir(parents=True)
+    target = root / "import" / csv_path.name
+    os.link(csv_path, target) if csv_path.stat().st_dev == root.stat().st_dev else shutil.copy(csv_path, target)
+    config = load_config(root=root, environ={})
+    app = create_app(config, admin_username="admin", admin_password="bench-password")
+    auth = ("admin", "bench-password")
+    out: dict[str, Any] = {}
+    with TestClient(app) as client:
+
+        def op(body: dict[str, Any]) -> Any:
+            response = client.post("/", json=body, auth=auth)
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        def finish(job_id: str) -> dict[str, Any]:
+            deadline = time.monotonic() + 3600
+            while time.monotonic() < deadline:
+                job = op({"operation": "get_job", "id": job_id})[0]
+                if job["status"] != "IN_PROGRESS":
+                    assert job["status"] == "COMPLETE", job
+                    return dict(job)
+                time.sleep(0.05)
+            raise TimeoutError(job_id)
+
+        op({"operation": "create_table", "database": "bench", "table": "people", "attributes": ATTRIBUTES})
+        started = time.perf_counter()
+        job_id = op(
+            {
+                "operation": "csv_file_load",
+                "action": "insert",
+                "database": "bench",
+                "table": "people",
+                "file_path": str(target),
+            }
+        )["job_id"]
+        job = finish(job_id)
+        out["load_s"] = time.perf_counter() - started
+        out["load_message"] = job["message"]
+        out["load_rss_mb"] = peak_rss_mb()
+        for fmt in ("json", "csv"):
+            started = time.perf_counter()
+            job_id = op(
+                {
+                    "operation": "export_local",
+                    "format": fmt,
+                    "path": str(root / "export"),
+                    "search_operation": {
+                        "operation": "search_by_value",
+                        "database": "bench",
+                        "table": "people",
+                        "search_attribute": "id",
+                        "search_value": "*",
+                        "get_attributes": ["*"],
+                    },
+                }
+            )["job_id"]
+            job = finish(job_id)
+            out[f"export_{fmt}_s"] = time.perf_counter() - started
+            out[f"export_{fmt}_bytes"] = Path(job["result"]["path"]).stat().st_size
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def _naive_cast(value: str) -> Any:
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def run_naive(csv_path: Path, work: Path) -> dict[str, Any]:
+    """csv.DictReader + per-cell casting + json.dumps + one put per key (in this child process)."""
+    import rocksdict
+
+    options = rocksdict.Options(raw_mode=True)
+    options.create_if_missing(True)
+    db = rocksdict.Rdict(str(work / "naive-db"), options)
+    index = db.create_column_family("city", options)
+    started = time.perf_counter()
+    count = 0
+    with open(csv_path, newline="", encoding="utf-8") as source:
+        for row in csv.DictReader(source):
+            record = {k: _naive_cast(v) for k, v in row.items()}
+            key = str(record["id"]).encode()
+            db[key] = json.dumps(record).encode()
+            index[str(record["city"]).encode() + b"\x00" + key] = b""
+            count += 1
+    db.flush_wal(True)
+    elapsed = time.perf_counter() - started
+    db.close()
+    return {"load_s": elapsed, "rows": count, "peak_rss_mb": peak_rss_mb()}
+
+
+def child(kind: str, csv_path: Path) -> dict[str, Any]:
+    """Run one measurement in a fresh process; its JSON report."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-", dir=csv_path.parent) as work:
+        command = [sys.executable, __file__, "--child", kind, str(csv_path), work]
+        done = subprocess.run(command, check=True, capture_output=True, text=True, timeout=7200)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, action="append", help="row counts (repeatable)")
+    parser.add_argument("--flat", action="store_true", help="also run 3M rows (memory flatness)")
+    parser.add_argument("--no-naive", action="store_true", help="skip the naive reference loader")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, csv_name, work = args.child
+        runner = run_gateway if kind == "gateway" else run_naive
+        print(json.dumps(runner(Path(csv_name), Path(work))))
+        return
+    sizes = args.rows or [100_000, 1_000_000]
+    if args.flat:
+        sizes.append(3_000_000)
+    print(f"bulk load benchmark: {os.cpu_count()} cpu(s), python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory(prefix="bench-bulk-") as scratch:
+        for rows in sizes:
+            csv_path = Path(scratch) / f"people-{rows}.csv"
+            generate(csv_path, rows)
+            size_mb = csv_path.stat().st_size / 1e6
+            gateway = child("gateway", csv_path)
+            line = (
+                f"{rows:>9,} rows ({size_mb:.0f} MB): gateway load {rows / gateway['load_s']:,.0f} rows/s "
+                f"({gateway['load_s']:.2f} s, peak RSS {gateway['load_rss_mb']:.0f} MB)"
+            )
+            if not args.no_naive:
+                naive = child("naive", csv_path)
+                line += (
+                    f" | naive {rows / naive['load_s']:,.0f} rows/s (peak RSS {naive['peak_rss_mb']:.0f} MB)"
+                    f" | ratio {naive['load_s'] / gateway['load_s']:.1f}x"
+                )
+            print(line)
+            print(
+                f"{'':>9}        export json {rows / gateway['export_json_s']:,.0f} rows/s "
+                f"({gateway['export_json_bytes'] / 1e6:.0f} MB), csv {rows / gateway['export_csv_s']:,.0f} rows/s "
+                f"({gateway['export_csv_bytes'] / 1e6:.0f} MB); process peak RSS {gateway['peak_rss_mb']:.0f} MB"
+            )
+            print(f"{'':>9}        {gateway['load_message']}", flush=True)
+            csv_path.unlink()
+
+
+if __name__ == "__main__":
+    main()

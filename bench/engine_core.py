@@ -1,0 +1,219 @@
+"""Benchmark of the import engine alone: JSON person records into a no-op store.
+
+For each size (default 100k and 1M records) a JSON file of generated person records
+is written to a temporary directory, then two child processes run on it:
+
+* ``engine``: ``run_batch`` with a typical person control file (new, structured
+  person name, email, job title, a mapped value, a filter, an if-exists) and a
+  store whose ``commit`` only counts writes;
+* ``reference``: a loop that only parses the same JSON in pieces and builds one
+  dict per row, a floor for what any engine can do.
+
+Each child reports its wall time and peak RSS (``resource.getrusage``); the parent
+prints records/s and the engine/reference ratios.
+
+    python bench/engine_core.py                 # 100k and 1M
+    python bench/engine_core.py --records 20000  # quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MODEL: dict[str, Any] = {
+    "name": "bench:person",
+    "title": "People",
+    "database": "bench_person",
+    "types": ["person", "staff"],
+    "destinations": [
+        {
+            "name": "profile",
+            "kind": "object",
+            "table": "profile",
+            "defaultType": "person",
+            "names": {
+                "title": {"type": "person-name", "required": True},
+                "type": {"type": "object-type"},
+                "email": {"type": "email-address", "multivalue": True},
+                "job_title": {"type": "text", "multivalue": True},
+                "department": {"type": "text"},
+                "url": {"type": "url", "multivalue": True},
+                "status": {"type": "text"},
+            },
+        }
+    ],
+}
+
+CONTROL: dict[str, Any] = {
+    "dataImportControlFileVersion": 0,
+    "model": "bench:person",
+    "files": {"DEFAULT": {"read": "json"}},
+    "instructions": [
+        {"action": "new", "destination": "profile"},
+        {"source": "first", "destination": "value:person-name", "name": "first"},
+        {"source": "last", "destination": "value:person-name", "name": "last"},
+        {"action": "field-structured", "structured": "value:person-name", "destination": "profile", "name": "title"},
+        {"source": "email", "destination": "profile", "name": "email"},
+        {"source": "job", "destination": "profile", "name": "job_title"},
+        {
+            "source": "dept",
+            "destination": "profile",
+            "name": "department",
+            "mapInputValue": {"MATH": "Mathematics", "PHYS": "Physics", "CHEM": "Chemistry"},
+        },
+        {"source": "web", "destination": "profile", "name": "url", "filters": ["haplo:fix-up-url"]},
+        {
+            "action": "if-exists",
+            "source": "active",
+            "then": [{"action": "set-value", "destination": "profile", "name": "status", "value": "active"}],
+        },
+    ],
+}
+
+
+def write_records(path: Path, count: int) -> None:
+    """Write ``count`` generated person records as one JSON array, streaming."""
+    rng = random.Random(42)
+    firsts = ["Joe", "Jane", "Ann", "Bob", "Chidi", "Zoë"]
+    depts = ["MATH", "PHYS", "CHEM", "HIST"]
+    with path.open("w", encoding="utf-8") as out:
+        out.write("[")
+        for i in range(count):
+            record = {
+                "id": f"P{i:07d}",
+                "first": rng.choice(firsts),
+                "last": f"Bloggs{i}",
+                "email": f"person{i}@example.org",
+                "job": "Lecturer in Applied Things",
+                "dept": rng.choice(depts),
+                "web": f"example.org/people/{i}",
+                "active": i % 3 != 0,
+            }
+            if i:
+                out.write(",")
+            out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        out.write("]")
+
+
+class CountingStore:
+    """A TargetStore that stores nothing and counts committed writes."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def get(self, table: str, key: Any) -> dict[str, Any] | None:
+        return None
+
+    def find(self, table: str, attribute: str, value: Any) -> list[dict[str, Any]]:
+        return []
+
+    def scan(self, table: str) -> Iterable[dict[str, Any]]:
+        return []
+
+    def commit(self, writes: Sequence[Any]) -> None:
+        self.writes += len(writes)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_engine(path: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    from engine import BatchFile, Model, run_batch
+
+    model = Model.from_json(MODEL)
+    store = CountingStore()
+    errors: list[str] = []
+    file = BatchFile(name="people", open=lambda: path.open("rb"), size=path.stat().st_size)
+    start = time.perf_counter()
+    outcome = run_batch(CONTROL, model, [file], store, dry_run=False, log=errors.append)
+    elapsed = time.perf_counter() - start
+    if outcome.exception or outcome.errors:
+        raise SystemExit(f"benchmark batch failed: {outcome} {errors[:5]}")
+    return {"records": outcome.records, "seconds": elapsed, "peak_rss_mb": peak_rss_mb(), "writes": store.writes}
+
+
+def child_reference(path: Path) -> dict[str, Any]:
+    sys.path.insert(0, str(ROOT))
+    import orjson
+
+    start = time.perf_counter()
+    count = 0
+    rows: list[dict[str, Any]] = []
+    with path.open("rb") as stream:
+        buf = stream.read(1)[1:]
+        while True:
+            chunk = stream.read(1 << 20)
+            if chunk:
+                buf += chunk
+                cut = buf.rfind(b"},{")
+                if cut < 0:
+                    continue
+                piece, buf = buf[: cut + 1], buf[cut + 2 :]
+            else:
+                piece, buf = buf[:-1], b""
+            for r in orjson.loads(b"[" + piece + b"]"):
+                rows.append({"title": {"first": r["first"], "last": r["last"]}, "email": [r["email"]]})
+                count += 1
+            rows.clear()
+            if not chunk:
+                break
+    elapsed = time.perf_counter() - start
+    return {"records": count, "seconds": elapsed, "peak_rss_mb": peak_rss_mb()}
+
+
+def run_child(kind: str, path: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--file", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--child", choices=["engine", "reference"])
+    parser.add_argument("--file", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        result = child_engine(args.file) if args.child == "engine" else child_reference(args.file)
+        print(json.dumps(result))
+        return
+    print(f"{'records':>9} {'run':>9} {'seconds':>8} {'rec/s':>10} {'peak MB':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in args.records:
+            path = Path(tmp) / f"people-{count}.json"
+            write_records(path, count)
+            results = {kind: run_child(kind, path) for kind in ("reference", "engine")}
+            for kind, r in results.items():
+                rate = r["records"] / r["seconds"]
+                print(f"{r['records']:>9} {kind:>9} {r['seconds']:>8.2f} {rate:>10,.0f} {r['peak_rss_mb']:>8.0f}")
+            ref, eng = results["reference"], results["engine"]
+            print(
+                f"{'':>9} {'ratio':>9} {eng['seconds'] / ref['seconds']:>8.2f}x time, "
+                f"{eng['peak_rss_mb'] / ref['peak_rss_mb']:.2f}x peak RSS (engine / reference); "
+                f"file {path.stat().st_size / 1e6:.0f} MB"
+            )
+            path.unlink()
+    print(f"pid {os.getpid()} done")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""Running one batch (spec §1.5 step 3, §3, §5, §8): the engine's public entry point.
+
+Order: validate the control file → compile the instructions (setup errors are
+reported) → create every reader and decode/parse every file → apply the record
+processor → transform each record; a complete record's targets are committed with
+one ``store.commit`` call in a real run. Exceptions that end the batch (§8.1)
+become :attr:`BatchOutcome.exception`; ``run_batch`` itself does not raise them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from engine.compile import Compiler, Step
+from engine.control import validate_control
+from engine.errors import BatchError
+from engine.filters import FilterContext, FilterSet
+from engine.finish import build_checks, build_writes, uuid4_keys
+from engine.jsvalues import EMPTY_CONTEXT, js_string
+from engine.models import Model
+from engine.ports import BatchFile, StoreError, TargetStore, TargetWrite
+from engine.processors import RECORD_PROCESSORS, RecordSource
+from engine.readers import READERS, Reader
+from engine.report import Reporter
+from engine.transform import BatchEnv, Transformation
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY: Final = 1000
+STOP_CHECK_EVERY: Final = 100
+STOPPED_MESSAGE: Final = "Batch stopped: server shutting down"
+
+
+@dataclass
+class BatchOutcome:
+    """The result of :func:`run_batch`."""
+
+    errors: int
+    """Errors reported (counted even past the cap, and up to an exception)."""
+    records: int
+    """Records processed."""
+    committed: int
+    """Records committed (always 0 in a dry run)."""
+    exception: str | None
+    """The message of the exception that ended the batch, or None if it finished."""
+
+
+def run_batch(
+    control: dict[str, Any],
+    model: Model,
+    files: Sequence[BatchFile],
+    store: TargetStore,
+    *,
+    dry_run: bool,
+    log: Callable[[str], None],
+    progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    report_all_errors: bool = False,
+    batch_identifier: str | None = None,
+    models: Mapping[str, Model] | None = None,
+) -> BatchOutcome:
+    """Run a batch of ``files`` with ``control`` against ``store``; ``log`` receives each error line.
+
+    ``progress`` is called with the number of records done every 1000 records and at
+    the end; ``should_stop`` is checked every 100 records and stops the batch with an
+    exception. ``models`` (all registered models) lets the control file name any of them.
+    """
+    reporter = Reporter(log, report_all_errors=report_all_errors)
+    run = _Run(control, model, files, store, reporter, dry_run, models, batch_identifier)
+    exception: str | None = None
+    try:
+        run.execute(progress, should_stop)
+    except BatchError as error:
+        exception = error.message
+    except Exception as error:  # every other failure also ends the batch (§8.1)
+        logger.exception("Unexpected error in import batch %s", batch_identifier)
+        exception = str(error) or type(error).__name__
+    finally:
+        reporter.record = None
+    if progress is not None:
+        progress(run.records)
+    return BatchOutcome(reporter.count, run.records, run.committed, exception)
+
+
+class _Run:
+    """The state of one batch run."""
+
+    def __init__(
+        self,
+        control: dict[str, Any],
+        model: Model,
+        files: Sequence[BatchFile],
+        store: TargetStore,
+        reporter: Reporter,
+        dry_run: bool,
+        models: Mapping[str, Model] | None,
+        batch_identifier: str | None,
+    ) -> None:
+        self.control = control
+        self.model = model
+        self.files = files
+        self.store = store
+        self.reporter = reporter
+        self.dry_run = dry_run
+        self.models = models
+        self.external_data = {"batchIdentifier": batch_identifier}
+        self.records = 0
+        self.committed = 0
+
+    def _select_model(self) -> Model:
+        names: Iterable[str] = self.models.keys() if self.models is not None else (self.model.name,)
+        errors = validate_control(self.control, frozenset(names))
+        if errors:
+            raise BatchError("Errors in control file:\n  " + "\n  ".join(errors))
+        wanted = self.control["model"]
+        if self.models is not None and wanted in self.models:
+            return self.models[wanted]
+        return self.model
+
+    def _readers(self) -> list[tuple[str, Reader]]:
+        specs = self.control["files"]
+        latest: dict[str, BatchFile] = {}
+        for file in self.files:  # a repeated name keeps its first position, with the later content
+            latest[file.name] = file
+        readers = []
+        for name, file in latest.items():
+            spec = specs.get(name)
+            if spec is None:
+                spec = specs.get("DEFAULT")
+            if spec is None:
+                raise BatchError(
+                    f"Could not find file specification in control file for file {name} "
+                    "(and DEFAULT file entry does not exist)"
+                )
+            readers.append((name, READERS[js_string(spec["read"])](file, spec)))
+        return readers
+
+    def execute(self, progress: Callable[[int], None] | None, should_stop: Callable[[], bool] | None) -> None:
+        model = self._select_model()
+        env = BatchEnv(model, self.store, self.reporter, uuid4_keys())
+        mappings = self.control.get("mapping")
+        compiler = Compiler(
+            env,
+            FilterSet(FilterContext(model, self.store)),
+            mappings if isinstance(mappings, dict) else {},
+        )
+        program = compiler.block(self.control["instructions"])
+        readers = self._readers()
+        for _, reader in readers:
+            reader.check()
+        sources: list[RecordSource] = [(name, reader.records()) for name, reader in readers]
+        processor = self.control.get("recordProcessor")
+        if processor is not None:
+            sources = RECORD_PROCESSORS[js_string(processor)](sources)
+        for _, records in sources:
+            self._transform_all(env, program, records, progress, should_stop)
+
+    def _transform_all(
+        self,
+        env: BatchEnv,
+        program: Step,
+        records: Iterable[Any],
+        progress: Callable[[int], None] | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
+        reporter = self.reporter
+        checks = build_checks(env)
+        writes = None if self.dry_run else build_writes(env)
+        commit = self.store.commit
+        tr = Transformation()
+        targets, queued = tr.targets, tr.queued
+        count = committed = self.records
+        committed = self.committed
+        next_report = (count // PROGRESS_EVERY + 1) * PROGRESS_EVERY if progress is not None else -1
+        next_stop_check = count + STOP_CHECK_EVERY if should_stop is not None else -1
+        try:
+            for record in records:
+                reporter.record = count
+                targets.clear()
+                if queued:
+                    queued.clear()
+                tr.complete = True
+                program(tr, record if type(record) is dict else EMPTY_CONTEXT)
+                if tr.complete:
+                    checks(tr)
+                    if tr.complete and writes is not None:
+                        out = writes(tr)
+                        if out:
+                            try:
+                                commit(out)
+                            except StoreError as error:
+                                reporter(f"Could not commit {_failed_destinations(env, out, error)}: {error}")
+                                out = None
+                        if out is not None:
+                            committed += 1
+                count += 1
+                if count == next_report:
+                    next_report += PROGRESS_EVERY
+                    progress(count)  # type: ignore[misc]
+                if count == next_stop_check:
+                    next_stop_check += STOP_CHECK_EVERY
+                    if should_stop():  # type: ignore[misc]
+                        raise BatchError(STOPPED_MESSAGE)
+        finally:
+            self.records, self.committed = count, committed
+
+
+def _failed_destinations(env: BatchEnv, writes: list[TargetWrite], error: StoreError) -> str:
+    """The destinations a failed commit was writing (only the failing table's, if the store says)."""
+    table = getattr(error, "table", None)
+    names = [
+        dest.name
+        for dest in env.stored_destinations
+        if any(w.table == dest.table for w in writes) and (table is None or dest.table == table)
+    ]
+    return ", ".join(names) if names else ", ".join(dict.fromkeys(w.table for w in writes))

@@ -1,0 +1,188 @@
+"""End of a record: the final checks (spec §7.2.6) and the commit writes (§7.2.5, Ours).
+
+Both are generated once per batch from the model (see :mod:`engine.codegen`), with
+one branch per stored destination, so a record pays only for what its model needs.
+
+Writes: pseudo targets are never written; ``defaultType`` is applied; a dependent
+gets its link to the parent's primary key (allocating the parent's key first); a
+new target gets a UUID key unless one was preallocated or set; a loaded target is
+written only when changed, as a full replacement.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+
+from engine.codegen import Emitter
+from engine.models import Destination
+from engine.ports import TargetWrite
+from engine.transform import BatchEnv, Transformation
+
+TYPE_REQUIRED_ERROR: Final = "annotatedTypes used but target has no type defined"
+NO_VALUE: Final = "v is None or (type(v) is list and not v)"
+"""Source testing that local ``v`` (a Name's stored value) means "no value"."""
+
+Checks = Callable[[Transformation], None]
+Writes = Callable[[Transformation], "list[TargetWrite] | None"]
+
+
+# -- primary keys -------------------------------------------------------------------
+
+_POOL: Final = 4096
+_KEY_MASK: Final = int.from_bytes(bytes.fromhex("ffffffffffff0fff3fffffffffffffff") * _POOL, "big")
+_KEY_BITS: Final = int.from_bytes(bytes.fromhex("00000000000040008000000000000000") * _POOL, "big")
+_DASHES: Final = (8, 13, 18, 23)
+_HEX_PLACES: Final = tuple(q for q in range(36) if q not in _DASHES)
+_KEY: Final = re.compile(".{36}")
+
+
+def _key_pool() -> list[str]:
+    """4096 random version-4 UUID strings, built with whole-pool C operations."""
+    size = 16 * _POOL
+    digits = (int.from_bytes(os.urandom(size), "big") & _KEY_MASK | _KEY_BITS).to_bytes(size, "big").hex()
+    source = digits.encode("ascii")
+    out = bytearray(36 * _POOL)
+    for position, place in enumerate(_HEX_PLACES):
+        out[place::36] = source[position::32]
+    for place in _DASHES:
+        out[place::36] = b"-" * _POOL
+    return _KEY.findall(out.decode("ascii"))
+
+
+def uuid4_keys() -> Callable[[], str]:
+    """A fast source of random (version 4) UUID strings, the form ``str(uuid.uuid4())`` gives."""
+
+    def generate() -> Iterator[str]:
+        while True:
+            yield from _key_pool()
+
+    return generate().__next__
+
+
+# -- writes -------------------------------------------------------------------------
+
+_new = object.__new__
+_set_table = TargetWrite.__dict__["table"].__set__
+_set_key = TargetWrite.__dict__["primary_key"].__set__
+_set_record = TargetWrite.__dict__["record"].__set__
+_set_is_new = TargetWrite.__dict__["is_new"].__set__
+
+
+def make_write(table: str, key: Any, record: dict[str, Any], is_new: bool) -> TargetWrite:
+    """``TargetWrite(table, key, record, is_new)`` without the frozen dataclass's slow ``__init__``."""
+    write: TargetWrite = _new(TargetWrite)
+    _set_table(write, table)
+    _set_key(write, key)
+    _set_record(write, record)
+    _set_is_new(write, is_new)
+    return write
+
+
+def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination) -> None:
+    """Lines adding target ``t`` of a stored destination to ``out`` (``return None`` aborts)."""
+    if dest.default_type is not None:
+        em.line(indent, f"v = r.get({dest.type_name!r})")
+        em.line(indent, f"if {NO_VALUE}:")
+        em.line(indent + 1, f"r[{dest.type_name!r}] = {dest.default_type!r}")
+    if dest.type_required:
+        em.line(indent, f"v = r.get({dest.type_name!r})")
+        em.line(indent, f"if {NO_VALUE}:")
+        em.line(indent + 1, "tr.complete = False")
+        em.line(indent + 1, f"{em.const(env.report, 'report')}({TYPE_REQUIRED_ERROR!r})")
+        em.line(indent + 1, "return None")
+    new_key = em.const(env.new_key, "newkey")
+    if dest.link_name is not None:
+        link_spec = dest.names[dest.link_name]
+        em.line(indent, f"v = r.get({dest.link_name!r})")
+        em.line(indent, f"if {NO_VALUE}:")
+        em.line(indent + 1, "p = t.parent")
+        em.line(indent + 1, "if p is None:")
+        em.line(indent + 2, f"p = targets.get({dest.depends!r})")
+        em.line(indent + 1, "if p is not None:")
+        em.line(indent + 2, "k = p.key")
+        em.line(indent + 2, "if k is None:")
+        em.line(indent + 3, f"k = p.key = {new_key}()")
+        em.line(indent + 2, f"r[{dest.link_name!r}] = {'[k]' if link_spec.multivalue else 'k'}")
+    table, pk = repr(dest.table), repr(dest.primary_key)
+    new, write = em.const(_new, "new"), em.const(TargetWrite, "TargetWrite")
+    setters = [em.const(s, "set") for s in (_set_table, _set_key, _set_record, _set_is_new)]
+    em.line(indent, "o = t.original")
+    em.line(indent, "if o is None:")
+    em.line(indent + 1, "k = t.key")
+    em.line(indent + 1, "if k is None:")
+    em.line(indent + 2, f"k = r.get({pk})")
+    em.line(indent + 2, 'if not (type(k) is str and k != "" or type(k) is int):')
+    em.line(indent + 3, f"k = {new_key}()")
+    em.line(indent + 2, "t.key = k")
+    em.line(indent + 1, f"r[{pk}] = k")
+    em.line(indent + 1, "n = True")
+    em.line(indent, "elif r != o:")
+    em.line(indent + 1, "k = t.key")
+    em.line(indent + 1, "n = False")
+    em.line(indent, "else:")
+    em.line(indent + 1, "continue")
+    em.line(indent, f"w = {new}({write})")  # TargetWrite(...) minus the frozen dataclass's slow __init__
+    for setter, value in zip(setters, (table, "k", "r", "n"), strict=True):
+        em.line(indent, f"{setter}(w, {value})")
+    em.line(indent, "out.append(w)")
+
+
+def build_writes(env: BatchEnv) -> Writes:
+    """Generate ``writes(tr)``: the store writes of a complete record, or None if commit checks abort it."""
+    em = Emitter()
+    em.line(0, "def writes(tr):")
+    em.line(1, "out = []")
+    em.line(1, "targets = tr.targets")
+    em.line(1, "queued = tr.queued")
+    em.line(
+        1,
+        f"for t in ({em.const(_chain, 'chain')}(queued, targets.values()) if queued else targets.values()):",
+    )
+    em.line(2, "d = t.dest")
+    keyword = "if"
+    for dest in env.stored_destinations:
+        em.line(2, f"{keyword} d is {em.const(dest, 'dest')}:")
+        em.line(3, "r = t.record")
+        _emit_write(em, 3, env, dest)
+        keyword = "elif"
+    em.line(1, "return out")
+    return em.compile("writes")
+
+
+def _chain(first: list[Any], second: Any) -> Iterator[Any]:
+    yield from first
+    yield from second
+
+
+# -- checks -------------------------------------------------------------------------
+
+
+def build_checks(env: BatchEnv) -> Checks:
+    """Generate ``checks(tr)``: the end-of-record checks of every stored destination, in model order."""
+    em = Emitter()
+    em.line(0, "def checks(tr):")
+    em.line(1, "targets = tr.targets")
+    report, check = em.const(env.report, "report"), em.const(env.check_target, "check")
+    for dest in env.stored_destinations:
+        em.line(1, f"t = targets.get({dest.name!r})")
+        em.line(1, "if t is None:")
+        if dest.optional:
+            em.line(2, "pass")
+        else:
+            em.line(2, "tr.complete = False")
+            em.line(2, f"{report}({'No data set in required destination ' + dest.name!r})")
+        if dest.required_names:
+            em.line(1, "else:")
+            em.line(2, "r = t.record")
+            tests: list[str] = []
+            for name in dest.required_names:
+                em.line(2, f"v{len(tests)} = r.get({name!r})")
+                tests.append(f"v{len(tests)} is None or (type(v{len(tests)}) is list and not v{len(tests)})")
+            em.line(2, f"if {' or '.join(tests)}:")
+            em.line(3, f"{check}(tr, t)")
+    if not env.stored_destinations:
+        em.line(1, "pass")
+    return em.compile("checks")

@@ -1,0 +1,207 @@
+"""Streaming a top-level JSON array in validated pieces, with bounded memory.
+
+The first pass cuts the array into pieces of about :data:`CHUNK_SIZE` bytes at
+top-level commas and parses each piece as ``[piece]`` with orjson. A candidate cut
+is found cheaply (the last ``},{`` with optional whitespace); it is right exactly
+when ``[piece]`` parses, because a comma inside a string or a nested value leaves
+an unclosed string or bracket in the piece. When the cheap candidate fails (or the
+elements are not objects), the stdlib decoder walks the elements to find a cut.
+The byte offsets of the cuts are recorded, so the second pass cuts at the same
+places and only parses.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Iterator
+from typing import IO, Any
+
+import orjson
+
+from engine.errors import BatchError
+from engine.readers.base import CHUNK_SIZE
+
+BOM = b"\xef\xbb\xbf"
+_WS = b" \t\r\n"
+_WS_CODES = frozenset(_WS)
+_SCAN_LIMIT = 256
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"invalid literal {name}")
+
+
+def loads(data: bytes) -> Any:
+    """Parse strict JSON (orjson; the stdlib for integers beyond 64 bits). Raises JSONDecodeError."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as fast_error:
+        try:
+            return json.loads(data, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError):
+            raise fast_error from None
+
+
+def describe_error(error: ValueError, offset: int) -> str:
+    """A short description of a JSON parse error at ``offset`` bytes into the file."""
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} (near byte {max(offset + error.pos, 0)})"
+    return str(error)
+
+
+def _candidate(buf: bytes) -> int | None:
+    """The last comma of the buffer that sits between ``}`` and ``{`` (whitespace allowed)."""
+    end = len(buf)
+    for _ in range(_SCAN_LIMIT):
+        comma = buf.rfind(b",", 0, end)
+        if comma < 0:
+            return None
+        end = comma
+        before = comma - 1
+        while before >= 0 and buf[before] in _WS_CODES:
+            before -= 1
+        if before < 0 or buf[before] != 0x7D:  # '}'
+            continue
+        after = comma + 1
+        while after < len(buf) and buf[after] in _WS_CODES:
+            after += 1
+        if after < len(buf) and buf[after] == 0x7B:  # '{'
+            return comma
+    return None
+
+
+def _walk(buf: bytes) -> int | None:
+    """The last top-level comma of the buffer, found by decoding elements one by one."""
+    text, _ = codecs.utf_8_decode(buf, "surrogateescape", False)
+    decoder = json.JSONDecoder()
+    size = len(text)
+    index = _skip_ws(text, 0)
+    last: int | None = None
+    while index < size:
+        try:
+            _, end = decoder.raw_decode(text, index)
+        except ValueError:
+            break
+        after = _skip_ws(text, end)
+        if after < size and text[after] == ",":
+            last = after
+            index = _skip_ws(text, after + 1)
+        else:
+            break
+    if last is None:
+        return None
+    return len(text[:last].encode("utf-8", "surrogateescape"))
+
+
+def _skip_ws(text: str, index: int) -> int:
+    size = len(text)
+    while index < size and text[index] in " \t\r\n":
+        index += 1
+    return index
+
+
+class ArrayPieces:
+    """Parses one top-level JSON array from a byte stream in pieces (lists of elements)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.cuts: list[int] = []
+
+    def _fail(self, error: ValueError, offset: int) -> BatchError:
+        return BatchError(f"JSON file {self.name} is not valid JSON: {describe_error(error, offset)}")
+
+    def _parse_piece(self, piece: bytes, offset: int) -> list[Any]:
+        try:
+            parsed = loads(b"[" + piece + b"]")
+        except ValueError as error:
+            raise self._fail(error, offset - 1) from None
+        return parsed
+
+    def first_pass(self, stream: IO[bytes], buf: bytes, base: int) -> Iterator[list[Any]]:
+        """Parse the array after its ``[`` (``buf`` starts at file offset ``base``), recording cuts."""
+        while True:
+            chunk = stream.read(CHUNK_SIZE)
+            if not chunk:
+                break
+            buf += chunk
+            if len(buf) < CHUNK_SIZE:
+                continue
+            found = self._find_cut(buf, base)
+            if found is None:
+                continue
+            cut, records = found
+            self.cuts.append(base + cut)
+            yield records
+            buf = buf[cut + 1 :]
+            base += cut + 1
+        yield self._last_piece(buf, base)
+
+    def _find_cut(self, buf: bytes, base: int) -> tuple[int, list[Any]] | None:
+        cut = _candidate(buf)
+        if cut is not None:
+            try:
+                parsed = loads(b"[" + buf[:cut] + b"]")
+            except ValueError:
+                pass
+            else:
+                if parsed:
+                    return cut, parsed
+        cut = _walk(buf)
+        if cut is None:
+            return None
+        records = self._parse_piece(buf[:cut], base)
+        if not records:
+            raise BatchError(
+                f"JSON file {self.name} is not valid JSON: empty array element (near byte {base})"
+            )
+        return cut, records
+
+    def _last_piece(self, buf: bytes, base: int) -> list[Any]:
+        try:
+            records = loads(b"[" + buf)
+        except ValueError as error:
+            raise self._fail(error, base - 1) from None
+        if not isinstance(records, list):  # pragma: no cover - "[" always gives a list
+            raise BatchError(f"JSON file {self.name} is not valid JSON")
+        if not records and self.cuts:
+            raise BatchError(f"JSON file {self.name} is not valid JSON: trailing comma (near byte {base})")
+        return records
+
+    def second_pass(self, stream: IO[bytes], buf: bytes, base: int) -> Iterator[list[Any]]:
+        """Parse the array again, cutting at the offsets recorded by :meth:`first_pass`."""
+        cuts = iter(self.cuts)
+        next_cut = next(cuts, None)
+        while True:
+            chunk = stream.read(CHUNK_SIZE)
+            if chunk:
+                buf += chunk
+            while next_cut is not None and next_cut - base < len(buf):
+                cut = next_cut - base
+                yield self._parse_piece(buf[:cut], base)
+                buf = buf[cut + 1 :]
+                base = next_cut + 1
+                next_cut = next(cuts, None)
+            if not chunk:
+                break
+        yield self._last_piece(buf, base)
+
+
+def open_array(stream: IO[bytes]) -> tuple[bytes, int] | None:
+    """Skip a BOM and whitespace; if the document is an array, the bytes after ``[`` and their offset."""
+    buf = stream.read(CHUNK_SIZE)
+    offset = 0
+    if buf.startswith(BOM):
+        buf, offset = buf[3:], 3
+    while True:
+        stripped = buf.lstrip(_WS)
+        offset += len(buf) - len(stripped)
+        buf = stripped
+        if buf:
+            break
+        buf = stream.read(CHUNK_SIZE)
+        if not buf:
+            return None
+    if buf[0] != 0x5B:  # '['
+        return None
+    return buf[1:], offset + 1

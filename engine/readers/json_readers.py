@@ -1,0 +1,77 @@
+"""The ``json`` reader (spec §3.1) and the ``jsonl`` reader (one JSON value per line)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from engine.errors import BatchError
+from engine.jsvalues import js_truthy
+from engine.ports import BatchFile
+from engine.readers.base import TwoPassReader
+from engine.readers.json_array import BOM, ArrayPieces, describe_error, loads, open_array
+
+
+class JsonReader(TwoPassReader):
+    """A top-level array of records, or with ``singleRecord`` the whole document as one record.
+
+    A UTF-8 byte-order mark is ignored. Ours (§11 #14): a top level that is not an
+    array, without ``singleRecord``, fails the batch.
+    """
+
+    def __init__(self, file: BatchFile, spec: Mapping[str, Any]) -> None:
+        super().__init__(file, spec)
+        self.single = js_truthy(spec.get("singleRecord"))
+        self._pieces = ArrayPieces(file.name)
+
+    def _whole(self) -> Any:
+        with self.file.open() as stream:
+            data = stream.read()
+        if data.startswith(BOM):
+            data = data[3:]
+        try:
+            return loads(data)
+        except ValueError as error:
+            raise BatchError(
+                f"JSON file {self.file.name} is not valid JSON: {describe_error(error, 0)}"
+            ) from None
+
+    def parse(self, first_pass: bool) -> Iterator[Any]:
+        if self.single:
+            yield self._whole()
+            return
+        with self.file.open() as stream:
+            opened = open_array(stream)
+            if opened is not None:
+                buf, base = opened
+                pieces = self._pieces
+                chunks = (
+                    pieces.first_pass(stream, buf, base)
+                    if first_pass
+                    else pieces.second_pass(stream, buf, base)
+                )
+                for records in chunks:
+                    yield from records
+                return
+        self._whole()
+        raise BatchError(f"JSON file {self.file.name} must contain an array of records (or use singleRecord)")
+
+
+class JsonLinesReader(TwoPassReader):
+    """One JSON value per non-blank line (JSON Lines); a UTF-8 byte-order mark is ignored."""
+
+    def parse(self, first_pass: bool) -> Iterator[Any]:
+        with self.file.open() as stream:
+            for number, line in enumerate(stream, 1):
+                if number == 1 and line.startswith(BOM):
+                    line = line[3:]
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    yield loads(line)
+                except ValueError as error:
+                    message = error.msg if hasattr(error, "msg") else str(error)
+                    raise BatchError(
+                        f"JSONL file {self.file.name} line {number} is not valid JSON: {message}"
+                    ) from None

@@ -1,0 +1,39 @@
+"""The error reporter of a batch (spec §8.2): suffixes, the 500-error cap, counts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+MAX_ERRORS_TO_REPORT: Final = 500
+TOO_MANY_ERRORS: Final = "Too many errors in import batch, no further errors will be reported"
+
+
+class Reporter:
+    """Counts every error and delivers log lines.
+
+    While a record is processed (``record`` is not None) each message gets the
+    suffix `` (record N)``. Errors 1–499 are delivered; the 500th is replaced by
+    :data:`TOO_MANY_ERRORS`; later errors are only counted, unless
+    ``report_all_errors`` lifts the cap.
+    """
+
+    __slots__ = ("count", "record", "_log", "_cap")
+
+    def __init__(self, log: Callable[[str], None], *, report_all_errors: bool = False) -> None:
+        self.count = 0
+        self.record: int | None = None
+        self._log = log
+        self._cap = None if report_all_errors else MAX_ERRORS_TO_REPORT
+
+    def __call__(self, message: str) -> None:
+        """Report one error."""
+        self.count += 1
+        cap = self._cap
+        if cap is not None and self.count >= cap:
+            if self.count == cap:
+                self._log(TOO_MANY_ERRORS)
+            return
+        if self.record is not None:
+            message = f"{message} (record {self.record})"
+        self._log(message)

@@ -1,0 +1,307 @@
+"""Batch pages: control files, new batches, batch state and log, scheduling, copies, downloads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from engine.control import validate_control
+from gateway.admin.framework import models_registry
+from gateway.admin.web import Page, admin_view
+from gateway.imports.service import BatchRequestError, parse_control_bytes
+
+MAX_CONTROL_BYTES = 16 * 1024 * 1024
+CHUNK = 1024 * 1024
+ACTIVE_STATES = ("scheduled", "running")
+MODES = {"dry-run": True, "import": False}
+
+
+async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(CHUNK):
+        yield chunk
+
+
+def _upload(page: Page, name: str) -> UploadFile | None:
+    value = page.form.get(name) if page.form is not None else None
+    return value if isinstance(value, UploadFile) and value.filename else None
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename) or "download"
+    return {"Content-Disposition": f'attachment; filename="{safe}"'}
+
+
+@admin_view
+async def batch_home(page: Page) -> Response:
+    """The batch import chooser."""
+    return page.render("batch_home.html", title="Batch import")
+
+
+@admin_view
+async def control_files(page: Page) -> Response:
+    """Every control file, newest first."""
+    controls = await run_in_threadpool(page.service("batches").list_controls)
+    return page.render("control_files.html", title="Control files", controls=controls)
+
+
+async def _control(page: Page) -> dict[str, Any] | None:
+    service = page.service("batches")
+    return await run_in_threadpool(service.get_control, page.request.path_params["control_id"])
+
+
+@admin_view
+async def control_file(page: Page) -> Response:
+    """One control file: digest, created, comment and the pretty-printed JSON."""
+    control = await _control(page)
+    if control is None:
+        return page.message("Not found", "No such control file.", 404, "/admin/control-files")
+    raw = await run_in_threadpool(page.service("batches").control_bytes, control["digest"])
+    try:
+        pretty = json.dumps(parse_control_bytes(raw), indent=2, ensure_ascii=False)
+    except (UnicodeDecodeError, ValueError):
+        pretty = raw.decode("utf-8", errors="replace")
+    return page.render("control_file.html", title="Control file", control=control, pretty=pretty)
+
+
+@admin_view
+async def control_file_download(page: Page) -> Response:
+    """The control file's bytes as a download."""
+    control = await _control(page)
+    if control is None:
+        return page.message("Not found", "No such control file.", 404, "/admin/control-files")
+    path = page.service("blobs").path(control["digest"])
+    name = f"control-{control['digest'][:10]}.json"
+    return FileResponse(path, media_type="application/json", headers=_attachment(name))
+
+
+def _control_problems(page: Page, data: bytes) -> str | None:
+    """The admin upload form's wording (spec §2.2) for an unusable control file, or None."""
+    try:
+        control = parse_control_bytes(data)
+    except (UnicodeDecodeError, ValueError):
+        return "Not a valid JSON file"
+    errors = validate_control(control, models_registry(page).names())
+    return "Not a valid control file: " + ", ".join(errors) if errors else None
+
+
+@admin_view
+async def new_control_file(page: Page) -> Response:
+    """GET: the upload form. POST: validate, store (always a new row) and show it."""
+    if page.form is None:
+        return page.render("new_control_file.html", title="New control file", error=None, comment="")
+    comment = page.field("comment")
+    upload = _upload(page, "file")
+    error = None
+    if upload is None:
+        error = "Choose a control file to upload."
+    elif not comment:
+        error = "A comment is required."
+    elif (upload.size or 0) > MAX_CONTROL_BYTES:
+        error = f"The control file is larger than {MAX_CONTROL_BYTES // (1024 * 1024)} MiB."
+    if error is None:
+        assert upload is not None
+        data = await upload.read(MAX_CONTROL_BYTES + 1)
+        error = await run_in_threadpool(_control_problems, page, data)
+    if error is not None:
+        return page.render("new_control_file.html", 400, title="New control file", error=error, comment=comment)
+    service = page.service("batches")
+    try:
+        row = await run_in_threadpool(service.upload_control, data, comment, False)
+    except BatchRequestError as refused:
+        return page.render(
+            "new_control_file.html", 400, title="New control file", error=refused.message, comment=comment
+        )
+    page.set_flash("Control file uploaded.")
+    return page.redirect(f"/admin/control-file/{row['id']}")
+
+
+def _batch_rows(page: Page) -> tuple[list[dict[str, Any]], str | None]:
+    """The (name, file) rows of the new-batch form, and the first problem with them."""
+    assert page.form is not None
+    names = [str(v).strip() if isinstance(v, str) else "" for v in page.form.getlist("name")]
+    files = [v if isinstance(v, UploadFile) and v.filename else None for v in page.form.getlist("file")]
+    rows = []
+    for index in range(max(len(names), len(files))):
+        name = names[index] if index < len(names) else ""
+        upload = files[index] if index < len(files) else None
+        if name or upload is not None:
+            rows.append({"name": name, "upload": upload})
+    if not rows:
+        return rows, "Add at least one file."
+    if any(not r["name"] or r["upload"] is None for r in rows):
+        return rows, "Every file needs both a name and a file."
+    seen = [r["name"] for r in rows]
+    duplicates = sorted({n for n in seen if seen.count(n) > 1})
+    if duplicates:
+        return rows, "Duplicate file names: " + ", ".join(duplicates)
+    return rows, None
+
+
+@admin_view
+async def new_batch(page: Page) -> Response:
+    """GET: comment plus repeating (name, file) rows. POST: store the files and create a ``ready`` batch."""
+    control = await _control(page)
+    if control is None:
+        return page.message("Not found", "No such control file.", 404, "/admin/control-files")
+    try:
+        count = min(max(int(page.request.query_params.get("rows", "2")), 1), 20)
+    except ValueError:
+        count = 2
+
+    def form(status: int = 200, error: str | None = None, comment: str = "", names: list[str] | None = None):
+        names = names or []
+        shown = max(count, len(names))
+        names = names + [""] * (shown - len(names))
+        return page.render(
+            "new_batch.html", status, title="New batch", control=control, error=error, comment=comment, names=names
+        )
+
+    if page.form is None:
+        return form()
+    comment = page.field("comment")
+    rows, error = _batch_rows(page)
+    if error is None and not comment:
+        error = "A comment is required."
+    if error is not None:
+        return form(400, error, comment, [r["name"] for r in rows])
+    blobs = page.service("blobs")
+    files = []
+    for row in rows:
+        digest, size = await blobs.save_stream(_chunks(row["upload"]))
+        files.append({"name": row["name"], "file": {"digest": digest, "fileSize": size, "filename": row["upload"].filename}})
+    service = page.service("batches")
+    try:
+        batch = await run_in_threadpool(service.create_batch, control["digest"], comment, "ready", files)
+    except BatchRequestError as refused:
+        return form(400, refused.message, comment, [r["name"] for r in rows])
+    page.set_flash("Batch created. Do a dry run first.")
+    return page.redirect(f"/admin/batch/{batch['identifier']}")
+
+
+@admin_view
+async def batches(page: Page) -> Response:
+    """Every batch, newest first."""
+    found = await run_in_threadpool(page.service("batches").list)
+    return page.render("batches.html", title="Batch import jobs", batches=found)
+
+
+async def _batch(page: Page) -> dict[str, Any] | None:
+    return await run_in_threadpool(page.service("batches").get, page.request.path_params["identifier"])
+
+
+def _not_found(page: Page) -> Response:
+    return page.message("Not found", "No such batch.", 404, "/admin/batches")
+
+
+@admin_view
+async def batch(page: Page) -> Response:
+    """A batch: its details, notices, actions, files, progress and log."""
+    found = await _batch(page)
+    if found is None:
+        return _not_found(page)
+    controls = page.service("batches")
+    control = await run_in_threadpool(controls.get_control, found.get("control_id") or "")
+    return page.render(
+        "batch.html",
+        title=f"Batch import: {found.get('comment') or ''}",
+        batch=found,
+        control=control,
+        active=found.get("state") in ACTIVE_STATES,
+    )
+
+
+@admin_view
+async def batch_progress(page: Page) -> Response:
+    """JSON for the batch page's live progress: state, errors, progress."""
+    found = await _batch(page)
+    if found is None:
+        return JSONResponse({"error": "Batch not found"}, status_code=404)
+    return JSONResponse(
+        {"state": found.get("state"), "errors": found.get("errors"), "progress": found.get("progress")}
+    )
+
+
+@admin_view
+async def batch_file(page: Page) -> Response:
+    """One of the batch's files as a download (``index`` counts from 0 in upload order)."""
+    found = await _batch(page)
+    files = (found or {}).get("files") or []
+    index = page.request.path_params["index"]
+    if found is None or not 0 <= index < len(files):
+        return _not_found(page)
+    entry = files[index]["file"]
+    path = page.service("blobs").path(entry["digest"])
+    if not path.is_file():
+        return page.message("Not found", "The stored file is missing.", 404, f"/admin/batch/{found['identifier']}")
+    return FileResponse(
+        path, media_type="application/octet-stream", headers=_attachment(entry.get("filename") or files[index]["name"])
+    )
+
+
+@admin_view
+async def batch_log(page: Page) -> Response:
+    """The batch's log as a text download."""
+    found = await _batch(page)
+    if found is None:
+        return _not_found(page)
+    text = found.get("log") or ""
+    return Response(
+        text + ("\n" if text else ""),
+        media_type="text/plain; charset=utf-8",
+        headers=_attachment(f"batch-{found['identifier'][:10]}.log"),
+    )
+
+
+@admin_view
+async def schedule_batch(page: Page) -> Response:
+    """GET: confirm a dry run or an import of a ``ready`` batch. POST: schedule it."""
+    mode = page.request.path_params["mode"]
+    found = await _batch(page)
+    if found is None or mode not in MODES:
+        return _not_found(page)
+    back = f"/admin/batch/{found['identifier']}"
+    if found.get("state") != "ready":
+        return page.message("Wrong state", "Batch is in the wrong state", 409, back)
+    if page.form is None:
+        text = (
+            "Run the import in dry run mode? Data will be checked but not imported."
+            if MODES[mode]
+            else "Import this data? The application will be modified. Always do a dry run first."
+        )
+        button = "Dry run" if MODES[mode] else "Import data"
+        return page.render("confirm.html", title=f"{button}: {found.get('comment')}", text=text, button=button, back=back)
+    service = page.service("batches")
+    try:
+        await run_in_threadpool(service.schedule, found["identifier"], MODES[mode], ("ready",))
+    except BatchRequestError:
+        return page.message("Wrong state", "Batch is in the wrong state", 409, back)
+    page.set_flash("Dry run scheduled." if MODES[mode] else "Import scheduled.")
+    return page.redirect(back)
+
+
+@admin_view
+async def copy_batch(page: Page) -> Response:
+    """GET: confirm. POST: a new ``ready`` batch with the same control and files."""
+    found = await _batch(page)
+    if found is None:
+        return _not_found(page)
+    back = f"/admin/batch/{found['identifier']}"
+    if page.form is None:
+        return page.render(
+            "confirm.html",
+            title=f"Copy batch: {found.get('comment')}",
+            text="Copy this batch so it can be run again?",
+            button="Copy batch",
+            back=back,
+        )
+    try:
+        copied = await run_in_threadpool(page.service("batches").copy, found["identifier"])
+    except BatchRequestError as refused:
+        return page.message("Cannot copy", refused.message, 400, back)
+    page.set_flash("Batch copied: this is the new batch.")
+    return page.redirect(f"/admin/batch/{copied['identifier']}")

@@ -1,0 +1,113 @@
+"""Signed session cookies and CSRF tokens for the admin pages.
+
+The session is a small JSON payload in a cookie, signed with HMAC-SHA256 under
+a random secret kept in ``<root>/keys/admin-session.key``. It carries the
+logged-in user name, a fingerprint of that user's password hash (changing the
+password ends every session), the issue time and a per-session CSRF token that
+every state-changing form echoes back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+COOKIE_NAME = "gateway_admin"
+COOKIE_PATH = "/admin"
+SESSION_MAX_AGE = 12 * 3600
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass
+class Session:
+    """The decoded contents of the session cookie."""
+
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    username: str | None = None
+    fingerprint: str | None = None
+    issued: float = field(default_factory=time.time)
+    flash: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"c": self.csrf, "u": self.username, "p": self.fingerprint, "t": self.issued, "f": self.flash}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> Session:
+        return cls(
+            csrf=str(data["c"]),
+            username=data.get("u") if isinstance(data.get("u"), str) else None,
+            fingerprint=data.get("p") if isinstance(data.get("p"), str) else None,
+            issued=float(data["t"]),
+            flash=data.get("f") if isinstance(data.get("f"), str) else None,
+        )
+
+    def csrf_ok(self, token: object) -> bool:
+        """Whether a submitted form token matches this session's token."""
+        return isinstance(token, str) and hmac.compare_digest(token.encode(), self.csrf.encode())
+
+
+def password_fingerprint(password_hash: str) -> str:
+    """A short digest of a stored password hash: sessions end when it changes."""
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16]
+
+
+class SessionSigner:
+    """Encodes and verifies session cookies with the server's secret."""
+
+    def __init__(self, key_dir: Path) -> None:
+        self.secret = _load_or_create_secret(key_dir / "admin-session.key")
+
+    def _sign(self, body: str) -> str:
+        return _b64encode(hmac.new(self.secret, body.encode("ascii"), hashlib.sha256).digest())
+
+    def dumps(self, session: Session) -> str:
+        """The cookie value for a session."""
+        body = _b64encode(json.dumps(session.to_payload(), separators=(",", ":")).encode("utf-8"))
+        return f"{body}.{self._sign(body)}"
+
+    def loads(self, value: str | None, max_age: float = SESSION_MAX_AGE) -> Session | None:
+        """The session in a cookie value, or None if it is missing, forged, malformed or expired."""
+        if not value or not value.isascii() or value.count(".") != 1:
+            return None
+        body, signature = value.split(".")
+        if not hmac.compare_digest(signature.encode("ascii"), self._sign(body).encode("ascii")):
+            return None
+        try:
+            data = json.loads(_b64decode(body))
+            session = Session.from_payload(data)
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            return None
+        if not 0 <= time.time() - session.issued <= max_age:
+            return None
+        return session
+
+
+def _load_or_create_secret(path: Path) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_bytes()
+        if len(secret) >= 32:
+            return secret
+        raise ValueError(f"admin session key {path} is too short; delete it to generate a new one") from None
+    secret = secrets.token_bytes(32)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secret)
+    return secret

@@ -1,0 +1,258 @@
+"""API keys for the Haplo batch endpoints (haplo-import.md §1.1).
+
+A key is 44 characters in Haplo's format. Its first 16 characters are stored in
+clear as the lookup id; the rest is stored as HMAC-SHA256 under a server secret
+kept in ``<root>/keys/api-key-secret`` (created 0600 on first start). A key has
+a name and a path rule: a prefix, or ``=/exact/path``. Keys belong to the
+service user ``haplo`` and are presented as HTTP Basic ``haplo:<key>``.
+Failed attempts are throttled per client IP.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from gateway.imports import audit
+from gateway.storage.records import RecordStore
+from gateway.storage.system import SYSTEM_DB, ensure_table
+
+API_KEY_TABLE = "hdb_api_key"
+SERVICE_USER = "haplo"
+DEFAULT_PATH = "/api/haplo-data-import-batch/"
+LOOKUP_LENGTH = 16
+SECRET_FILE = "api-key-secret"
+INVALID = "INVALID-API-KEY"
+THROTTLE = "THROTTLE"
+UNAUTHORISED = "UNAUTHORISED"
+_LAST_USED_RESOLUTION = 1.0  # seconds between two last_used writes of one key
+_MAX_TRACKED_IPS = 10_000
+
+
+def haplo_random_identifier() -> str:
+    """33 random bytes as 44 base64 characters, ``+``→``_``, ``/``→``-``, alphanumeric ends."""
+    text = base64.b64encode(secrets.token_bytes(33)).decode("ascii")
+    text = text.replace("+", "_").replace("/", "-")
+    if not text[0].isalnum():
+        text = "0" + text[1:]
+    if not text[-1].isalnum():
+        text = text[:-1] + "0"
+    return text
+
+
+def iso_now() -> str:
+    """Current UTC time as ISO-8601 with milliseconds and ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ApiKeyRejected(Exception):
+    """A key was refused; ``kind`` is INVALID-API-KEY, THROTTLE or UNAUTHORISED."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+    def body(self) -> bytes:
+        """The 403 JSON body, byte for byte as Haplo sends it."""
+        return orjson.dumps({"success": False, "kind": self.kind, "error": {"message": "Invalid API Key"}})
+
+
+class ApiKeyRequestError(ValueError):
+    """A create_api_key request is invalid (message for a 400)."""
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The server's HMAC secret, created with mode 0600 if absent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32).hex().encode("ascii"))
+    data = path.read_bytes().strip()
+    if len(data) < 32:
+        raise RuntimeError(f"the API key secret {path} is too short; remove it to create a new one")
+    return data
+
+
+def parse_expires(value: Any) -> str | None:
+    """``expires`` as an ISO-8601 UTC string (accepts ISO text or epoch milliseconds)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        moment = datetime.fromtimestamp(float(value) / 1000.0, UTC)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ApiKeyRequestError(
+                f"'expires' must be an ISO-8601 date or epoch milliseconds: {value}"
+            ) from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    else:
+        raise ApiKeyRequestError("'expires' must be an ISO-8601 date or epoch milliseconds")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def path_allows(rule: str, request_path: str) -> bool:
+    """A plain rule is a prefix of the request path; ``=/p`` allows exactly ``/p``."""
+    if rule.startswith("="):
+        return request_path == rule[1:]
+    return request_path.startswith(rule)
+
+
+class ApiKeyService:
+    """Create, list, revoke and check API keys (``gateway.services["api_keys"]``)."""
+
+    def __init__(
+        self,
+        store: RecordStore,
+        secret_path: Path,
+        max_failures: int = 10,
+        failure_window: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self._secret = load_or_create_secret(secret_path)
+        self.max_failures = max_failures
+        self.failure_window = failure_window
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._failures: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
+        self._last_used_written: dict[str, float] = {}
+        ensure_table(store, API_KEY_TABLE, "id")
+
+    def _hash(self, rest: str) -> str:
+        return hmac.new(self._secret, rest.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    # -- management -----------------------------------------------------------
+
+    def create(self, name: str, path: str = DEFAULT_PATH, expires: Any = None) -> dict[str, Any]:
+        """A new key for the ``haplo`` service user: {id, name, path, key}; the key is shown once."""
+        if not isinstance(name, str) or not name.strip():
+            raise ApiKeyRequestError("'name' is required")
+        if not isinstance(path, str) or not (path.startswith("/") or path.startswith("=/")):
+            raise ApiKeyRequestError("'path' must start with '/' (a prefix) or '=/' (an exact path)")
+        expires_at = parse_expires(expires)
+        while True:
+            key = haplo_random_identifier()
+            key_id = key[:LOOKUP_LENGTH]
+            if self.store.get(SYSTEM_DB, API_KEY_TABLE, key_id) is None:
+                break
+        record = {
+            "id": key_id,
+            "name": name,
+            "path": path,
+            "user": SERVICE_USER,
+            "secret_hash": self._hash(key[LOOKUP_LENGTH:]),
+            "created": iso_now(),
+            "expires": expires_at,
+            "last_used": None,
+        }
+        self.store.write(SYSTEM_DB, API_KEY_TABLE, [record], "insert")
+        audit.record(self.store, "api_key:create", {"key_id": key_id, "path": path, "name": name})
+        return {"id": key_id, "name": name, "path": path, "key": key}
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every key without its secret, oldest first."""
+        out = [
+            {
+                "id": r["id"],
+                "name": r.get("name"),
+                "path": r.get("path"),
+                "user": r.get("user", SERVICE_USER),
+                "created": r.get("created"),
+                "expires": r.get("expires"),
+                "last_used": r.get("last_used"),
+            }
+            for r in self.store.scan(SYSTEM_DB, API_KEY_TABLE)
+        ]
+        out.sort(key=lambda k: (str(k["created"]), str(k["id"])))
+        return out
+
+    def revoke(self, key_id: str) -> bool:
+        """Delete a key (effective at once); False if there was no such key."""
+        record = self.store.get(SYSTEM_DB, API_KEY_TABLE, key_id) if isinstance(key_id, str) else None
+        if record is None:
+            return False
+        self.store.delete(SYSTEM_DB, API_KEY_TABLE, [key_id])
+        audit.record(
+            self.store,
+            "api_key:destroy",
+            {"key_id": key_id, "path": record.get("path"), "name": record.get("name")},
+        )
+        return True
+
+    # -- checking ---------------------------------------------------------------
+
+    def throttled(self, client_ip: str) -> bool:
+        """Whether this client has used up its failed attempts in the window."""
+        with self._lock:
+            return len(self._recent_failures(client_ip)) >= self.max_failures
+
+    def _recent_failures(self, client_ip: str) -> collections.deque[float]:
+        attempts = self._failures.get(client_ip)
+        if attempts is None:
+            return collections.deque()
+        horizon = self._clock() - self.failure_window
+        while attempts and attempts[0] <= horizon:
+            attempts.popleft()
+        if not attempts:
+            del self._failures[client_ip]
+        return attempts
+
+    def _fail(self, client_ip: str) -> ApiKeyRejected:
+        with self._lock:
+            attempts = self._failures.setdefault(client_ip, collections.deque())
+            attempts.append(self._clock())
+            self._failures.move_to_end(client_ip)
+            while len(self._failures) > _MAX_TRACKED_IPS:
+                self._failures.popitem(last=False)
+        return ApiKeyRejected(INVALID)
+
+    def authenticate(self, key: str, request_path: str, client_ip: str) -> dict[str, Any]:
+        """The key's record if it may call ``request_path``; raise ApiKeyRejected otherwise.
+
+        Checks, in Haplo's order: length, throttle, existence and secret, path,
+        then (ours) expiry.
+        """
+        if len(key) < LOOKUP_LENGTH:
+            raise ApiKeyRejected(INVALID)
+        if self.throttled(client_ip):
+            raise ApiKeyRejected(THROTTLE)
+        record = self.store.get(SYSTEM_DB, API_KEY_TABLE, key[:LOOKUP_LENGTH])
+        if record is None or not hmac.compare_digest(
+            str(record.get("secret_hash", "")), self._hash(key[LOOKUP_LENGTH:])
+        ):
+            raise self._fail(client_ip)
+        if not path_allows(str(record.get("path", "")), request_path):
+            raise ApiKeyRejected(INVALID)
+        expires = record.get("expires")
+        if expires and str(expires) <= iso_now():
+            raise ApiKeyRejected(INVALID)
+        self._touch(record)
+        return record
+
+    def _touch(self, record: dict[str, Any]) -> None:
+        now = self._clock()
+        key_id = str(record["id"])
+        with self._lock:
+            if now - self._last_used_written.get(key_id, float("-inf")) < _LAST_USED_RESOLUTION:
+                return
+            self._last_used_written[key_id] = now
+        self.store.write(SYSTEM_DB, API_KEY_TABLE, [{"id": key_id, "last_used": iso_now()}], "update")

@@ -1,0 +1,142 @@
+"""Per-cell casting of CSV values, as HarperDB's csv loads do it.
+
+Rules (harper-answers.md "How csv_data_load casts values"):
+- ``true``/``TRUE`` → true, ``false``/``FALSE`` → false; ``null``/``NULL``/``undefined``/``NaN`` → null.
+- A plain decimal number, optionally signed and surrounded by whitespace, is a number: ``42``,
+  `` 5 ``, ``+3``, ``.5``, ``-0.5``, ``1.0`` (→ 1). Leading zeros (``007``), hex (``0x10``) and
+  exponents (``1e3``) stay strings. Numbers are JavaScript doubles: integers beyond 2**53 lose
+  precision, integral values are stored as integers.
+- An ISO datetime with a time part becomes ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC); a date alone stays.
+- Everything else, the empty cell included, stays the string it is.
+
+``cast_column`` casts a whole column of a chunk at once: one regular-expression pass over the
+joined column decides whether every cell is an int, a float, a boolean or an uncastable string,
+so the common columns are converted without Python work per cell.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+_MISSING = object()
+SPECIAL_VALUES: dict[str, Any] = {
+    "true": True,
+    "TRUE": True,
+    "false": False,
+    "FALSE": False,
+    "null": None,
+    "NULL": None,
+    "undefined": None,
+    "NaN": None,
+}
+_MAX_SAFE = 2**53
+
+_NUMBER = re.compile(r"\s*[+-]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|\.[0-9]+)\s*")
+_DATETIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?"
+)
+_NUMBER_START = frozenset("+-.0123456789")
+
+# Whole-column patterns over cells joined by "\n" (used only when no cell contains "\n").
+_INT_COLUMN = re.compile(r"(?:-?(?:0|[1-9][0-9]{0,14})\n)*-?(?:0|[1-9][0-9]{0,14})")
+_FLOAT_COLUMN = re.compile(r"(?:-?(?:0|[1-9][0-9]{0,14})\.[0-9]+\n)*-?(?:0|[1-9][0-9]{0,14})\.[0-9]+")
+_INTEGRAL_FRACTION = re.compile(r"\.0+$", re.MULTILINE)
+_BOOL_COLUMN = re.compile(r"(?:(?:true|false)\n)*(?:true|false)")
+_DATE_ONLY_COLUMN = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}\n)*[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# A cell that might cast: a special word, or a first non-blank character that can start a number.
+_MIGHT_CAST = re.compile(
+    r"^[^\S\n]*[-+.0-9]|^(?:true|TRUE|false|FALSE|null|NULL|undefined|NaN)$", re.MULTILINE
+)
+
+
+def _number(text: str) -> int | float:
+    stripped = text.strip()
+    if "." not in stripped:
+        digits = len(stripped) - (stripped[0] in "+-")
+        if digits <= 15:
+            return int(stripped)
+    value = float(stripped)
+    if value.is_integer() and abs(value) <= _MAX_SAFE:
+        return int(value)
+    return value
+
+
+def _datetime(match: re.Match[str]) -> str | None:
+    year, month, day, hour, minute, second, fraction, zone = match.groups()
+    try:
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            int((fraction or "0")[:3].ljust(3, "0")) * 1000,
+        )
+    except ValueError:
+        return None
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        moment = moment.replace(tzinfo=timezone(sign * offset)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def cast_cell(text: str) -> Any:
+    """The stored value of one CSV cell."""
+    special = SPECIAL_VALUES.get(text, _MISSING)
+    if special is not _MISSING:
+        return special
+    if not text:
+        return text
+    first = text[0]
+    if first in _NUMBER_START or first.isspace():
+        if _NUMBER.fullmatch(text):
+            return _number(text)
+        if first.isdigit():
+            match = _DATETIME.fullmatch(text)
+            if match:
+                converted = _datetime(match)
+                if converted is not None:
+                    return converted
+    return text
+
+
+def cast_cells(cells: Sequence[str]) -> list[Any]:
+    """Cast cells one by one, remembering repeated values."""
+    memo: dict[str, Any] = {}
+    out = []
+    for cell in cells:
+        value = memo.get(cell, _MISSING)
+        if value is _MISSING:
+            value = cast_cell(cell)
+            if len(memo) < 4096:
+                memo[cell] = value
+        out.append(value)
+    return out
+
+
+def cast_column(cells: Sequence[str]) -> Sequence[Any]:
+    """Cast a column of cells; whole-column fast paths for uniform columns."""
+    if not cells:
+        return cells
+    joined = "\n".join(cells)
+    if joined.count("\n") != len(cells) - 1:
+        return cast_cells(cells)  # some cell holds a newline: per-cell rules
+    if _INT_COLUMN.fullmatch(joined):
+        return list(map(int, cells))
+    if _FLOAT_COLUMN.fullmatch(joined):
+        floats = list(map(float, cells))
+        if _INTEGRAL_FRACTION.search(joined):
+            return [int(f) if f.is_integer() else f for f in floats]
+        return floats
+    if _BOOL_COLUMN.fullmatch(joined):
+        return list(map("true".__eq__, cells))
+    if _MIGHT_CAST.search(joined) is None or _DATE_ONLY_COLUMN.fullmatch(joined):
+        return cells
+    return cast_cells(cells)

@@ -1,0 +1,176 @@
+"""Bulk job records in ``system.hdb_job`` (HarperDB's job fields plus ``progress``).
+
+A job is written when it is created (IN_PROGRESS), when it starts and when it
+ends (COMPLETE or ERROR). While it runs, ``get_job`` reads its live progress
+from memory. Jobs still IN_PROGRESS when the server starts were cut short by a
+stop or a crash and become ERROR (``recover``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.bulk.progress import Progress
+from gateway.storage.records import AttributeInfo, KeyRange
+from gateway.storage.rocks import RocksRecordStore
+from gateway.storage.system import SYSTEM_DB, ensure_table
+
+JOB_TABLE = "hdb_job"
+IN_PROGRESS = "IN_PROGRESS"
+COMPLETE = "COMPLETE"
+ERROR = "ERROR"
+INTERRUPTED = "the server stopped before the job finished"
+
+
+def epoch_ms() -> int:
+    """Now, in whole epoch milliseconds (HarperDB's job datetimes)."""
+    return int(time.time() * 1000)
+
+
+def iso_ms(ms: int | float) -> str:
+    """Epoch milliseconds as ``2026-11-23T00:22:51.026Z``."""
+    moment = datetime.fromtimestamp(ms / 1000.0, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class Job:
+    """One bulk job; ``progress`` is updated in place by the running work."""
+
+    id: str
+    type: str
+    user: str
+    created_datetime: int
+    job_body: dict[str, Any]
+    status: str = IN_PROGRESS
+    message: str | None = None
+    start_datetime: int | None = None
+    end_datetime: int | None = None
+    result: dict[str, Any] | None = None
+    progress: Progress = field(default_factory=Progress)
+
+    def record(self) -> dict[str, Any]:
+        """The stored form of the job."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "status": self.status,
+            "message": self.message,
+            "user": self.user,
+            "created_datetime": self.created_datetime,
+            "start_datetime": self.start_datetime,
+            "end_datetime": self.end_datetime,
+            "job_body": self.job_body,
+            "result": self.result,
+            "progress": self.progress.as_dict(),
+        }
+
+
+def public_job(record: dict[str, Any]) -> dict[str, Any]:
+    """A job as ``get_job`` shows it (HarperDB's field order, then job_body and progress)."""
+    out: dict[str, Any] = {"id": record["id"]}
+    if record.get("result") is not None:
+        out["result"] = record["result"]
+    for name in ("status", "message", "end_datetime", "type", "start_datetime", "created_datetime", "user"):
+        out[name] = record.get(name)
+    out["job_body"] = record.get("job_body")
+    out["progress"] = record.get("progress")
+    return out
+
+
+def dated_job(record: dict[str, Any]) -> dict[str, Any]:
+    """A job as ``search_jobs_by_start_date`` shows it (with the ``*_converted`` ISO forms)."""
+    out: dict[str, Any] = {"id": record["id"]}
+    for name in ("created_datetime", "end_datetime", "message", "start_datetime", "status", "type", "user"):
+        out[name] = record.get(name)
+    if record.get("result") is not None:
+        out["result"] = record["result"]
+    out["job_body"] = record.get("job_body")
+    out["progress"] = record.get("progress")
+    for name in ("start_datetime", "end_datetime"):
+        if isinstance(record.get(name), int | float):
+            out[f"{name}_converted"] = iso_ms(record[name])
+    return out
+
+
+class JobStore:
+    """Creates, updates and finds job records; keeps running jobs in memory."""
+
+    def __init__(self, store: RocksRecordStore) -> None:
+        self.store = store
+        ensure_table(
+            store,
+            JOB_TABLE,
+            "id",
+            [AttributeInfo("status", True, None), AttributeInfo("start_datetime", True, None)],
+        )
+        self._live: dict[str, Job] = {}
+        self._lock = threading.Lock()
+
+    def create(self, job_type: str, user: str, body: dict[str, Any]) -> Job:
+        """A new IN_PROGRESS job, stored before it is scheduled."""
+        job = Job(str(uuid.uuid4()), job_type, user, epoch_ms(), body)
+        with self._lock:
+            self._live[job.id] = job
+        self._save(job)
+        return job
+
+    def started(self, job: Job) -> None:
+        job.start_datetime = epoch_ms()
+        self._save(job)
+
+    def finished(self, job: Job, status: str, message: str, result: dict[str, Any] | None = None) -> None:
+        """Record the outcome and forget the live job."""
+        job.status = status
+        job.message = message
+        job.result = result
+        job.end_datetime = epoch_ms()
+        if status == COMPLETE:
+            job.progress.finished = True
+        self._save(job)
+        with self._lock:
+            self._live.pop(job.id, None)
+
+    def _save(self, job: Job) -> None:
+        self.store.write(SYSTEM_DB, JOB_TABLE, [job.record()], "upsert")
+
+    def get(self, job_id: Any) -> dict[str, Any] | None:
+        """The job's current record (live progress for a running job), or None."""
+        live = self._live.get(job_id) if isinstance(job_id, str) else None
+        if live is not None:
+            return live.record()
+        if not isinstance(job_id, str | int | float) or isinstance(job_id, bool):
+            return None
+        return self.store.get(SYSTEM_DB, JOB_TABLE, job_id)
+
+    def started_between(self, low: float, high: float) -> list[dict[str, Any]]:
+        """Jobs whose start_datetime is strictly between ``low`` and ``high`` (epoch ms), oldest first."""
+        key_range = KeyRange(lower=low, lower_inclusive=False, upper=high, upper_inclusive=False)
+        ids = list(self.store.index_keys(SYSTEM_DB, JOB_TABLE, "start_datetime", key_range))
+        out = []
+        for job_id in ids:
+            record = self.get(job_id)
+            if record is not None:
+                out.append(record)
+        return out
+
+    def recover(self) -> int:
+        """Jobs left IN_PROGRESS by a stopped or crashed server become ERROR; how many."""
+        ids = list(
+            self.store.index_keys(
+                SYSTEM_DB, JOB_TABLE, "status", KeyRange(equals=IN_PROGRESS, has_equals=True)
+            )
+        )
+        now = epoch_ms()
+        for job_id in ids:
+            record = self.store.get(SYSTEM_DB, JOB_TABLE, job_id)
+            if record is None or record.get("status") != IN_PROGRESS or job_id in self._live:
+                continue
+            record.update(status=ERROR, message=INTERRUPTED, end_datetime=now)
+            self.store.write(SYSTEM_DB, JOB_TABLE, [record], "upsert")
+        return len(ids)

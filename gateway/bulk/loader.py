@@ -1,0 +1,206 @@
+"""The load loop of csv_data_load, csv_file_load, csv_url_load and import_from_s3.
+
+Input is parsed, cast and written one chunk (``CHUNK_ROWS`` records) at a time:
+each chunk is one RocksDB WriteBatch through ``RocksRecordStore.load_chunk``, so
+memory stays flat whatever the input size, and the WAL is synced once at the end.
+
+A malformed input (unterminated quote, more cells than the header, bad UTF-8,
+an unusable primary key, a value of the wrong declared type) ends the load at
+that row: every row before it is written, nothing from it on. The error names
+the row and says how many records before it were loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from itertools import repeat
+from typing import Any
+
+from gateway.bulk.casting import cast_cell, cast_column
+from gateway.bulk.csvsource import CsvFormatError, CsvRows, RowChunk
+from gateway.bulk.jsonsource import JsonFormatError, json_records
+from gateway.bulk.progress import Progress, SourceError
+from gateway.storage.records import WriteMode
+from gateway.storage.rocks import ChunkRecordError, RocksRecordStore, now_ms
+
+CHUNK_ROWS = 10_000
+NO_CSV_RECORDS = "No records parsed from csv file."
+NO_JSON_RECORDS = "No records parsed from json file."
+
+
+class LoadFailed(Exception):
+    """The load stopped at a bad row; the message names it (the job ends with ERROR)."""
+
+
+def load_message(loaded: int, total: int) -> str:
+    """HarperDB's summary of a load."""
+    return f"successfully loaded {loaded} of {total} records"
+
+
+class _Writer:
+    """Writes chunks of records and keeps the counts."""
+
+    def __init__(
+        self, store: RocksRecordStore, database: str, table: str, mode: WriteMode, progress: Progress
+    ) -> None:
+        self.store = store
+        self.database = database
+        self.table = table
+        self.mode = mode
+        self.progress = progress
+        self.stamp = now_ms()
+        self.loaded = 0
+        self.total = 0
+
+    def write(self, records: list[dict[str, Any]]) -> ChunkRecordError | None:
+        """Write a chunk; on a bad record, write the records before it and return the error."""
+        try:
+            written, _ = self.store.load_chunk(self.database, self.table, records, self.mode, self.stamp)
+            self._count(len(records), written)
+            return None
+        except ChunkRecordError as exc:
+            if exc.index:
+                written, _ = self.store.load_chunk(
+                    self.database, self.table, records[: exc.index], self.mode, self.stamp
+                )
+                self._count(exc.index, written)
+            return exc
+
+    def _count(self, records: int, written: int) -> None:
+        self.total += records
+        self.loaded += written
+        self.progress.records_done = self.total
+
+    def failed(self, cause: str) -> LoadFailed:
+        return LoadFailed(f"{cause}; rows before it were processed: {load_message(self.loaded, self.total)}")
+
+    def finish(self, empty_message: str) -> str:
+        self.store.flush_wal()
+        self.progress.finished = True
+        return empty_message if self.total == 0 else load_message(self.loaded, self.total)
+
+
+def load_csv(
+    store: RocksRecordStore,
+    database: str,
+    table: str,
+    blocks: Iterator[str],
+    mode: WriteMode,
+    progress: Progress,
+) -> str:
+    """Load CSV text blocks into a table; the job message (raises LoadFailed, JobStopped)."""
+    writer = _Writer(store, database, table, mode, progress)
+    header: list[str] | None = None
+    try:
+        for chunk in CsvRows(blocks, CHUNK_ROWS).chunks():
+            start = 0
+            if header is None:
+                while start < len(chunk.rows) and not chunk.rows[start]:
+                    start += 1
+                if start == len(chunk.rows):
+                    continue
+                header = chunk.rows[start]
+                start += 1
+            _load_rows(writer, header, chunk, start)
+            progress.check_stop()
+    except (CsvFormatError, SourceError) as exc:
+        writer.store.flush_wal()
+        raise writer.failed(str(exc)) from exc
+    except LoadFailed:
+        writer.store.flush_wal()
+        raise
+    return writer.finish(NO_CSV_RECORDS)
+
+
+def _load_rows(writer: _Writer, header: list[str], chunk: RowChunk, start: int) -> None:
+    rows = chunk.rows[start:] if start else chunk.rows
+    if not rows:
+        return
+    width = len(header)
+    lengths = list(map(len, rows))
+    if max(lengths) > width:
+        bad = next(i for i, n in enumerate(lengths) if n > width)
+        _write_rows(writer, header, chunk, start, rows[:bad], lengths[:bad])
+        row = chunk.first_row + start + bad
+        cause = f"{lengths[bad]} cells where the header has {width} columns"
+        raise writer.failed(_at(cause, row, chunk.line_of(start + bad)))
+    _write_rows(writer, header, chunk, start, rows, lengths)
+
+
+def _write_rows(
+    writer: _Writer,
+    header: list[str],
+    chunk: RowChunk,
+    start: int,
+    rows: list[list[str]],
+    lengths: list[int],
+) -> None:
+    if not rows:
+        return
+    positions: list[int] | None = None
+    if min(lengths) == 0:  # blank lines
+        positions = [i for i, n in enumerate(lengths) if n]
+        rows = [rows[i] for i in positions]
+        if not rows:
+            return
+    records = _records(header, rows, len(header))
+    error = writer.write(records)
+    if error is not None:
+        index = positions[error.index] if positions is not None else error.index
+        row = chunk.first_row + start + index
+        raise writer.failed(_at(str(error), row, chunk.line_of(start + index)))
+
+
+def _records(header: list[str], rows: list[list[str]], width: int) -> list[dict[str, Any]]:
+    """Cast rows into records (a short row leaves its missing cells absent)."""
+    if min(map(len, rows)) == width:
+        columns = [cast_column(column) for column in zip(*rows, strict=True)]
+        records = list(map(dict, map(zip, repeat(header), zip(*columns, strict=True))))
+    else:
+        records = [dict(zip(header, map(cast_cell, row), strict=False)) for row in rows]
+    if "" in header:  # columns without a name are dropped
+        for record in records:
+            record.pop("", None)
+    return records
+
+
+def _at(cause: str, row: int, line: int | None) -> str:
+    return f"{cause} at CSV row {row}" + (f" (line {line})" if line else "")
+
+
+def load_json(
+    store: RocksRecordStore,
+    database: str,
+    table: str,
+    blocks: Iterator[str],
+    mode: WriteMode,
+    progress: Progress,
+) -> str:
+    """Load a JSON array of records (text blocks) into a table; the job message."""
+    writer = _Writer(store, database, table, mode, progress)
+    chunk: list[dict[str, Any]] = []
+    try:
+        for record in json_records(blocks):
+            chunk.append(record)
+            if len(chunk) >= CHUNK_ROWS:
+                _write_json_chunk(writer, chunk)
+                chunk = []
+                progress.check_stop()
+        if chunk:
+            _write_json_chunk(writer, chunk)
+    except (JsonFormatError, SourceError) as exc:
+        if chunk:
+            _write_json_chunk(writer, chunk)
+        writer.store.flush_wal()
+        raise writer.failed(str(exc)) from exc
+    except LoadFailed:
+        writer.store.flush_wal()
+        raise
+    return writer.finish(NO_JSON_RECORDS)
+
+
+def _write_json_chunk(writer: _Writer, chunk: Sequence[dict[str, Any]]) -> None:
+    records = list(chunk)
+    error = writer.write(records)
+    if error is not None:
+        raise writer.failed(f"{error} at JSON record {writer.total + 1}")

@@ -1,0 +1,146 @@
+"""The ``search_operation`` of export_local and export_to_s3, as a stream of rows.
+
+``run_search(ctx, body)`` answers the columns of the export and an iterator of
+rows, reading the table lazily so an export of any size keeps memory flat
+(unless the search sorts, which needs its matches in memory). Searches are
+those of the operations (same validation, same index planning); ``*`` exports
+every attribute of the table in HarperDB's export order: primary key,
+``__createdtime__``, ``__updatedtime__``, then alphabetical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+
+from gateway.auth.permissions import require_table_permission
+from gateway.bulk import sqlexec
+from gateway.bulk.sqlplan import SelectPlan, SqlError, parse
+from gateway.errors import OperationError
+from gateway.operations import fields
+from gateway.operations.conditions import Group, parse_group, parse_operator, wildcard_condition
+from gateway.operations.query import matching_records, parse_sort, run_query
+from gateway.operations.registry import OperationContext
+from gateway.storage.records import TableInfo
+
+EXPORT_SEARCHES = ("search_by_value", "search_by_hash", "sql", "search_by_conditions")
+_ALIASES = {
+    "schema": "database",
+    "hash_values": "ids",
+    "search_attribute": "attribute",
+    "search_value": "value",
+}
+
+
+class SearchFailed(Exception):
+    """The export's search cannot run (the job ends with ERROR and this message)."""
+
+
+@dataclass
+class SearchRows:
+    """What an export writes: its column names and its rows (dicts keyed by those names)."""
+
+    columns: list[str]
+    rows: Iterator[dict[str, Any]]
+
+
+def search_operation_name(body: Any) -> str:
+    """The search's operation name, checked as HarperDB checks it (SearchFailed otherwise)."""
+    if not isinstance(body, dict):
+        raise SearchFailed("search_operation.operation missing")
+    name = body.get("operation")
+    if name in (None, ""):
+        raise SearchFailed("search_operation.operation missing")
+    if name == "search_by_id":
+        return "search_by_hash"
+    if name not in EXPORT_SEARCHES:
+        raise SearchFailed(
+            f"search_operation.operation must be one of the following values: {', '.join(EXPORT_SEARCHES)}"
+        )
+    return str(name)
+
+
+def search_table(body: dict[str, Any]) -> tuple[str, str] | None:
+    """The ``(database, table)`` a search reads, when it can be told without running it."""
+    try:
+        if body.get("operation") == "sql":
+            plan = parse(body.get("sql"))
+            return (plan.table.database, plan.table.table)
+        resolved = _resolved(body)
+        return fields.table_ref(resolved)
+    except (SqlError, OperationError):
+        return None
+
+
+def _resolved(body: dict[str, Any]) -> dict[str, Any]:
+    out = dict(body)
+    for old, new in _ALIASES.items():
+        if old in out and new not in out:
+            out[new] = out[old]
+    return out
+
+
+def export_columns(info: TableInfo, get_attributes: list[str]) -> list[str]:
+    """The columns of an export of ``get_attributes`` (``*``: every attribute, export order)."""
+    if "*" in get_attributes:
+        return sqlexec.star_columns(info)
+    for name in get_attributes:
+        if name not in info.attributes:
+            raise OperationError(f"unknown attribute '{name}'")
+    return list(dict.fromkeys(get_attributes))
+
+
+def _project(records: Iterator[dict[str, Any]], columns: list[str]) -> Iterator[dict[str, Any]]:
+    for record in records:
+        yield {name: record.get(name) for name in columns}
+
+
+def run_search(ctx: OperationContext, body: Any) -> SearchRows:
+    """Run an export's ``search_operation``; SearchFailed (or OperationError) explains a refusal."""
+    name = search_operation_name(body)
+    if name == "sql":
+        return _sql(ctx, body)
+    request = _resolved(body)
+    database, table = fields.table_ref(request)
+    require_table_permission(ctx.user, database, table, "read")
+    store = ctx.gateway.store
+    get_attributes = fields.attribute_names(request)
+    info = fields.existing_table(store, database, table, 404)
+    columns = export_columns(info, get_attributes)
+    if name == "search_by_hash":
+        ids = fields.array(request, "ids")
+        found = (r for r in store.get_many(database, table, ids) if r is not None)
+        return SearchRows(columns, _project(found, columns))
+    offset = fields.integer(request, "offset", 0) or 0
+    limit = fields.integer(request, "limit", None)
+    if name == "search_by_value":
+        attribute = fields.string(request, "attribute")
+        if "value" not in request:
+            fields.required(request, "value")
+        group = Group("and", [wildcard_condition(attribute, request["value"])])
+        sorts = None
+    else:
+        group = parse_group(fields.array(request, "conditions"), parse_operator(request.get("operator")))
+        sorts = parse_sort(request.get("sort"))
+    if sorts:
+        records: Iterator[dict[str, Any]] = iter(run_query(store, info, group, sorts, offset, limit))
+    else:
+        stop = None if limit is None else offset + limit
+        records = islice(matching_records(store, info, group), offset, stop)
+    return SearchRows(columns, _project(records, columns))
+
+
+def _sql(ctx: OperationContext, body: dict[str, Any]) -> SearchRows:
+    try:
+        plan = parse(body.get("sql"))
+    except SqlError as exc:
+        raise SearchFailed(str(exc)) from exc
+    if not isinstance(plan, SelectPlan):
+        raise SearchFailed("an export's sql search_operation must be a SELECT")
+    fields.refuse_system(plan.table.database)
+    require_table_permission(ctx.user, plan.table.database, plan.table.table, "read")
+    fields.existing_table(ctx.gateway.store, plan.table.database, plan.table.table, 404)
+    columns, rows = sqlexec.select(ctx.gateway.store, plan)
+    return SearchRows(columns, rows)

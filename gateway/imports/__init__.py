@@ -1,0 +1,1 @@
+"""The Haplo-style batch import family: batches, control files, models, runs."""

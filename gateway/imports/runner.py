@@ -1,0 +1,306 @@
+"""Running a batch in the background (haplo-import.md §1.5, §1.6, §8).
+
+One APScheduler job ``batch:<identifier>`` per scheduled batch. The job moves
+the batch ``scheduled`` → ``running``, writes ``START:``, audits the start,
+runs the engine (each complete record committed atomically on its own; a dry
+run writes nothing), appends an ``EXCEPTION:`` line if the run stopped, audits
+the end, writes ``END:`` and stores state, error count and log. Progress lives
+in memory while the batch runs; the log and error count are checkpointed to the
+batch row every few seconds so that a crash keeps them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO, cast
+
+from engine import MAX_ERRORS_TO_REPORT, TOO_MANY_ERRORS, BatchFile, run_batch, validate_control
+from engine.readers.base import KEEP_LIMIT
+from gateway.auth.api_keys import iso_now
+from gateway.imports import audit
+from gateway.imports.service import BatchService, Progress, parse_control_bytes
+from gateway.imports.target import ModelTargetStore
+from gateway.models import ModelRegistry
+from gateway.state import Gateway
+from gateway.storage.blobs import BlobNotFound, BlobStore
+
+log = logging.getLogger("gateway.imports")
+
+EXCEPTION_PREFIX = "EXCEPTION: Error during import: "
+STOPPED_MESSAGE = "The server stopped during the run; records committed before the stop are kept"
+CHECKPOINT_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run ended with: error count, records processed, and the exception message if any."""
+
+    errors: int
+    records: int
+    exception: str | None = None
+
+
+def _expected_reads(size: int) -> int:
+    """Bytes the engine reads from a file: once if small, twice (check, then records) if large."""
+    return size if size <= KEEP_LIMIT else 2 * size
+
+
+class CountingReader:
+    """A read-only file wrapper that reports bytes consumed (for percent done).
+
+    A chunk counts as consumed when the next read is asked for (or at the end):
+    the engine processes a chunk's records before it reads on.
+    """
+
+    def __init__(self, raw: BinaryIO, on_read: Callable[[int], None]) -> None:
+        self._raw = raw
+        self._on_read = on_read
+        self._last = 0
+
+    def _credit(self, count: int) -> None:
+        if self._last:
+            self._on_read(self._last)
+        self._last = count
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._credit(len(data))
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        data = self._raw.readline(size)
+        self._credit(len(data))
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        raw: Any = self._raw
+        count = int(raw.readinto(buffer) or 0)
+        self._credit(count)
+        return count
+
+    def __iter__(self) -> CountingReader:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+    def close(self) -> None:
+        self._credit(0)
+        self._raw.close()
+
+    def __enter__(self) -> CountingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Run:
+    """The mutable state of one batch run: log lines, error count, progress."""
+
+    def __init__(self, identifier: str, service: BatchService, total_bytes: int) -> None:
+        self.identifier = identifier
+        self.service = service
+        self.lines: list[str] = []
+        self.errors = 0
+        self.total_bytes = max(total_bytes, 0)
+        self.bytes_read = 0
+        self.progress = Progress()
+        self._lock = threading.Lock()
+        self._last_checkpoint = time.monotonic()
+        self.stopped_early = False
+
+    def should_stop(self, stopping: Callable[[], bool]) -> Callable[[], bool]:
+        """``stopping`` for the engine, remembering whether it ever answered True."""
+
+        def check() -> bool:
+            if stopping():
+                self.stopped_early = True
+            return self.stopped_early
+
+        return check
+
+    def log(self, line: str) -> None:
+        with self._lock:
+            self.lines.append(line)
+            self.errors += 1
+            self.progress.errors = self.errors
+        self._maybe_checkpoint()
+
+    def capped_log(self, cap: int) -> Callable[[str], None]:
+        """``log`` with a cap other than the engine's: errors up to ``cap - 1`` are logged, the
+        ``cap``-th becomes TOO_MANY_ERRORS, later ones are only counted (``cap <= 0``: no cap)."""
+        seen = [0]
+
+        def deliver(line: str) -> None:
+            seen[0] += 1
+            if cap > 0 and seen[0] >= cap:
+                if seen[0] == cap:
+                    self.log(TOO_MANY_ERRORS)
+                else:
+                    self.progress.errors = seen[0]
+                return
+            self.log(line)
+
+        return deliver
+
+    def records(self, done: int) -> None:
+        self.progress.records_done = int(done)
+        self._maybe_checkpoint()
+
+    def read(self, count: int) -> None:
+        self.bytes_read += count
+        if self.total_bytes:
+            self.progress.percent = min(99.9, 100.0 * self.bytes_read / self.total_bytes)
+
+    def _maybe_checkpoint(self) -> None:
+        now = time.monotonic()
+        if now - self._last_checkpoint < CHECKPOINT_SECONDS:
+            return
+        self._last_checkpoint = now
+        with self._lock:
+            lines, errors = list(self.lines), self.errors
+        self.service.checkpoint(self.identifier, lines, errors, self.progress.records_done)
+
+
+class BatchRunner:
+    """Queues and runs batches on the gateway's scheduler."""
+
+    def __init__(self, gateway: Gateway, service: BatchService, blobs: BlobStore, models: ModelRegistry):
+        self.gateway = gateway
+        self.service = service
+        self.blobs = blobs
+        self.models = models
+
+    def submit(self, identifier: str) -> None:
+        """Queue the run of a scheduled batch (job id ``batch:<identifier>``)."""
+        self.gateway.jobs.submit(f"batch:{identifier}", self.run, identifier)
+
+    def stopping(self) -> bool:
+        """Whether the process is shutting down."""
+        return self.gateway.stopping.is_set() or self.gateway.jobs.stopping.is_set()
+
+    def _wait_start_delay(self) -> bool:
+        """Honour ``import.job_start_delay`` (seconds); False if the server stops meanwhile."""
+        delay = float(self.gateway.config.get("import.job_start_delay") or 0)
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline:
+            if self.stopping():
+                return False
+            self.gateway.jobs.stopping.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        return not self.stopping()
+
+    def run(self, identifier: str) -> None:
+        """The background job: run one scheduled batch to an end state."""
+        if not self._wait_start_delay():
+            log.info("batch %s left scheduled: the server is stopping", identifier)
+            return
+        start_line = f"START: {iso_now()}"
+        try:
+            row = self.service.start_run(identifier, [start_line])
+        except RuntimeError as exc:
+            log.warning("%s", exc)
+            return
+        files = list(row.get("files") or [])
+        total = sum(_expected_reads(int((f.get("file") or {}).get("fileSize") or 0)) for f in files)
+        state = _Run(identifier, self.service, total)
+        state.lines.append(start_line)
+        self.service.progress[identifier] = state.progress
+        data = {"batch": identifier, "control": row.get("control")}
+        audit.record(self.gateway.store, "haplo_data_import_batch:start", data)
+        dry_run = bool(row.get("dry_run"))
+        try:
+            outcome = self._execute(row, files, state, dry_run)
+        except Exception as exc:  # anything unexpected ends the batch in 'error', never silently
+            log.exception("batch %s failed", identifier)
+            outcome = RunResult(state.errors, state.progress.records_done, str(exc) or type(exc).__name__)
+        if outcome.exception is None and state.stopped_early:
+            outcome = RunResult(outcome.errors, outcome.records, STOPPED_MESSAGE)
+        if outcome.exception is not None:
+            state.lines.append(EXCEPTION_PREFIX + outcome.exception)
+            final = "error"
+        else:
+            final = "dry-run" if dry_run else "complete"
+        audit.record(self.gateway.store, "haplo_data_import_batch:end", data)
+        state.lines.append(f"END: {iso_now()}")
+        self.service.finish_run(identifier, final, outcome.errors, state.lines, outcome.records)
+
+    def _execute(
+        self, row: dict[str, Any], files: list[dict[str, Any]], state: _Run, dry_run: bool
+    ) -> RunResult:
+        try:
+            control = parse_control_bytes(self.blobs.read_bytes(str(row.get("control"))))
+        except BlobNotFound:
+            return RunResult(0, 0, f"Control file not found: {row.get('control')}")
+        except (UnicodeDecodeError, ValueError) as exc:
+            return RunResult(0, 0, f"Control file is not JSON: {exc}")
+        models = self.models.all()
+        name = control.get("model") if isinstance(control, dict) else None
+        model = models.get(name) if isinstance(name, str) else None
+        if model is None:
+            problems = validate_control(control, set(models)) or ["Control file has no usable model"]
+            return RunResult(0, 0, "Errors in control file:" + "".join("\n  " + p for p in problems))
+        batch_files = [self._batch_file(entry, state) for entry in files]
+        store = ModelTargetStore(self.gateway.store, model.database, read_only=dry_run)
+        cap = int(self.gateway.config.get("import.max_errors") or 0)
+        engine_cap = cap == MAX_ERRORS_TO_REPORT
+        assert isinstance(control, dict)
+        outcome = run_batch(
+            control,
+            model,
+            batch_files,
+            store,
+            dry_run=dry_run,
+            log=state.log if engine_cap else state.capped_log(cap),
+            progress=state.records,
+            should_stop=state.should_stop(self.stopping),
+            report_all_errors=not engine_cap,
+            batch_identifier=state.identifier,
+            models=models,
+        )
+        return RunResult(int(outcome.errors), int(outcome.records), outcome.exception)
+
+    def _batch_file(self, entry: dict[str, Any], state: _Run) -> BatchFile:
+        file = entry.get("file") or {}
+        digest = str(file.get("digest"))
+
+        def opener() -> BinaryIO:
+            return cast(BinaryIO, CountingReader(self.blobs.open(digest), state.read))
+
+        return BatchFile(name=str(entry.get("name")), open=opener, size=int(file.get("fileSize") or 0))
+
+    # -- startup ----------------------------------------------------------------
+
+    def recover(self) -> tuple[int, int]:
+        """Re-queue ``scheduled`` batches; fail those left ``running``. (requeued, failed)."""
+        failed = 0
+        for row in self.service.rows_in_state("running"):
+            lines = [line for line in str(row.get("log") or "").split("\n") if line]
+            if not any(line.startswith("START:") for line in lines):
+                lines.insert(0, f"START: {iso_now()}")
+            lines.append(EXCEPTION_PREFIX + STOPPED_MESSAGE)
+            lines.append(f"END: {iso_now()}")
+            data = {"batch": row["identifier"], "control": row.get("control")}
+            audit.record(self.gateway.store, "haplo_data_import_batch:end", data)
+            self.service.finish_run(
+                str(row["identifier"]),
+                "error",
+                int(row.get("errors") or 0),
+                lines,
+                int(row.get("records") or 0),
+            )
+            failed += 1
+        scheduled = self.service.rows_in_state("scheduled")
+        for row in scheduled:
+            self.submit(str(row["identifier"]))
+        return len(scheduled), failed

@@ -1,0 +1,340 @@
+"""Control files and batches in system tables (haplo-import.md §1.3, §1.4, §1.10).
+
+``BatchService`` is the one place that changes a batch row; the HTTP API, the
+operations, the admin pages and the background run all go through it. The
+batch table is the source of truth: the scheduler only holds in-memory jobs
+that ``recover`` re-creates from it at startup.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from engine import validate_control
+from gateway.auth.api_keys import haplo_random_identifier
+from gateway.models import ModelRegistry
+from gateway.storage.blobs import BlobStore
+from gateway.storage.records import AttributeInfo, KeyRange, RecordStore
+from gateway.storage.system import SYSTEM_DB, ensure_table
+
+CONTROL_TABLE = "import_control_file"
+BATCH_TABLE = "import_batch"
+UNNAMED_CONTROL = "Unnamed control file"
+UNNAMED_BATCH = "Unnamed batch"
+STATES = ("uploading", "ready", "scheduled", "running", "complete", "dry-run", "error")
+END_STATES = ("complete", "dry-run", "error")
+
+
+class BatchRequestError(Exception):
+    """A request about a control file or batch is refused; the message is the 400 text body."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def timestamp() -> str:
+    """Current UTC time, ISO-8601 with microseconds and ``Z`` (sorts by time)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_control_bytes(data: bytes) -> Any:
+    """Decode UTF-8 and parse JSON as JavaScript's JSON.parse would; ValueError if not."""
+    text = data.decode("utf-8")
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+@dataclass
+class Progress:
+    """Live progress of a running batch (kept in memory only)."""
+
+    records_done: int = 0
+    errors: int = 0
+    percent: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"records_done": self.records_done, "errors": self.errors, "percent": round(self.percent, 1)}
+
+
+class BatchService:
+    """Control files and batches (``gateway.services["batches"]``)."""
+
+    def __init__(self, store: RecordStore, blobs: BlobStore, models: ModelRegistry) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.models = models
+        self.lock = threading.RLock()
+        self.progress: dict[str, Progress] = {}
+        self.on_scheduled: Callable[[str], None] | None = None
+        ensure_table(
+            store,
+            CONTROL_TABLE,
+            "id",
+            attributes=[AttributeInfo("digest", True), AttributeInfo("created", True)],
+        )
+        ensure_table(
+            store,
+            BATCH_TABLE,
+            "identifier",
+            attributes=[AttributeInfo("state", True), AttributeInfo("created", True)],
+        )
+
+    # -- control files --------------------------------------------------------
+
+    def check_control(self, data: bytes) -> Any:
+        """The parsed control file, or BatchRequestError with the §1.2.1 text."""
+        try:
+            control = parse_control_bytes(data)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BatchRequestError("Uploaded file is not JSON") from exc
+        errors = validate_control(control, self.models.names())
+        if errors:
+            raise BatchRequestError("Invalid control file:" + "".join("\n  " + e for e in errors))
+        return control
+
+    def upload_control(self, data: bytes, comment: str | None, dedupe: bool = True) -> dict[str, Any]:
+        """Validate and store a control file; its row (an identical API re-upload reuses the row)."""
+        self.check_control(data)
+        digest, size = self.blobs.save_bytes(data)
+        return self.add_control_row(digest, size, comment, dedupe)
+
+    def add_control_row(self, digest: str, size: int, comment: str | None, dedupe: bool) -> dict[str, Any]:
+        """The control row for a stored, validated file (new unless deduplicated)."""
+        effective = comment if comment else UNNAMED_CONTROL
+        with self.lock:
+            if dedupe:
+                for row in self._controls_with_digest(digest):
+                    if row.get("comment") == effective:
+                        return self._control_view(row)
+            row = {
+                "id": str(uuid.uuid4()),
+                "created": timestamp(),
+                "digest": digest,
+                "file_size": size,
+                "comment": effective,
+            }
+            self.store.write(SYSTEM_DB, CONTROL_TABLE, [row], "insert")
+        return self._control_view(row)
+
+    def _controls_with_digest(self, digest: str) -> list[dict[str, Any]]:
+        keys = list(self.store.index_keys(SYSTEM_DB, CONTROL_TABLE, "digest", KeyRange(digest, True)))
+        rows = [r for r in self.store.get_many(SYSTEM_DB, CONTROL_TABLE, keys) if r is not None]
+        rows.sort(key=lambda r: (str(r.get("created")), str(r.get("id"))))
+        return rows
+
+    @staticmethod
+    def _control_view(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: row.get(k) for k in ("id", "digest", "file_size", "comment", "created")}
+
+    def list_controls(self) -> list[dict[str, Any]]:
+        """Every control row, newest first."""
+        rows = [self._control_view(r) for r in self.store.scan(SYSTEM_DB, CONTROL_TABLE)]
+        rows.sort(key=lambda r: (str(r["created"]), str(r["id"])), reverse=True)
+        return rows
+
+    def get_control(self, control_id: str) -> dict[str, Any] | None:
+        """One control row by id, or None."""
+        row = self.store.get(SYSTEM_DB, CONTROL_TABLE, control_id) if isinstance(control_id, str) else None
+        return self._control_view(row) if row is not None else None
+
+    def control_bytes(self, digest: str) -> bytes:
+        """The stored control file (BlobNotFound if missing)."""
+        return self.blobs.read_bytes(digest)
+
+    # -- batches --------------------------------------------------------------
+
+    def create_batch(
+        self,
+        control_digest: str,
+        comment: str | None,
+        state: str = "uploading",
+        files: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """A new batch linked to the oldest control row with this digest."""
+        if state not in ("uploading", "ready"):
+            raise ValueError(f"a new batch is 'uploading' or 'ready', not {state!r}")
+        controls = self._controls_with_digest(control_digest) if isinstance(control_digest, str) else []
+        if not controls:
+            raise BatchRequestError(f"Control file not found: {control_digest}")
+        entries = [self._file_entry(f) for f in files or []]
+        names = [e["name"] for e in entries]
+        for name in names:
+            if names.count(name) > 1:
+                raise BatchRequestError(f"Duplicate file name: {name}")
+        row = {
+            "identifier": haplo_random_identifier(),
+            "created": timestamp(),
+            "control_id": controls[0]["id"],
+            "control": control_digest,
+            "comment": comment if comment else UNNAMED_BATCH,
+            "files": entries,
+            "state": state,
+            "errors": None,
+            "log": None,
+            "dry_run": None,
+            "records": None,
+        }
+        with self.lock:
+            self.store.write(SYSTEM_DB, BATCH_TABLE, [row], "insert")
+        return self._batch_view(row)
+
+    @staticmethod
+    def _file_entry(entry: dict[str, Any]) -> dict[str, Any]:
+        file = entry.get("file") or {}
+        return {
+            "name": str(entry["name"]),
+            "file": {
+                "digest": str(file["digest"]),
+                "fileSize": int(file.get("fileSize", file.get("size", 0))),
+                "filename": str(file.get("filename", "")),
+            },
+        }
+
+    def _row(self, identifier: str) -> dict[str, Any] | None:
+        if not isinstance(identifier, str) or not identifier:
+            return None
+        return self.store.get(SYSTEM_DB, BATCH_TABLE, identifier)
+
+    def _save(self, row: dict[str, Any]) -> None:
+        self.store.write(SYSTEM_DB, BATCH_TABLE, [row], "replace")
+
+    def check_can_add(self, identifier: str, name: str) -> None:
+        """BatchRequestError unless a file called ``name`` may be added to the batch now."""
+        row = self._row(identifier)
+        if row is None:
+            raise BatchRequestError(f"Batch not found: {identifier}")
+        if row.get("state") != "uploading":
+            raise BatchRequestError(f"Batch {identifier} is not in the 'uploading' state")
+        if any(f.get("name") == name for f in row.get("files") or []):
+            raise BatchRequestError(f"Duplicate file name: {name}")
+
+    def add_file(self, identifier: str, name: str, digest: str, size: int, filename: str) -> None:
+        """Append a stored file to an ``uploading`` batch under a new name."""
+        with self.lock:
+            self.check_can_add(identifier, name)
+            row = self._row(identifier)
+            assert row is not None
+            entry = {"name": name, "file": {"digest": digest, "fileSize": size, "filename": filename}}
+            row["files"] = [*(row.get("files") or []), entry]
+            self._save(row)
+
+    def schedule(
+        self, identifier: str, dry_run: bool, allowed_states: tuple[str, ...] = ("uploading", "ready")
+    ) -> None:
+        """Move a batch to ``scheduled`` and queue its run."""
+        with self.lock:
+            row = self._row(identifier)
+            if row is None:
+                raise BatchRequestError(f"Batch not found: {identifier}")
+            if row.get("state") not in allowed_states:
+                if "uploading" in allowed_states:
+                    raise BatchRequestError(f"Batch {identifier} is not in the 'uploading' state")
+                raise BatchRequestError("Batch is in the wrong state")
+            row["state"] = "scheduled"
+            row["dry_run"] = bool(dry_run)
+            self._save(row)
+        if self.on_scheduled is not None:
+            self.on_scheduled(identifier)
+
+    def copy(self, identifier: str) -> dict[str, Any]:
+        """A new ``ready`` batch with the same control and files, comment + `` (copy)``."""
+        row = self._row(identifier)
+        if row is None:
+            raise BatchRequestError(f"Batch not found: {identifier}")
+        return self.create_batch(
+            str(row["control"]),
+            f"{row.get('comment') or UNNAMED_BATCH} (copy)",
+            state="ready",
+            files=list(row.get("files") or []),
+        )
+
+    def get(self, identifier: str) -> dict[str, Any] | None:
+        """The batch with its live progress, or None."""
+        row = self._row(identifier)
+        return self._batch_view(row) if row is not None else None
+
+    def _batch_view(self, row: dict[str, Any]) -> dict[str, Any]:
+        view = {
+            k: row.get(k)
+            for k in ("identifier", "state", "errors", "log", "comment", "control", "control_id", "files")
+        }
+        view["created"] = row.get("created")
+        view["dry_run"] = row.get("dry_run")
+        view["progress"] = self.progress_of(row)
+        return view
+
+    def progress_of(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Records done, errors so far and percent: live while running, final afterwards."""
+        state = row.get("state")
+        live = self.progress.get(str(row.get("identifier")))
+        if state == "running" and live is not None:
+            return live.as_dict()
+        if state in END_STATES:
+            return Progress(int(row.get("records") or 0), int(row.get("errors") or 0), 100.0).as_dict()
+        return Progress().as_dict()
+
+    # -- transitions used by the run -------------------------------------------
+
+    def rows_in_state(self, state: str) -> list[dict[str, Any]]:
+        """Raw rows of one state, oldest first (for recovery)."""
+        keys = list(self.store.index_keys(SYSTEM_DB, BATCH_TABLE, "state", KeyRange(state, True)))
+        rows = [r for r in self.store.get_many(SYSTEM_DB, BATCH_TABLE, keys) if r is not None]
+        rows.sort(key=lambda r: (str(r.get("created")), str(r.get("identifier"))))
+        return rows
+
+    def start_run(self, identifier: str, log: Sequence[str]) -> dict[str, Any]:
+        """``scheduled`` → ``running`` with the log so far; the row. Raises if in another state."""
+        with self.lock:
+            row = self._row(identifier)
+            if row is None or row.get("state") != "scheduled":
+                raise RuntimeError(f"Batch ID {identifier} is in an unexpected state")
+            row["state"] = "running"
+            row["log"] = "\n".join(log)
+            row["errors"] = 0
+            self._save(row)
+            self.progress[identifier] = Progress()
+            return row
+
+    def checkpoint(self, identifier: str, log: Sequence[str], errors: int, records: int) -> None:
+        """Save the log, error count and records done of a running batch (so a crash keeps them)."""
+        with self.lock:
+            row = self._row(identifier)
+            if row is None or row.get("state") != "running":
+                return
+            row.update(log="\n".join(log), errors=errors, records=records)
+            self._save(row)
+
+    def finish_run(self, identifier: str, state: str, errors: int, log: Sequence[str], records: int) -> None:
+        """Store the end state, error count, log and record count of a run."""
+        with self.lock:
+            row = self._row(identifier)
+            if row is None:
+                return
+            row.update(state=state, errors=errors, log="\n".join(log), records=records)
+            self._save(row)
+            self.progress.pop(identifier, None)
+
+    # -- listing (last: the name ``list`` shadows the builtin in this class body) --
+
+    def list(self, state: str | None = None, limit: int | None = None) -> builtins.list[dict[str, Any]]:
+        """Batches, newest first, optionally of one state and at most ``limit``."""
+        if state is not None:
+            keys = list(self.store.index_keys(SYSTEM_DB, BATCH_TABLE, "state", KeyRange(state, True)))
+            rows = [r for r in self.store.get_many(SYSTEM_DB, BATCH_TABLE, keys) if r is not None]
+        else:
+            rows = list(self.store.scan(SYSTEM_DB, BATCH_TABLE))
+        rows.sort(key=lambda r: (str(r.get("created")), str(r.get("identifier"))), reverse=True)
+        if limit is not None:
+            rows = rows[: max(0, limit)]
+        return [self._batch_view(r) for r in rows]

@@ -1,0 +1,132 @@
+"""Registry of import models (haplo-import.md §7.4) in the system table ``import_model``.
+
+A model is stored as its JSON definition and held in memory as an engine
+``Model``. Registering a model creates its database and one table per
+non-pseudo destination; dropping it forgets the definition only (data stays).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from engine import Model, ModelError
+from gateway.auth.api_keys import iso_now
+from gateway.storage.errors import DatabaseExists, DatabaseNotFound, TableNotFound
+from gateway.storage.records import RecordStore
+from gateway.storage.system import SYSTEM_DB, ensure_table
+
+MODEL_TABLE = "import_model"
+log = logging.getLogger("gateway.imports")
+
+
+class ModelRejected(Exception):
+    """A model definition cannot be registered; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class ModelRegistry:
+    """The registered models, by name."""
+
+    def __init__(self, store: RecordStore) -> None:
+        self.store = store
+        self._lock = threading.RLock()
+        self._models: dict[str, Model] = {}
+        ensure_table(store, MODEL_TABLE, "name")
+        self._load()
+
+    def _load(self) -> None:
+        for row in self.store.scan(SYSTEM_DB, MODEL_TABLE):
+            try:
+                self._models[str(row["name"])] = Model.from_json(row["model"])
+            except ModelError as exc:
+                log.warning("stored model %s is no longer valid: %s", row.get("name"), exc)
+
+    # -- reads ----------------------------------------------------------------
+
+    def names(self) -> set[str]:
+        """Names of the registered models."""
+        with self._lock:
+            return set(self._models)
+
+    def get(self, name: str) -> Model | None:
+        """The model with this name, or None."""
+        with self._lock:
+            return self._models.get(name)
+
+    def all(self) -> dict[str, Model]:
+        """A snapshot of every registered model."""
+        with self._lock:
+            return dict(self._models)
+
+    def definition(self, name: str) -> dict[str, Any] | None:
+        """The stored JSON definition and its metadata, or None."""
+        return self.store.get(SYSTEM_DB, MODEL_TABLE, name)
+
+    # -- writes ---------------------------------------------------------------
+
+    def add(self, data: Any, replace: bool = False) -> tuple[Model, list[str]]:
+        """Validate and register a model, creating its database and tables.
+
+        Returns the model and the names of its tables; raises ModelRejected.
+        """
+        if not isinstance(data, Mapping):
+            raise ModelRejected(["'model' must be an object (the model definition)"])
+        try:
+            model = Model.from_json(dict(data))
+        except ModelError as exc:
+            raise ModelRejected(list(exc.problems) or [str(exc)]) from exc
+        with self._lock:
+            if model.name in self._models and not replace:
+                raise ModelRejected([f"Model '{model.name}' already exists (use replace: true)"])
+            tables = self._table_plan(model)
+            self._create_tables(model.database, tables)
+            row = {"name": model.name, "model": dict(data), "created": iso_now()}
+            self.store.write(SYSTEM_DB, MODEL_TABLE, [row], "upsert")
+            self._models[model.name] = model
+        return model, [name for name, _ in tables]
+
+    def _table_plan(self, model: Model) -> list[tuple[str, str]]:
+        """(table, primary key) per stored destination; problems if an existing table disagrees."""
+        plan: list[tuple[str, str]] = []
+        problems: list[str] = []
+        for destination in model.destinations:
+            if destination.pseudo:
+                continue
+            table, key = destination.table or destination.name, destination.primary_key
+            try:
+                existing = self.store.table(model.database, table)
+            except (DatabaseNotFound, TableNotFound):
+                plan.append((table, key))
+                continue
+            if existing.primary_key != key:
+                problems.append(
+                    f"Table '{model.database}.{table}' exists with primary key "
+                    f"'{existing.primary_key}', not '{key}'"
+                )
+            plan.append((table, key))
+        if problems:
+            raise ModelRejected(problems)
+        return plan
+
+    def _create_tables(self, database: str, tables: list[tuple[str, str]]) -> None:
+        with contextlib.suppress(DatabaseExists):
+            self.store.create_database(database)
+        for table, key in tables:
+            ensure_table(self.store, table, key, database=database)
+
+    def drop(self, name: str) -> bool:
+        """Forget a model (its data stays); False if it was not registered."""
+        with self._lock:
+            known = name in self._models or self.definition(name) is not None
+            if not known:
+                return False
+            self.store.delete(SYSTEM_DB, MODEL_TABLE, [name])
+            self._models.pop(name, None)
+            return True

@@ -1,0 +1,131 @@
+"""Checks of request-body fields shared by the operation families.
+
+Every helper raises ``OperationError`` (400 unless stated) with HarperDB's
+wording (``'table' is required``), so handlers validate a whole body before
+they touch the store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.errors import OperationError
+from gateway.storage.errors import DatabaseNotFound, TableNotFound
+from gateway.storage.records import RecordStore, TableInfo
+from gateway.storage.system import SYSTEM_DB
+
+DEFAULT_DATABASE = "data"
+_FORBIDDEN_NAME_CHARS = set("/`") | {chr(c) for c in range(32)}
+MAX_NAME_LENGTH = 250
+
+
+def required(body: dict[str, Any], name: str) -> Any:
+    """The field's value; 400 ``'<name>' is required`` when absent or null."""
+    value = body.get(name)
+    if value is None:
+        raise OperationError(f"'{name}' is required")
+    return value
+
+
+def string(body: dict[str, Any], name: str, default: str | None = None) -> str:
+    """A required (or defaulted) non-empty string field."""
+    value = body.get(name, default)
+    if value is None:
+        raise OperationError(f"'{name}' is required")
+    if not isinstance(value, str):
+        raise OperationError(f"'{name}' must be a string")
+    if not value:
+        raise OperationError(f"'{name}' is required")
+    return value
+
+
+def optional_string(body: dict[str, Any], name: str) -> str | None:
+    """A string field that may be absent (or null)."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise OperationError(f"'{name}' must be a string")
+    return value
+
+
+def boolean(body: dict[str, Any], name: str, default: bool) -> bool:
+    """A boolean field with a default."""
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise OperationError(f"'{name}' must be a boolean")
+    return value
+
+
+def integer(body: dict[str, Any], name: str, default: int | None, minimum: int = 0) -> int | None:
+    """A non-negative (by default) integer field with a default."""
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise OperationError(f"'{name}' must be an integer of at least {minimum}")
+    return value
+
+
+def array(body: dict[str, Any], name: str) -> list[Any]:
+    """A required array field (``'<name>' must be an array``)."""
+    value = required(body, name)
+    if not isinstance(value, list):
+        raise OperationError(f"'{name}' must be an array")
+    return value
+
+
+def name_field(body: dict[str, Any], name: str, default: str | None = None) -> str:
+    """A database, table or attribute name: a string without ``/``, backticks or control characters."""
+    value = string(body, name, default)
+    check_name(value, name)
+    return value
+
+
+def check_name(value: str, what: str) -> None:
+    """400 unless ``value`` can name a database, table or attribute."""
+    if len(value) > MAX_NAME_LENGTH:
+        raise OperationError(f"'{what}' must be at most {MAX_NAME_LENGTH} characters")
+    if any(ch in _FORBIDDEN_NAME_CHARS for ch in value):
+        raise OperationError(f"'{what}' cannot include backticks, forward slashes or control characters")
+
+
+def database_field(body: dict[str, Any]) -> str:
+    """The body's ``database`` (alias ``schema``), default ``data``; the system database is refused."""
+    database = name_field(body, "database", DEFAULT_DATABASE)
+    refuse_system(database)
+    return database
+
+
+def refuse_system(database: str) -> None:
+    """403 for the gateway's own ``system`` database."""
+    if database == SYSTEM_DB:
+        raise OperationError(
+            f"database '{SYSTEM_DB}' is reserved for the gateway's own tables and cannot be used by operations",
+            403,
+        )
+
+
+def table_ref(body: dict[str, Any]) -> tuple[str, str]:
+    """``(database, table)`` from the body, validated but not looked up."""
+    database = database_field(body)
+    table = name_field(body, "table")
+    return database, table
+
+
+def existing_table(store: RecordStore, database: str, table: str, missing_status: int = 404) -> TableInfo:
+    """The table's info; ``missing_status`` (400 for writes, 404 for reads) when it or its database is missing."""
+    try:
+        return store.table(database, table)
+    except (DatabaseNotFound, TableNotFound) as exc:
+        raise OperationError(str(exc), missing_status) from exc
+
+
+def attribute_names(body: dict[str, Any], name: str = "get_attributes") -> list[str]:
+    """A required list of attribute names (``["*"]`` allowed)."""
+    value = array(body, name)
+    if not value or not all(isinstance(v, str) and v for v in value):
+        raise OperationError(f"'{name}' must be a non-empty array of attribute names")
+    return value

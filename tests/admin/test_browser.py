@@ -1,0 +1,208 @@
+"""The whole admin flow in headless Chromium against a real ``gateway serve``, with screenshots.
+
+Needs Debian's ``chromium`` (``apt-get install chromium``) and the ``playwright``
+Python package (its own browser download is never used). Screenshots go to
+``tests/artifacts/admin/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.admin.support import CONTROL, PERSON_MODEL
+from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, ServerProcess, start_server
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "admin"
+PEOPLE = [
+    {"first": "Joe", "last": "Bloggs", "email": "joe@example.org"},
+    {"first": "Jane", "last": "Smith", "email": "jane-at-example.org"},
+]
+WAIT_MS = 30_000
+
+
+def _browser_or_skip() -> Any:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("the playwright package is not installed (pip install playwright)")
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("no browser: install Debian's chromium (apt-get install chromium)")
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    running = start_server(tmp_path_factory.mktemp("browser") / "root")
+    try:
+        status, answer = running.op({"operation": "add_import_model", "model": PERSON_MODEL})
+        assert status == 200, answer
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.mark.slow
+def test_admin_flow_in_a_browser(server: ServerProcess, tmp_path: Path) -> None:
+    sync_playwright = _browser_or_skip()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    control = tmp_path / "control.json"
+    control.write_text(json.dumps(CONTROL))
+    people = tmp_path / "people.json"
+    people.write_text(json.dumps(PEOPLE))
+    extra = tmp_path / "extra.json"
+    extra.write_text("[]")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+            page = context.new_page()
+            page.set_default_timeout(WAIT_MS)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+
+            def shot(name: str) -> None:
+                page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+            # Log in.
+            page.goto(server.url + "/admin/")
+            assert page.url.startswith(server.url + "/admin/login")
+            shot("01-login")
+            page.fill("#username", ADMIN_USER)
+            page.fill("#password", "wrong")
+            page.click("button[type=submit]")
+            assert "Login failed" in page.inner_text(".error")
+            page.fill("#password", ADMIN_PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(server.url + "/admin/")
+            shot("02-home")
+
+            # Framework pages.
+            page.click("text=Models")
+            page.click("text=haplo:person (People)")
+            assert "Pseudo destination" in page.content()
+            shot("03-model")
+            page.click("text=Generate control file…")
+            page.check("#include-0")
+            page.click("button:has-text('Generate control file')")
+            assert "TODO-" in page.inner_text("pre.json")
+            shot("04-generated")
+            page.click("header >> text=Filters")
+            assert "haplo:fix-up-url" in page.content()
+            shot("05-filters")
+
+            # Upload a control file.
+            page.click("header >> text=Control files")
+            page.click("text=Upload new control file…")
+            shot("06-new-control-file")
+            page.set_input_files("#file", str(control))
+            page.fill("#comment", "People control")
+            page.click("button:has-text('Upload')")
+            page.wait_for_selector("text=Control file uploaded.")
+            assert '"dataImportControlFileVersion": 0' in page.inner_text("pre.json")
+            shot("07-control-file")
+
+            # A batch with two files (the second row is added by the page's script).
+            page.click("text=New batch…")
+            page.fill("#comment", "People run")
+            page.click("#add-row")
+            rows = page.locator(".file-row")
+            assert rows.count() == 3
+            rows.nth(0).locator("input[name=name]").fill("people")
+            rows.nth(0).locator("input[name=file]").set_input_files(str(people))
+            rows.nth(1).locator("input[name=name]").fill("extra")
+            rows.nth(1).locator("input[name=file]").set_input_files(str(extra))
+            shot("08-new-batch")
+            page.click("button:has-text('Create batch')")
+            page.wait_for_selector("text=Batch import: People run")
+            assert page.inner_text("#batch-state") == "ready"
+            assert "people.json" in page.content() and "extra.json" in page.content()
+            shot("09-batch-ready")
+
+            # Dry run: the page follows the run by itself and shows the log and the notice.
+            page.click("text=Dry run…")
+            assert "Data will be checked but not imported." in page.content()
+            shot("10-confirm-dry-run")
+            page.click("button:has-text('Dry run')")
+            page.wait_for_selector("#dry-run-notice")
+            notice = page.inner_text("#dry-run-notice")
+            assert "Dry run only: This application has not been updated with imported data." in notice
+            log = page.inner_text("#batch-log")
+            assert log.startswith("START: ") and "Invalid email address" in log and "END: " in log
+            shot("11-batch-dry-run")
+            with page.expect_download() as download:
+                page.click("text=Download log")
+            assert "Invalid email address" in Path(download.value.path()).read_text()
+
+            # Copy, then import for real.
+            page.click("text=Copy as new batch…")
+            page.click("button:has-text('Copy batch')")
+            page.wait_for_selector("text=Batch import: People run (copy)")
+            page.click("text=Import data…")
+            assert "Always do a dry run first." in page.content()
+            page.click("button:has-text('Import data')")
+            page.wait_for_function("document.getElementById('batch-state').textContent === 'complete'")
+            assert page.inner_text("#batch-errors") == "1"
+            shot("12-batch-complete")
+            page.click("header >> text=Batches")
+            assert page.locator("tbody tr").count() == 2
+            shot("13-batches")
+
+            # An API key, shown once, that works on the batch API.
+            page.goto(server.url + "/admin/batch-import")
+            page.click("text=Create API key…")
+            page.click("button:has-text('Create API key')")
+            key = page.inner_text("#api-key")
+            assert "This is the only time it can be displayed" in page.content()
+            shot("14-api-key")
+            request = urllib.request.Request(
+                server.url + "/api/haplo-data-import-batch/status?batch=nope",
+                headers={"Authorization": "Basic " + base64.b64encode(f"haplo:{key}".encode()).decode()},
+            )
+            try:
+                urllib.request.urlopen(request, timeout=10)
+            except urllib.error.HTTPError as refused:
+                assert (refused.code, refused.read()) == (400, b"Batch not found: nope")
+
+            # The same pages on a phone.
+            phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+            phone.add_cookies(context.cookies())
+            small = phone.new_page()
+            for name, path in (("15-phone-home", "/admin/"), ("16-phone-batches", "/admin/batches")):
+                small.goto(server.url + path)
+                small.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+            width = small.evaluate("document.documentElement.scrollWidth")
+            assert width <= 400, width  # no sideways scrolling of the page itself
+            assert errors == []  # no script errors (CSP blocks nothing we need)
+        finally:
+            browser.close()
+    status, rows = server.op(
+        {
+            "operation": "search_by_value",
+            "database": "haplo_person",
+            "table": "profile",
+            "attribute": "id",
+            "value": "*",
+            "get_attributes": ["*"],
+        }
+    )
+    assert status == 200 and sorted(r["title"]["last"] for r in rows) == ["Bloggs", "Smith"]

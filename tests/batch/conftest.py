@@ -1,0 +1,122 @@
+"""Fixtures of the batch API tests: an API key, a registered model, a batch API client."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import ADMIN_AUTH, basic, make_client
+
+API = "/api/haplo-data-import-batch/"
+CASES = Path(__file__).resolve().parents[2].parent / "shared" / "haplo_cases"
+REPO = Path(__file__).resolve().parents[2]
+PERSON_MODEL = REPO / "control_files" / "haplo-person.model.json"
+
+
+def person_model() -> dict[str, Any]:
+    """The shipped haplo:person model."""
+    return json.loads(PERSON_MODEL.read_text("utf-8"))
+
+
+class BatchApi:
+    """The batch endpoints as the ``haplo`` user with one key, plus admin operations."""
+
+    def __init__(self, client: TestClient, key: str) -> None:
+        self.client = client
+        self.key = key
+        self.headers = basic("haplo", key)
+
+    def op(self, body: dict[str, Any], expect: int | None = 200) -> Any:
+        response = self.client.post("/", json=body, headers=ADMIN_AUTH)
+        if expect is not None:
+            assert response.status_code == expect, response.text
+        return response.json()
+
+    def post(self, endpoint: str, data: dict[str, str] | None = None, files: Any = None, **kw: Any) -> Any:
+        headers = kw.pop("headers", self.headers)
+        return self.client.post(API + endpoint, data=data, files=files, headers=headers, **kw)
+
+    def upload_control(self, control: Any, comment: str | None = None) -> str:
+        raw = control if isinstance(control, bytes) else json.dumps(control).encode()
+        data = {"comment": comment} if comment else None
+        response = self.post("control", data, {"file": ("control.json", raw)})
+        assert response.status_code == 200, response.text
+        return str(response.text)
+
+    def create_batch(self, digest: str, comment: str | None = None) -> str:
+        data = {"control": digest, **({"comment": comment} if comment else {})}
+        response = self.post("batch", data)
+        assert response.status_code == 200, response.text
+        return str(response.text)
+
+    def add_file(self, batch: str, name: str, content: bytes, filename: str = "data.json") -> str:
+        response = self.post("file", {"batch": batch, "name": name}, {"file": (filename, content)})
+        assert response.status_code == 200, response.text
+        return str(response.text)
+
+    def schedule(self, batch: str, mode: str | None = None) -> None:
+        response = self.post("schedule", {"batch": batch, **({"mode": mode} if mode else {})})
+        assert (response.status_code, response.text) == (200, "SCHEDULED")
+
+    def wait(self, batch: str, timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            info = self.op({"operation": "get_import_batch", "batch": batch})
+            if info["state"] not in ("scheduled", "running"):
+                return dict(info)
+            assert time.monotonic() < deadline, f"batch still {info['state']}"
+            time.sleep(0.05)
+
+
+def minimal_control(model: str = "haplo:person") -> dict[str, Any]:
+    """A valid control file that creates one profile per record with a title."""
+    return {
+        "dataImportControlFileVersion": 0,
+        "model": model,
+        "files": {"DEFAULT": {"read": "json"}},
+        "instructions": [
+            {"action": "new", "destination": "profile"},
+            {"source": "first", "destination": "value:person-name", "name": "first"},
+            {"source": "last", "destination": "value:person-name", "name": "last"},
+            {
+                "action": "field-structured",
+                "structured": "value:person-name",
+                "destination": "profile",
+                "name": "title",
+            },
+            {"source": "email", "destination": "profile", "name": "email"},
+        ],
+    }
+
+
+def start_api(client: TestClient) -> BatchApi:
+    key = client.post("/", json={"operation": "create_api_key", "name": "tests"}, headers=ADMIN_AUTH)
+    assert key.status_code == 200, key.text
+    api = BatchApi(client, key.json()["key"])
+    api.op({"operation": "add_import_model", "model": person_model()})
+    return api
+
+
+@pytest.fixture
+def api(client: TestClient) -> BatchApi:
+    """A batch API client with a fresh key and the haplo:person model registered."""
+    return start_api(client)
+
+
+@pytest.fixture
+def small_limit_client(root: Path) -> Iterator[TestClient]:
+    """The app with a 64 KiB body limit and a 3-failure API key throttle."""
+    with make_client(
+        root,
+        **{
+            "http.max_body_size": 64 * 1024,
+            "authentication.api_key_max_failures": 3,
+        },
+    ) as test_client:
+        yield test_client

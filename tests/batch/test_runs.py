@@ -1,0 +1,200 @@
+"""Running batches (§1.5, §1.6, §8): states, log, error count, audit, dry run, recovery, shutdown."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from gateway.storage.system import SYSTEM_DB
+from tests.batch.conftest import BatchApi, minimal_control, start_api
+from tests.conftest import make_client
+
+PEOPLE = [
+    {"first": "Ada", "last": "Lovelace", "email": "ada@example.com"},
+    {"first": "Alan", "last": "Turing", "email": "alan@example.com"},
+]
+
+
+def profiles(api: BatchApi) -> list[dict[str, Any]]:
+    store = api.client.app.state.gateway.store  # type: ignore[attr-defined]
+    return [
+        {k: v for k, v in r.items() if not k.startswith("__")} for r in store.scan("haplo_person", "profile")
+    ]
+
+
+def audit_entries(api: BatchApi, prefix: str) -> list[dict[str, Any]]:
+    store = api.client.app.state.gateway.store  # type: ignore[attr-defined]
+    entries = [e for e in store.scan(SYSTEM_DB, "hdb_audit") if str(e["type"]).startswith(prefix)]
+    return sorted(entries, key=lambda e: e["time"])
+
+
+def run(api: BatchApi, control: Any, files: dict[str, bytes], mode: str | None = None) -> dict[str, Any]:
+    batch = api.create_batch(api.upload_control(control))
+    for name, content in files.items():
+        api.add_file(batch, name, content)
+    api.schedule(batch, mode)
+    return api.wait(batch)
+
+
+def test_real_run_commits_records(api: BatchApi) -> None:
+    info = run(api, minimal_control(), {"people": json.dumps(PEOPLE).encode()})
+    assert info["state"] == "complete"
+    assert info["errors"] == 0
+    lines = info["log"].split("\n")
+    assert len(lines) == 2 and lines[0].startswith("START: ") and lines[1].startswith("END: ")
+    assert info["progress"] == {"records_done": 2, "errors": 0, "percent": 100}
+    stored = sorted(profiles(api), key=lambda r: r["email"])
+    assert [r["title"] for r in stored] == [
+        {"first": "Ada", "last": "Lovelace"},
+        {"first": "Alan", "last": "Turing"},
+    ]
+    assert all(isinstance(r["id"], str) and r["type"] == "person" for r in stored)
+    starts = audit_entries(api, "haplo_data_import_batch:")
+    assert [e["type"] for e in starts] == ["haplo_data_import_batch:start", "haplo_data_import_batch:end"]
+    assert starts[0]["data"] == {"batch": info["identifier"], "control": info["control"]}
+    assert starts[1]["data"] == starts[0]["data"]
+
+
+def test_dry_run_writes_nothing_and_logs_the_same(api: BatchApi) -> None:
+    records = [*PEOPLE, {"email": "no-name@example.com"}, {"first": "X", "last": "Y", "email": "bad"}]
+    control = minimal_control()
+    dry = run(api, control, {"d": json.dumps(records).encode()}, mode="dry-run")
+    assert dry["state"] == "dry-run"
+    assert dry["dry_run"] is True
+    assert profiles(api) == []
+    real = run(api, control, {"d": json.dumps(records).encode()})
+    assert real["state"] == "complete"
+    assert real["errors"] == dry["errors"] > 0
+    assert real["log"].split("\n")[1:-1] == dry["log"].split("\n")[1:-1]
+    assert "(record 2)" in dry["log"] and "(record 3)" in dry["log"]
+    assert len(profiles(api)) == 3  # the record without a name is not complete
+
+
+def test_batch_without_files_completes_with_zero_records(api: BatchApi) -> None:
+    batch = api.create_batch(api.upload_control(minimal_control()))
+    api.schedule(batch)
+    info = api.wait(batch)
+    assert (info["state"], info["errors"], info["progress"]["records_done"]) == ("complete", 0, 0)
+
+
+def test_exception_keeps_committed_records_and_counts_errors(api: BatchApi) -> None:
+    control = minimal_control()
+    control["files"] = {"good": {"read": "json"}}
+    batch = api.create_batch(api.upload_control(control))
+    api.add_file(batch, "good", json.dumps([*PEOPLE, {"email": "x@example.com"}]).encode())
+    api.add_file(batch, "stray", b"[]")
+    api.schedule(batch)
+    info = api.wait(batch)
+    assert info["state"] == "error"
+    lines = info["log"].split("\n")
+    assert lines[-2] == (
+        "EXCEPTION: Error during import: Could not find file specification in control file for file "
+        "stray (and DEFAULT file entry does not exist)"
+    )
+    assert lines[-1].startswith("END: ")
+    assert info["errors"] == 0  # the exception happens before any record
+
+
+def test_unregistered_model_at_run_time(api: BatchApi) -> None:
+    batch = api.create_batch(api.upload_control(minimal_control()))
+    api.op({"operation": "drop_import_model", "name": "haplo:person"})
+    api.schedule(batch)
+    info = api.wait(batch)
+    assert info["state"] == "error"
+    assert (
+        "EXCEPTION: Error during import: Errors in control file:\n  Model not implemented: haplo:person"
+        in info["log"]
+    )
+
+
+def test_error_cap_from_configuration(root: Path) -> None:
+    with make_client(root, **{"import.max_errors": 5}) as client:
+        api = start_api(client)
+        control = minimal_control()
+        control["instructions"].append({"action": "log-error", "message": "bad"})
+        info = run(
+            api, control, {"d": json.dumps([{"first": "a", "last": str(i)} for i in range(8)]).encode()}
+        )
+        lines = info["log"].split("\n")[1:-1]
+        assert lines == [f"bad (record {i})" for i in range(4)] + [
+            "Too many errors in import batch, no further errors will be reported"
+        ]
+        assert info["errors"] == 8
+
+
+def test_copy_and_list(api: BatchApi) -> None:
+    dry = run(api, minimal_control(), {"p": json.dumps(PEOPLE).encode()}, mode="dry-run")
+    copy = api.op({"operation": "copy_import_batch", "batch": dry["identifier"]})
+    assert copy["state"] == "ready"
+    assert copy["files"] == dry["files"] and copy["control"] == dry["control"]
+    assert copy["comment"] == "Unnamed batch (copy)"
+    listed = api.op({"operation": "list_import_batches"})
+    assert [b["identifier"] for b in listed] == [copy["identifier"], dry["identifier"]]
+    assert [b["identifier"] for b in api.op({"operation": "list_import_batches", "state": "ready"})] == [
+        copy["identifier"]
+    ]
+    assert len(api.op({"operation": "list_import_batches", "limit": 1})) == 1
+    service = api.client.app.state.gateway.services["batches"]  # type: ignore[attr-defined]
+    service.schedule(copy["identifier"], False, ("ready",))
+    assert api.wait(copy["identifier"])["state"] == "complete"
+    assert len(profiles(api)) == 2
+    assert api.op({"operation": "copy_import_batch", "batch": "nope"}, 404) == {
+        "error": "Batch not found: nope"
+    }
+    assert api.op({"operation": "get_import_batch", "batch": "nope"}, 404) == {
+        "error": "Batch not found: nope"
+    }
+    assert api.op({"operation": "get_import_batch"}, 400) == {"error": "'batch' is required"}
+
+
+def test_recovery_fails_running_and_requeues_scheduled(root: Path) -> None:
+    with make_client(root, **{"import.job_start_delay": 300}) as client:
+        api = start_api(client)
+        digest = api.upload_control(minimal_control())
+        waiting = api.create_batch(digest, "waiting")
+        api.add_file(waiting, "p", json.dumps(PEOPLE).encode())
+        api.schedule(waiting)
+        crashed = api.create_batch(digest, "crashed")
+        service = client.app.state.gateway.services["batches"]  # type: ignore[attr-defined]
+        row = service._row(crashed)
+        row.update(state="running", log="START: 2024-01-01T00:00:00.000Z\nbad thing (record 0)", errors=1)
+        service._save(row)
+        started = time.monotonic()
+    assert time.monotonic() - started < 10  # the start delay does not hold up shutdown
+    with make_client(root) as client:
+        api = BatchApi(client, "")
+        assert api.wait(waiting)["state"] == "complete"
+        info = api.op({"operation": "get_import_batch", "batch": crashed})
+        assert info["state"] == "error"
+        assert info["errors"] == 1
+        lines = info["log"].split("\n")
+        assert lines[:2] == ["START: 2024-01-01T00:00:00.000Z", "bad thing (record 0)"]
+        assert lines[2] == (
+            "EXCEPTION: Error during import: The server stopped during the run; "
+            "records committed before the stop are kept"
+        )
+        assert lines[3].startswith("END: ")
+        assert len(profiles(api)) == 2
+
+
+def test_shutdown_stops_a_running_batch_at_a_record_boundary(root: Path) -> None:
+    people = [{"first": "F", "last": f"L{i}", "email": f"p{i}@example.com"} for i in range(40000)]
+    with make_client(root) as client:
+        api = start_api(client)
+        batch = api.create_batch(api.upload_control(minimal_control()))
+        api.add_file(batch, "p", json.dumps(people).encode())
+        api.schedule(batch)
+        deadline = time.monotonic() + 60
+        while api.op({"operation": "get_import_batch", "batch": batch})["progress"]["records_done"] < 1000:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    with make_client(root) as client:
+        api = BatchApi(client, "")
+        info = api.op({"operation": "get_import_batch", "batch": batch})
+        assert info["state"] == "error"
+        assert "EXCEPTION: Error during import: Batch stopped: server shutting down" in info["log"]
+        done = len(profiles(api))
+        assert 1000 <= done < 40000
+        assert done == info["progress"]["records_done"]
