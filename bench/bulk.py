@@ -87,7 +87,10 @@ def run_gateway(csv_path: Path, work: Path) -> dict[str, Any]:
     (root / "import").mkdir(parents=True)
     (root / "export").mkdir(parents=True)
     target = root / "import" / csv_path.name
-    os.link(csv_path, target) if csv_path.stat().st_dev == root.stat().st_dev else shutil.copy(csv_path, target)
+    if csv_path.stat().st_dev == root.stat().st_dev:
+        os.link(csv_path, target)
+    else:
+        shutil.copy(csv_path, target)
     config = load_config(root=root, environ={})
     app = create_app(config, admin_username="admin", admin_password="bench-password")
     auth = ("admin", "bench-password")
@@ -192,7 +195,9 @@ def child(kind: str, csv_path: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, action="append", help="row counts (repeatable)")
     parser.add_argument("--flat", action="store_true", help="also run 3M rows (memory flatness)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive reference loader")

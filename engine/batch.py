@@ -172,8 +172,7 @@ class _Run:
         commit = self.store.commit
         tr = Transformation()
         targets, queued = tr.targets, tr.queued
-        count = committed = self.records
-        committed = self.committed
+        count, committed = self.records, self.committed
         next_report = (count // PROGRESS_EVERY + 1) * PROGRESS_EVERY if progress is not None else -1
         next_stop_check = count + STOP_CHECK_EVERY if should_stop is not None else -1
         try:

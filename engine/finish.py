@@ -113,9 +113,12 @@ def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination) -> N
     em.line(indent, "if o is None:")
     em.line(indent + 1, "k = t.key")
     em.line(indent + 1, "if k is None:")
-    em.line(indent + 2, f"k = r.get({pk})")
-    em.line(indent + 2, 'if not (type(k) is str and k != "" or type(k) is int):')
-    em.line(indent + 3, f"k = {new_key}()")
+    if dest.primary_key in dest.names:  # instructions may set the key
+        em.line(indent + 2, f"k = r.get({pk})")
+        em.line(indent + 2, 'if not (type(k) is str and k != "" or type(k) is int):')
+        em.line(indent + 3, f"k = {new_key}()")
+    else:
+        em.line(indent + 2, f"k = {new_key}()")
     em.line(indent + 2, "t.key = k")
     em.line(indent + 1, f"r[{pk}] = k")
     em.line(indent + 1, "n = True")

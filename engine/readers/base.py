@@ -23,7 +23,7 @@ from typing import Any, Final, Protocol
 from engine.ports import BatchFile
 
 KEEP_LIMIT: Final = 1 << 20
-CHUNK_SIZE: Final = 1 << 20
+CHUNK_SIZE: Final = 1 << 18
 
 
 class Reader(Protocol):

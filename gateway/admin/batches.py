@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -108,7 +109,9 @@ async def new_control_file(page: Page) -> Response:
         data = await upload.read(MAX_CONTROL_BYTES + 1)
         error = await run_in_threadpool(_control_problems, page, data)
     if error is not None:
-        return page.render("new_control_file.html", 400, title="New control file", error=error, comment=comment)
+        return page.render(
+            "new_control_file.html", 400, title="New control file", error=error, comment=comment
+        )
     service = page.service("batches")
     try:
         row = await run_in_threadpool(service.upload_control, data, comment, False)
@@ -120,22 +123,29 @@ async def new_control_file(page: Page) -> Response:
     return page.redirect(f"/admin/control-file/{row['id']}")
 
 
-def _batch_rows(page: Page) -> tuple[list[dict[str, Any]], str | None]:
-    """The (name, file) rows of the new-batch form, and the first problem with them."""
+@dataclass(frozen=True)
+class Row:
+    """One (name, file) row of the new-batch form."""
+
+    name: str
+    upload: UploadFile | None
+
+
+def _batch_rows(page: Page) -> tuple[list[Row], str | None]:
+    """The filled-in (name, file) rows of the new-batch form, and the first problem with them."""
     assert page.form is not None
-    names = [str(v).strip() if isinstance(v, str) else "" for v in page.form.getlist("name")]
+    names = [v.strip() if isinstance(v, str) else "" for v in page.form.getlist("name")]
     files = [v if isinstance(v, UploadFile) and v.filename else None for v in page.form.getlist("file")]
     rows = []
     for index in range(max(len(names), len(files))):
-        name = names[index] if index < len(names) else ""
-        upload = files[index] if index < len(files) else None
-        if name or upload is not None:
-            rows.append({"name": name, "upload": upload})
+        row = Row(names[index] if index < len(names) else "", files[index] if index < len(files) else None)
+        if row.name or row.upload is not None:
+            rows.append(row)
     if not rows:
         return rows, "Add at least one file."
-    if any(not r["name"] or r["upload"] is None for r in rows):
+    if any(not r.name or r.upload is None for r in rows):
         return rows, "Every file needs both a name and a file."
-    seen = [r["name"] for r in rows]
+    seen = [r.name for r in rows]
     duplicates = sorted({n for n in seen if seen.count(n) > 1})
     if duplicates:
         return rows, "Duplicate file names: " + ", ".join(duplicates)
@@ -153,12 +163,20 @@ async def new_batch(page: Page) -> Response:
     except ValueError:
         count = 2
 
-    def form(status: int = 200, error: str | None = None, comment: str = "", names: list[str] | None = None):
+    def form(
+        status: int = 200, error: str | None = None, comment: str = "", names: list[str] | None = None
+    ) -> Response:
         names = names or []
         shown = max(count, len(names))
         names = names + [""] * (shown - len(names))
         return page.render(
-            "new_batch.html", status, title="New batch", control=control, error=error, comment=comment, names=names
+            "new_batch.html",
+            status,
+            title="New batch",
+            control=control,
+            error=error,
+            comment=comment,
+            names=names,
         )
 
     if page.form is None:
@@ -168,17 +186,19 @@ async def new_batch(page: Page) -> Response:
     if error is None and not comment:
         error = "A comment is required."
     if error is not None:
-        return form(400, error, comment, [r["name"] for r in rows])
+        return form(400, error, comment, [r.name for r in rows])
     blobs = page.service("blobs")
     files = []
     for row in rows:
-        digest, size = await blobs.save_stream(_chunks(row["upload"]))
-        files.append({"name": row["name"], "file": {"digest": digest, "fileSize": size, "filename": row["upload"].filename}})
+        assert row.upload is not None
+        digest, size = await blobs.save_stream(_chunks(row.upload))
+        entry = {"digest": digest, "fileSize": size, "filename": row.upload.filename or ""}
+        files.append({"name": row.name, "file": entry})
     service = page.service("batches")
     try:
         batch = await run_in_threadpool(service.create_batch, control["digest"], comment, "ready", files)
     except BatchRequestError as refused:
-        return form(400, refused.message, comment, [r["name"] for r in rows])
+        return form(400, refused.message, comment, [r.name for r in rows])
     page.set_flash("Batch created. Do a dry run first.")
     return page.redirect(f"/admin/batch/{batch['identifier']}")
 
@@ -237,9 +257,13 @@ async def batch_file(page: Page) -> Response:
     entry = files[index]["file"]
     path = page.service("blobs").path(entry["digest"])
     if not path.is_file():
-        return page.message("Not found", "The stored file is missing.", 404, f"/admin/batch/{found['identifier']}")
+        return page.message(
+            "Not found", "The stored file is missing.", 404, f"/admin/batch/{found['identifier']}"
+        )
     return FileResponse(
-        path, media_type="application/octet-stream", headers=_attachment(entry.get("filename") or files[index]["name"])
+        path,
+        media_type="application/octet-stream",
+        headers=_attachment(entry.get("filename") or files[index]["name"]),
     )
 
 
@@ -274,7 +298,9 @@ async def schedule_batch(page: Page) -> Response:
             else "Import this data? The application will be modified. Always do a dry run first."
         )
         button = "Dry run" if MODES[mode] else "Import data"
-        return page.render("confirm.html", title=f"{button}: {found.get('comment')}", text=text, button=button, back=back)
+        return page.render(
+            "confirm.html", title=f"{button}: {found.get('comment')}", text=text, button=button, back=back
+        )
     service = page.service("batches")
     try:
         await run_in_threadpool(service.schedule, found["identifier"], MODES[mode], ("ready",))

@@ -69,7 +69,9 @@ def _type_extras(spec: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _name_instructions(dest: str, spec: dict[str, Any], multivalue: bool, model: dict[str, Any]) -> list[dict]:
+def _name_instructions(
+    dest: str, spec: dict[str, Any], multivalue: bool, model: dict[str, Any]
+) -> list[dict]:
     name = spec["name"]
     kind = spec.get("type", "text")
     out: list[dict[str, Any]] = []
@@ -79,9 +81,19 @@ def _name_instructions(dest: str, spec: dict[str, Any], multivalue: bool, model:
         pseudo = f"value:{kind}"
         for part in STRUCTURED[kind]:
             out.append({"source": source_placeholder(f"{name}-{part}"), "destination": pseudo, "name": part})
-        last: dict[str, Any] = {"action": "field-structured", "structured": pseudo, "destination": dest, "name": name}
+        last: dict[str, Any] = {
+            "action": "field-structured",
+            "structured": pseudo,
+            "destination": dest,
+            "name": name,
+        }
     else:
-        last = {"source": source_placeholder(name), "destination": dest, "name": name, **_type_extras(spec, model)}
+        last = {
+            "source": source_placeholder(name),
+            "destination": dest,
+            "name": name,
+            **_type_extras(spec, model),
+        }
     if multivalue:
         last["multivalue"] = True
     out.append(last)

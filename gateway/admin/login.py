@@ -54,7 +54,9 @@ async def login(request: Request) -> Response:
         user, fingerprint = await run_in_threadpool(_check_password, gateway, username, password)
         if user is None:
             return page.finish(
-                page.render("login.html", 401, title="Log in", error=fingerprint, username=username, next=target)
+                page.render(
+                    "login.html", 401, title="Log in", error=fingerprint, username=username, next=target
+                )
             )
         if not user.is_super_user:
             error = "You are not permitted to perform this action: the admin pages are for super users."

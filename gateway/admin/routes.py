@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -16,7 +18,7 @@ BOTH = ["GET", "POST"]
 POST = ["POST"]
 
 
-def _route(path: str, endpoint, methods: list[str]) -> Route:  # type: ignore[no-untyped-def]
+def _route(path: str, endpoint: Callable[..., Any], methods: list[str]) -> Route:
     return Route(path, endpoint, methods=methods, include_in_schema=False)
 
 

@@ -21,8 +21,14 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from gateway.admin.session import COOKIE_NAME, COOKIE_PATH, SESSION_MAX_AGE, Session, SessionSigner
-from gateway.admin.session import password_fingerprint
+from gateway.admin.session import (
+    COOKIE_NAME,
+    COOKIE_PATH,
+    SESSION_MAX_AGE,
+    Session,
+    SessionSigner,
+    password_fingerprint,
+)
 from gateway.auth.users import User
 from gateway.state import Gateway
 
@@ -72,7 +78,9 @@ TEMPLATES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-TEMPLATES.filters.update(short=_short, when=_when, filesize=_filesize, urlquote=lambda v: quote(str(v), safe=""))
+TEMPLATES.filters.update(
+    short=_short, when=_when, filesize=_filesize, urlquote=lambda v: quote(str(v), safe="")
+)
 
 
 def signer(gateway: Gateway) -> SessionSigner:

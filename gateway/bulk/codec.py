@@ -20,6 +20,8 @@ from functools import partial
 from itertools import chain, repeat
 from typing import Any
 
+import orjson
+
 from gateway.storage import keys as K
 from gateway.storage import types as T
 
@@ -28,6 +30,7 @@ _STRING_TAG = b"\x20"
 _TERMINATOR = b"\x00\x01"
 _MASKS: dict[int, int] = {}
 _NOT_NONE = partial(operator.is_not, None)
+_BOOLEANS = {True: b"true", False: b"false"}
 
 
 def _sign_mask(count: int) -> int:
@@ -100,7 +103,9 @@ def _column_ok(type_name: str, values: list[Any]) -> bool:
     if type_name == "BigInt":
         return _integral(values, kinds, (-(2**63), 2**63 - 1))
     if type_name == "ID":
-        return kinds <= {str} or (kinds <= {str, int} and _in_bounds([v for v in values if type(v) is int], T.LONG))
+        return kinds <= {str} or (
+            kinds <= {str, int} and _in_bounds([v for v in values if type(v) is int], T.LONG)
+        )
     if type_name == "Date":
         if kinds <= {int, float}:
             return True
@@ -119,6 +124,46 @@ def types_ok(records: Sequence[dict[str, Any]], types: dict[str, str]) -> bool:
     """True when every record certainly conforms to ``types`` (checked column by column)."""
     for name, type_name in types.items():
         values = list(filter(_NOT_NONE, map(dict.get, records, repeat(name))))
+        if not _column_ok(type_name, values):
+            return False
+    return True
+
+
+def json_fragments(values: Sequence[Any]) -> tuple[list[bytes], bool]:
+    """JSON text of every value of a column, and whether they are strings given without quotes.
+
+    Uniform columns are encoded with one ``orjson.dumps`` of the whole column and
+    split: strings on the ``","`` that separates them (inside a JSON string every
+    ``"`` is escaped, so the split is exact), numbers on ``,``.
+    """
+    if not values:
+        return [], False
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return orjson.dumps(values)[2:-2].split(b'","'), True
+    if kinds <= {int, float}:
+        return orjson.dumps(values)[1:-1].split(b","), False
+    if kinds == {bool}:
+        return list(map(_BOOLEANS.__getitem__, values)), False
+    return list(map(orjson.dumps, values)), False
+
+
+def row_template(names: Sequence[str], quoted: Sequence[bool], suffix: bytes = b"") -> bytes:
+    """A ``bytes % tuple`` template writing one record's JSON from its column fragments."""
+    parts = []
+    for name, is_quoted in zip(names, quoted, strict=True):
+        key = orjson.dumps(name).replace(b"%", b"%%")
+        parts.append(key + (b':"%b"' if is_quoted else b":%b"))
+    return b"{" + b",".join(parts) + suffix.replace(b"%", b"%%") + b"}"
+
+
+def columns_types_ok(names: Sequence[str], columns: Sequence[Sequence[Any]], types: dict[str, str]) -> bool:
+    """``types_ok`` for records given as columns (an attribute without a column is absent)."""
+    positions = {name: i for i, name in enumerate(names)}
+    for name, type_name in types.items():
+        if name not in positions:
+            continue
+        values = list(filter(_NOT_NONE, columns[positions[name]]))
         if not _column_ok(type_name, values):
             return False
     return True

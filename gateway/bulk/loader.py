@@ -59,12 +59,27 @@ class _Writer:
             self._count(len(records), written)
             return None
         except ChunkRecordError as exc:
-            if exc.index:
-                written, _ = self.store.load_chunk(
-                    self.database, self.table, records[: exc.index], self.mode, self.stamp
-                )
-                self._count(exc.index, written)
+            self._write_prefix(records[: exc.index])
             return exc
+
+    def write_columns(self, names: list[str], columns: list[Sequence[Any]]) -> ChunkRecordError | None:
+        """Write a chunk given as columns (no missing cells); as ``write``."""
+        try:
+            written, _ = self.store.load_columns(
+                self.database, self.table, names, columns, self.mode, self.stamp
+            )
+            self._count(len(columns[0]), written)
+            return None
+        except ChunkRecordError as exc:
+            self._write_prefix(
+                [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)][: exc.index]
+            )
+            return exc
+
+    def _write_prefix(self, records: list[dict[str, Any]]) -> None:
+        if records:
+            written, _ = self.store.load_chunk(self.database, self.table, records, self.mode, self.stamp)
+            self._count(len(records), written)
 
     def _count(self, records: int, written: int) -> None:
         self.total += records
@@ -143,8 +158,12 @@ def _write_rows(
         rows = [rows[i] for i in positions]
         if not rows:
             return
-    records = _records(header, rows, len(header))
-    error = writer.write(records)
+    width = len(header)
+    if min(map(len, rows)) == width and "" not in header and len(set(header)) == width:
+        columns = [cast_column(column) for column in zip(*rows, strict=True)]
+        error = writer.write_columns(header, columns)
+    else:
+        error = writer.write(_records(header, rows, width))
     if error is not None:
         index = positions[error.index] if positions is not None else error.index
         row = chunk.first_row + start + index

@@ -386,6 +386,8 @@ def _predicate(node: Any, table: TableRef) -> Predicate:
         return lambda r: not inner(r)
     op = _OPS.get(type(node))
     if op is not None:
+        if isinstance(node.this, exp.Column) and isinstance(node.expression, exp.Column):
+            raise unsupported(f"condition {_shown(node)} (comparing two columns)")
         if isinstance(node.this, exp.Column):
             return _compare(op, _attribute(node.this, table), literal(node.expression))
         if isinstance(node.expression, exp.Column):

@@ -59,7 +59,7 @@ BAD_REQUEST: Schema = {
     "description": "'Bad request (failed validation)' for a missing or empty required field, or the spec's message.",
     "content": TEXT,
 }
-KEY_SECURITY = [{"haploKey": []}]
+KEY_SECURITY: list[dict[str, list[str]]] = [{"haploKey": []}]
 
 
 def _form(properties: Schema, required: list[str], multipart: bool) -> Schema:
@@ -188,8 +188,14 @@ def operations_endpoint_doc() -> Schema:
             },
         },
         "responses": {
-            "200": {"description": "The operation's answer (JSON).", "content": {"application/json": {"schema": {}}}},
-            "400": {"description": "Bad body, unknown or unsupported operation, bad fields.", "content": ERROR_JSON},
+            "200": {
+                "description": "The operation's answer (JSON).",
+                "content": {"application/json": {"schema": {}}},
+            },
+            "400": {
+                "description": "Bad body, unknown or unsupported operation, bad fields.",
+                "content": ERROR_JSON,
+            },
             "401": {"description": "Must login / Login failed / invalid token.", "content": ERROR_JSON},
             "403": {"description": "The role does not allow it.", "content": ERROR_JSON},
             "404": {"description": "Database or table not found.", "content": ERROR_JSON},
@@ -203,7 +209,9 @@ def fields_source(name: str) -> str | None:
     if name in OPERATION_FIELDS:
         return name
     handler = OPERATIONS[name].handler
-    return next((n for n, s in sorted(OPERATIONS.items()) if s.handler is handler and n in OPERATION_FIELDS), None)
+    return next(
+        (n for n, s in sorted(OPERATIONS.items()) if s.handler is handler and n in OPERATION_FIELDS), None
+    )
 
 
 def _docstring_yaml(func: Callable[..., Any]) -> Schema | None:
@@ -216,7 +224,10 @@ def _docstring_yaml(func: Callable[..., Any]) -> Schema | None:
 
 def _stub(func: Callable[..., Any]) -> Schema:
     first = (func.__doc__ or "").strip().splitlines()
-    return {"summary": first[0] if first else func.__name__, "responses": {"default": {"description": "Answer."}}}
+    return {
+        "summary": first[0] if first else func.__name__,
+        "responses": {"default": {"description": "Answer."}},
+    }
 
 
 def build_openapi(routes: list[BaseRoute]) -> Schema:
@@ -230,7 +241,11 @@ def build_openapi(routes: list[BaseRoute]) -> Schema:
         if (path, method) == ("/", "post"):
             doc = operations_endpoint_doc()
         else:
-            doc = _docstring_yaml(endpoint.func) or copy.deepcopy(ENDPOINT_DOCS.get((path, method))) or _stub(endpoint.func)
+            doc = (
+                _docstring_yaml(endpoint.func)
+                or copy.deepcopy(ENDPOINT_DOCS.get((path, method)))
+                or _stub(endpoint.func)
+            )
         paths.setdefault(path, {})[method] = doc
     return {
         "openapi": "3.0.3",
@@ -256,7 +271,9 @@ def build_openapi(routes: list[BaseRoute]) -> Schema:
                     "description": "An API key as HTTP Basic with user name 'haplo' and the key as password.",
                 },
             },
-            "schemas": {f"op_{name}": operation_schema(name, fields_source(name)) for name in sorted(OPERATIONS)},
+            "schemas": {
+                f"op_{name}": operation_schema(name, fields_source(name)) for name in sorted(OPERATIONS)
+            },
         },
     }
 

@@ -158,15 +158,27 @@ OPERATION_FIELDS: dict[str, tuple[dict[str, Schema], list[str], str]] = {
         ["table", "csv_url"],
         "Load CSV from an http(s) URL (a job).",
     ),
-    "import_from_s3": (_table(action=ACTION, s3=S3), ["table", "s3"], "Load a .csv or .json object from S3 (a job)."),
+    "import_from_s3": (
+        _table(action=ACTION, s3=S3),
+        ["table", "s3"],
+        "Load a .csv or .json object from S3 (a job).",
+    ),
     "export_local": (
-        {"format": {"type": "string", "enum": ["json", "csv"]}, "path": STRING, "filename": STRING,
-         "search_operation": SEARCH_OPERATION},
+        {
+            "format": {"type": "string", "enum": ["json", "csv"]},
+            "path": STRING,
+            "filename": STRING,
+            "search_operation": SEARCH_OPERATION,
+        },
         ["format", "path", "search_operation"],
         "Export search results to a file in an export directory (a job).",
     ),
     "export_to_s3": (
-        {"format": {"type": "string", "enum": ["json", "csv"]}, "s3": S3, "search_operation": SEARCH_OPERATION},
+        {
+            "format": {"type": "string", "enum": ["json", "csv"]},
+            "s3": S3,
+            "search_operation": SEARCH_OPERATION,
+        },
         ["format", "s3", "search_operation"],
         "Export search results to S3 (a job).",
     ),
@@ -182,7 +194,11 @@ OPERATION_FIELDS: dict[str, tuple[dict[str, Schema], list[str], str]] = {
         "Jobs started in a time range.",
     ),
     "list_roles": ({}, [], "Every role."),
-    "add_role": ({"role": STRING, "permission": PERMISSION, "id": STRING}, ["role", "permission"], "Add a role."),
+    "add_role": (
+        {"role": STRING, "permission": PERMISSION, "id": STRING},
+        ["role", "permission"],
+        "Add a role.",
+    ),
     "alter_role": ({"id": STRING, "role": STRING, "permission": PERMISSION}, ["id"], "Change a role."),
     "drop_role": ({"id": STRING}, ["id"], "Drop a role."),
     "list_users": ({}, [], "Every user."),
@@ -221,7 +237,11 @@ OPERATION_FIELDS: dict[str, tuple[dict[str, Schema], list[str], str]] = {
         [],
         "Entries of the gateway's audit table.",
     ),
-    "system_information": ({"attributes": {"type": "array", "items": STRING}}, [], "Process and system facts."),
+    "system_information": (
+        {"attributes": {"type": "array", "items": STRING}},
+        [],
+        "Process and system facts.",
+    ),
     "get_configuration": ({}, [], "The effective configuration."),
     "set_configuration": ({}, [], "Change configuration keys (takes effect on restart)."),
     "registration_info": ({}, [], "Name and version."),
@@ -254,6 +274,7 @@ OPERATION_FIELDS: dict[str, tuple[dict[str, Schema], list[str], str]] = {
     "get_import_batch": ({"batch": STRING}, ["batch"], "One batch with state, errors, log and progress."),
     "copy_import_batch": ({"batch": STRING}, ["batch"], "A new ready batch with the same control and files."),
 }
+
 
 def operation_schema(name: str, fields_of: str | None = None) -> Schema:
     """The request-body schema of one operation: ``operation`` fixed to its name plus its fields.

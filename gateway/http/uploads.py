@@ -24,7 +24,7 @@ from starlette.requests import Request
 from gateway.storage.blobs import BlobStore, PendingBlob
 
 MAX_FIELD_BYTES = 64 * 1024  # a text field (batch id, name, comment, mode)
-MAX_FORM_BYTES = 1024 * 1024  # a whole urlencoded body
+MAX_FORM_BYTES = 1024 * 1024  # a whole urlencoded body, or all text fields of a multipart body
 
 
 class MalformedRequest(Exception):
@@ -87,6 +87,7 @@ class _MultipartReader:
         self.headers: dict[str, str] = {}
         self.part: _Part | None = None
         self.ended = False
+        self.field_bytes = 0
         try:
             self.parser = MultipartParser(
                 boundary,
@@ -165,7 +166,8 @@ class _MultipartReader:
         if part.target == "blob" and part.blob is not None:
             await part.blob.write(data)
         elif part.target == "field":
-            if len(part.text) + len(data) > MAX_FIELD_BYTES:
+            self.field_bytes += len(data)
+            if len(part.text) + len(data) > MAX_FIELD_BYTES or self.field_bytes > MAX_FORM_BYTES:
                 raise MalformedRequest(f"form field {part.name!r} is too long")
             part.text.extend(data)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -23,6 +24,8 @@ from gateway.models import ModelRegistry
 from gateway.storage.blobs import BlobStore
 from gateway.storage.records import AttributeInfo, KeyRange, RecordStore
 from gateway.storage.system import SYSTEM_DB, ensure_table
+
+logger = logging.getLogger("gateway.imports")
 
 CONTROL_TABLE = "import_control_file"
 BATCH_TABLE = "import_batch"
@@ -77,6 +80,9 @@ class BatchService:
         self.lock = threading.RLock()
         self.progress: dict[str, Progress] = {}
         self.on_scheduled: Callable[[str], None] | None = None
+        # Haplo's notify-batch-complete hook (§1.5 step 5): called with the identifier of a
+        # batch that reached an end state. Listener failures are logged, never raised.
+        self.on_finished: builtins.list[Callable[[str], None]] = []
         ensure_table(
             store,
             CONTROL_TABLE,
@@ -324,6 +330,12 @@ class BatchService:
             row.update(state=state, errors=errors, log="\n".join(log), records=records)
             self._save(row)
             self.progress.pop(identifier, None)
+        logger.info("batch %s finished: %s, %d error(s), %d record(s)", identifier, state, errors, records)
+        for listener in list(self.on_finished):
+            try:
+                listener(identifier)
+            except Exception:
+                logger.exception("batch completion listener failed for %s", identifier)
 
     # -- listing (last: the name ``list`` shadows the builtin in this class body) --
 

@@ -29,7 +29,9 @@ def required(body: dict[str, Any], name: str) -> Any:
 
 def string(body: dict[str, Any], name: str, default: str | None = None) -> str:
     """A required (or defaulted) non-empty string field."""
-    value = body.get(name, default)
+    value = body.get(name)
+    if value is None:
+        value = default
     if value is None:
         raise OperationError(f"'{name}' is required")
     if not isinstance(value, str):

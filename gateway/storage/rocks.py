@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 import rocksdict
 
-from gateway.bulk.codec import encode_keys, types_ok
+from gateway.bulk.codec import columns_types_ok, encode_keys, json_fragments, row_template, types_ok
 from gateway.storage import keys as K
 from gateway.storage.errors import (
     AttributeExists,
@@ -777,6 +777,122 @@ class RocksRecordStore:
             if batch.len():
                 self._db.write(batch)
         return written, skipped
+
+    def load_columns(
+        self,
+        database: str,
+        table: str,
+        names: list[str],
+        columns: list[Sequence[Any]],
+        mode: WriteMode,
+        stamp: float | None = None,
+    ) -> tuple[int, int]:
+        """``load_chunk`` for records given as columns (every record has every attribute).
+
+        New records in an empty key range are encoded without building a dict per
+        record: each column is turned into JSON fragments at once and records are
+        formatted from a template (``gateway.bulk.codec``). Anything else (keys that
+        may exist, duplicates, missing keys) goes through ``load_chunk``.
+        """
+        count = len(columns[0]) if columns else 0
+        entry = self._get_table(database, table)
+        info = entry.info
+        pk = info.primary_key
+        if (
+            not count
+            or mode == "update"
+            or pk not in names
+            or len(set(names)) != len(names)
+            or info.expiration
+        ):
+            return self._load_as_records(database, table, names, columns, mode, stamp)
+        keys = columns[names.index(pk)]
+        if not set(map(type, keys)) <= {int, str} or "" in keys:
+            return self._load_as_records(database, table, names, columns, mode, stamp)
+        try:
+            ekeys = encode_keys(keys)
+        except K.UnencodableKey:
+            return self._load_as_records(database, table, names, columns, mode, stamp)
+        types = {a.name: a.type for a in info.attributes.values() if a.type} if info.schema_defined else {}
+        if types and not columns_types_ok(names, columns, types):
+            return self._load_as_records(database, table, names, columns, mode, stamp)
+        stamp = now_ms() if stamp is None else stamp
+        new_names = set(names).difference(info.attributes)
+        with entry.lock:
+            if new_names:
+                self._register_attributes(entry, sorted(new_names))
+            order = sorted(range(count), key=ekeys.__getitem__)
+            keys_sorted = [ekeys[i] for i in order]
+            if len(set(ekeys)) != count or not self._range_empty(entry.cf, keys_sorted[0], keys_sorted[-1]):
+                return self._load_as_records(database, table, names, columns, mode, stamp)
+            sorted_columns = [[column[i] for i in order] for column in columns]
+            batch = rocksdict.WriteBatch(raw_mode=True)
+            suffix = b""
+            if not info.schema_defined:
+                stamp_json = orjson.dumps(stamp)
+                suffix = (
+                    b',"'
+                    + CREATED.encode()
+                    + b'":'
+                    + stamp_json
+                    + b',"'
+                    + UPDATED.encode()
+                    + b'":'
+                    + stamp_json
+                )
+            fragments = []
+            quoted = []
+            for column in sorted_columns:
+                parts, is_quoted = json_fragments(column)
+                fragments.append(parts)
+                quoted.append(is_quoted)
+            template = row_template(names, quoted, suffix)
+            put = batch.put
+            handle = entry.handle
+            for ekey, raw in zip(
+                keys_sorted, map(template.__mod__, zip(*fragments, strict=True)), strict=True
+            ):
+                put(ekey, raw, handle)
+            positions = {name: i for i, name in enumerate(names)}
+            stamps = [stamp] * count
+            for attribute, index_handle in entry.index_handles.items():
+                if attribute in positions:
+                    values: Sequence[Any] = sorted_columns[positions[attribute]]
+                elif attribute in (CREATED, UPDATED) and not info.schema_defined:
+                    values = stamps
+                else:
+                    continue
+                entries = self._column_index_entries(values, keys_sorted)
+                entries.sort()
+                for key in entries:
+                    put(key, b"", index_handle)
+            self._db.write(batch)
+        return count, 0
+
+    def _load_as_records(
+        self,
+        database: str,
+        table: str,
+        names: list[str],
+        columns: list[Sequence[Any]],
+        mode: WriteMode,
+        stamp: float | None,
+    ) -> tuple[int, int]:
+        records = list(map(dict, map(zip, repeat(names), zip(*columns, strict=True))))
+        return self.load_chunk(database, table, records, mode, stamp)
+
+    @staticmethod
+    def _column_index_entries(values: Sequence[Any], ekeys: list[bytes]) -> list[bytes]:
+        kinds = set(map(type, values))
+        if kinds <= {str} or kinds <= {int, float}:
+            try:
+                return list(map(bytes.__add__, encode_keys(values), ekeys))
+            except K.UnencodableKey:
+                pass
+        entries: list[bytes] = []
+        for value, ekey in zip(values, ekeys, strict=True):
+            entries.extend(value_key + ekey for value_key in _value_keys(value))
+        return entries
 
     @staticmethod
     def _chunk_keys(

@@ -120,3 +120,27 @@ def small_limit_client(root: Path) -> Iterator[TestClient]:
         },
     ) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def module_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One root for a whole test module (starting an app costs about a second)."""
+    return tmp_path_factory.mktemp("batch") / "root"
+
+
+@pytest.fixture(scope="module")
+def module_client(module_root: Path) -> Iterator[TestClient]:
+    """The real app shared by a module's tests; the API-key throttle is set out of reach."""
+    with make_client(module_root, **{"authentication.api_key_max_failures": 100000}) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def mapi(module_client: TestClient) -> BatchApi:
+    """A batch API client on the module's app (haplo:person registered once)."""
+    return start_api(module_client)
+
+
+def snapshot(root: Path) -> list[Path]:
+    """Every file under the root's blob store (stored blobs and temporary files)."""
+    return sorted(p for p in (root / "blobs").rglob("*") if p.is_file())

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.auth.api_keys import SECRET_FILE, ApiKeyService
+from gateway.storage.rocks import RocksRecordStore
 from tests.batch.conftest import PERSON_MODEL, minimal_control
 from tests.batch.remote import RemoteBatchApi
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, start_server
@@ -44,13 +46,14 @@ def test_verbs_on_a_stopped_root(tmp_path: Path) -> None:
     assert len(key) == 44 and created.stdout == key + "\n"
     assert "this is the only time it is shown" in created.stderr
 
-    server = start_server(root)
+    store = RocksRecordStore(root / "db")
     try:
-        api = RemoteBatchApi(server, key)
-        digest = api.ok("control", {}, {"file": ("c.json", json.dumps(minimal_control()).encode())})
-        assert len(digest) == 64
+        keys = ApiKeyService(store, root / "keys" / SECRET_FILE)
+        assert (
+            keys.authenticate(key, "/api/haplo-data-import-batch/control", "127.0.0.1")["name"] == "cli key"
+        )
     finally:
-        server.stop()
+        store.close()
 
     revoked = gateway("revoke-key", key[:16], "--root", str(root))
     assert revoked.returncode == 0, revoked.stderr

@@ -39,7 +39,11 @@ def run(api: BatchApi, control: Any, files: dict[str, bytes], mode: str | None =
 
 
 def test_real_run_commits_records(api: BatchApi) -> None:
+    finished: list[str] = []
+    service = api.client.app.state.gateway.services["batches"]  # type: ignore[attr-defined]
+    service.on_finished.append(finished.append)
     info = run(api, minimal_control(), {"people": json.dumps(PEOPLE).encode()})
+    assert finished == [info["identifier"]]
     assert info["state"] == "complete"
     assert info["errors"] == 0
     lines = info["log"].split("\n")
@@ -79,11 +83,11 @@ def test_batch_without_files_completes_with_zero_records(api: BatchApi) -> None:
     assert (info["state"], info["errors"], info["progress"]["records_done"]) == ("complete", 0, 0)
 
 
-def test_exception_keeps_committed_records_and_counts_errors(api: BatchApi) -> None:
+def test_missing_file_spec_is_a_batch_error(api: BatchApi) -> None:
     control = minimal_control()
     control["files"] = {"good": {"read": "json"}}
     batch = api.create_batch(api.upload_control(control))
-    api.add_file(batch, "good", json.dumps([*PEOPLE, {"email": "x@example.com"}]).encode())
+    api.add_file(batch, "good", json.dumps(PEOPLE).encode())
     api.add_file(batch, "stray", b"[]")
     api.schedule(batch)
     info = api.wait(batch)
@@ -94,7 +98,29 @@ def test_exception_keeps_committed_records_and_counts_errors(api: BatchApi) -> N
         "stray (and DEFAULT file entry does not exist)"
     )
     assert lines[-1].startswith("END: ")
-    assert info["errors"] == 0  # the exception happens before any record
+    assert info["errors"] == 0
+    assert profiles(api) == []  # the files are checked before the first record
+
+
+def test_exception_keeps_committed_records_and_counts_errors(api: BatchApi) -> None:
+    control = minimal_control()
+    control["instructions"].append(
+        {"action": "if-exists", "source": "boom", "then": [{"action": "new", "destination": "nowhere"}]}
+    )
+    records = [
+        PEOPLE[0],
+        {"email": "untitled@example.com"},
+        PEOPLE[1],
+        {"first": "B", "last": "Oom", "boom": 1},
+    ]
+    info = run(api, control, {"d": json.dumps([*records, {"first": "Never", "last": "Reached"}]).encode()})
+    assert info["state"] == "error"
+    lines = info["log"].split("\n")
+    assert lines[-2] == "EXCEPTION: Error during import: Unknown destination: nowhere"
+    errors = lines[1:-2]
+    assert errors and all(line.endswith("(record 1)") for line in errors)
+    assert info["errors"] == len(errors)  # ours: the count so far, not Haplo's 0
+    assert sorted(r["title"]["last"] for r in profiles(api)) == ["Lovelace", "Turing"]
 
 
 def test_unregistered_model_at_run_time(api: BatchApi) -> None:

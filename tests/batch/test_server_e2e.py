@@ -185,7 +185,7 @@ def test_scheduled_batch_runs_after_restart(tmp_path: Path) -> None:
 
 def test_killed_run_is_error_with_whole_records_only(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    total = 60000
+    total = 30000
     rows = [{"title": f"P{i}", "supervisor": f"s{i}", "role": "R"} for i in range(total)]
     server = start_server(root)
     try:

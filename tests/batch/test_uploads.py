@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.storage.blobs import BlobNotFound, BlobStore
-from tests.batch.conftest import API, minimal_control, start_api
+from tests.batch.conftest import API, BatchApi, minimal_control, start_api
 
 
 def multipart_chunks(
@@ -49,8 +49,8 @@ def temp_files(root: Path) -> list[Path]:
     return sorted((root / "blobs" / "tmp").glob("*"))
 
 
-def test_streamed_file_upload_digest(client: TestClient, root: Path) -> None:
-    api = start_api(client)
+def test_streamed_file_upload_digest(mapi: BatchApi, module_root: Path) -> None:
+    api, client, root = mapi, mapi.client, module_root
     batch = api.create_batch(api.upload_control(minimal_control()))
     size = 6 * 1024 * 1024 + 123
     boundary = "b0undary"
@@ -94,8 +94,8 @@ def test_oversized_body_is_413_without_leftovers(small_limit_client: TestClient,
     assert api.op({"operation": "get_import_batch", "batch": batch})["files"] == []
 
 
-def test_truncated_upload_leaves_nothing(client: TestClient, root: Path) -> None:
-    api = start_api(client)
+def test_truncated_upload_leaves_nothing(mapi: BatchApi, module_root: Path) -> None:
+    api, client, root = mapi, mapi.client, module_root
     batch = api.create_batch(api.upload_control(minimal_control()))
     chunks = list(multipart_chunks("qq", {"batch": batch, "name": "t"}, "file", 300 * 1024))
     response = client.post(
@@ -108,8 +108,8 @@ def test_truncated_upload_leaves_nothing(client: TestClient, root: Path) -> None
     assert api.op({"operation": "get_import_batch", "batch": batch})["files"] == []
 
 
-def test_anonymous_upload_is_not_written(client: TestClient, root: Path) -> None:
-    api = start_api(client)
+def test_anonymous_upload_is_not_written(mapi: BatchApi, module_root: Path) -> None:
+    api, client, root = mapi, mapi.client, module_root
     batch = api.create_batch(api.upload_control(minimal_control()))
     response = client.post(
         API + "file",

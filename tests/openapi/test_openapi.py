@@ -23,9 +23,9 @@ NOT_FUZZED = {"csv_url_load", "import_from_s3", "export_to_s3"}
 # Operations that would lock the fuzzer out (its own user) are left out too.
 NOT_FUZZED |= {"drop_user", "alter_user", "drop_role", "alter_role"}
 # (positive, negative) examples per path; POST / carries every operation, so it gets the most.
-EXAMPLES = {"/": (300, 150)}
-DEFAULT_EXAMPLES = (50, 30)
-TIME_BUDGET = 75.0
+EXAMPLES = {"/": (250, 100)}
+DEFAULT_EXAMPLES = (40, 20)
+TIME_BUDGET = 45.0
 
 
 def load(client: Any) -> dict[str, Any]:
@@ -144,5 +144,5 @@ def test_schemathesis_finds_no_server_errors(server: ServerProcess) -> None:
         for mode, examples in zip((GenerationMode.POSITIVE, GenerationMode.NEGATIVE), counts, strict=True):
             failures += fuzz(operation, mode, examples, call, deadline)
     assert server.process.poll() is None, server.output()
-    assert calls >= 500, calls
+    assert calls >= 400, calls
     assert failures == [], "\n".join(failures[:20])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 DEV_DOG = {"database": "dev", "table": "dog"}
 
 
@@ -19,7 +17,12 @@ def by_value(op, attribute: str, value: Any, **extra: Any) -> list[Any]:
 
 
 def by_conditions(op, conditions: list[Any], **extra: Any) -> list[Any]:
-    body = {"operation": "search_by_conditions", **DEV_DOG, "get_attributes": ["id"], "conditions": conditions}
+    body = {
+        "operation": "search_by_conditions",
+        **DEV_DOG,
+        "get_attributes": ["id"],
+        "conditions": conditions,
+    }
     return ids(op({**body, **extra}))
 
 
@@ -40,11 +43,22 @@ def test_search_by_id_and_alias(dogs):
     stringy = dogs({"operation": "search_by_id", **DEV_DOG, "ids": ["5"], "get_attributes": ["*"]})[0]
     assert stringy["weight_lbs"] is None and stringy["breed_id"] is None  # missing → null with *
     legacy = dogs(
-        {"operation": "search_by_hash", "schema": "dev", "table": "dog", "hash_values": [1, 3], "get_attributes": ["id", "dog_name"]}
+        {
+            "operation": "search_by_hash",
+            "schema": "dev",
+            "table": "dog",
+            "hash_values": [1, 3],
+            "get_attributes": ["id", "dog_name"],
+        }
     )
     assert legacy == [{"id": 1, "dog_name": "Penny"}, {"id": 3, "dog_name": "Kato"}]
     explicit = dogs(
-        {"operation": "search_by_id", **DEV_DOG, "ids": [1], "get_attributes": ["id", "__createdtime__", "__updatedtime__"]}
+        {
+            "operation": "search_by_id",
+            **DEV_DOG,
+            "ids": [1],
+            "get_attributes": ["id", "__createdtime__", "__updatedtime__"],
+        }
     )
     assert list(explicit[0]) == ["id", "__createdtime__", "__updatedtime__"]
 
@@ -61,7 +75,13 @@ def test_search_by_value_wildcards(dogs):
     assert by_value(dogs, "weight_lbs", "*") == [1, 2, 3, 4]  # only records that have it
     assert by_value(dogs, "owner_name", "Kyle", limit=2, offset=1) == [2, 3]
     legacy = dogs(
-        {"operation": "search_by_value", **DEV_DOG, "attribute": "dog_name", "value": "Kato", "get_attributes": ["*"]}
+        {
+            "operation": "search_by_value",
+            **DEV_DOG,
+            "attribute": "dog_name",
+            "value": "Kato",
+            "get_attributes": ["*"],
+        }
     )
     assert legacy[0]["age"] == 9
 
@@ -74,7 +94,13 @@ def test_search_by_value_on_unindexed_attribute_scans(op):
             "attributes": [{"name": "id", "isPrimaryKey": True}, {"name": "name", "type": "String"}],
         }
     )
-    op({"operation": "insert", **DEV_DOG, "records": [{"id": 2, "name": "Pepper"}, {"id": 1, "name": "Penny"}, {"id": 3, "name": "Kato"}]})
+    op(
+        {
+            "operation": "insert",
+            **DEV_DOG,
+            "records": [{"id": 2, "name": "Pepper"}, {"id": 1, "name": "Penny"}, {"id": 3, "name": "Kato"}],
+        }
+    )
     assert by_value(op, "name", "Pe*") == [1, 2]
     assert by_conditions(op, [cond("name", "ends_with", "o")]) == [3]
 
@@ -91,7 +117,9 @@ def test_conditions_comparators(dogs):
     assert by_conditions(dogs, [cond("age", "less_than_equal", 3)]) == [4, "5", 6]
     assert by_conditions(dogs, [cond("age", "between", [2, 5])]) == ["5", 6, 1]
     assert by_conditions(dogs, [cond("owner_name", "greater_than", "Stephen")]) == [4, "5"]
-    assert by_conditions(dogs, [cond("age", "greater_than", "1")]) == []  # a string bound matches strings only
+    assert (
+        by_conditions(dogs, [cond("age", "greater_than", "1")]) == []
+    )  # a string bound matches strings only
     assert by_conditions(dogs, [{"attribute": "age", "comparator": "lt", "value": 2}]) == [4]
 
 
@@ -117,7 +145,11 @@ def test_conditions_transcript_cases(dogs):
     # and: driven by the narrowest indexed condition (age > 2), in its order
     assert by_conditions(
         dogs,
-        [cond("age", "greater_than", 2), cond("age", "less_than_equal", 9), cond("dog_name", "not_equal", "Kato")],
+        [
+            cond("age", "greater_than", 2),
+            cond("age", "less_than_equal", 9),
+            cond("dog_name", "not_equal", "Kato"),
+        ],
     ) == [6, 1, 2]
     # nested group
     nested = [
@@ -139,7 +171,10 @@ def test_conditions_transcript_cases(dogs):
 
 
 def test_deeply_nested_groups(dogs):
-    inner: dict[str, Any] = {"operator": "or", "conditions": [cond("id", "equals", 4), cond("id", "equals", "5")]}
+    inner: dict[str, Any] = {
+        "operator": "or",
+        "conditions": [cond("id", "equals", 4), cond("id", "equals", "5")],
+    }
     for _ in range(5):
         inner = {"operator": "and", "conditions": [inner, cond("owner_name", "equals", "Zach")]}
     assert by_conditions(dogs, [inner]) == [4, "5"]
@@ -169,46 +204,111 @@ def test_index_drives_the_and(dogs, client, monkeypatch):
     assert calls == ["scan"]
 
 
-@pytest.mark.parametrize(
-    ("body", "status", "error"),
-    [
-        ({"operation": "search_by_id", **DEV_DOG, "ids": [1]}, 400, "'get_attributes' is required"),
-        (
-            {"operation": "search_by_id", **DEV_DOG, "ids": [1, "5"], "get_attributes": ["dog_name", "age", "nonexistent"]},
-            400,
-            "unknown attribute 'nonexistent'",
-        ),
-        ({"operation": "search_by_id", "database": "dev", "table": "nope", "ids": [1], "get_attributes": ["*"]}, 404, "Table 'dev.nope' does not exist"),
-        ({"operation": "search_by_id", "database": "nodb", "table": "nope", "ids": [1], "get_attributes": ["*"]}, 404, "database 'nodb' does not exist"),
-        ({"operation": "search_by_value", **DEV_DOG, "search_value": "*", "get_attributes": ["*"]}, 400, "'attribute' is required"),
-        ({"operation": "search_by_value", **DEV_DOG, "search_attribute": "a", "get_attributes": ["*"]}, 400, "'value' is required"),
-        (
-            {"operation": "search_by_conditions", **DEV_DOG, "get_attributes": ["id"], "conditions": [cond("age", "bogus", 9)]},
-            400,
-            'Unknown query comparator "bogus"',
-        ),
-        ({"operation": "search_by_conditions", **DEV_DOG, "get_attributes": ["id"]}, 400, "'conditions' is required"),
-        (
-            {"operation": "search_by_conditions", **DEV_DOG, "get_attributes": ["id"], "conditions": [cond("age", "between", 5)]},
-            400,
-            "'between' needs a 'search_value' array of two values",
-        ),
-        (
-            {"operation": "search_by_conditions", **DEV_DOG, "get_attributes": ["id"], "conditions": [], "operator": "xor"},
-            400,
-            "'operator' must be 'and' or 'or'",
-        ),
-        (
-            {"operation": "search_by_conditions", **DEV_DOG, "get_attributes": ["id"], "conditions": [], "sort": {"x": 1}},
-            400,
-            "'sort' needs an 'attribute' string",
-        ),
-        (
-            {"operation": "search_by_conditions", **DEV_DOG, "get_attributes": ["id"], "conditions": [], "limit": -1},
-            400,
-            "'limit' must be an integer of at least 0",
-        ),
-    ],
-)
-def test_search_errors(dogs, body, status, error):
-    assert dogs(body, status) == {"error": error}
+SEARCH_ERRORS: list[tuple[dict[str, Any], int, str]] = [
+    ({"operation": "search_by_id", **DEV_DOG, "ids": [1]}, 400, "'get_attributes' is required"),
+    (
+        {
+            "operation": "search_by_id",
+            **DEV_DOG,
+            "ids": [1, "5"],
+            "get_attributes": ["dog_name", "age", "nonexistent"],
+        },
+        400,
+        "unknown attribute 'nonexistent'",
+    ),
+    (
+        {
+            "operation": "search_by_id",
+            "database": "dev",
+            "table": "nope",
+            "ids": [1],
+            "get_attributes": ["*"],
+        },
+        404,
+        "Table 'dev.nope' does not exist",
+    ),
+    (
+        {
+            "operation": "search_by_id",
+            "database": "nodb",
+            "table": "nope",
+            "ids": [1],
+            "get_attributes": ["*"],
+        },
+        404,
+        "database 'nodb' does not exist",
+    ),
+    (
+        {"operation": "search_by_value", **DEV_DOG, "search_value": "*", "get_attributes": ["*"]},
+        400,
+        "'attribute' is required",
+    ),
+    (
+        {"operation": "search_by_value", **DEV_DOG, "search_attribute": "a", "get_attributes": ["*"]},
+        400,
+        "'value' is required",
+    ),
+    (
+        {
+            "operation": "search_by_conditions",
+            **DEV_DOG,
+            "get_attributes": ["id"],
+            "conditions": [cond("age", "bogus", 9)],
+        },
+        400,
+        'Unknown query comparator "bogus"',
+    ),
+    (
+        {"operation": "search_by_conditions", **DEV_DOG, "get_attributes": ["id"]},
+        400,
+        "'conditions' is required",
+    ),
+    (
+        {
+            "operation": "search_by_conditions",
+            **DEV_DOG,
+            "get_attributes": ["id"],
+            "conditions": [cond("age", "between", 5)],
+        },
+        400,
+        "'between' needs a 'search_value' array of two values",
+    ),
+    (
+        {
+            "operation": "search_by_conditions",
+            **DEV_DOG,
+            "get_attributes": ["id"],
+            "conditions": [],
+            "operator": "xor",
+        },
+        400,
+        "'operator' must be 'and' or 'or'",
+    ),
+    (
+        {
+            "operation": "search_by_conditions",
+            **DEV_DOG,
+            "get_attributes": ["id"],
+            "conditions": [],
+            "sort": {"x": 1},
+        },
+        400,
+        "'sort' needs an 'attribute' string",
+    ),
+    (
+        {
+            "operation": "search_by_conditions",
+            **DEV_DOG,
+            "get_attributes": ["id"],
+            "conditions": [],
+            "limit": -1,
+        },
+        400,
+        "'limit' must be an integer of at least 0",
+    ),
+]
+
+
+def test_search_errors(dogs):
+    for body, status, error in SEARCH_ERRORS:
+        assert dogs(body, status) == {"error": error}, body

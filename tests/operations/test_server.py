@@ -21,19 +21,42 @@ def test_real_server_round_trip_lock_and_restart(tmp_path):
     root = tmp_path / "root"
     server = start_server(root)
     try:
-        assert server.op({"operation": "create_table", "database": "dev", "table": "dog", "primary_key": "id"}) == (
+        assert server.op(
+            {"operation": "create_table", "database": "dev", "table": "dog", "primary_key": "id"}
+        ) == (
             200,
             {"message": "table 'dev.dog' successfully created."},
         )
         status, answer = server.op(
-            {"operation": "insert", "database": "dev", "table": "dog", "records": [{"id": 1, "name": "Penny"}, {"id": 2}]}
+            {
+                "operation": "insert",
+                "database": "dev",
+                "table": "dog",
+                "records": [{"id": 1, "name": "Penny"}, {"id": 2}],
+            }
         )
         assert (status, answer["message"]) == (200, "inserted 2 of 2 records")
-        assert server.op({"operation": "search_by_id", "database": "dev", "table": "dog", "ids": [1], "get_attributes": ["name"]}) == (
+        assert server.op(
+            {
+                "operation": "search_by_id",
+                "database": "dev",
+                "table": "dog",
+                "ids": [1],
+                "get_attributes": ["name"],
+            }
+        ) == (
             200,
             [{"name": "Penny"}],
         )
-        assert server.op({"operation": "search_by_id", "database": "dev", "table": "nope", "ids": [1], "get_attributes": ["*"]}) == (
+        assert server.op(
+            {
+                "operation": "search_by_id",
+                "database": "dev",
+                "table": "nope",
+                "ids": [1],
+                "get_attributes": ["*"],
+            }
+        ) == (
             404,
             {"error": "Table 'dev.nope' does not exist"},
         )
@@ -44,11 +67,15 @@ def test_real_server_round_trip_lock_and_restart(tmp_path):
         request = urllib.request.Request(
             server.url + "/",
             data=json.dumps({"operation": "get_backup", "database": "dev"}).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {tokens['operation_token']}"},
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {tokens['operation_token']}",
+            },
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             assert response.headers["Content-Type"] == "application/x-tar"
-            names = tarfile.open(fileobj=io.BytesIO(response.read())).getnames()
+            with tarfile.open(fileobj=io.BytesIO(response.read())) as tar:
+                names = tar.getnames()
         assert "dev/CURRENT" in names
 
         # a second process on the same root stops at once, naming the lock file
@@ -63,7 +90,10 @@ def test_real_server_round_trip_lock_and_restart(tmp_path):
         assert second.returncode != 0
         assert "LOCK" in second.stderr and str(root) in second.stderr
         # the first server is unharmed
-        assert server.op({"operation": "describe_table", "database": "dev", "table": "dog"})[1]["record_count"] == 2
+        assert (
+            server.op({"operation": "describe_table", "database": "dev", "table": "dog"})[1]["record_count"]
+            == 2
+        )
     finally:
         # uvicorn re-raises SIGTERM after its graceful shutdown: -15 is a clean stop
         assert server.stop() in (0, -15)
@@ -71,13 +101,25 @@ def test_real_server_round_trip_lock_and_restart(tmp_path):
     restarted = start_server(root)
     try:
         status, rows = restarted.op(
-            {"operation": "search_by_value", "database": "dev", "table": "dog", "attribute": "id", "value": "*",
-             "get_attributes": ["id", "name"]}
+            {
+                "operation": "search_by_value",
+                "database": "dev",
+                "table": "dog",
+                "attribute": "id",
+                "value": "*",
+                "get_attributes": ["id", "name"],
+            }
         )
         assert (status, rows) == (200, [{"id": 1, "name": "Penny"}, {"id": 2, "name": None}])
         status, found = restarted.op(
-            {"operation": "search_by_value", "database": "dev", "table": "dog", "attribute": "name", "value": "Pen*",
-             "get_attributes": ["id"]}
+            {
+                "operation": "search_by_value",
+                "database": "dev",
+                "table": "dog",
+                "attribute": "name",
+                "value": "Pen*",
+                "get_attributes": ["id"],
+            }
         )
         assert (status, found) == (200, [{"id": 1}])  # the index survived the restart
     finally:

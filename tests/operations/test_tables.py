@@ -23,7 +23,10 @@ def test_create_and_drop_database(op):
         "error": "database 'dev' does not exist"
     }
     # HarperDB's deprecated spellings
-    assert op({"operation": "create_schema", "schema": "old"})["message"] == "database 'old' successfully created"
+    assert (
+        op({"operation": "create_schema", "schema": "old"})["message"]
+        == "database 'old' successfully created"
+    )
     assert op({"operation": "describe_schema", "schema": "old"}) == {}
     assert op({"operation": "drop_schema", "schema": "old"}) == {"message": "successfully deleted 'old'"}
 
@@ -86,11 +89,15 @@ def test_describe_shapes(dogs):
     assert everything["dev"]["breed"]["record_count"] == 2
     empty = dogs({"operation": "create_table", "database": "dev", "table": "empty", "primary_key": "id"})
     assert empty
-    assert "last_updated_record" not in dogs({"operation": "describe_table", "database": "dev", "table": "empty"})
+    assert "last_updated_record" not in dogs(
+        {"operation": "describe_table", "database": "dev", "table": "empty"}
+    )
 
 
 def test_describe_missing(op):
-    assert op({"operation": "describe_table", "table": "dog"}, 404) == {"error": "database 'data' does not exist"}
+    assert op({"operation": "describe_table", "table": "dog"}, 404) == {
+        "error": "database 'data' does not exist"
+    }
     op({"operation": "create_database", "database": "dev"})
     assert op({"operation": "describe_table", "database": "dev", "table": "nope"}, 404) == {
         "error": "Table 'dev.nope' does not exist"
@@ -111,13 +118,15 @@ def test_drop_table(dogs):
 
 
 def test_attributes(dogs):
-    assert dogs({"operation": "create_attribute", "database": "dev", "table": "dog", "attribute": "color"}) == {
-        "message": "attribute 'dev.dog.color' successfully created."
-    }
+    assert dogs(
+        {"operation": "create_attribute", "database": "dev", "table": "dog", "attribute": "color"}
+    ) == {"message": "attribute 'dev.dog.color' successfully created."}
     assert dogs(
         {"operation": "create_attribute", "database": "dev", "table": "dog", "attribute": "color"}, 400
     ) == {"error": "attribute 'color' already exists in dev.dog"}
-    got = dogs({"operation": "search_by_id", "database": "dev", "table": "dog", "ids": [1], "get_attributes": ["*"]})
+    got = dogs(
+        {"operation": "search_by_id", "database": "dev", "table": "dog", "ids": [1], "get_attributes": ["*"]}
+    )
     assert got[0]["color"] is None
     assert dogs({"operation": "drop_attribute", "database": "dev", "table": "dog", "attribute": "age"}) == {
         "message": "successfully deleted attribute 'age'"
@@ -125,7 +134,9 @@ def test_attributes(dogs):
     assert dogs({"operation": "drop_attribute", "database": "dev", "table": "dog", "attribute": "nope"}) == {
         "message": "successfully deleted attribute 'nope'"
     }
-    got = dogs({"operation": "search_by_id", "database": "dev", "table": "dog", "ids": [1], "get_attributes": ["*"]})
+    got = dogs(
+        {"operation": "search_by_id", "database": "dev", "table": "dog", "ids": [1], "get_attributes": ["*"]}
+    )
     assert "age" not in got[0]
     described = dogs({"operation": "describe_table", "database": "dev", "table": "dog"})
     assert "age" not in [a["attribute"] for a in described["attributes"]]
@@ -167,14 +178,20 @@ def test_schema_defined_table(op):
         {"attribute": "name", "indexed": False, "type": "String"},
     ]
     bad = op(
-        {"operation": "insert", "database": "dev", "table": "typed", "records": [{"id": 1, "age": "notanint"}]},
+        {
+            "operation": "insert",
+            "database": "dev",
+            "table": "typed",
+            "records": [{"id": 1, "age": "notanint"}],
+        },
         400,
     )
     assert bad == {
         "error": 'Value "notanint" in property age must be an integer (from -2147483648 to 2147483647)'
     }
     too_big = op(
-        {"operation": "insert", "database": "dev", "table": "typed", "records": [{"id": 1, "age": 2**31}]}, 400
+        {"operation": "insert", "database": "dev", "table": "typed", "records": [{"id": 1, "age": 2**31}]},
+        400,
     )
     assert "must be an integer" in too_big["error"]
     ok = op(
@@ -186,10 +203,22 @@ def test_schema_defined_table(op):
         }
     )
     assert ok["inserted_hashes"] == [1, 2]
-    rows = op({"operation": "search_by_id", "database": "dev", "table": "typed", "ids": [1], "get_attributes": ["*"]})
-    assert rows == [{"id": 1, "age": 3, "name": "x", "extra": {"a": 1}}]  # no metadata on schema-defined tables
+    rows = op(
+        {
+            "operation": "search_by_id",
+            "database": "dev",
+            "table": "typed",
+            "ids": [1],
+            "get_attributes": ["*"],
+        }
+    )
+    assert rows == [
+        {"id": 1, "age": 3, "name": "x", "extra": {"a": 1}}
+    ]  # no metadata on schema-defined tables
     # the extra property is stored but not indexed
-    extra = [a for a in op({"operation": "describe_table", "database": "dev", "table": "typed"})["attributes"]]
+    extra = [
+        a for a in op({"operation": "describe_table", "database": "dev", "table": "typed"})["attributes"]
+    ]
     assert {"attribute": "extra", "indexed": False} in extra
     assert op(
         {"operation": "update", "database": "dev", "table": "typed", "records": [{"id": 2, "name": 5}]}, 400
@@ -211,7 +240,13 @@ def test_system_database_is_refused(op):
     for body in (
         {"operation": "describe_database", "database": "system"},
         {"operation": "describe_table", "database": "system", "table": "hdb_user"},
-        {"operation": "search_by_id", "database": "system", "table": "hdb_user", "ids": ["admin"], "get_attributes": ["*"]},
+        {
+            "operation": "search_by_id",
+            "database": "system",
+            "table": "hdb_user",
+            "ids": ["admin"],
+            "get_attributes": ["*"],
+        },
         {"operation": "insert", "database": "system", "table": "hdb_user", "records": [{"username": "x"}]},
         {"operation": "delete", "schema": "system", "table": "hdb_user", "ids": ["admin"]},
         {"operation": "drop_database", "database": "system"},
@@ -226,15 +261,39 @@ def test_system_database_is_refused(op):
 
 
 def test_expiration(op):
-    op({"operation": "create_table", "database": "dev", "table": "cache", "primary_key": "id", "expiration": 1})
+    op(
+        {
+            "operation": "create_table",
+            "database": "dev",
+            "table": "cache",
+            "primary_key": "id",
+            "expiration": 1,
+        }
+    )
     assert op({"operation": "describe_table", "database": "dev", "table": "cache"})["expiration"] == 1
-    assert op({"operation": "create_table", "database": "dev", "table": "c2", "primary_key": "id", "expiration": -1}, 400)
+    assert op(
+        {
+            "operation": "create_table",
+            "database": "dev",
+            "table": "c2",
+            "primary_key": "id",
+            "expiration": -1,
+        },
+        400,
+    )
 
 
 def test_get_backup_holds_only_that_database(dogs, root, tmp_path):
     dogs({"operation": "create_database", "database": "other"})
     dogs({"operation": "create_table", "database": "other", "table": "secret_table", "primary_key": "id"})
-    dogs({"operation": "insert", "database": "other", "table": "secret_table", "records": [{"id": "zz-marker"}]})
+    dogs(
+        {
+            "operation": "insert",
+            "database": "other",
+            "table": "secret_table",
+            "records": [{"id": "zz-marker"}],
+        }
+    )
     response = dogs.raw({"operation": "get_backup", "database": "dev"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/x-tar"
@@ -253,7 +312,9 @@ def test_get_backup_holds_only_that_database(dogs, root, tmp_path):
     finally:
         restored.close()
     assert not any((root / "tmp").iterdir())  # the work directory is removed after the response
-    assert dogs({"operation": "get_backup", "database": "nope"}, 404) == {"error": "database 'nope' does not exist"}
+    assert dogs({"operation": "get_backup", "database": "nope"}, 404) == {
+        "error": "database 'nope' does not exist"
+    }
 
 
 def test_restart_keeps_tables_and_records(root):
@@ -271,11 +332,21 @@ def test_restart_keeps_tables_and_records(root):
     with make_client(root) as client:
         answer = client.post(
             "/",
-            json={"operation": "search_by_value", "database": "dev", "table": "dog", "attribute": "owner_name",
-                  "value": "Kyle", "get_attributes": ["id", "dog_name"]},
+            json={
+                "operation": "search_by_value",
+                "database": "dev",
+                "table": "dog",
+                "attribute": "owner_name",
+                "value": "Kyle",
+                "get_attributes": ["id", "dog_name"],
+            },
             headers=ADMIN_AUTH,
         ).json()
-        assert answer == [{"id": 1, "dog_name": "Penny"}, {"id": 2, "dog_name": "Pepper"}, {"id": 3, "dog_name": "Kato"}]
+        assert answer == [
+            {"id": 1, "dog_name": "Penny"},
+            {"id": 2, "dog_name": "Pepper"},
+            {"id": 3, "dog_name": "Kato"},
+        ]
         described = client.post(
             "/", json={"operation": "describe_table", "database": "dev", "table": "dog"}, headers=ADMIN_AUTH
         ).json()

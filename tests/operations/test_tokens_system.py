@@ -16,7 +16,8 @@ def _bearer(token: str) -> dict[str, str]:
 
 def test_tokens(client):
     issued = client.post(
-        "/", json={"operation": "create_authentication_tokens", "username": "admin", "password": ADMIN_PASSWORD}
+        "/",
+        json={"operation": "create_authentication_tokens", "username": "admin", "password": ADMIN_PASSWORD},
     )
     assert issued.status_code == 200
     tokens = issued.json()
@@ -43,7 +44,9 @@ def test_tokens(client):
     renewed = refresh_as_bearer({"operation": "refresh_operation_token"})
     assert list(renewed) == ["operation_token"]
     assert Ops(client, _bearer(renewed["operation_token"]))({"operation": "user_info"})["username"] == "admin"
-    with_basic = Ops(client, ADMIN_AUTH)({"operation": "refresh_operation_token", "refresh_token": tokens["refresh_token"]})
+    with_basic = Ops(client, ADMIN_AUTH)(
+        {"operation": "refresh_operation_token", "refresh_token": tokens["refresh_token"]}
+    )
     assert "operation_token" in with_basic
     # an operation token is not a refresh token, and garbage is not either
     assert as_bearer({"operation": "refresh_operation_token"}, 401) == {"error": "invalid token"}
@@ -54,7 +57,9 @@ def test_tokens(client):
 
 
 def test_create_tokens_errors(client):
-    wrong = client.post("/", json={"operation": "create_authentication_tokens", "username": "admin", "password": "bad"})
+    wrong = client.post(
+        "/", json={"operation": "create_authentication_tokens", "username": "admin", "password": "bad"}
+    )
     assert (wrong.status_code, wrong.json()) == (401, {"error": "invalid credentials"})
     missing = client.post("/", json={"operation": "create_authentication_tokens"})
     assert (missing.status_code, missing.json()) == (401, {"error": "invalid credentials"})
@@ -101,8 +106,17 @@ def test_system_information(op):
 def test_configuration(op, root):
     config = op({"operation": "get_configuration"})
     assert config["http"]["port"] == 9925 and config["rootPath"] == str(root.resolve())
-    assert {"http", "logging", "authentication", "rootPath", "storage", "operationsApi", "threads"} <= set(config)
-    answer = op({"operation": "set_configuration", "logging_level": "debug", "http": {"port": 9999}, "jobs.threads": 3})
+    assert {"http", "logging", "authentication", "rootPath", "storage", "operationsApi", "threads"} <= set(
+        config
+    )
+    answer = op(
+        {
+            "operation": "set_configuration",
+            "logging_level": "debug",
+            "http": {"port": 9999},
+            "jobs.threads": 3,
+        }
+    )
     assert answer == {
         "message": "Configuration successfully set. You must restart the gateway for new config settings to take effect."
     }
@@ -113,7 +127,9 @@ def test_configuration(op, root):
     assert op({"operation": "set_configuration", "nonsense_key": 1}, 400) == {
         "error": "Unknown configuration keys: nonsense_key"
     }
-    assert op({"operation": "set_configuration", "http_port": "high"}, 400) == {"error": "'http.port' must be an integer"}
+    assert op({"operation": "set_configuration", "http_port": "high"}, 400) == {
+        "error": "'http.port' must be an integer"
+    }
     assert op({"operation": "set_configuration"}, 400)
 
 
@@ -121,5 +137,9 @@ def test_registration_info_and_unsupported(op, client):
     info = op({"operation": "registration_info"})
     assert info["name"] == "batch-import-gateway" and info["version"]
     for name in ("read_transaction_log", "add_component", "set_license", "restart"):
-        assert op({"operation": name}, 400) == {"error": f"Operation '{name}' is not supported by this server"}
-    assert Ops(client, basic("admin", "wrong"))({"operation": "registration_info"}, 401) == {"error": "Login failed"}
+        assert op({"operation": name}, 400) == {
+            "error": f"Operation '{name}' is not supported by this server"
+        }
+    assert Ops(client, basic("admin", "wrong"))({"operation": "registration_info"}, 401) == {
+        "error": "Login failed"
+    }

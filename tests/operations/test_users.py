@@ -10,7 +10,13 @@ DEV_PERMISSION = {
     "super_user": False,
     "dev": {
         "tables": {
-            "dog": {"read": True, "insert": True, "update": False, "delete": False, "attribute_permissions": []}
+            "dog": {
+                "read": True,
+                "insert": True,
+                "update": False,
+                "delete": False,
+                "attribute_permissions": [],
+            }
         }
     },
 }
@@ -26,12 +32,23 @@ def test_roles(op):
     roles = op({"operation": "list_roles"})
     assert [r["id"] for r in roles] == ["developer", "super_user"]
     assert list(roles[0]) == ["permission", "role", "id", "__updatedtime__", "__createdtime__"]
-    altered = op({"operation": "alter_role", "id": "developer", "role": "dev", "permission": {"super_user": False}})
-    assert altered["role"] == "dev" and altered["permission"] == {"super_user": False} and altered["id"] == "developer"
-    assert op({"operation": "alter_role", "id": "ghost", "role": "x"}, 404) == {"error": "ghost role not found"}
+    altered = op(
+        {"operation": "alter_role", "id": "developer", "role": "dev", "permission": {"super_user": False}}
+    )
+    assert (
+        altered["role"] == "dev"
+        and altered["permission"] == {"super_user": False}
+        and altered["id"] == "developer"
+    )
+    assert op({"operation": "alter_role", "id": "ghost", "role": "x"}, 404) == {
+        "error": "ghost role not found"
+    }
     assert op({"operation": "drop_role", "id": "developer"}) == {"message": "dev successfully deleted"}
     assert op({"operation": "drop_role", "id": "developer"}, 404) == {"error": "developer role not found"}
-    bad = op({"operation": "add_role", "role": "bad", "permission": {"dev": {"tables": {"dog": {"read": "yes"}}}}}, 400)
+    bad = op(
+        {"operation": "add_role", "role": "bad", "permission": {"dev": {"tables": {"dog": {"read": "yes"}}}}},
+        400,
+    )
     assert bad["error"] == "Errors in the role permissions JSON provided"
     assert bad["main_permissions"] == ["'read' of table 'dev.dog' must be a boolean"]
     assert op({"operation": "add_role", "role": "nop"}, 400) == {"error": "'permission' is required"}
@@ -39,9 +56,9 @@ def test_roles(op):
 
 def test_users(op, client):
     op({"operation": "add_role", "role": "developer", "permission": DEV_PERMISSION})
-    assert op({"operation": "add_user", "role": "developer", "username": "dev1", "password": "pw1", "active": True}) == {
-        "message": "dev1 successfully added"
-    }
+    assert op(
+        {"operation": "add_user", "role": "developer", "username": "dev1", "password": "pw1", "active": True}
+    ) == {"message": "dev1 successfully added"}
     assert op({"operation": "add_user", "role": "developer", "username": "dev1", "password": "pw1"}, 409) == {
         "error": "User dev1 already exists"
     }
@@ -66,15 +83,21 @@ def test_users(op, client):
     op({"operation": "alter_user", "username": "dev1", "active": True, "password": "new"})
     assert dev1({"operation": "user_info"}, 401) == {"error": "Login failed"}
     assert Ops(client, basic("dev1", "new"))({"operation": "user_info"})["username"] == "dev1"
-    assert op({"operation": "alter_user", "username": "dev1", "role": "nope"}, 404) == {"error": "nope role not found"}
-    assert op({"operation": "drop_role", "id": "developer"}, 409)["error"].startswith("Cannot drop role 'developer'")
+    assert op({"operation": "alter_user", "username": "dev1", "role": "nope"}, 404) == {
+        "error": "nope role not found"
+    }
+    assert op({"operation": "drop_role", "id": "developer"}, 409)["error"].startswith(
+        "Cannot drop role 'developer'"
+    )
     assert op({"operation": "drop_user", "username": "dev1"}) == {"message": "dev1 successfully deleted"}
     assert op({"operation": "drop_user", "username": "dev1"}, 404) == {"error": "User dev1 does not exist"}
     assert Ops(client, basic("dev1", "new"))({"operation": "user_info"}, 401) == {"error": "Login failed"}
 
 
 def test_last_super_user_is_protected(op):
-    assert op({"operation": "drop_user", "username": "admin"}, 400) == {"error": "cannot drop the last active super user"}
+    assert op({"operation": "drop_user", "username": "admin"}, 400) == {
+        "error": "cannot drop the last active super user"
+    }
     assert op({"operation": "alter_user", "username": "admin", "active": False}, 400)
     assert op({"operation": "alter_role", "id": "super_user", "permission": {"super_user": False}}, 400)
     assert op({"operation": "user_info"})["username"] == "admin"
@@ -82,25 +105,46 @@ def test_last_super_user_is_protected(op):
 
 def test_permissions_of_a_partial_role(dogs):
     dev1 = make_user(dogs, "dev1", DEV_PERMISSION)
-    assert dev1({"operation": "search_by_id", "database": "dev", "table": "dog", "ids": [1], "get_attributes": ["id"]}) == [
-        {"id": 1}
-    ]
-    assert dev1({"operation": "insert", "database": "dev", "table": "dog", "records": [{"id": 77}]})["inserted_hashes"] == [77]
+    assert dev1(
+        {"operation": "search_by_id", "database": "dev", "table": "dog", "ids": [1], "get_attributes": ["id"]}
+    ) == [{"id": 1}]
+    assert dev1({"operation": "insert", "database": "dev", "table": "dog", "records": [{"id": 77}]})[
+        "inserted_hashes"
+    ] == [77]
     assert dev1({"operation": "delete", "database": "dev", "table": "dog", "ids": [1]}, 403) == {
         "error": FORBIDDEN,
         "unauthorized_access": [
-            {"schema": "dev", "table": "dog", "required_table_permissions": ["delete"], "required_attribute_permissions": []}
+            {
+                "schema": "dev",
+                "table": "dog",
+                "required_table_permissions": ["delete"],
+                "required_attribute_permissions": [],
+            }
         ],
         "invalid_schema_items": [],
     }
     assert dev1({"operation": "upsert", "database": "dev", "table": "dog", "records": [{"id": 1}]}, 403) == {
         "error": FORBIDDEN,
         "unauthorized_access": [
-            {"schema": "dev", "table": "dog", "required_table_permissions": ["update"], "required_attribute_permissions": []}
+            {
+                "schema": "dev",
+                "table": "dog",
+                "required_table_permissions": ["update"],
+                "required_attribute_permissions": [],
+            }
         ],
         "invalid_schema_items": [],
     }
-    assert dev1({"operation": "search_by_id", "database": "dev", "table": "breed", "ids": [7], "get_attributes": ["*"]}, 403) == {
+    assert dev1(
+        {
+            "operation": "search_by_id",
+            "database": "dev",
+            "table": "breed",
+            "ids": [7],
+            "get_attributes": ["*"],
+        },
+        403,
+    ) == {
         "error": FORBIDDEN,
         "unauthorized_access": [],
         "invalid_schema_items": ["Table 'dev.breed' does not exist"],
@@ -122,13 +166,13 @@ def test_permissions_of_a_partial_role(dogs):
     # describe_* show only the tables the role has
     assert list(dev1({"operation": "describe_all"})) == ["dev"]
     assert list(dev1({"operation": "describe_database", "database": "dev"})) == ["dog"]
-    assert dev1({"operation": "describe_table", "database": "dev", "table": "breed"}, 403)["invalid_schema_items"] == [
-        "Table 'dev.breed' does not exist"
-    ]
+    assert dev1({"operation": "describe_table", "database": "dev", "table": "breed"}, 403)[
+        "invalid_schema_items"
+    ] == ["Table 'dev.breed' does not exist"]
     # nothing was deleted by the refused request
-    assert dogs({"operation": "search_by_id", "database": "dev", "table": "dog", "ids": [1], "get_attributes": ["id"]}) == [
-        {"id": 1}
-    ]
+    assert dogs(
+        {"operation": "search_by_id", "database": "dev", "table": "dog", "ids": [1], "get_attributes": ["id"]}
+    ) == [{"id": 1}]
 
 
 def test_user_and_role_changes_are_audited(op):
@@ -141,12 +185,15 @@ def test_user_and_role_changes_are_audited(op):
     assert all(e["data"]["by"] == "admin" for e in entries)
     assert entries[2]["data"]["password_changed"] is True
     assert "secret" not in str(entries)
-    assert [e["type"] for e in op({"operation": "read_audit_log", "search_type": "type", "search_values": ["drop_user"]})] == [
-        "drop_user"
-    ]
+    assert [
+        e["type"]
+        for e in op({"operation": "read_audit_log", "search_type": "type", "search_values": ["drop_user"]})
+    ] == ["drop_user"]
     times = [e["time"] for e in entries]
     assert times == sorted(times)
-    window = op({"operation": "read_audit_log", "search_type": "timestamp", "search_values": [times[1], times[2]]})
+    window = op(
+        {"operation": "read_audit_log", "search_type": "timestamp", "search_values": [times[1], times[2]]}
+    )
     assert [e["type"] for e in window] == ["add_user", "alter_user"]
     assert len(op({"operation": "read_audit_log", "search_type": "username", "search_values": ["dev1"]})) == 3
     assert len(op({"operation": "read_audit_log", "limit": 2})) == 2
