@@ -7,7 +7,8 @@ commas). Then, each in its own child process (so peak RSS is that run's own):
 
 * ``gateway``: the app (TestClient, real lifespan, real RocksDB) creates a table
   whose ``attributes`` index ``city``, runs ``csv_file_load`` and polls
-  ``get_job`` to COMPLETE, then ``export_local`` as JSON and as CSV;
+  ``get_job`` to COMPLETE, then ``export_local`` as JSON and as CSV
+  (``--in-process`` also measures the load without the parse worker process);
 * ``naive``: csv.DictReader, per-cell try-int/try-float casting, json.dumps per
   record and one RocksDB put per key (record and city index) into a rocksdict in
   raw mode, the straightforward loader.
@@ -75,7 +76,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_gateway(csv_path: Path, work: Path) -> dict[str, Any]:
+def run_gateway(csv_path: Path, work: Path, in_process: bool = False) -> dict[str, Any]:
     """The real csv_file_load and export_local operations (in this child process)."""
     sys.path.insert(0, str(ROOT))
     from starlette.testclient import TestClient
@@ -91,7 +92,8 @@ def run_gateway(csv_path: Path, work: Path) -> dict[str, Any]:
         os.link(csv_path, target)
     else:
         shutil.copy(csv_path, target)
-    config = load_config(root=root, environ={})
+    overrides = {"bulk.parse_worker_min_bytes": 0} if in_process else {}
+    config = load_config(root=root, environ={}, overrides=overrides)
     app = create_app(config, admin_username="admin", admin_password="bench-password")
     auth = ("admin", "bench-password")
     out: dict[str, Any] = {}
@@ -201,12 +203,17 @@ def main() -> None:
     parser.add_argument("--rows", type=int, action="append", help="row counts (repeatable)")
     parser.add_argument("--flat", action="store_true", help="also run 3M rows (memory flatness)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive reference loader")
+    parser.add_argument(
+        "--in-process", action="store_true", help="also measure the load without the parse worker process"
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         kind, csv_name, work = args.child
-        runner = run_gateway if kind == "gateway" else run_naive
-        print(json.dumps(runner(Path(csv_name), Path(work))))
+        if kind == "naive":
+            print(json.dumps(run_naive(Path(csv_name), Path(work))))
+        else:
+            print(json.dumps(run_gateway(Path(csv_name), Path(work), in_process=kind == "gateway-inproc")))
         return
     sizes = args.rows or [100_000, 1_000_000]
     if args.flat:
@@ -229,6 +236,12 @@ def main() -> None:
                     f" | ratio {naive['load_s'] / gateway['load_s']:.1f}x"
                 )
             print(line)
+            if args.in_process:
+                alone = child("gateway-inproc", csv_path)
+                print(
+                    f"{'':>9}        without the parse worker: {rows / alone['load_s']:,.0f} rows/s "
+                    f"(peak RSS {alone['load_rss_mb']:.0f} MB)"
+                )
             print(
                 f"{'':>9}        export json {rows / gateway['export_json_s']:,.0f} rows/s "
                 f"({gateway['export_json_bytes'] / 1e6:.0f} MB), csv {rows / gateway['export_csv_s']:,.0f} rows/s "

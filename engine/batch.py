@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from engine.compile import Compiler, Step
+from engine.compile import Compiler
 from engine.control import validate_control
 from engine.errors import BatchError
 from engine.filters import FilterContext, FilterSet
-from engine.finish import build_checks, build_writes, uuid4_keys
+from engine.finish import uuid4_keys
 from engine.jsvalues import EMPTY_CONTEXT, js_string
 from engine.models import Model
 from engine.ports import BatchFile, StoreError, TargetStore, TargetWrite
@@ -147,7 +147,7 @@ class _Run:
             FilterSet(FilterContext(model, self.store)),
             mappings if isinstance(mappings, dict) else {},
         )
-        program = compiler.block(self.control["instructions"])
+        program = compiler.program(self.control["instructions"], self.dry_run)
         readers = self._readers()
         for _, reader in readers:
             reader.check()
@@ -161,17 +161,15 @@ class _Run:
     def _transform_all(
         self,
         env: BatchEnv,
-        program: Step,
+        program: Callable[[Transformation, dict[str, Any]], list[TargetWrite] | None],
         records: Iterable[Any],
         progress: Callable[[int], None] | None,
         should_stop: Callable[[], bool] | None,
     ) -> None:
         reporter = self.reporter
-        checks = build_checks(env)
-        writes = None if self.dry_run else build_writes(env)
         commit = self.store.commit
         tr = Transformation()
-        targets, queued = tr.targets, tr.queued
+        targets, pseudo, queued = tr.targets, tr.pseudo, tr.queued
         count, committed = self.records, self.committed
         next_report = (count // PROGRESS_EVERY + 1) * PROGRESS_EVERY if progress is not None else -1
         next_stop_check = count + STOP_CHECK_EVERY if should_stop is not None else -1
@@ -179,22 +177,21 @@ class _Run:
             for record in records:
                 reporter.record = count
                 targets.clear()
+                if pseudo:
+                    pseudo.clear()
                 if queued:
                     queued.clear()
                 tr.complete = True
-                program(tr, record if type(record) is dict else EMPTY_CONTEXT)
-                if tr.complete:
-                    checks(tr)
-                    if tr.complete and writes is not None:
-                        out = writes(tr)
-                        if out:
-                            try:
-                                commit(out)
-                            except StoreError as error:
-                                reporter(f"Could not commit {_failed_destinations(env, out, error)}: {error}")
-                                out = None
-                        if out is not None:
-                            committed += 1
+                out = program(tr, record if type(record) is dict else EMPTY_CONTEXT)
+                if out is not None:
+                    if out:
+                        try:
+                            commit(out)
+                        except StoreError as error:
+                            reporter(f"Could not commit {_failed_destinations(env, out, error)}: {error}")
+                            out = None
+                    if out is not None:
+                        committed += 1
                 count += 1
                 if count == next_report:
                     next_report += PROGRESS_EVERY

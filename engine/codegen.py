@@ -17,7 +17,6 @@ from typing import Any, Final
 
 from engine.jsvalues import EMPTY_CONTEXT, UNDEFINED
 from engine.models import Destination
-from engine.transform import Target
 
 PRESENT: Final = 'v or (v is not None and v is not False and v != "")'
 """Source of the presence test of §5.1 on local ``v`` (truthy, or ``0``, ``{}``, ``[]``)."""
@@ -91,23 +90,25 @@ class Emitter:
         if len(self.lines) == start:
             self.line(indent, "pass")
 
-    def target(self, indent: int, dest: Destination, getter: Callable[[Any], Any]) -> None:
-        """Set local ``t`` to the destination's current target, getting one if needed (§5.1)."""
-        self.line(indent, f"t = targets.get({dest.name!r})")
-        self.line(indent, "if t is None:")
-        if dest.pseudo:  # a blank pseudo target appears silently
-            self.line(
-                indent + 1,
-                f"t = targets[{dest.name!r}] = {self.const(Target, 'Target')}({self.const(dest, 'dest')}, {{}})",
-            )
-        else:
-            self.line(indent + 1, f"t = {self.const(getter, 'get')}(tr)")
+    def record(self, indent: int, dest: Destination, getter: Callable[[Any], Any] | None) -> None:
+        """Set local ``r`` to the record of the destination's current target, getting one if needed (§5.1)."""
+        if dest.pseudo:  # a blank pseudo record appears silently
+            self.line(indent, f"r = pseudo.get({dest.name!r})")
+            self.line(indent, "if r is None:")
+            self.line(indent + 1, f"r = pseudo[{dest.name!r}] = {{}}")
+        else:  # targets are always truthy
+            self.line(indent, f"r = (targets.get({dest.name!r}) or {self.const(getter, 'get')}(tr)).record")
 
 
-def build_function(items: Sequence[Item]) -> Callable[[Any, dict[str, Any]], None]:
-    """Generate, compile and return ``(tr, ctx) -> None`` running ``items`` in order."""
+def build_function(
+    items: Sequence[Item], epilogue: Callable[[Emitter, int], None] | None = None
+) -> Callable[[Any, dict[str, Any]], Any]:
+    """Generate, compile and return ``(tr, ctx)`` running ``items`` in order, then ``epilogue``'s lines."""
     em = Emitter()
     em.line(0, "def run(tr, ctx):")
     em.line(1, "targets = tr.targets")
+    em.line(1, "pseudo = tr.pseudo")
     em.block(items, 1, "ctx")
+    if epilogue is not None:
+        epilogue(em, 1)
     return em.compile("run")

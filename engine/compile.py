@@ -47,6 +47,17 @@ class Compiler:
         compiled = (self.one(i) for i in instructions)
         return [item for item in compiled if item is not None]
 
+    def program(self, instructions: Any, dry_run: bool) -> Callable[[Transformation, dict[str, Any]], Any]:
+        """The per-record function: the instructions, the final checks, then the writes to commit.
+
+        It returns the list of writes for a complete record in a real run, else None.
+        """
+        from engine.finish import emit_finish
+
+        return build_function(
+            self.items(instructions), lambda em, indent: emit_finish(em, indent, self.env, dry_run)
+        )
+
     def block(self, instructions: Any) -> Step:
         """One function that runs a whole (possibly absent) instruction list in order."""
         items = self.items(instructions)

@@ -49,6 +49,7 @@ _MAX_SAFE = 2**53
 _INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _NUMBER = re.compile(r"\s*([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?)\s*")
 _URL = re.compile(r"[a-zA-Z+.\-]+:")
+_COMMON_SCHEMES = ("https:", "http:", "mailto:")
 
 
 def text_value(value: Any) -> Any:
@@ -104,7 +105,7 @@ def url(ctx: TypeContext) -> Converter:
     def convert(value: Any) -> Any:
         if type(value) is not str:
             return UNDEFINED
-        if _URL.match(value):
+        if value.startswith(_COMMON_SCHEMES) or _URL.match(value):
             return value
         report(f"Invalid URL for {src}: {value}")
         return UNDEFINED

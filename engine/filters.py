@@ -76,7 +76,8 @@ def fix_up_url(ctx: FilterContext) -> Filter:
     def run(value: Any) -> Any:
         if type(value) is not str:
             return UNDEFINED
-        if ":" not in value and _HOSTISH.match(value):
+        # no ":", a letter, then one or more of letters, "+", ".", "-", "/"
+        if ":" not in value and len(value) > 1 and value[0] in _LETTERS and value[1] in _HOST_CHARS:
             return "https://" + value
         return value
 
@@ -113,7 +114,8 @@ def to_string(ctx: FilterContext) -> Filter:
 
 
 _WHITESPACE = re.compile(r"\s")
-_HOSTISH = re.compile(r"[a-zA-Z][a-zA-Z+.\-/]+")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_HOST_CHARS = _LETTERS | frozenset("+.-/")
 
 FILTERS: dict[str, FilterFactory] = {
     "haplo:string-to-ref": string_to_ref,

@@ -12,21 +12,17 @@ written only when changed, as a full replacement.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from engine.codegen import Emitter
 from engine.models import Destination
 from engine.ports import TargetWrite
-from engine.transform import BatchEnv, Transformation
+from engine.transform import BatchEnv
 
 TYPE_REQUIRED_ERROR: Final = "annotatedTypes used but target has no type defined"
 NO_VALUE: Final = "v is None or (type(v) is list and not v)"
 """Source testing that local ``v`` (a Name's stored value) means "no value"."""
-
-Checks = Callable[[Transformation], None]
-Writes = Callable[[Transformation], "list[TargetWrite] | None"]
 
 
 # -- primary keys -------------------------------------------------------------------
@@ -36,7 +32,6 @@ _KEY_MASK: Final = int.from_bytes(bytes.fromhex("ffffffffffff0fff3ffffffffffffff
 _KEY_BITS: Final = int.from_bytes(bytes.fromhex("00000000000040008000000000000000") * _POOL, "big")
 _DASHES: Final = (8, 13, 18, 23)
 _HEX_PLACES: Final = tuple(q for q in range(36) if q not in _DASHES)
-_KEY: Final = re.compile(".{36}")
 
 
 def _key_pool() -> list[str]:
@@ -44,12 +39,13 @@ def _key_pool() -> list[str]:
     size = 16 * _POOL
     digits = (int.from_bytes(os.urandom(size), "big") & _KEY_MASK | _KEY_BITS).to_bytes(size, "big").hex()
     source = digits.encode("ascii")
-    out = bytearray(36 * _POOL)
+    out = bytearray(37 * _POOL)  # 36 characters and a separator per key
     for position, place in enumerate(_HEX_PLACES):
-        out[place::36] = source[position::32]
+        out[place::37] = source[position::32]
     for place in _DASHES:
-        out[place::36] = b"-" * _POOL
-    return _KEY.findall(out.decode("ascii"))
+        out[place::37] = b"-" * _POOL
+    out[36::37] = b" " * _POOL
+    return out.decode("ascii").split()
 
 
 def uuid4_keys() -> Callable[[], str]:
@@ -69,16 +65,6 @@ _set_table = TargetWrite.__dict__["table"].__set__
 _set_key = TargetWrite.__dict__["primary_key"].__set__
 _set_record = TargetWrite.__dict__["record"].__set__
 _set_is_new = TargetWrite.__dict__["is_new"].__set__
-
-
-def make_write(table: str, key: Any, record: dict[str, Any], is_new: bool) -> TargetWrite:
-    """``TargetWrite(table, key, record, is_new)`` without the frozen dataclass's slow ``__init__``."""
-    write: TargetWrite = _new(TargetWrite)
-    _set_table(write, table)
-    _set_key(write, key)
-    _set_record(write, record)
-    _set_is_new(write, is_new)
-    return write
 
 
 def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination) -> None:
@@ -133,26 +119,27 @@ def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination) -> N
     em.line(indent, "out.append(w)")
 
 
-def build_writes(env: BatchEnv) -> Writes:
-    """Generate ``writes(tr)``: the store writes of a complete record, or None if commit checks abort it."""
-    em = Emitter()
-    em.line(0, "def writes(tr):")
-    em.line(1, "out = []")
-    em.line(1, "targets = tr.targets")
-    em.line(1, "queued = tr.queued")
+def emit_finish(em: Emitter, indent: int, env: BatchEnv, dry_run: bool) -> None:
+    """Epilogue of the record program: final checks, then ``return`` the writes (None: no commit)."""
+    em.line(indent, "if not tr.complete:")
+    em.line(indent + 1, "return None")
+    _emit_checks(em, indent, env)
+    em.line(indent, "if not tr.complete or " + ("True" if dry_run else "False") + ":")
+    em.line(indent + 1, "return None")
+    em.line(indent, "out = []")
+    em.line(indent, "queued = tr.queued")
     em.line(
-        1,
+        indent,
         f"for t in ({em.const(_chain, 'chain')}(queued, targets.values()) if queued else targets.values()):",
     )
-    em.line(2, "d = t.dest")
+    em.line(indent + 1, "d = t.dest")
     keyword = "if"
     for dest in env.stored_destinations:
-        em.line(2, f"{keyword} d is {em.const(dest, 'dest')}:")
-        em.line(3, "r = t.record")
-        _emit_write(em, 3, env, dest)
+        em.line(indent + 1, f"{keyword} d is {em.const(dest, 'dest')}:")
+        em.line(indent + 2, "r = t.record")
+        _emit_write(em, indent + 2, env, dest)
         keyword = "elif"
-    em.line(1, "return out")
-    return em.compile("writes")
+    em.line(indent, "return out")
 
 
 def _chain(first: list[Any], second: Any) -> Iterator[Any]:
@@ -160,32 +147,23 @@ def _chain(first: list[Any], second: Any) -> Iterator[Any]:
     yield from second
 
 
-# -- checks -------------------------------------------------------------------------
-
-
-def build_checks(env: BatchEnv) -> Checks:
-    """Generate ``checks(tr)``: the end-of-record checks of every stored destination, in model order."""
-    em = Emitter()
-    em.line(0, "def checks(tr):")
-    em.line(1, "targets = tr.targets")
-    report, check = em.const(env.report, "report"), em.const(env.check_target, "check")
+def _emit_checks(em: Emitter, indent: int, env: BatchEnv) -> None:
+    """Lines of the end-of-record checks of every stored destination, in model order (§7.2.6)."""
+    report, check = em.const(env.report, "report"), em.const(env.check_record, "check")
     for dest in env.stored_destinations:
-        em.line(1, f"t = targets.get({dest.name!r})")
-        em.line(1, "if t is None:")
+        em.line(indent, f"t = targets.get({dest.name!r})")
+        em.line(indent, "if t is None:")
         if dest.optional:
-            em.line(2, "pass")
+            em.line(indent + 1, "pass")
         else:
-            em.line(2, "tr.complete = False")
-            em.line(2, f"{report}({'No data set in required destination ' + dest.name!r})")
+            em.line(indent + 1, "tr.complete = False")
+            em.line(indent + 1, f"{report}({'No data set in required destination ' + dest.name!r})")
         if dest.required_names:
-            em.line(1, "else:")
-            em.line(2, "r = t.record")
+            em.line(indent, "else:")
+            em.line(indent + 1, "r = t.record")
             tests: list[str] = []
-            for name in dest.required_names:
-                em.line(2, f"v{len(tests)} = r.get({name!r})")
-                tests.append(f"v{len(tests)} is None or (type(v{len(tests)}) is list and not v{len(tests)})")
-            em.line(2, f"if {' or '.join(tests)}:")
-            em.line(3, f"{check}(tr, t)")
-    if not env.stored_destinations:
-        em.line(1, "pass")
-    return em.compile("checks")
+            for number, name in enumerate(dest.required_names):
+                em.line(indent + 1, f"v{number} = r.get({name!r})")
+                tests.append(f"v{number} is None or (type(v{number}) is list and not v{number})")
+            em.line(indent + 1, f"if {' or '.join(tests)}:")
+            em.line(indent + 2, f"{check}(tr, {em.const(dest, 'dest')}, r)")

@@ -1,12 +1,13 @@
 """Per-record transformation state, getting targets, and target checks (spec §5.1, §7.2).
 
-A :class:`Transformation` holds one record's targets; instructions compiled by
-:mod:`engine.compile` are closures over a :class:`BatchEnv` that read and write it.
+A :class:`Transformation` holds one record's targets. Stored destinations have
+:class:`Target` objects; pseudo destinations are scratch space and are plain dicts
+in ``pseudo`` (a blank one appears on first use and they are never committed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Final
 
 from engine.errors import BatchError
@@ -23,7 +24,7 @@ IF_HAS_VALUE_HINT: Final = (
 
 
 class Target:
-    """A destination's in-memory record for the current record (§7.2.1).
+    """A stored destination's in-memory record for the current record (§7.2.1).
 
     ``original`` is the stored record a loaded target was copied from (None for a
     new target); ``key`` is its primary key (None until allocated for a new one);
@@ -54,13 +55,21 @@ class Target:
 
 
 class Transformation:
-    """The processing state of one record: current targets, queued targets, completeness."""
+    """The processing state of one record: current targets, pseudo records, queued targets, completeness."""
 
-    __slots__ = ("targets", "queued", "complete")
+    __slots__ = ("targets", "pseudo", "queued", "complete")
 
     def __init__(self) -> None:
         self.targets: dict[str, Target] = {}
+        self.pseudo: dict[str, dict[str, Any]] = {}
         self.queued: list[Target] = []
+        self.complete = True
+
+    def reset(self) -> None:
+        """Start the next record."""
+        self.targets.clear()
+        self.pseudo.clear()
+        self.queued.clear()
         self.complete = True
 
     def replace(self, name: str, target: Target) -> None:
@@ -68,13 +77,9 @@ class Transformation:
         self.targets.pop(name, None)
         self.targets[name] = target
 
-    def all_targets(self) -> Iterator[Target]:
-        """Queued targets in the order they were replaced, then the current ones."""
-        yield from self.queued
-        yield from self.targets.values()
-
 
 Getter = Callable[[Transformation], Target]
+RecordGetter = Callable[[Transformation], dict[str, Any]]
 
 
 def has_value(record: dict[str, Any], name: str) -> bool:
@@ -98,46 +103,48 @@ class BatchEnv:
         self.report = report
         self.new_key = new_key
         self.hint_given = False
-        self._getters: dict[str, Getter] = {}
         self.stored_destinations = model.stored_destinations
+        self._getters: dict[str, Getter] = {}
 
     # -- getting targets (§5.1) --------------------------------------------------
 
     def getter(self, dest: Destination) -> Getter:
-        """A fast function returning the current target of ``dest``, creating one as §5.1 says."""
+        """A function returning the current target of a stored destination, getting one as §5.1 says."""
         made = self._getters.get(dest.name)
-        if made is not None:
-            return made
-        name = dest.name
-        acquire = self.acquire
-        if dest.pseudo:
-
-            def get(tr: Transformation) -> Target:
-                target = tr.targets.get(name)
-                if target is None:
-                    target = tr.targets[name] = Target(dest, {})
-                return target
-
-        else:
+        if made is None:
+            name, acquire = dest.name, self.acquire
 
             def get(tr: Transformation) -> Target:
                 target = tr.targets.get(name)
                 return target if target is not None else acquire(tr, dest, 0, ())
 
-        self._getters[name] = get
-        return get
+            made = self._getters[name] = get
+        return made
+
+    def record_getter(self, dest: Destination) -> RecordGetter:
+        """A function returning the record of the destination's current target (or pseudo record)."""
+        name = dest.name
+        if dest.pseudo:
+
+            def pseudo_record(tr: Transformation) -> dict[str, Any]:
+                record = tr.pseudo.get(name)
+                if record is None:
+                    record = tr.pseudo[name] = {}
+                return record
+
+            return pseudo_record
+        get = self.getter(dest)
+        return lambda tr: get(tr).record
 
     def acquire(self, tr: Transformation, dest: Destination, depth: int, chain: tuple[str, ...]) -> Target:
-        """Get (or make) the target of ``dest``; failures abort and leave a blank target."""
+        """Get (or make) the target of a stored destination; failures abort and leave a blank target."""
         target = tr.targets.get(dest.name)
         if target is not None:
             return target
         if depth > MAX_TARGET_DEPTH:
             raise BatchError("getTarget() maximum recursion limit exceeded")
-        if dest.depends is not None:
-            parent_dest = self.model.destination(dest.depends)
-            if parent_dest is None:  # pragma: no cover - models are validated
-                raise BatchError(f"No destination when requesting target: {dest.depends}")
+        parent_dest = self.model.destination(dest.depends)
+        if parent_dest is not None:
             parent = self.acquire(tr, parent_dest, depth + 1, (*chain, dest.name))
             made = self.make_available(dest, parent)
             if made is None:
@@ -147,8 +154,6 @@ class BatchEnv:
                 )
                 made = Target(dest, {}, parent=parent)
             target = made
-        elif dest.pseudo:
-            target = Target(dest, {})
         else:
             tr.complete = False
             message = f'Destination "{dest.name}" needs be made ready with a "new" or "load" instruction'
@@ -177,10 +182,8 @@ class BatchEnv:
 
     # -- checks (§7.2.6) ------------------------------------------------------------
 
-    def check_target(self, tr: Transformation, target: Target) -> None:
+    def check_record(self, tr: Transformation, dest: Destination, record: dict[str, Any]) -> None:
         """Check a target's required Names; a failure aborts the record and reports."""
-        dest = target.dest
-        record = target.record
         missing = [n for n in dest.required_names if not has_value(record, n)]
         if not missing:
             return
@@ -193,3 +196,15 @@ class BatchEnv:
             if not self.hint_given:
                 self.hint_given = True
                 self.report(IF_HAS_VALUE_HINT.format(name=name))
+
+    def retire(self, tr: Transformation, dest: Destination) -> None:
+        """Before ``new``/``load``: check the current target now and queue it (pseudo: check and drop)."""
+        if dest.pseudo:
+            record = tr.pseudo.pop(dest.name, None)
+            if record is not None:
+                self.check_record(tr, dest, record)
+            return
+        current = tr.targets.pop(dest.name, None)
+        if current is not None:
+            self.check_record(tr, dest, current.record)
+            tr.queued.append(current)

@@ -12,7 +12,7 @@ from engine.errors import SetupError
 from engine.filters import Filter
 from engine.jsvalues import js_string, js_truthy
 from engine.models import Destination, NameSpec
-from engine.transform import Getter
+from engine.transform import Getter, RecordGetter
 from engine.values import MISSING, Converter
 
 if TYPE_CHECKING:
@@ -29,7 +29,8 @@ class ValueSlot:
 
     dest: Destination
     name: NameSpec
-    get: Getter
+    get: Getter | None
+    get_record: RecordGetter
     mapping: Mapping[str, Any] | None
     has_default: bool
     default: Any
@@ -74,13 +75,12 @@ class ValueSlot:
     def emit_store(self, em: Emitter, indent: int, instruction: Mapping[str, Any]) -> None:
         """Lines storing local ``v`` in the Name (§7.2.2: replace, ``[value]`` or append)."""
         name = self.name.name
-        em.target(indent, self.dest, self.get)
+        em.record(indent, self.dest, self.get)
         if not self.name.multivalue:
-            em.line(indent, f"t.record[{name!r}] = v")
+            em.line(indent, f"r[{name!r}] = v")
         elif not js_truthy(instruction.get("multivalue")):
-            em.line(indent, f"t.record[{name!r}] = [v]")
+            em.line(indent, f"r[{name!r}] = [v]")
         else:
-            em.line(indent, "r = t.record")
             em.line(indent, f"a = r.get({name!r})")
             em.line(indent, "if type(a) is list:")
             em.line(indent + 1, "a.append(v)")
@@ -130,7 +130,8 @@ def decode_value(
     return ValueSlot(
         dest=dest,
         name=spec,
-        get=c.env.getter(dest),
+        get=None if dest.pseudo else c.env.getter(dest),
+        get_record=c.env.record_getter(dest),
         mapping=mapping if isinstance(mapping, dict) else None,
         has_default="mapInputValueDefault" in instruction,
         default=instruction.get("mapInputValueDefault"),

@@ -77,8 +77,8 @@ class IfHasValue(_Branch):
         self.slot = slot
 
     def emit(self, em: Emitter, indent: int, ctx: str) -> None:
-        em.target(indent, self.slot.dest, self.slot.get)
-        em.line(indent, f"v = t.record.get({self.slot.name.name!r})")
+        em.record(indent, self.slot.dest, self.slot.get)
+        em.line(indent, f"v = r.get({self.slot.name.name!r})")
         self.emit_branches(em, indent, ctx, "v is not None and (type(v) is not list or len(v) > 0)")
 
 

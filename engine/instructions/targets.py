@@ -24,16 +24,6 @@ def _unknown(message: str) -> Item:
     return fail
 
 
-def _retire(env: BatchEnv, tr: Transformation, dest: Destination) -> None:
-    """Check the destination's current target now and queue it for commit (pseudo: check only)."""
-    current = tr.targets.pop(dest.name, None)
-    if current is None:
-        return
-    env.check_target(tr, current)
-    if not dest.pseudo:
-        tr.queued.append(current)
-
-
 class New(InlineCode):
     """Check and queue any current target of the destination; make a fresh empty one current."""
 
@@ -42,8 +32,12 @@ class New(InlineCode):
 
     def emit(self, em: Emitter, indent: int, ctx: str) -> None:
         dest, name = em.const(self.dest, "dest"), self.dest.name
-        em.line(indent, f"if {name!r} in targets:")
-        em.line(indent + 1, f"{em.const(_retire, 'retire')}({em.const(self.env, 'env')}, tr, {dest})")
+        where = "pseudo" if self.dest.pseudo else "targets"
+        em.line(indent, f"if {name!r} in {where}:")
+        em.line(indent + 1, f"{em.const(self.env.retire, 'retire')}(tr, {dest})")
+        if self.dest.pseudo:
+            em.line(indent, f"pseudo[{name!r}] = {{}}")
+            return
         parent = f"targets.get({self.dest.depends!r})" if self.dest.depends is not None else "None"
         em.line(
             indent, f"targets[{name!r}] = {em.const(Target, 'Target')}({dest}, {{}}, None, None, {parent})"
@@ -111,14 +105,18 @@ def compile_load(instruction: Mapping[str, Any], action: str, c: Compiler) -> It
     if using is None:
         return _unknown(f"No destination when requesting target: {js_string(raw_using)}")
     env, name, report = c.env, dest.name, c.env.report
-    get_using = env.getter(using)
+    get_using = env.record_getter(using)
     load_target = _loader(env, dest, using)
+    scratch = "pseudo" if using.pseudo else "targets"
+
+    def clear_using(tr: Transformation) -> None:
+        getattr(tr, scratch).pop(using.name, None)
 
     def load(tr: Transformation, context: dict[str, Any]) -> None:
-        lookup = get_using(tr).record
-        _retire(env, tr, dest)
+        lookup = get_using(tr)
+        env.retire(tr, dest)
         loaded = load_target(lookup)
-        tr.targets.pop(using.name, None)
+        clear_using(tr)
         if isinstance(loaded, Target):
             tr.replace(name, loaded)
         elif isinstance(loaded, _Ambiguous):

@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.codegen import PRESENT, Emitter, InlineCode, Item
+from engine.datatypes import person_name_value
 from engine.instructions.common import ValueSlot, decode_value
 from engine.jsvalues import js_string
+from engine.models import PERSON_NAME, Destination
 from engine.transform import Transformation
 
 if TYPE_CHECKING:
@@ -40,12 +42,28 @@ def compile_field(instruction: Mapping[str, Any], action: str, c: Compiler) -> I
 class FieldStructured(InlineCode):
     """Convert the assembled pseudo target with the Name's type, store it, always clear the pseudo target."""
 
-    def __init__(self, instruction: Mapping[str, Any], structured: str, slot: ValueSlot) -> None:
-        self.instruction, self.structured, self.slot = instruction, structured, slot
+    def __init__(self, instruction: Mapping[str, Any], pseudo: Destination, slot: ValueSlot) -> None:
+        self.instruction, self.pseudo, self.slot = instruction, pseudo, slot
 
     def emit(self, em: Emitter, indent: int, ctx: str) -> None:
-        em.line(indent, f"v = targets.pop({self.structured!r}, None)")
-        em.line(indent, "v = v.record if v is not None else {}")
+        em.line(indent, f"v = pseudo.pop({self.pseudo.name!r}, None)")
+        slot = self.slot
+        if (
+            self.pseudo.auto
+            and self.pseudo.name == PERSON_NAME
+            and slot.convert is person_name_value
+            and slot.mapping is None
+            and not slot.filters
+        ):
+            # The parts of the automatic value:person-name are text: a record with a
+            # non-empty "last" and no empty part is already the stored form.
+            em.line(indent, 'if v is None or not v.get("last") or "" in v.values():')
+            em.line(indent + 1, f"v = {em.const(person_name_value, 'name')}(v if v is not None else {{}})")
+            em.line(indent, "if v is not UNDEFINED:")
+            slot.emit_store(em, indent + 1, self.instruction)
+            return
+        em.line(indent, "if v is None:")
+        em.line(indent + 1, "v = {}")
         has_value = self.slot.emit_convert(em, indent)
         em.line(indent, f"if {has_value}:")
         self.slot.emit_store(em, indent + 1, self.instruction)
@@ -61,7 +79,7 @@ def compile_field_structured(instruction: Mapping[str, Any], action: str, c: Com
     if pseudo is None or not pseudo.pseudo:
         c.setup_error(f"Unknown structured value destination in field-structured: {structured}")
         return None
-    return FieldStructured(instruction, structured, slot)
+    return FieldStructured(instruction, pseudo, slot)
 
 
 class SetValue(InlineCode):
@@ -100,9 +118,9 @@ def compile_remove_values(instruction: Mapping[str, Any], action: str, c: Compil
     if not isinstance(name, str) or name not in dest.names:
         c.setup_error(f"Unknown name in remove-values for destination {dest.name}")
         return None
-    get = c.env.getter(dest)
+    get_record = c.env.record_getter(dest)
 
     def remove_values(tr: Transformation, context: dict[str, Any]) -> None:
-        get(tr).record.pop(name, None)
+        get_record(tr).pop(name, None)
 
     return remove_values

@@ -16,6 +16,7 @@ so the common columns are converted without Python work per cell.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -40,6 +41,10 @@ _DATETIME = re.compile(
     r"(Z|[+-][0-9]{2}:?[0-9]{2})?"
 )
 _NUMBER_START = frozenset("+-.0123456789")
+_DIGITS = frozenset("0123456789")
+_SPECIAL_FIRST = frozenset(word[0] for word in SPECIAL_VALUES)
+_LEADING_ZERO = re.compile(r"\n0[0-9]")
+_first = operator.itemgetter(0)
 
 # Whole-column patterns over cells joined by "\n" (used only when no cell contains "\n").
 _INT_COLUMN = re.compile(r"(?:-?(?:0|[1-9][0-9]{0,14})\n)*-?(?:0|[1-9][0-9]{0,14})")
@@ -47,10 +52,6 @@ _FLOAT_COLUMN = re.compile(r"(?:-?(?:0|[1-9][0-9]{0,14})\.[0-9]+\n)*-?(?:0|[1-9]
 _INTEGRAL_FRACTION = re.compile(r"\.0+$", re.MULTILINE)
 _BOOL_COLUMN = re.compile(r"(?:(?:true|false)\n)*(?:true|false)")
 _DATE_ONLY_COLUMN = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}\n)*[0-9]{4}-[0-9]{2}-[0-9]{2}")
-# A cell that might cast: a special word, or a first non-blank character that can start a number.
-_MIGHT_CAST = re.compile(
-    r"^[^\S\n]*[-+.0-9]|^(?:true|TRUE|false|FALSE|null|NULL|undefined|NaN)$", re.MULTILINE
-)
 
 
 def _number(text: str) -> int | float:
@@ -128,15 +129,43 @@ def cast_column(cells: Sequence[str]) -> Sequence[Any]:
     joined = "\n".join(cells)
     if joined.count("\n") != len(cells) - 1:
         return cast_cells(cells)  # some cell holds a newline: per-cell rules
+    firsts = set(map(_first, filter(None, cells)))
+    if firsts.isdisjoint(_NUMBER_START) and not any(c.isspace() for c in firsts):
+        if firsts.isdisjoint(_SPECIAL_FIRST) or SPECIAL_VALUES.keys().isdisjoint(cells):
+            return cells  # no number, no special word: every cell stays as it is
+        return cast_cells(cells)
+    if firsts <= _DIGITS and _plain_integers(joined, cells):
+        return list(map(int, cells))
     if _INT_COLUMN.fullmatch(joined):
         return list(map(int, cells))
-    if _FLOAT_COLUMN.fullmatch(joined):
-        floats = list(map(float, cells))
-        if _INTEGRAL_FRACTION.search(joined):
-            return [int(f) if f.is_integer() else f for f in floats]
+    if (firsts <= _DIGITS and _plain_decimals(joined, cells)) or _FLOAT_COLUMN.fullmatch(joined):
+        floats: list[Any] = list(map(float, cells))
+        for match in _INTEGRAL_FRACTION.finditer(joined):  # "2.0" is stored as 2
+            index = joined.count("\n", 0, match.start())
+            floats[index] = int(floats[index])
         return floats
     if _BOOL_COLUMN.fullmatch(joined):
         return list(map("true".__eq__, cells))
-    if _MIGHT_CAST.search(joined) is None or _DATE_ONLY_COLUMN.fullmatch(joined):
+    if _DATE_ONLY_COLUMN.fullmatch(joined):
         return cells
     return cast_cells(cells)
+
+
+def _plain_decimals(joined: str, cells: Sequence[str]) -> bool:
+    """Whether every cell is ASCII digits, one ".", digits, with at most 15 digits before the point."""
+    if joined.count(".") != len(cells) or ".\n" in joined or joined.endswith("."):
+        return False
+    flat = joined.replace("\n", "").replace(".", "")
+    if not (flat.isascii() and flat.isdigit()) or max(map(len, cells)) > 16:
+        return False
+    return _LEADING_ZERO.search("\n" + joined) is None
+
+
+def _plain_integers(joined: str, cells: Sequence[str]) -> bool:
+    """Whether every cell is 1 to 15 ASCII digits without a leading zero (or exactly "0")."""
+    flat = joined.replace("\n", "")
+    if not (flat.isascii() and flat.isdigit()):
+        return False
+    if "" in cells or max(map(len, cells)) > 15:
+        return False
+    return _LEADING_ZERO.search("\n" + joined) is None

@@ -161,16 +161,15 @@ class JobStore:
 
     def recover(self) -> int:
         """Jobs left IN_PROGRESS by a stopped or crashed server become ERROR; how many."""
-        ids = list(
-            self.store.index_keys(
-                SYSTEM_DB, JOB_TABLE, "status", KeyRange(equals=IN_PROGRESS, has_equals=True)
-            )
-        )
+        in_progress = KeyRange(equals=IN_PROGRESS, has_equals=True)
+        ids = list(self.store.index_keys(SYSTEM_DB, JOB_TABLE, "status", in_progress))
         now = epoch_ms()
+        changed = 0
         for job_id in ids:
             record = self.store.get(SYSTEM_DB, JOB_TABLE, job_id)
             if record is None or record.get("status") != IN_PROGRESS or job_id in self._live:
                 continue
             record.update(status=ERROR, message=INTERRUPTED, end_datetime=now)
             self.store.write(SYSTEM_DB, JOB_TABLE, [record], "upsert")
-        return len(ids)
+            changed += 1
+        return changed

@@ -13,17 +13,15 @@ the row and says how many records before it were loaded.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from itertools import repeat
 from typing import Any
 
-from gateway.bulk.casting import cast_cell, cast_column
-from gateway.bulk.csvsource import CsvFormatError, CsvRows, RowChunk
+from gateway.bulk.casting import cast_cell
 from gateway.bulk.jsonsource import JsonFormatError, json_records
+from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare, where
 from gateway.bulk.progress import Progress, SourceError
 from gateway.storage.records import WriteMode
 from gateway.storage.rocks import ChunkRecordError, RocksRecordStore, now_ms
 
-CHUNK_ROWS = 10_000
 NO_CSV_RECORDS = "No records parsed from csv file."
 NO_JSON_RECORDS = "No records parsed from json file."
 
@@ -104,87 +102,49 @@ def load_csv(
     progress: Progress,
 ) -> str:
     """Load CSV text blocks into a table; the job message (raises LoadFailed, JobStopped)."""
+    return load_parts(store, database, table, prepare(blocks, CHUNK_ROWS), mode, progress)
+
+
+def load_parts(
+    store: RocksRecordStore,
+    database: str,
+    table: str,
+    parts: Iterator[Part],
+    mode: WriteMode,
+    progress: Progress,
+) -> str:
+    """Write prepared CSV parts (from ``prepare``, here or in a parse worker); the job message."""
     writer = _Writer(store, database, table, mode, progress)
-    header: list[str] | None = None
     try:
-        for chunk in CsvRows(blocks, CHUNK_ROWS).chunks():
-            start = 0
-            if header is None:
-                while start < len(chunk.rows) and not chunk.rows[start]:
-                    start += 1
-                if start == len(chunk.rows):
-                    continue
-                header = chunk.rows[start]
-                start += 1
-            _load_rows(writer, header, chunk, start)
+        for part in parts:
+            if part.error is not None:
+                raise writer.failed(part.error)
+            if part.columns is not None:
+                error = writer.write_columns(part.header, list(part.columns))
+            elif part.rows:
+                error = writer.write(_records(part.header, part.rows))
+            else:
+                error = None
+            if error is not None:
+                row, line = part.row_of(error.index)
+                raise writer.failed(where(str(error), row, line))
             progress.check_stop()
-    except (CsvFormatError, SourceError) as exc:
-        writer.store.flush_wal()
+    except SourceError as exc:
+        store.flush_wal()
         raise writer.failed(str(exc)) from exc
     except LoadFailed:
-        writer.store.flush_wal()
+        store.flush_wal()
         raise
     return writer.finish(NO_CSV_RECORDS)
 
 
-def _load_rows(writer: _Writer, header: list[str], chunk: RowChunk, start: int) -> None:
-    rows = chunk.rows[start:] if start else chunk.rows
-    if not rows:
-        return
-    width = len(header)
-    lengths = list(map(len, rows))
-    if max(lengths) > width:
-        bad = next(i for i, n in enumerate(lengths) if n > width)
-        _write_rows(writer, header, chunk, start, rows[:bad], lengths[:bad])
-        row = chunk.first_row + start + bad
-        cause = f"{lengths[bad]} cells where the header has {width} columns"
-        raise writer.failed(_at(cause, row, chunk.line_of(start + bad)))
-    _write_rows(writer, header, chunk, start, rows, lengths)
-
-
-def _write_rows(
-    writer: _Writer,
-    header: list[str],
-    chunk: RowChunk,
-    start: int,
-    rows: list[list[str]],
-    lengths: list[int],
-) -> None:
-    if not rows:
-        return
-    positions: list[int] | None = None
-    if min(lengths) == 0:  # blank lines
-        positions = [i for i, n in enumerate(lengths) if n]
-        rows = [rows[i] for i in positions]
-        if not rows:
-            return
-    width = len(header)
-    if min(map(len, rows)) == width and "" not in header and len(set(header)) == width:
-        columns = [cast_column(column) for column in zip(*rows, strict=True)]
-        error = writer.write_columns(header, columns)
-    else:
-        error = writer.write(_records(header, rows, width))
-    if error is not None:
-        index = positions[error.index] if positions is not None else error.index
-        row = chunk.first_row + start + index
-        raise writer.failed(_at(str(error), row, chunk.line_of(start + index)))
-
-
-def _records(header: list[str], rows: list[list[str]], width: int) -> list[dict[str, Any]]:
-    """Cast rows into records (a short row leaves its missing cells absent)."""
-    if min(map(len, rows)) == width:
-        columns = [cast_column(column) for column in zip(*rows, strict=True)]
-        records = list(map(dict, map(zip, repeat(header), zip(*columns, strict=True))))
-    else:
-        records = [dict(zip(header, map(cast_cell, row), strict=False)) for row in rows]
+def _records(header: list[str], rows: list[list[str]]) -> list[dict[str, Any]]:
+    """Cast rows cell by cell into records (a short row leaves its missing cells absent)."""
+    records = [dict(zip(header, map(cast_cell, row), strict=False)) for row in rows]
     if "" in header:  # columns without a name are dropped
         for record in records:
             record.pop("", None)
     return records
-
-
-def _at(cause: str, row: int, line: int | None) -> str:
-    return f"{cause} at CSV row {row}" + (f" (line {line})" if line else "")
 
 
 def load_json(

@@ -10,6 +10,7 @@ follows the job to COMPLETE or ERROR.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,8 @@ from gateway.bulk.csvsource import text_blocks
 from gateway.bulk.dates import parse_iso_ms
 from gateway.bulk.exporter import FORMATS, export_file
 from gateway.bulk.jobstore import Job, epoch_ms
-from gateway.bulk.loader import load_csv, load_json
+from gateway.bulk.loader import load_csv, load_json, load_parts
+from gateway.bulk.parallel import worker_parts
 from gateway.bulk.progress import Progress
 from gateway.bulk.searches import SearchFailed, run_search, search_operation_name, search_table
 from gateway.bulk.sqlexec import deleted_message
@@ -124,6 +126,7 @@ def csv_file_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
     database, table = _load_target(ctx, body, mode)
     raw = fields.string(body, "file_path")
     allowed = ctx.gateway.config.import_dirs
+    worker_min = int(ctx.gateway.config.get("bulk.parse_worker_min_bytes"))
     try:
         path = paths.import_file(raw, allowed)
     except paths.PathRefused as exc:
@@ -136,7 +139,11 @@ def csv_file_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
         except paths.PathRefused as exc:
             raise JobError(str(exc)) from exc
         with handle:
-            job.progress.bytes_total = path.stat().st_size
+            size = os.fstat(handle.fileno()).st_size
+            job.progress.bytes_total = size
+            if 0 < worker_min <= size:
+                parts = worker_parts(handle, job.progress)
+                return load_parts(store, database, table, parts, mode, job.progress), None
             blocks = text_blocks(handle.read, job.progress.add_bytes)
             return load_csv(store, database, table, blocks, mode, job.progress), None
 

@@ -203,18 +203,35 @@ def run_query(
     return list(islice(matches, offset, stop))
 
 
-def projector(info: TableInfo, get_attributes: list[str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A function picking ``get_attributes`` from a record; ``*`` = every attribute, absent ones null.
+# HarperDB fills the attributes a record lacks with null when asked for "*" (harper-answers.md);
+# the Haplo acceptance cases (shared/haplo_cases/README.md) require a record's attribute set to
+# match exactly. The acceptance cases win: "*" answers the attributes the record has.
+STAR_FILLS_MISSING = False
 
-    400 ``unknown attribute 'x'`` for a name the table does not have (HarperDB answers 500).
+
+def projector(info: TableInfo, get_attributes: list[str]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function picking ``get_attributes`` from a record.
+
+    ``*``: every attribute the record has, in the table's attribute order (metadata
+    included). Named attributes absent from a record are null. 400 ``unknown
+    attribute 'x'`` for a name the table does not have (HarperDB answers 500).
     """
     if "*" in get_attributes:
-        names = list(info.attributes)
-    else:
-        for name in get_attributes:
-            if name not in info.attributes:
-                raise OperationError(f"unknown attribute '{name}'")
-        names = list(dict.fromkeys(get_attributes))
+        order = list(info.attributes)
+        if STAR_FILLS_MISSING:
+            return lambda record: {name: record.get(name) for name in order}
+
+        def project_star(record: dict[str, Any]) -> dict[str, Any]:
+            out = {name: record[name] for name in order if name in record}
+            if len(out) != len(record):
+                out.update((k, v) for k, v in record.items() if k not in out)
+            return out
+
+        return project_star
+    for name in get_attributes:
+        if name not in info.attributes:
+            raise OperationError(f"unknown attribute '{name}'")
+    names = list(dict.fromkeys(get_attributes))
 
     def project(record: dict[str, Any]) -> dict[str, Any]:
         return {name: record.get(name) for name in names}

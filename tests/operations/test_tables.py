@@ -127,7 +127,17 @@ def test_attributes(dogs):
     got = dogs(
         {"operation": "search_by_id", "database": "dev", "table": "dog", "ids": [1], "get_attributes": ["*"]}
     )
-    assert got[0]["color"] is None
+    assert "color" not in got[0]
+    named = dogs(
+        {
+            "operation": "search_by_id",
+            "database": "dev",
+            "table": "dog",
+            "ids": [1],
+            "get_attributes": ["color"],
+        }
+    )
+    assert named == [{"color": None}]
     assert dogs({"operation": "drop_attribute", "database": "dev", "table": "dog", "attribute": "age"}) == {
         "message": "successfully deleted attribute 'age'"
     }

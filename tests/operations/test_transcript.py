@@ -32,6 +32,9 @@ ROW_KEYS = {103, 107}
 STATUS_ONLY = {7, 8, 124, 130, 131, 132, 133, 146}  # 146: JSON parser wording
 # generated keys are UUID strings (deviation), which sort after HarperDB's numeric ones
 UNORDERED = {24, 28}
+# get_attributes ["*"]: HarperDB fills the attributes a record lacks with null; the gateway
+# answers the record's own attributes (the Haplo acceptance cases need exact attribute sets)
+STAR_WITHOUT_NULLS = {19, 27, 110}
 # operations.md deviations: entry → (status, body) the gateway answers instead
 DEVIATIONS: dict[int, tuple[int, Any]] = {
     17: (
@@ -120,6 +123,8 @@ def test_transcript_replay(tmp_path):
                 ):
                     mismatches.append((index, entry["label"], got, want))
             else:
+                if index in STAR_WITHOUT_NULLS:
+                    want = [{k: v for k, v in row.items() if v is not None} for row in want]
                 mine, theirs = _normalise(got, generated), _normalise(want, {})
                 if index in UNORDERED:
                     mine, theirs = sorted(map(json.dumps, mine)), sorted(map(json.dumps, theirs))
