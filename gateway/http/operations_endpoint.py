@@ -139,19 +139,22 @@ def _anonymous() -> User:
     return User(username="", active=True, role={})
 
 
+def handle(gateway: Gateway, body: dict[str, Any], auth: str | None, client_ip: str) -> Any:
+    """Authenticate (unless the operation needs none) and execute, in one worker-thread hop."""
+    name = body.get("operation")
+    spec = OPERATIONS.get(name) if isinstance(name, str) else None
+    user = authenticate(gateway, auth) if spec is None or spec.needs_auth else None
+    return execute(gateway, body, user, client_ip, auth)
+
+
 async def operations_endpoint(request: Request) -> Response:
     """Starlette endpoint for ``POST /``."""
     gateway: Gateway = request.app.state.gateway
     try:
         body = parse_body(await request.body())
-        auth = request.headers.get("authorization")
-        name = body.get("operation")
-        spec = OPERATIONS.get(name) if isinstance(name, str) else None
-        user = None
-        if spec is None or spec.needs_auth:
-            user = await run_in_threadpool(authenticate, gateway, auth)
         client_ip = request.client.host if request.client else ""
-        result = await run_in_threadpool(execute, gateway, body, user, client_ip, auth)
+        auth = request.headers.get("authorization")
+        result = await run_in_threadpool(handle, gateway, body, auth, client_ip)
     except OperationError as error:
         if error.status >= 400:
             log.info("operation failed (%s): %s", error.status, error.message)
