@@ -65,7 +65,12 @@ CONTROL: dict[str, Any] = {
         {"action": "new", "destination": "profile"},
         {"source": "first", "destination": "value:person-name", "name": "first"},
         {"source": "last", "destination": "value:person-name", "name": "last"},
-        {"action": "field-structured", "structured": "value:person-name", "destination": "profile", "name": "title"},
+        {
+            "action": "field-structured",
+            "structured": "value:person-name",
+            "destination": "profile",
+            "name": "title",
+        },
         {"source": "email", "destination": "profile", "name": "email"},
         {"source": "job", "destination": "profile", "name": "job_title"},
         {
@@ -131,6 +136,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def child_engine(path: Path) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     from engine import BatchFile, Model, run_batch
@@ -139,19 +149,19 @@ def child_engine(path: Path) -> dict[str, Any]:
     store = CountingStore()
     errors: list[str] = []
     file = BatchFile(name="people", open=lambda: path.open("rb"), size=path.stat().st_size)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     outcome = run_batch(CONTROL, model, [file], store, dry_run=False, log=errors.append)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     if outcome.exception or outcome.errors:
         raise SystemExit(f"benchmark batch failed: {outcome} {errors[:5]}")
-    return {"records": outcome.records, "seconds": elapsed, "peak_rss_mb": peak_rss_mb(), "writes": store.writes}
+    return {"records": outcome.records, "seconds": elapsed, "cpu": cpu, "peak_rss_mb": peak_rss_mb()}
 
 
 def child_reference(path: Path) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
     import orjson
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     count = 0
     rows: list[dict[str, Any]] = []
     with path.open("rb") as stream:
@@ -172,8 +182,8 @@ def child_reference(path: Path) -> dict[str, Any]:
             rows.clear()
             if not chunk:
                 break
-    elapsed = time.perf_counter() - start
-    return {"records": count, "seconds": elapsed, "peak_rss_mb": peak_rss_mb()}
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+    return {"records": count, "seconds": elapsed, "cpu": cpu, "peak_rss_mb": peak_rss_mb()}
 
 
 def run_child(kind: str, path: Path) -> dict[str, Any]:
@@ -187,7 +197,9 @@ def run_child(kind: str, path: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--child", choices=["engine", "reference"])
     parser.add_argument("--file", type=Path)
@@ -196,23 +208,29 @@ def main() -> None:
         result = child_engine(args.file) if args.child == "engine" else child_reference(args.file)
         print(json.dumps(result))
         return
-    print(f"{'records':>9} {'run':>9} {'seconds':>8} {'rec/s':>10} {'peak MB':>8}")
+    print(
+        f"{'records':>9} {'run':>9} {'wall s':>8} {'rec/s':>10} {'cpu s':>8} {'rec/cpu-s':>10} {'peak MB':>8}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for count in args.records:
             path = Path(tmp) / f"people-{count}.json"
             write_records(path, count)
             results = {kind: run_child(kind, path) for kind in ("reference", "engine")}
             for kind, r in results.items():
-                rate = r["records"] / r["seconds"]
-                print(f"{r['records']:>9} {kind:>9} {r['seconds']:>8.2f} {rate:>10,.0f} {r['peak_rss_mb']:>8.0f}")
+                print(
+                    f"{r['records']:>9} {kind:>9} {r['seconds']:>8.2f} {r['records'] / r['seconds']:>10,.0f} "
+                    f"{r['cpu']:>8.2f} {r['records'] / r['cpu']:>10,.0f} {r['peak_rss_mb']:>8.0f}"
+                )
             ref, eng = results["reference"], results["engine"]
             print(
-                f"{'':>9} {'ratio':>9} {eng['seconds'] / ref['seconds']:>8.2f}x time, "
+                f"{'':>9} {'ratio':>9} {eng['seconds'] / ref['seconds']:.2f}x wall, {eng['cpu'] / ref['cpu']:.2f}x cpu, "
                 f"{eng['peak_rss_mb'] / ref['peak_rss_mb']:.2f}x peak RSS (engine / reference); "
                 f"file {path.stat().st_size / 1e6:.0f} MB"
             )
             path.unlink()
-    print(f"pid {os.getpid()} done")
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times suffer when it is high)"
+    )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ from engine.compile import Compiler
 from engine.control import validate_control
 from engine.errors import BatchError
 from engine.filters import FilterContext, FilterSet
-from engine.finish import uuid4_keys
 from engine.jsvalues import EMPTY_CONTEXT, js_string
+from engine.keys import uuid4_keys
 from engine.models import Model
 from engine.ports import BatchFile, StoreError, TargetStore, TargetWrite
 from engine.processors import RECORD_PROCESSORS, RecordSource
@@ -106,7 +106,7 @@ class _Run:
         self.reporter = reporter
         self.dry_run = dry_run
         self.models = models
-        self.external_data = {"batchIdentifier": batch_identifier}
+        self.external_data = {"batchIdentifier": batch_identifier}  # Haplo's external data of a batch
         self.records = 0
         self.committed = 0
 
@@ -121,7 +121,8 @@ class _Run:
         return self.model
 
     def _readers(self) -> list[tuple[str, Reader]]:
-        specs = self.control["files"]
+        files = self.control["files"]
+        specs: Mapping[str, Any] = files if isinstance(files, dict) else {}
         latest: dict[str, BatchFile] = {}
         for file in self.files:  # a repeated name keeps its first position, with the later content
             latest[file.name] = file

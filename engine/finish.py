@@ -5,17 +5,18 @@ one branch per stored destination, so a record pays only for what its model need
 
 Writes: pseudo targets are never written; ``defaultType`` is applied; a dependent
 gets its link to the parent's primary key (allocating the parent's key first); a
-new target gets a UUID key unless one was preallocated or set; a loaded target is
+new target gets a UUID key unless one was preallocated (for a dependent) or set by
+the instructions (when the primary key is a declared Name); a loaded target is
 written only when changed, as a full replacement.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Final
 
 from engine.codegen import Emitter
+from engine.keys import KeySource
 from engine.models import Destination
 from engine.ports import TargetWrite
 from engine.transform import BatchEnv
@@ -25,38 +26,7 @@ NO_VALUE: Final = "v is None or (type(v) is list and not v)"
 """Source testing that local ``v`` (a Name's stored value) means "no value"."""
 
 
-# -- primary keys -------------------------------------------------------------------
-
-_POOL: Final = 4096
-_KEY_MASK: Final = int.from_bytes(bytes.fromhex("ffffffffffff0fff3fffffffffffffff") * _POOL, "big")
-_KEY_BITS: Final = int.from_bytes(bytes.fromhex("00000000000040008000000000000000") * _POOL, "big")
-
-
-def _key_pool() -> list[str]:
-    """4096 random version-4 UUID strings, built with whole-pool C operations."""
-    size = 16 * _POOL
-    raw = (int.from_bytes(os.urandom(size), "big") & _KEY_MASK | _KEY_BITS).to_bytes(size, "big")
-    # "xxxx-" per 2 bytes gives 8 groups + a boundary "-" (40 characters) per key; drop
-    # the dashes after groups 7, 6 and 1 to get 8-4-4-4-12, then split at the boundaries.
-    text = bytearray(raw.hex("-", 2).encode("ascii") + b"-")
-    del text[34::40]
-    del text[29::39]
-    del text[4::38]
-    text[36::37] = b" " * _POOL
-    return text.decode("ascii").split()
-
-
-def uuid4_keys() -> Callable[[], str]:
-    """A fast source of random (version 4) UUID strings, the form ``str(uuid.uuid4())`` gives."""
-
-    def generate() -> Iterator[str]:
-        while True:
-            yield from _key_pool()
-
-    return generate().__next__
-
-
-# -- writes -------------------------------------------------------------------------
+# -- writes ---------------------------------------------------------------------------
 
 _new = object.__new__
 _set_table = TargetWrite.__dict__["table"].__set__
@@ -77,7 +47,12 @@ def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination) -> N
         em.line(indent + 1, "tr.complete = False")
         em.line(indent + 1, f"{em.const(env.report, 'report')}({TYPE_REQUIRED_ERROR!r})")
         em.line(indent + 1, "return None")
-    new_key = em.const(env.new_key, "newkey")
+    source = env.new_key
+    if isinstance(source, KeySource):
+        keys, refill = em.const(source.keys, "keys"), em.const(source.refill, "refill")
+        new_key = f"({keys}.pop() if {keys} else {refill}())"
+    else:
+        new_key = f"{em.const(source, 'newkey')}()"
     if dest.link_name is not None:
         link_spec = dest.names[dest.link_name]
         em.line(indent, f"v = r.get({dest.link_name!r})")
@@ -88,7 +63,7 @@ def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination) -> N
         em.line(indent + 1, "if p is not None:")
         em.line(indent + 2, "k = p.key")
         em.line(indent + 2, "if k is None:")
-        em.line(indent + 3, f"k = p.key = {new_key}()")
+        em.line(indent + 3, f"k = p.key = {new_key}")
         em.line(indent + 2, f"r[{dest.link_name!r}] = {'[k]' if link_spec.multivalue else 'k'}")
     table, pk = repr(dest.table), repr(dest.primary_key)
     new, write = em.const(_new, "new"), em.const(TargetWrite, "TargetWrite")
@@ -100,9 +75,9 @@ def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination) -> N
     if dest.primary_key in dest.names:  # instructions may set the key
         em.line(indent + 2, f"k = r.get({pk})")
         em.line(indent + 2, 'if not (type(k) is str and k != "" or type(k) is int):')
-        em.line(indent + 3, f"k = {new_key}()")
+        em.line(indent + 3, f"k = {new_key}")
     else:
-        em.line(indent + 2, f"k = {new_key}()")
+        em.line(indent + 2, f"k = {new_key}")
     em.line(indent + 2, "t.key = k")
     em.line(indent + 1, f"r[{pk}] = k")
     em.line(indent + 1, "n = True")

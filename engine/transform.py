@@ -65,13 +65,6 @@ class Transformation:
         self.queued: list[Target] = []
         self.complete = True
 
-    def reset(self) -> None:
-        """Start the next record."""
-        self.targets.clear()
-        self.pseudo.clear()
-        self.queued.clear()
-        self.complete = True
-
     def replace(self, name: str, target: Target) -> None:
         """Make ``target`` current; a destination set again moves to the end of the commit order."""
         self.targets.pop(name, None)

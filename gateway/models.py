@@ -3,6 +3,13 @@
 A model is stored as its JSON definition and held in memory as an engine
 ``Model``. Registering a model creates its database and one table per
 non-pseudo destination; dropping it forgets the definition only (data stays).
+
+Model tables are dynamic tables (``__createdtime__``/``__updatedtime__`` kept and
+indexed) whose attributes are declared at registration: every Name the engine
+writes, indexed only where the engine looks records up (lookup names, the link
+name, ``code``), so a batch writes three or four index entries per record instead
+of one per attribute. Attributes first written by other means are indexed as in
+any dynamic table; a non-indexed attribute is still searchable (by a scan).
 """
 
 from __future__ import annotations
@@ -14,13 +21,32 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine import Model, ModelError
+from engine.lookups import CODE_ATTRIBUTE
 from gateway.auth.api_keys import iso_now
-from gateway.storage.errors import DatabaseExists, DatabaseNotFound, TableNotFound
-from gateway.storage.records import RecordStore
+from gateway.storage.errors import AttributeExists, DatabaseExists, DatabaseNotFound, TableNotFound
+from gateway.storage.records import RecordStore, TableInfo
 from gateway.storage.system import SYSTEM_DB, ensure_table
 
 MODEL_TABLE = "import_model"
 log = logging.getLogger("gateway.imports")
+
+
+def attribute_plan(model: Model) -> dict[str, dict[str, bool]]:
+    """Per table: the attributes the engine writes (Names, type name) and whether each needs an index.
+
+    Indexed: lookup names (``load``), the link name (dependents found from their
+    parent) and ``code`` (code-to-ref look-ups); the primary key is left out.
+    """
+    plan: dict[str, dict[str, bool]] = {}
+    for dest in model.stored_destinations:
+        attributes = plan.setdefault(dest.table or dest.name, {})
+        looked_up = {*dest.lookup_names, CODE_ATTRIBUTE}
+        if dest.link_name is not None:
+            looked_up.add(dest.link_name)
+        for name in (*dest.names, dest.type_name):
+            if name != dest.primary_key:
+                attributes[name] = attributes.get(name, False) or name in looked_up
+    return plan
 
 
 class ModelRejected(Exception):
@@ -86,7 +112,7 @@ class ModelRegistry:
             if model.name in self._models and not replace:
                 raise ModelRejected([f"Model '{model.name}' already exists (use replace: true)"])
             tables = self._table_plan(model)
-            self._create_tables(model.database, tables)
+            self._create_tables(model.database, tables, attribute_plan(model))
             row = {"name": model.name, "model": dict(data), "created": iso_now()}
             self.store.write(SYSTEM_DB, MODEL_TABLE, [row], "upsert")
             self._models[model.name] = model
@@ -115,11 +141,25 @@ class ModelRegistry:
             raise ModelRejected(problems)
         return plan
 
-    def _create_tables(self, database: str, tables: list[tuple[str, str]]) -> None:
+    def _create_tables(
+        self, database: str, tables: list[tuple[str, str]], attributes: dict[str, dict[str, bool]]
+    ) -> None:
         with contextlib.suppress(DatabaseExists):
             self.store.create_database(database)
         for table, key in tables:
-            ensure_table(self.store, table, key, database=database)
+            info = ensure_table(self.store, table, key, database=database)
+            self._declare_attributes(info, attributes.get(table, {}))
+
+    def _declare_attributes(self, info: TableInfo, wanted: dict[str, bool]) -> None:
+        """Add the model's attributes a table lacks; index those the engine looks up by."""
+        index_attribute = getattr(self.store, "index_attribute", None)
+        for name, indexed in wanted.items():
+            known = info.attributes.get(name)
+            if known is None:
+                with contextlib.suppress(AttributeExists):
+                    self.store.add_attribute(info.database, info.name, name, indexed=indexed)
+            elif indexed and not known.indexed and index_attribute is not None:
+                index_attribute(info.database, info.name, name)
 
     def drop(self, name: str) -> bool:
         """Forget a model (its data stays); False if it was not registered."""

@@ -39,9 +39,14 @@ class New(InlineCode):
             em.line(indent, f"pseudo[{name!r}] = {{}}")
             return
         parent = f"targets.get({self.dest.depends!r})" if self.dest.depends is not None else "None"
+        # Target(dest, {}, None, None, parent) without the cost of calling __init__
         em.line(
-            indent, f"targets[{name!r}] = {em.const(Target, 'Target')}({dest}, {{}}, None, None, {parent})"
+            indent, f"t = targets[{name!r}] = {em.const(object.__new__, 'new')}({em.const(Target, 'Target')})"
         )
+        em.line(indent, f"t.dest = {dest}")
+        em.line(indent, "t.record = {}")
+        em.line(indent, "t.key = t.original = None")
+        em.line(indent, f"t.parent = {parent}")
 
 
 def compile_new(instruction: Mapping[str, Any], action: str, c: Compiler) -> Item | None:

@@ -8,7 +8,7 @@ from typing import Any
 from engine.errors import BatchError
 from engine.jsvalues import js_truthy
 from engine.ports import BatchFile
-from engine.readers.base import TwoPassReader
+from engine.readers.base import BATCH_SIZE, TwoPassReader
 from engine.readers.json_array import BOM, ArrayPieces, describe_error, loads, open_array
 
 
@@ -36,22 +36,19 @@ class JsonReader(TwoPassReader):
                 f"JSON file {self.file.name} is not valid JSON: {describe_error(error, 0)}"
             ) from None
 
-    def parse(self, first_pass: bool) -> Iterator[Any]:
+    def parse(self, first_pass: bool) -> Iterator[list[Any]]:
         if self.single:
-            yield self._whole()
+            yield [self._whole()]
             return
         with self.file.open() as stream:
             opened = open_array(stream)
             if opened is not None:
                 buf, base = opened
                 pieces = self._pieces
-                chunks = (
-                    pieces.first_pass(stream, buf, base)
-                    if first_pass
-                    else pieces.second_pass(stream, buf, base)
-                )
-                for records in chunks:
-                    yield from records
+                if first_pass:
+                    yield from pieces.first_pass(stream, buf, base)
+                else:
+                    yield from pieces.second_pass(stream, buf, base)
                 return
         self._whole()
         raise BatchError(f"JSON file {self.file.name} must contain an array of records (or use singleRecord)")
@@ -60,7 +57,8 @@ class JsonReader(TwoPassReader):
 class JsonLinesReader(TwoPassReader):
     """One JSON value per non-blank line (JSON Lines); a UTF-8 byte-order mark is ignored."""
 
-    def parse(self, first_pass: bool) -> Iterator[Any]:
+    def parse(self, first_pass: bool) -> Iterator[list[Any]]:
+        batch: list[Any] = []
         with self.file.open() as stream:
             for number, line in enumerate(stream, 1):
                 if number == 1 and line.startswith(BOM):
@@ -69,9 +67,13 @@ class JsonLinesReader(TwoPassReader):
                 if not line:
                     continue
                 try:
-                    yield loads(line)
+                    batch.append(loads(line))
                 except ValueError as error:
                     message = error.msg if hasattr(error, "msg") else str(error)
                     raise BatchError(
                         f"JSONL file {self.file.name} line {number} is not valid JSON: {message}"
                     ) from None
+                if len(batch) >= BATCH_SIZE:
+                    yield batch
+                    batch = []
+        yield batch

@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.errors import BatchError
 from engine.jsvalues import js_string
-from engine.readers.base import CHUNK_SIZE, TwoPassReader
+from engine.readers.base import BATCH_SIZE, CHUNK_SIZE, TwoPassReader
 
 _LINE_BREAKS = re.compile(r"[\r\n]+")
 
@@ -42,7 +42,7 @@ class TsvReader(TwoPassReader):
     ``separator`` is a literal string and may be several characters long.
     """
 
-    def parse(self, first_pass: bool) -> Iterator[Any]:
+    def parse(self, first_pass: bool) -> Iterator[list[Any]]:
         charset = _charset(self)
         separator = self.spec.get("separator", "\t")
         if not isinstance(separator, str) or not separator:
@@ -65,13 +65,15 @@ class TsvReader(TwoPassReader):
                         text = text[1:]
                 lines = _LINE_BREAKS.split(carry + text)
                 carry = "" if final else lines.pop()
+                batch = []
                 for line in lines:
                     if not line:
                         continue
                     if header is None:
                         header = line.split(separator)
                         continue
-                    yield {h: c for h, c in zip(header, line.split(separator), strict=False) if c}
+                    batch.append({h: c for h, c in zip(header, line.split(separator), strict=False) if c})
+                yield batch
                 if final:
                     return
 
@@ -84,12 +86,13 @@ class CsvReader(TwoPassReader):
     Blank lines are skipped; a malformed quote fails the batch.
     """
 
-    def parse(self, first_pass: bool) -> Iterator[Any]:
+    def parse(self, first_pass: bool) -> Iterator[list[Any]]:
         charset = _charset(self)
         separator = self.spec.get("separator", ",")
         if not isinstance(separator, str) or len(separator) != 1:
             raise BatchError(f"CSV separator for file {self.file.name} must be a single character")
         header: list[str] | None = None
+        batch: list[Any] = []
         with self.file.open() as stream:
             text = io.TextIOWrapper(stream, encoding=charset, errors="strict", newline="")
             rows = csv.reader(text, delimiter=separator, strict=True)
@@ -102,7 +105,11 @@ class CsvReader(TwoPassReader):
                             row[0] = row[0][1:]
                         header = row
                         continue
-                    yield {h: c for h, c in zip(header, row, strict=False) if c}
+                    batch.append({h: c for h, c in zip(header, row, strict=False) if c})
+                    if len(batch) >= BATCH_SIZE:
+                        yield batch
+                        batch = []
+                yield batch
             except csv.Error as error:
                 raise BatchError(
                     f"CSV file {self.file.name} could not be read: {error} (line {rows.line_num})"

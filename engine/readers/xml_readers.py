@@ -68,24 +68,25 @@ class _XmlReader(TwoPassReader):
         super().__init__(file, spec)
         self.single = js_truthy(spec.get("singleRecord"))
 
-    def parse(self, first_pass: bool) -> Iterator[Any]:
+    def parse(self, first_pass: bool) -> Iterator[list[Any]]:
         handler = _RecordHandler(self.text_mode, self.single)
         parser = defusedxml.sax.make_parser()
         parser.setContentHandler(handler)
         try:
             with self.file.open() as stream:
-                while True:
+                chunk = stream.read(CHUNK_SIZE)
+                parser.feed(chunk)  # even if empty: an empty document is an error
+                while chunk:
                     chunk = stream.read(CHUNK_SIZE)
-                    if not chunk:
-                        break
-                    parser.feed(chunk)
+                    if chunk:
+                        parser.feed(chunk)
                     if handler.out:
-                        yield from handler.out
+                        yield handler.out
                         handler.out = []
                 parser.close()
         except (SAXException, DefusedXmlException, ValueError) as error:
             raise BatchError(f"XML file {self.file.name} could not be parsed: {error}") from None
-        yield from handler.out
+        yield handler.out
 
 
 class XmlTextOfChildrenReader(_XmlReader):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 import struct
 from collections.abc import Sequence
 from functools import partial
@@ -31,6 +32,9 @@ _TERMINATOR = b"\x00\x01"
 _MASKS: dict[int, int] = {}
 _NOT_NONE = partial(operator.is_not, None)
 _BOOLEANS = {True: b"true", False: b"false"}
+# The store's Date string rule (types._ISO_DATE, anchored) repeated over a column joined by "\n".
+_DATE = T._ISO_DATE.pattern.removeprefix("^").removesuffix("$")  # noqa: SLF001
+_DATE_COLUMN = re.compile(f"(?:{_DATE}\\n)*{_DATE}")
 
 
 def _sign_mask(count: int) -> int:
@@ -109,8 +113,13 @@ def _column_ok(type_name: str, values: list[Any]) -> bool:
     if type_name == "Date":
         if kinds <= {int, float}:
             return True
+        if not kinds <= {str}:
+            return False
+        joined = "\n".join(values)
+        if joined.count("\n") == len(values) - 1 and _DATE_COLUMN.fullmatch(joined):
+            return True
         pattern = T._ISO_DATE  # noqa: SLF001 (the store's own rule for Date strings)
-        return kinds <= {str} and all(map(pattern.match, values))
+        return all(map(pattern.match, values))
     if type_name == "Any":
         return True
     if type_name == "Object":

@@ -52,3 +52,21 @@ def worker_parts(handle: BinaryIO, progress: Progress) -> Iterator[Part]:
             process.wait(timeout=30)
         process.stdout.close()
         process.stderr.close()
+
+
+def worth_a_worker(size: int, minimum: int) -> bool:
+    """Whether to parse in a worker: a file of at least ``minimum`` bytes and a core to spare.
+
+    The two halves only overlap when a second core is idle; on a machine already
+    busy (1-minute load above cores - 1) the extra process costs more than it gives.
+    """
+    if minimum <= 0 or size < minimum:
+        return False
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        return False
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return True
+    return load <= cores - 1

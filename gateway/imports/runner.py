@@ -2,8 +2,9 @@
 
 One APScheduler job ``batch:<identifier>`` per scheduled batch. The job moves
 the batch ``scheduled`` → ``running``, writes ``START:``, audits the start,
-runs the engine (each complete record committed atomically on its own; a dry
-run writes nothing), appends an ``EXCEPTION:`` line if the run stopped, audits
+runs the engine (each complete record committed atomically on its own, stored
+through a write-behind buffer flushed at every progress report; a dry run
+writes nothing), appends an ``EXCEPTION:`` line if the run stopped, audits
 the end, writes ``END:`` and stores state, error count and log. Progress lives
 in memory while the batch runs; the log and error count are checkpointed to the
 batch row every few seconds so that a crash keeps them.
@@ -22,8 +23,9 @@ from engine import MAX_ERRORS_TO_REPORT, TOO_MANY_ERRORS, BatchFile, run_batch, 
 from engine.readers.base import KEEP_LIMIT
 from gateway.auth.api_keys import iso_now
 from gateway.imports import audit
+from gateway.imports.commit_buffer import FlushFailed
 from gateway.imports.service import BatchService, Progress, parse_control_bytes
-from gateway.imports.target import ModelTargetStore
+from gateway.imports.target import ModelTargetStore, generated_key_tables
 from gateway.models import ModelRegistry
 from gateway.state import Gateway
 from gateway.storage.blobs import BlobNotFound, BlobStore
@@ -251,7 +253,14 @@ class BatchRunner:
             problems = validate_control(control, set(models)) or ["Control file has no usable model"]
             return RunResult(0, 0, "Errors in control file:" + "".join("\n  " + p for p in problems))
         batch_files = [self._batch_file(entry, state) for entry in files]
-        store = ModelTargetStore(self.gateway.store, model.database, read_only=dry_run)
+        store = ModelTargetStore(
+            self.gateway.store, model.database, read_only=dry_run, generated_keys=generated_key_tables(model)
+        )
+
+        def progress(done: int) -> None:  # records reported done are stored: flush first
+            store.flush()
+            state.records(done)
+
         cap = int(self.gateway.config.get("import.max_errors") or 0)
         engine_cap = cap == MAX_ERRORS_TO_REPORT
         assert isinstance(control, dict)
@@ -262,12 +271,16 @@ class BatchRunner:
             store,
             dry_run=dry_run,
             log=state.log if engine_cap else state.capped_log(cap),
-            progress=state.records,
+            progress=progress,
             should_stop=state.should_stop(self.stopping),
             report_all_errors=not engine_cap,
             batch_identifier=state.identifier,
             models=models,
         )
+        try:
+            store.flush()  # normally done by the engine's last progress report
+        except FlushFailed as exc:
+            return RunResult(int(outcome.errors), int(outcome.records), outcome.exception or str(exc))
         return RunResult(int(outcome.errors), int(outcome.records), outcome.exception)
 
     def _batch_file(self, entry: dict[str, Any], state: _Run) -> BatchFile:

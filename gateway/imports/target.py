@@ -1,27 +1,45 @@
 """The engine's TargetStore over the RocksDB record store, bound to one model database.
 
-Lookups use the table's secondary index when the attribute is indexed; a
-record's targets are committed in one atomic write; a dry run's adapter refuses
-every write. Store metadata (``__createdtime__``…) orders results and is not
-passed to the engine.
+Lookups use the table's secondary index when the attribute is indexed. A
+record's targets are checked and encoded when the engine commits them (a
+failure is that record's error) and kept in a write-behind buffer
+(:mod:`gateway.imports.commit_buffer`) that is stored in one atomic WriteBatch
+every :data:`~gateway.imports.commit_buffer.FLUSH_RECORDS` records, at every
+progress report and at the end of the run; a record is never split across
+writes. Later records of the batch see earlier records' commits (§7.2.5): ``get``
+and indexed ``find`` read pending records too; other reads flush first. A dry
+run's adapter refuses every write. Store metadata (``__createdtime__``…) orders
+results and is not passed to the engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
+import orjson
+
+from engine.models import Model
 from engine.ports import StoreError as EngineStoreError
 from engine.ports import TargetWrite
-from gateway.storage.errors import DatabaseNotFound, StoreError, TableNotFound
-from gateway.storage.records import CREATED, METADATA_ATTRIBUTES, KeyRange, WriteMode
-from gateway.storage.rocks import RocksRecordStore
+from gateway.imports.commit_buffer import CommitBuffer, Pending
+from gateway.storage import keys as K
+from gateway.storage.errors import DatabaseNotFound, InvalidRecord, StoreError, TableNotFound
+from gateway.storage.records import CREATED, METADATA_ATTRIBUTES, UPDATED, KeyRange, TableInfo, WriteMode
+from gateway.storage.rocks import RocksRecordStore, now_ms
 
 _SCALARS = (str, int, float, bool, type(None))
 
 
 def _strip(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in METADATA_ATTRIBUTES}
+
+
+def _decoded(raw: bytes) -> dict[str, Any]:
+    record: dict[str, Any] = orjson.loads(raw)
+    record.pop(CREATED, None)
+    record.pop(UPDATED, None)
+    return record
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -43,17 +61,79 @@ def _age(record: dict[str, Any]) -> float:
     return float(created) if isinstance(created, int | float) else 0.0
 
 
-class ModelTargetStore:
-    """TargetStore for one database; ``read_only`` for dry runs."""
+def _encoded(value: Any) -> bytes | None:
+    """The store key of a scalar, or None if it cannot be a key."""
+    if not isinstance(value, _SCALARS):
+        return None
+    try:
+        return K.encode_key(value)
+    except K.UnencodableKey:
+        return None
 
-    def __init__(self, store: RocksRecordStore, database: str, read_only: bool = False) -> None:
+
+def _expired(info: TableInfo, record: dict[str, Any], now: float) -> bool:
+    ttl = info.expiration
+    if not ttl:
+        return False
+    written = record.get(UPDATED, record.get(CREATED))
+    return isinstance(written, int | float) and written + ttl * 1000.0 < now
+
+
+def generated_key_tables(model: Model) -> frozenset[str]:
+    """Tables whose new records always get an engine-generated UUID key.
+
+    The engine sets a new target's key itself unless the destination declares its
+    primary key as a Name (then instructions may set it); for these tables an
+    insert needs no existence check (a version-4 UUID from ``os.urandom``).
+    """
+    tables: dict[str, bool] = {}
+    for dest in model.stored_destinations:
+        if dest.table is not None:
+            generated = dest.primary_key not in dest.names
+            tables[dest.table] = tables.get(dest.table, True) and generated
+    return frozenset(table for table, generated in tables.items() if generated)
+
+
+class ModelTargetStore:
+    """TargetStore for one database; ``read_only`` for dry runs.
+
+    ``generated_keys``: tables whose inserted keys are engine-generated UUIDs
+    (:func:`generated_key_tables`); their inserts read nothing from the store.
+    Call :meth:`flush` at the end of the run (and whenever commits must be durable).
+    """
+
+    def __init__(
+        self,
+        store: RocksRecordStore,
+        database: str,
+        read_only: bool = False,
+        generated_keys: Collection[str] = (),
+    ) -> None:
         self.store = store
         self.database = database
         self.read_only = read_only
-        self.committed = 0
+        self.generated_keys = frozenset(generated_keys)
+        self.buffer = CommitBuffer(store, database)
+
+    @property
+    def committed(self) -> int:
+        """Records stored so far (flushed commits)."""
+        return self.buffer.flushed
+
+    def flush(self) -> int:
+        """Store the pending commits now; how many records were stored. Raises FlushFailed."""
+        return self.buffer.flush()
+
+    # -- reads ------------------------------------------------------------------------
 
     def get(self, table: str, key: Any) -> dict[str, Any] | None:
-        """The stored record with this primary key, or None."""
+        """The stored (or committed, pending) record with this primary key, or None."""
+        rows = self.buffer.pending(table)
+        if rows is not None:
+            ekey = _encoded(key)
+            entry = rows.get(ekey) if ekey is not None else None
+            if entry is not None:
+                return _decoded(entry.raw)
         try:
             record = self.store.get(self.database, table, key)
         except (DatabaseNotFound, TableNotFound):
@@ -62,6 +142,41 @@ class ModelTargetStore:
 
     def find(self, table: str, attribute: str, value: Any) -> list[dict[str, Any]]:
         """Records whose ``attribute`` equals (or, for arrays, contains) ``value``; oldest first."""
+        rows = self.buffer.pending(table)
+        if rows is None:
+            return self._find_stored(table, attribute, value)
+        try:
+            info = self.store.table(self.database, table)
+        except (DatabaseNotFound, TableNotFound):
+            return []
+        if attribute == info.primary_key:
+            found = self.get(table, value) if isinstance(value, _SCALARS) else None
+            return [found] if found is not None else []
+        attr = info.attributes.get(attribute)
+        if attr is None or not attr.indexed or _encoded(value) is None:
+            self.flush()  # a scan (or an odd value): let the store answer
+            return self._find_stored(table, attribute, value)
+        return self._find_with_pending(info, rows, attribute, value)
+
+    def _find_with_pending(
+        self, info: TableInfo, rows: dict[bytes, Pending], attribute: str, value: Any
+    ) -> list[dict[str, Any]]:
+        """An index look-up over the stored records with pending records laid over them."""
+        table = info.name
+        keys = list(self.store.index_keys(self.database, table, attribute, KeyRange(value, True)))
+        merged: dict[bytes, dict[str, Any]] = {}
+        if keys:
+            for key, record in zip(keys, self.store.get_many(self.database, table, keys), strict=True):
+                ekey = K.encode_key(key)
+                if record is not None and ekey not in rows:
+                    merged[ekey] = record
+        for ekey in self.buffer.matches(table, attribute, value):
+            merged[ekey] = orjson.loads(rows[ekey].raw)
+        hits = [(ekey, r) for ekey, r in merged.items() if value_matches(r.get(attribute), value)]
+        hits.sort(key=lambda hit: (_age(hit[1]), hit[0]))  # the store's order: oldest, then by key
+        return [_strip(r) for _, r in hits]
+
+    def _find_stored(self, table: str, attribute: str, value: Any) -> list[dict[str, Any]]:
         try:
             info = self.store.table(self.database, table)
         except (DatabaseNotFound, TableNotFound):
@@ -88,6 +203,8 @@ class ModelTargetStore:
 
     def scan(self, table: str) -> Iterator[dict[str, Any]]:
         """Every record of the table, oldest first."""
+        if self.buffer.pending(table) is not None:
+            self.flush()
         try:
             records = list(self.store.scan(self.database, table))
         except (DatabaseNotFound, TableNotFound):
@@ -95,16 +212,80 @@ class ModelTargetStore:
         records.sort(key=_age)
         return (_strip(r) for r in records)
 
+    # -- writes -----------------------------------------------------------------------
+
     def commit(self, writes: Sequence[TargetWrite]) -> None:
-        """Write one record's targets atomically; engine StoreError on any failure."""
+        """Check and encode one record's targets and buffer them together.
+
+        Raises the engine's StoreError for what ``write_many(strict=True)`` would
+        refuse (bad key, an insert of a stored key, a value of the wrong declared
+        type); nothing of the record is kept then. FlushFailed (not a record error)
+        if a flush this commit triggers fails.
+        """
         if self.read_only:
             raise EngineStoreError("a dry run writes nothing")
-        operations: list[tuple[str, str, Sequence[dict[str, Any]], WriteMode]] = []
-        for write in writes:
-            mode: WriteMode = "insert" if write.is_new else "replace"
-            operations.append((self.database, write.table, [_strip(write.record)], mode))
+        stamp = now_ms()
+        staged: dict[tuple[str, bytes], Pending] = {}
+        new_names: dict[str, set[str]] = {}
         try:
-            self.store.write_many(operations, strict=True)
+            keyed = [self._keyed(write) for write in writes]  # every key is checked first, as write_many does
+            for write, info, record, key, ekey in keyed:
+                self._stage(write, info, record, key, ekey, stamp, staged)
+                if not record.keys() <= info.attributes.keys():
+                    new_names.setdefault(info.name, set()).update(record.keys() - info.attributes.keys())
+            for table, names in new_names.items():
+                self.store.ensure_attributes(self.database, table, names)
         except StoreError as exc:
             raise EngineStoreError(str(exc)) from exc
-        self.committed += 1
+        self.buffer.add(staged)
+
+    def _keyed(self, write: TargetWrite) -> tuple[TargetWrite, TableInfo, dict[str, Any], Any, bytes]:
+        """The write's table, its record (metadata dropped, arrays copied) and its key, checked."""
+        info = self.store.table(self.database, write.table)
+        record = {
+            k: (v.copy() if type(v) is list else v)
+            for k, v in write.record.items()
+            if k not in METADATA_ATTRIBUTES
+        }
+        key = record.get(info.primary_key)
+        ekey = _encoded(key) if (type(key) is str and key) or type(key) is int else None
+        if ekey is None or info.schema_defined:
+            mode: WriteMode = "insert" if write.is_new else "replace"
+            key = self.store.check_keys(self.database, write.table, [record], mode)[0]
+            ekey = K.encode_key(key)
+        return write, info, record, key, ekey
+
+    def _stage(
+        self,
+        write: TargetWrite,
+        info: TableInfo,
+        record: dict[str, Any],
+        key: Any,
+        ekey: bytes,
+        stamp: float,
+        staged: dict[tuple[str, bytes], Pending],
+    ) -> None:
+        """Encode one write as ``write_many``'s insert or replace would store it."""
+        table, pk = info.name, info.primary_key
+        slot = (table, ekey)
+        prior = staged.get(slot)
+        if prior is None:
+            prior = self.buffer.tables.get(table, {}).get(ekey)
+        old: dict[str, Any] | None
+        if prior is not None:
+            old, fresh = prior.record, prior.fresh
+            if _expired(info, old, stamp):
+                old = None
+        elif write.is_new and table in self.generated_keys:
+            old, fresh = None, True
+        else:
+            old, fresh = self.store.get(self.database, table, key), False
+        if write.is_new and old is not None:
+            raise InvalidRecord(
+                f"a record with {pk} {orjson.dumps(key).decode()} already exists in '{table}'"
+            )
+        record[pk] = key
+        if not info.schema_defined or info.expiration:
+            record[CREATED] = old[CREATED] if old is not None and CREATED in old else stamp
+            record[UPDATED] = stamp
+        staged[slot] = Pending(key, record, orjson.dumps(record), fresh)

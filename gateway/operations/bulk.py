@@ -23,7 +23,7 @@ from gateway.bulk.dates import parse_iso_ms
 from gateway.bulk.exporter import FORMATS, export_file
 from gateway.bulk.jobstore import Job, epoch_ms
 from gateway.bulk.loader import load_csv, load_json, load_parts
-from gateway.bulk.parallel import worker_parts
+from gateway.bulk.parallel import worker_parts, worth_a_worker
 from gateway.bulk.progress import Progress
 from gateway.bulk.searches import SearchFailed, run_search, search_operation_name, search_table
 from gateway.bulk.sqlexec import deleted_message
@@ -141,7 +141,7 @@ def csv_file_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
         with handle:
             size = os.fstat(handle.fileno()).st_size
             job.progress.bytes_total = size
-            if 0 < worker_min <= size:
+            if worth_a_worker(size, worker_min):
                 parts = worker_parts(handle, job.progress)
                 return load_parts(store, database, table, parts, mode, job.progress), None
             blocks = text_blocks(handle.read, job.progress.add_bytes)

@@ -73,11 +73,14 @@ def test_commit_is_atomic_across_tables(store: CountingStore) -> None:
     assert store.get("m", "person", "p9") is None
     assert store.get("m", "contact", "c1")["person"] == "old"
     target.commit([good, TargetWrite("contact", "id", {"id": "c2", "person": "p9"}, True)])
+    assert store.get("m", "person", "p9") is None  # buffered until the flush
+    assert target.flush() == 1
     assert store.get("m", "person", "p9")["title"] == "T"
     assert store.get("m", "contact", "c2")["person"] == "p9"
     replaced = TargetWrite("person", "id", {"id": "p9", "title": "U"}, False)
     created = store.get("m", "person", "p9")["__createdtime__"]
     target.commit([replaced])
+    target.flush()
     assert store.get("m", "person", "p9")["title"] == "U"
     assert store.get("m", "person", "p9")["__createdtime__"] == created
     assert target.committed == 2

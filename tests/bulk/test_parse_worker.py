@@ -4,18 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from gateway.operations import bulk as bulk_ops
 from tests.bulk.helpers import all_records, run_job
 from tests.conftest import ADMIN_AUTH, Ops, make_client
+
+STARTED: list[int] = []
 
 
 @pytest.fixture(scope="module")
 def worker_op(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ops, Path]]:
+    """An app whose csv_file_load always uses the parse worker (whatever the machine's load)."""
     root = tmp_path_factory.mktemp("worker") / "root"
-    with make_client(root, **{"bulk.parse_worker_min_bytes": 1}) as client:
-        yield Ops(client, ADMIN_AUTH), root
+    real_parts = bulk_ops.worker_parts
+
+    def counted(*args: Any) -> Any:
+        STARTED.append(1)
+        return real_parts(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bulk_ops, "worth_a_worker", lambda size, minimum: True)
+        patch.setattr(bulk_ops, "worker_parts", counted)
+        with make_client(root, **{"bulk.parse_worker_min_bytes": 1}) as client:
+            yield Ops(client, ADMIN_AUTH), root
 
 
 def _load(op: Ops, root: Path, name: str, content: bytes) -> dict[str, object]:
@@ -36,7 +50,9 @@ def test_a_large_file_loads_through_the_worker(worker_op: tuple[Ops, Path]) -> N
     content = (
         "id,name,score,flag,note\n" + "".join(f'{i},n{i},{i}.5,true,"a, b"\n' for i in range(25_000))
     ).encode()
+    before = len(STARTED)
     job = _load(op, root, "big.csv", content)
+    assert len(STARTED) == before + 1
     assert (job["status"], job["message"]) == ("COMPLETE", "successfully loaded 25000 of 25000 records")
     assert job["progress"]["bytes_read"] == len(content)
     rows = op({"operation": "sql", "sql": "SELECT * FROM w.big_csv WHERE id = 24999"})

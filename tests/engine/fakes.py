@@ -50,7 +50,10 @@ class MemoryStore:
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         """The table's records without metadata, oldest first."""
-        return [{k: v for k, v in r.items() if not k.startswith("__")} for r in self.tables.get(table, {}).values()]
+        return [
+            {k: v for k, v in r.items() if not k.startswith("__")}
+            for r in self.tables.get(table, {}).values()
+        ]
 
     # -- TargetStore -------------------------------------------------------------
 

@@ -79,6 +79,10 @@ def tables_match(expected: list[Any], actual: list[Any], store: MemoryStore) -> 
     return False
 
 
+def batch_file(name: str, path: Path) -> BatchFile:
+    return BatchFile(name, lambda: path.open("rb"), path.stat().st_size)
+
+
 def check_ordered_lines(wanted: list[str], lines: list[str]) -> None:
     position = 0
     for text in wanted:
@@ -110,10 +114,7 @@ def test_case(case: Path) -> None:
     else:
         assert body is None, body
         assert control is not None
-        files = [
-            BatchFile(f["name"], lambda p=case / f["path"]: p.open("rb"), (case / f["path"]).stat().st_size)
-            for f in expected["files"]
-        ]
+        files = [batch_file(f["name"], case / f["path"]) for f in expected["files"]]
         dry_run = expected.get("mode") == "dry-run"
         lines: list[str] = []
         outcome = run_batch(control, model, files, store, dry_run=dry_run, log=lines.append)

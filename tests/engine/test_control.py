@@ -58,7 +58,9 @@ def test_unknown_and_missing_action() -> None:
     assert errors(instructions=[{"action": "set-attribute-group"}]) == [
         "Unknown action in instruction: set-attribute-group"
     ]
-    assert errors(instructions=[{}]) == ["Expected property not found in field instruction: source, destination, name"]
+    assert errors(instructions=[{}]) == [
+        "Expected property not found in field instruction: source, destination, name"
+    ]
     assert errors(instructions=["text"]) == [
         "Expected property not found in field instruction: source, destination, name"
     ]
@@ -75,13 +77,17 @@ def test_required_properties_are_checked_by_presence(action: str, required: tupl
 
 def test_nested_lists_are_validated_depth_first_in_order() -> None:
     instructions = [
-        {"action": "if-exists", "source": "a", "then": [{"action": "within", "source": "b", "instructions": [{"action": "x1"}]}]},
+        {
+            "action": "if-exists",
+            "source": "a",
+            "then": [{"action": "within", "source": "b", "instructions": [{"action": "x1"}]}],
+        },
         {"action": "x2"},
     ]
     assert errors(instructions=instructions) == ["Unknown action in instruction: x1"]
-    assert errors(instructions=[{"action": "if-has-value", "destination": "d", "name": "n", "else": [{"action": "x3"}]}]) == [
-        "Unknown action in instruction: x3"
-    ]
+    assert errors(
+        instructions=[{"action": "if-has-value", "destination": "d", "name": "n", "else": [{"action": "x3"}]}]
+    ) == ["Unknown action in instruction: x3"]
 
 
 def test_load_otherwise_is_not_validated() -> None:
@@ -99,7 +105,9 @@ def loop(*body: Any) -> dict[str, Any]:
 
 def test_for_each_overwrite_rule() -> None:
     assert errors(instructions=[loop(field())]) == [FOR_EACH_OVERWRITE]
-    assert errors(instructions=[{"action": "new", "destination": "item"}, loop(field())]) == [FOR_EACH_OVERWRITE]
+    assert errors(instructions=[{"action": "new", "destination": "item"}, loop(field())]) == [
+        FOR_EACH_OVERWRITE
+    ]
     assert errors(instructions=[loop({"action": "new", "destination": "item"}, field())]) == []
     assert errors(instructions=[loop({"action": "load", "destination": "item", "using": "u"}, field())]) == []
     assert errors(instructions=[loop(field(multivalue=True))]) == []
@@ -117,7 +125,9 @@ def test_for_each_rule_sees_new_inside_nested_ifs_but_not_outer_loops() -> None:
     assert errors(instructions=[loop(new_in_if, field())]) == []
     inner_after_outer_new = loop({"action": "new", "destination": "item"}, loop(field()))
     assert errors(instructions=[inner_after_outer_new]) == [FOR_EACH_OVERWRITE]
-    assert errors(instructions=[loop(field(), {"action": "new", "destination": "item"})]) == [FOR_EACH_OVERWRITE]
+    assert errors(instructions=[loop(field(), {"action": "new", "destination": "item"})]) == [
+        FOR_EACH_OVERWRITE
+    ]
 
 
 def test_filters_are_checked_on_every_value_instruction() -> None:
@@ -126,7 +136,13 @@ def test_filters_are_checked_on_every_value_instruction() -> None:
     assert errors(instructions=[field(filters=list(FILTERS))]) == []
     set_value = {"action": "set-value", "destination": "item", "name": "a", "value": 1, "filters": ["x:y"]}
     assert errors(instructions=[set_value]) == ["Filter x:y is not available."]
-    structured = {"action": "field-structured", "structured": "s", "destination": "d", "name": "n", "filters": 3}
+    structured = {
+        "action": "field-structured",
+        "structured": "s",
+        "destination": "d",
+        "name": "n",
+        "filters": 3,
+    }
     assert errors(instructions=[structured]) == ["'filters' property is not an array"]
     assert errors(instructions=[{"action": "new", "destination": "d", "filters": ["x:y"]}]) == []
 
@@ -134,7 +150,9 @@ def test_filters_are_checked_on_every_value_instruction() -> None:
 def test_files_check_reports_the_last_failing_entry() -> None:
     assert errors(files=...) == ["Control file does not have files property"]
     assert errors(files={"a": {"read": "json"}, "b": {}}) == ["Reader not specified for file b"]
-    assert errors(files={"a": {"read": "nope"}, "b": {}, "c": {"read": "json"}}) == ["Reader not specified for file b"]
+    assert errors(files={"a": {"read": "nope"}, "b": {}, "c": {"read": "json"}}) == [
+        "Reader not specified for file b"
+    ]
     assert errors(files={"a": {}, "b": {"read": "nope"}}) == ["Unknown reader for file b: nope"]
     assert errors(files={"a": "json"}) == ["Reader not specified for file a"]
     assert errors(files={name: {"read": name} for name in READERS}) == []

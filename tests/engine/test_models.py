@@ -35,7 +35,14 @@ def test_defaults_and_accessors() -> None:
 def test_pseudo_destinations_are_added_automatically() -> None:
     model = Model.from_json(PERSON_MODEL)
     names = [d.name for d in model.destinations]
-    assert names == ["profile", "book", "load:by-ref", "value:person-name", "value:postal-address", "load:by-email"]
+    assert names == [
+        "profile",
+        "book",
+        "load:by-ref",
+        "value:person-name",
+        "value:postal-address",
+        "load:by-email",
+    ]
     by_ref = model.destination("load:by-ref")
     assert by_ref is not None and by_ref.pseudo and by_ref.auto and by_ref.kind == "dictionary"
     assert by_ref.names["ref"].type == "ref"

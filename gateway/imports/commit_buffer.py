@@ -1,0 +1,149 @@
+"""Write-behind buffer of committed records for one batch run (haplo-import.md §7.2.5).
+
+``ModelTargetStore.commit`` checks and encodes each record's writes at once, as
+``write_many(strict=True)`` would (so a failure is still reported for that
+record), and keeps them here; ``flush`` stores every pending record in one
+atomic RocksDB WriteBatch (``RocksRecordStore.write_records``). A record is
+never split across flushes. Reads of the same batch see pending records through
+:meth:`CommitBuffer.pending` and :meth:`CommitBuffer.matches`.
+
+The commit point of a buffered record is its flush: other readers see it then,
+and a write by someone else to the same key in between is overwritten (the index
+stays consistent with what is stored).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Final
+
+from gateway.storage import keys as K
+from gateway.storage.rocks import RocksRecordStore
+
+FLUSH_RECORDS: Final = 1000
+"""Committed records kept before a flush (the runner also flushes at every progress report)."""
+FLUSH_BYTES: Final = 16 << 20
+"""Encoded bytes kept before a flush."""
+FLUSH_SECONDS: Final = 1.0
+"""A pending record is flushed by the next commit at most this long after its own."""
+
+
+class FlushFailed(Exception):
+    """Storing the buffered records failed; they are lost and the batch must end (not a record error)."""
+
+
+@dataclass(slots=True)
+class Pending:
+    """One record waiting for the flush: its final form, encoded."""
+
+    key: Any
+    record: dict[str, Any]
+    """The whole record as it will be stored (metadata included; arrays copied)."""
+    raw: bytes
+    fresh: bool
+    """The store cannot hold the key (an engine-generated UUID first written in this window)."""
+
+
+def value_keys(value: Any) -> list[bytes]:
+    """The index keys of an attribute value, as the store computes them (array elements too)."""
+    items = value if type(value) is list else (value,)
+    out: list[bytes] = []
+    for item in items:
+        if item is None or isinstance(item, str | bool | int | float):
+            try:
+                out.append(K.encode_key(item))
+            except K.UnencodableKey:
+                continue
+    return out
+
+
+class CommitBuffer:
+    """Pending records of one database, by table and encoded primary key."""
+
+    def __init__(self, store: RocksRecordStore, database: str) -> None:
+        self.store = store
+        self.database = database
+        self.tables: dict[str, dict[bytes, Pending]] = {}
+        self.records = 0
+        self.flushed = 0
+        self._bytes = 0
+        self._since = 0.0
+        self._tracked: dict[str, set[str]] = {}
+        self._lookups: dict[tuple[str, str], dict[bytes, set[bytes]]] = {}
+
+    def __bool__(self) -> bool:
+        return self.records > 0
+
+    def pending(self, table: str) -> dict[bytes, Pending] | None:
+        """The table's pending records by encoded key (None if it has none)."""
+        return self.tables.get(table) or None
+
+    def add(self, staged: dict[tuple[str, bytes], Pending]) -> None:
+        """Keep one committed record's writes; flush when the buffer is full or old."""
+        now = time.monotonic()
+        if not self.records:
+            self._since = now
+        for (table, ekey), entry in staged.items():
+            rows = self.tables.setdefault(table, {})
+            tracked = self._tracked.get(table)
+            if tracked:
+                previous = rows.get(ekey)
+                for attribute in tracked:
+                    self._track(table, attribute, ekey, previous, entry)
+            rows[ekey] = entry
+            self._bytes += len(entry.raw)
+        self.records += 1
+        if self.records >= FLUSH_RECORDS or self._bytes >= FLUSH_BYTES or now - self._since >= FLUSH_SECONDS:
+            self.flush()
+
+    def _track(self, table: str, attribute: str, ekey: bytes, old: Pending | None, new: Pending) -> None:
+        lookup = self._lookups.setdefault((table, attribute), {})
+        if old is not None:
+            for value_key in value_keys(old.record.get(attribute)):
+                lookup.get(value_key, set()).discard(ekey)
+        for value_key in value_keys(new.record.get(attribute)):
+            lookup.setdefault(value_key, set()).add(ekey)
+
+    def matches(self, table: str, attribute: str, value: Any) -> list[bytes]:
+        """Encoded keys of pending records whose indexed ``attribute`` has an entry for ``value``.
+
+        The pending analogue of the store's index lookup (a superset of the matches:
+        callers still compare values). ``value`` must be an encodable scalar.
+        """
+        rows = self.tables.get(table)
+        if not rows:
+            return []
+        lookup = self._lookups.get((table, attribute))
+        if lookup is None:  # first look-up of this attribute: index the pending records, then keep it up
+            self._tracked.setdefault(table, set()).add(attribute)
+            lookup = self._lookups[(table, attribute)] = {}
+            for ekey, entry in rows.items():
+                for value_key in value_keys(entry.record.get(attribute)):
+                    lookup.setdefault(value_key, set()).add(ekey)
+        found = lookup.get(K.encode_key(value))
+        return list(found) if found else []
+
+    def flush(self) -> int:
+        """Store every pending record in one WriteBatch; the number of records flushed.
+
+        Raises FlushFailed if the store fails (the pending records are dropped).
+        """
+        if not self.records:
+            return 0
+        writes = [
+            (self.database, table, ekey, entry.record, entry.raw, entry.fresh)
+            for table, rows in self.tables.items()
+            for ekey, entry in rows.items()
+        ]
+        count = self.records
+        self.tables.clear()
+        self._lookups.clear()
+        self.records = 0
+        self._bytes = 0
+        try:
+            self.store.write_records(writes)
+        except Exception as exc:
+            raise FlushFailed(f"Could not store the last {count} committed records: {exc}") from exc
+        self.flushed += count
+        return count
