@@ -111,7 +111,7 @@ def run_gateway(csv_path: Path, work: Path, in_process: bool = False) -> dict[st
                 if job["status"] != "IN_PROGRESS":
                     assert job["status"] == "COMPLETE", job
                     return dict(job)
-                time.sleep(0.05)
+                time.sleep(0.2)
             raise TimeoutError(job_id)
 
         op({"operation": "create_table", "database": "bench", "table": "people", "attributes": ATTRIBUTES})

@@ -133,7 +133,11 @@ def cast_column(cells: Sequence[str]) -> Sequence[Any]:
     if firsts.isdisjoint(_NUMBER_START) and not any(c.isspace() for c in firsts):
         if firsts.isdisjoint(_SPECIAL_FIRST) or SPECIAL_VALUES.keys().isdisjoint(cells):
             return cells  # no number, no special word: every cell stays as it is
+        if _BOOL_COLUMN.fullmatch(joined):
+            return list(map("true".__eq__, cells))
         return cast_cells(cells)
+    if firsts <= _DIGITS and is_date_only_column(joined, cells):
+        return cells
     if firsts <= _DIGITS and _plain_integers(joined, cells):
         return list(map(int, cells))
     if _INT_COLUMN.fullmatch(joined):
@@ -149,6 +153,16 @@ def cast_column(cells: Sequence[str]) -> Sequence[Any]:
     if _DATE_ONLY_COLUMN.fullmatch(joined):
         return cells
     return cast_cells(cells)
+
+
+def is_date_only_column(joined: str, cells: Sequence[str]) -> bool:
+    """Whether every cell is ``YYYY-MM-DD`` (ASCII digits); ``joined`` is the cells joined by "\\n"."""
+    if len(joined) != 11 * len(cells) - 1 or min(map(len, cells)) != 10:
+        return False
+    if joined[4::11].strip("-") or joined[7::11].strip("-"):
+        return False
+    digits = joined.replace("-", "").replace("\n", "")
+    return len(digits) == 8 * len(cells) and digits.isascii() and digits.isdigit()
 
 
 def _plain_decimals(joined: str, cells: Sequence[str]) -> bool:

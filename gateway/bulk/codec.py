@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from gateway.bulk.casting import is_date_only_column
 from gateway.storage import keys as K
 from gateway.storage import types as T
 
@@ -77,11 +78,11 @@ def encode_keys(values: Sequence[Any]) -> list[bytes]:
     return list(map(K.encode_key, values))
 
 
-def _in_bounds(values: list[Any], bounds: tuple[int, int]) -> bool:
+def _in_bounds(values: Sequence[Any], bounds: tuple[int, int]) -> bool:
     return bounds[0] <= min(values) and max(values) <= bounds[1]
 
 
-def _integral(values: list[Any], kinds: set[type], bounds: tuple[int, int]) -> bool:
+def _integral(values: Sequence[Any], kinds: set[type], bounds: tuple[int, int]) -> bool:
     if kinds <= {int}:
         return _in_bounds(values, bounds)
     if kinds <= {int, float}:
@@ -89,11 +90,12 @@ def _integral(values: list[Any], kinds: set[type], bounds: tuple[int, int]) -> b
     return False
 
 
-def _column_ok(type_name: str, values: list[Any]) -> bool:
+def _column_ok(type_name: str, values: Sequence[Any], kinds: set[type] | None = None) -> bool:
     """Whether every non-null value of a column matches the type (False: unknown)."""
     if not values:
         return True
-    kinds = set(map(type, values))
+    if kinds is None:
+        kinds = set(map(type, values))
     if type_name == "String":
         return kinds <= {str}
     if type_name in ("Float", "Number"):
@@ -116,6 +118,8 @@ def _column_ok(type_name: str, values: list[Any]) -> bool:
         if not kinds <= {str}:
             return False
         joined = "\n".join(values)
+        if is_date_only_column(joined, values):
+            return True
         if joined.count("\n") == len(values) - 1 and _DATE_COLUMN.fullmatch(joined):
             return True
         pattern = T._ISO_DATE  # noqa: SLF001 (the store's own rule for Date strings)
@@ -172,7 +176,11 @@ def columns_types_ok(names: Sequence[str], columns: Sequence[Sequence[Any]], typ
     for name, type_name in types.items():
         if name not in positions:
             continue
-        values = list(filter(_NOT_NONE, columns[positions[name]]))
-        if not _column_ok(type_name, values):
+        column = columns[positions[name]]
+        kinds = set(map(type, column))
+        if type(None) in kinds:
+            column = list(filter(_NOT_NONE, column))
+            kinds.discard(type(None))
+        if not _column_ok(type_name, column, kinds):
             return False
     return True

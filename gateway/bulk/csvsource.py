@@ -10,11 +10,15 @@ header) and, when known, the physical line.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import itertools
+import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 BLOCK_SIZE = 1 << 20
 _MAX_LINE_BLOCK = 16 << 20  # a block that holds no line end is passed on at this size
@@ -38,16 +42,41 @@ class _EncodingError(Exception):
         super().__init__(f"invalid UTF-8 (byte 0x{byte:02x} at byte offset {offset})")
 
 
+class TextBlocks(Iterator[str]):
+    """The blocks of ``text_blocks``; ``source`` is the regular file they are read from, if any,
+    while no block has been taken (the loader may then read the file another way).
+    """
+
+    def __init__(self, read: Callable[[int], bytes], blocks: Iterator[str]) -> None:
+        owner = getattr(read, "__self__", None)
+        self.source: BinaryIO | None = None
+        if isinstance(owner, io.FileIO | io.BufferedReader) and read == owner.read:
+            with contextlib.suppress(OSError, ValueError):
+                if stat.S_ISREG(os.fstat(owner.fileno()).st_mode) and owner.tell() == 0:
+                    self.source = owner
+        self._blocks = blocks
+
+    def __next__(self) -> str:
+        self.source = None
+        return next(self._blocks)
+
+
 def text_blocks(
     read: Callable[[int], bytes],
     on_bytes: Callable[[int], None] | None = None,
     block_size: int = BLOCK_SIZE,
-) -> Iterator[str]:
+) -> TextBlocks:
     """Decoded text of a byte stream in blocks that end at a line end (``\\n``).
 
     ``read(n)`` returns up to n bytes (b"" at the end); ``on_bytes(n)`` is told of
     every n bytes read. Invalid UTF-8 raises after the blocks before its line.
     """
+    return TextBlocks(read, _text_blocks(read, on_bytes, block_size))
+
+
+def _text_blocks(
+    read: Callable[[int], bytes], on_bytes: Callable[[int], None] | None, block_size: int
+) -> Iterator[str]:
     pending = b""
     offset = 0  # stream offset of pending[0]
     first = True

@@ -1,7 +1,8 @@
 """The load loop of csv_data_load, csv_file_load, csv_url_load and import_from_s3.
 
 Input is parsed, cast and written one chunk (``CHUNK_ROWS`` records) at a time:
-each chunk is one RocksDB WriteBatch through ``RocksRecordStore.load_chunk``, so
+each chunk is one RocksDB WriteBatch through ``RocksRecordStore.load_columns``
+(rows with every cell, encoded column by column) or ``load_chunk`` (records), so
 memory stays flat whatever the input size, and the WAL is synced once at the end.
 
 A malformed input (unterminated quote, more cells than the header, bad UTF-8,
@@ -15,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from gateway.bulk.casting import cast_cell
+from gateway.bulk.arrowcsv import arrow_parts
+from gateway.bulk.casting import cast_cell, cast_column
 from gateway.bulk.jsonsource import JsonFormatError, json_records
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare, where
 from gateway.bulk.progress import Progress, SourceError
@@ -101,7 +103,16 @@ def load_csv(
     mode: WriteMode,
     progress: Progress,
 ) -> str:
-    """Load CSV text blocks into a table; the job message (raises LoadFailed, JobStopped)."""
+    """Load CSV text blocks into a table; the job message (raises LoadFailed, JobStopped).
+
+    Blocks of a whole regular file (``text_blocks`` of a file's ``read``) are read by
+    pyarrow instead when ``gateway.bulk.arrowcsv`` can (same records, faster).
+    """
+    source = getattr(blocks, "source", None)
+    if source is not None:
+        fast = arrow_parts(source, progress)
+        if fast is not None:
+            return load_parts(store, database, table, fast, mode, progress)
     return load_parts(store, database, table, prepare(blocks, CHUNK_ROWS), mode, progress)
 
 
@@ -120,7 +131,8 @@ def load_parts(
             if part.error is not None:
                 raise writer.failed(part.error)
             if part.columns is not None:
-                error = writer.write_columns(part.header, list(part.columns))
+                columns = list(part.columns) if part.cast else [cast_column(c) for c in part.columns]
+                error = writer.write_columns(part.header, columns)
             elif part.rows:
                 error = writer.write(_records(part.header, part.rows))
             else:

@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
     out = sys.stdout.buffer
     target: str | int = int(source_name[3:]) if source_name.startswith("fd:") else source_name
     with open(target, "rb", buffering=0) as source:
-        for part in prepare(text_blocks(source.read, count), chunk_rows):
+        for part in prepare(text_blocks(source.read, count), chunk_rows, cast=False):
             write_frame(out, (counted[0], part.to_wire()))
     write_frame(out, (counted[0], None))
     return 0

@@ -29,6 +29,7 @@ class Part:
     columns: list[Sequence[Any]] | None = None
     rows: list[list[str]] | None = None
     error: str | None = None
+    cast: bool = True  # False: ``columns`` still hold the cells' text (cast by the writer)
 
     def row_of(self, index: int) -> tuple[int, int | None]:
         """CSV row and line of the ``index``-th record written from this part."""
@@ -45,6 +46,7 @@ class Part:
             self.columns,
             self.rows,
             self.error,
+            self.cast,
         )
 
     @classmethod
@@ -56,8 +58,12 @@ def where(cause: str, row: int, line: int | None) -> str:
     return f"{cause} at CSV row {row}" + (f" (line {line})" if line else "")
 
 
-def prepare(blocks: Iterator[str], chunk_rows: int = CHUNK_ROWS) -> Iterator[Part]:
-    """Parts of a CSV input, in order; a malformed input ends with an error part."""
+def prepare(blocks: Iterator[str], chunk_rows: int = CHUNK_ROWS, cast: bool = True) -> Iterator[Part]:
+    """Parts of a CSV input, in order; a malformed input ends with an error part.
+
+    ``cast=False`` leaves full-width columns as text (a parse worker does that so
+    the casting happens in the writing process, which balances the two halves).
+    """
     header: list[str] | None = None
     try:
         for chunk in CsvRows(blocks, chunk_rows).chunks():
@@ -74,29 +80,34 @@ def prepare(blocks: Iterator[str], chunk_rows: int = CHUNK_ROWS) -> Iterator[Par
                 continue
             single_lines = chunk.lines == len(chunk.rows)
             first_line = chunk.first_line + start if single_lines else None
-            yield from _parts(header, rows, chunk.first_row + start, first_line)
+            yield from _parts(header, rows, chunk.first_row + start, first_line, cast)
     except CsvFormatError as exc:
         yield Part(header or [], 0, None, error=str(exc))
 
 
 def _parts(
-    header: list[str], rows: list[list[str]], first_row: int, first_line: int | None
+    header: list[str], rows: list[list[str]], first_row: int, first_line: int | None, cast: bool
 ) -> Iterator[Part]:
     width = len(header)
     lengths = list(map(len, rows))
     if max(lengths) <= width:
-        yield _part(header, rows, lengths, first_row, first_line)
+        yield _part(header, rows, lengths, first_row, first_line, cast)
         return
     bad = next(i for i, n in enumerate(lengths) if n > width)
     if bad:
-        yield _part(header, rows[:bad], lengths[:bad], first_row, first_line)
+        yield _part(header, rows[:bad], lengths[:bad], first_row, first_line, cast)
     line = None if first_line is None else first_line + bad
     cause = f"{lengths[bad]} cells where the header has {width} columns"
     yield Part(header, first_row, first_line, error=where(cause, first_row + bad, line))
 
 
 def _part(
-    header: list[str], rows: list[list[str]], lengths: list[int], first_row: int, first_line: int | None
+    header: list[str],
+    rows: list[list[str]],
+    lengths: list[int],
+    first_row: int,
+    first_line: int | None,
+    cast: bool,
 ) -> Part:
     positions = None
     if min(lengths) == 0:  # blank lines
@@ -107,6 +118,8 @@ def _part(
             return Part(header, first_row, first_line, positions=positions, rows=[])
     width = len(header)
     if min(lengths) == width and "" not in header and len(set(header)) == width:
+        if not cast:
+            return Part(header, first_row, first_line, positions, list(zip(*rows, strict=True)), cast=False)
         columns = [cast_column(column) for column in zip(*rows, strict=True)]
         return Part(header, first_row, first_line, positions=positions, columns=columns)
     return Part(header, first_row, first_line, positions=positions, rows=rows)

@@ -280,7 +280,8 @@ class BatchRunner:
         try:
             store.flush()  # normally done by the engine's last progress report
         except FlushFailed as exc:
-            return RunResult(int(outcome.errors), int(outcome.records), outcome.exception or str(exc))
+            message = f"{outcome.exception}; {exc}" if outcome.exception else str(exc)
+            return RunResult(int(outcome.errors), int(outcome.records), message)
         return RunResult(int(outcome.errors), int(outcome.records), outcome.exception)
 
     def _batch_file(self, entry: dict[str, Any], state: _Run) -> BatchFile:

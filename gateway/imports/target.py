@@ -22,7 +22,7 @@ import orjson
 from engine.models import Model
 from engine.ports import StoreError as EngineStoreError
 from engine.ports import TargetWrite
-from gateway.imports.commit_buffer import CommitBuffer, Pending
+from gateway.imports.commit_buffer import FLUSH_RECORDS, FLUSH_SECONDS, CommitBuffer, Pending
 from gateway.storage import keys as K
 from gateway.storage.errors import DatabaseNotFound, InvalidRecord, StoreError, TableNotFound
 from gateway.storage.records import CREATED, METADATA_ATTRIBUTES, UPDATED, KeyRange, TableInfo, WriteMode
@@ -99,6 +99,8 @@ class ModelTargetStore:
 
     ``generated_keys``: tables whose inserted keys are engine-generated UUIDs
     (:func:`generated_key_tables`); their inserts read nothing from the store.
+    ``flush_records`` / ``flush_seconds``: the buffer is flushed by the commit
+    that reaches this many pending records, or this long after the oldest.
     Call :meth:`flush` at the end of the run (and whenever commits must be durable).
     """
 
@@ -108,12 +110,15 @@ class ModelTargetStore:
         database: str,
         read_only: bool = False,
         generated_keys: Collection[str] = (),
+        flush_records: int = FLUSH_RECORDS,
+        flush_seconds: float = FLUSH_SECONDS,
     ) -> None:
         self.store = store
         self.database = database
         self.read_only = read_only
         self.generated_keys = frozenset(generated_keys)
-        self.buffer = CommitBuffer(store, database)
+        self.buffer = CommitBuffer(store, database, flush_records, flush_seconds)
+        self._infos: dict[str, TableInfo] = {}  # tables written since the last flush
 
     @property
     def committed(self) -> int:
@@ -153,6 +158,8 @@ class ModelTargetStore:
             found = self.get(table, value) if isinstance(value, _SCALARS) else None
             return [found] if found is not None else []
         attr = info.attributes.get(attribute)
+        if attr is None and not info.schema_defined:
+            return []  # no record has ever had this attribute (pending ones register theirs)
         if attr is None or not attr.indexed or _encoded(value) is None:
             self.flush()  # a scan (or an odd value): let the store answer
             return self._find_stored(table, attribute, value)
@@ -224,32 +231,36 @@ class ModelTargetStore:
         """
         if self.read_only:
             raise EngineStoreError("a dry run writes nothing")
+        if not self.buffer:
+            self._infos.clear()  # table info is cached for one buffer's worth of commits
         stamp = now_ms()
         staged: dict[tuple[str, bytes], Pending] = {}
-        new_names: dict[str, set[str]] = {}
         try:
             keyed = [self._keyed(write) for write in writes]  # every key is checked first, as write_many does
             for write, info, record, key, ekey in keyed:
                 self._stage(write, info, record, key, ekey, stamp, staged)
+            for _, info, record, _, _ in keyed:
                 if not record.keys() <= info.attributes.keys():
-                    new_names.setdefault(info.name, set()).update(record.keys() - info.attributes.keys())
-            for table, names in new_names.items():
-                self.store.ensure_attributes(self.database, table, names)
+                    self.store.ensure_attributes(self.database, info.name, record.keys())
         except StoreError as exc:
             raise EngineStoreError(str(exc)) from exc
         self.buffer.add(staged)
 
     def _keyed(self, write: TargetWrite) -> tuple[TargetWrite, TableInfo, dict[str, Any], Any, bytes]:
         """The write's table, its record (metadata dropped, arrays copied) and its key, checked."""
-        info = self.store.table(self.database, write.table)
-        record = {
-            k: (v.copy() if type(v) is list else v)
-            for k, v in write.record.items()
-            if k not in METADATA_ATTRIBUTES
-        }
+        info = self._infos.get(write.table)
+        if info is None:
+            info = self._infos[write.table] = self.store.table(self.database, write.table)
+        record = {k: (v.copy() if type(v) is list else v) for k, v in write.record.items()}
+        if CREATED in record or UPDATED in record:
+            record.pop(CREATED, None)
+            record.pop(UPDATED, None)
         key = record.get(info.primary_key)
-        ekey = _encoded(key) if (type(key) is str and key) or type(key) is int else None
-        if ekey is None or info.schema_defined:
+        kind = type(key)
+        if kind is str and key and not info.schema_defined:
+            return write, info, record, key, K.encode_key(key)
+        ekey = _encoded(key) if kind is int and not info.schema_defined else None
+        if ekey is None:
             mode: WriteMode = "insert" if write.is_new else "replace"
             key = self.store.check_keys(self.database, write.table, [record], mode)[0]
             ekey = K.encode_key(key)
@@ -270,7 +281,8 @@ class ModelTargetStore:
         slot = (table, ekey)
         prior = staged.get(slot)
         if prior is None:
-            prior = self.buffer.tables.get(table, {}).get(ekey)
+            rows = self.buffer.tables.get(table)
+            prior = rows.get(ekey) if rows else None
         old: dict[str, Any] | None
         if prior is not None:
             old, fresh = prior.record, prior.fresh

@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,9 @@ def _options() -> rocksdict.Options:
     opts.create_missing_column_families(True)
     opts.increase_parallelism(max(2, os.cpu_count() or 2))
     opts.set_write_buffer_size(64 * 1024 * 1024)
+    # One memory budget for the memtables of all column families (tables and indexes),
+    # so memory does not grow with the number of indexes being written.
+    opts.set_db_write_buffer_size(128 * 1024 * 1024)
     opts.set_max_background_jobs(2)
     return opts
 
@@ -129,6 +132,7 @@ class RocksRecordStore:
                 ) from exc
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
         self._meta_lock = threading.RLock()
+        self._cf_lock = threading.Lock()
         self._tables: dict[tuple[str, str], _Table] = {}
         self._databases: dict[str, dict[str, Any]] = {}
         self._load_metadata()
@@ -198,8 +202,9 @@ class RocksRecordStore:
         return f"{prefix}{seq}"
 
     def _create_cf(self, prefix: str) -> tuple[str, Any]:
-        name = self._next_cf_name(prefix)
-        cf = self._db.create_column_family(name, _options())
+        with self._cf_lock:  # a leaf lock: never held while taking another
+            name = self._next_cf_name(prefix)
+            cf = self._db.create_column_family(name, _options())
         return name, cf
 
     def _save_table(self, table: _Table) -> None:
@@ -294,6 +299,14 @@ class RocksRecordStore:
         table.index_cfs[attribute] = cf
         table.index_handles[attribute] = self._db.get_column_family_handle(cf_name)
 
+    @contextlib.contextmanager
+    def _locked(self, entry: _Table) -> Iterator[None]:
+        """Hold a table's lock, failing if the table was dropped since it was looked up."""
+        with entry.lock:
+            if entry.handle is None:
+                raise TableNotFound(entry.info.database, entry.info.name)
+            yield
+
     def drop_table(self, database: str, table: str) -> None:
         with self._meta_lock:
             entry = self._get_table(database, table)
@@ -322,7 +335,9 @@ class RocksRecordStore:
         the middle of drop_attribute.
         """
         index = (not entry.info.schema_defined) if indexed is None else indexed
-        with self._meta_lock:
+        # The table's own lock, not the metadata lock: writers hold table locks when they
+        # get here, and the metadata lock is always taken before table locks (drop_table).
+        with entry.lock:
             changed = False
             for name in names:
                 if name in entry.info.attributes:
@@ -395,7 +410,7 @@ class RocksRecordStore:
         attributes = entry.info.attributes
         new_names = {n for r in records for n in r if n not in attributes}
         batch = rocksdict.WriteBatch(raw_mode=True)
-        with entry.lock:
+        with self._locked(entry):
             if new_names:
                 self._register_attributes(entry, sorted(new_names))
             result = self._stage_writes(entry, batch, records, keys, mode, now_ms(), {})
@@ -427,7 +442,7 @@ class RocksRecordStore:
         pending: dict[tuple[int, bytes], dict[str, Any] | None] = {}
         with contextlib.ExitStack() as stack:
             for entry in locked:
-                stack.enter_context(entry.lock)
+                stack.enter_context(self._locked(entry))
             for entry, records, keys, mode in prepared:
                 new_names = {n for r in records for n in r if n not in entry.info.attributes}
                 if new_names:
@@ -461,7 +476,7 @@ class RocksRecordStore:
         entry = self._get_table(database, table)
         missing = {name for name in names if name not in entry.info.attributes}
         if missing:
-            with entry.lock:
+            with self._locked(entry):
                 self._register_attributes(entry, sorted(missing))
 
     def index_attribute(self, database: str, table: str, attribute: str) -> bool:
@@ -502,7 +517,7 @@ class RocksRecordStore:
         batch = rocksdict.WriteBatch(raw_mode=True)
         with contextlib.ExitStack() as stack:
             for entry in sorted(entries.values(), key=lambda e: e.cf_name):
-                stack.enter_context(entry.lock)
+                stack.enter_context(self._locked(entry))
             for names, items in groups.items():
                 entry = entries[names]
                 seen = set().union(*(item[3].keys() for item in items))
@@ -540,33 +555,22 @@ class RocksRecordStore:
 
     @staticmethod
     def _flat_index_entries(records: list[dict[str, Any]], ekeys: list[bytes], attribute: str) -> list[bytes]:
-        """Index keys of one attribute over new records, array elements included (``_value_keys``' rule)."""
-        values: list[Any] = []
-        owners: list[bytes] = []
-        for record, ekey in zip(records, ekeys, strict=True):
-            value = record.get(attribute, _MISSING)
-            if type(value) is list:
-                values.extend(value)
-                owners.extend(repeat(ekey, len(value)))
-            elif value is not _MISSING:
-                values.append(value)
-                owners.append(ekey)
-        if not values:
-            return []
+        """Index keys of one attribute over new records (``_value_keys``' rule), column at a time."""
+        values: list[Any] = list(map(dict.get, records, repeat(attribute), repeat(_MISSING)))
         kinds = set(map(type, values))
-        if kinds <= {str} or kinds <= {int, float}:
+        owners: Sequence[bytes] = ekeys
+        if kinds == {list}:  # arrays: index every element
+            owners = list(chain.from_iterable(map(repeat, ekeys, map(len, values))))
+            values = list(chain.from_iterable(values))
+            kinds = set(map(type, values))
+        if values and (kinds <= {str} or kinds <= {int, float}):
             try:
                 return list(map(bytes.__add__, encode_keys(values), owners))
             except K.UnencodableKey:
                 pass
-        entries: list[bytes] = []
-        for value, ekey in zip(values, owners, strict=True):
-            if isinstance(value, _SCALARS):
-                try:
-                    entries.append(K.encode_key(value) + ekey)
-                except K.UnencodableKey:
-                    continue
-        return entries
+        if owners is ekeys:
+            return [vk + ekey for value, ekey in zip(values, ekeys, strict=True) for vk in _value_keys(value)]
+        return [vk + ekey for value, ekey in zip(values, owners, strict=True) for vk in _value_keys([value])]
 
     def _keys_for_write(self, entry: _Table, records: Sequence[dict[str, Any]], mode: WriteMode) -> list[Any]:
         pk = entry.info.primary_key
@@ -696,7 +700,7 @@ class RocksRecordStore:
     def delete(self, database: str, table: str, keys: Iterable[Any]) -> WriteResult:
         entry = self._get_table(database, table)
         result = WriteResult()
-        with entry.lock:
+        with self._locked(entry):
             batch = rocksdict.WriteBatch(raw_mode=True)
             seen: set[bytes] = set()
             for key in keys:
@@ -877,7 +881,7 @@ class RocksRecordStore:
         if not live:
             return 0, skipped
         new_names = set().union(*live).difference(info.attributes)
-        with entry.lock:
+        with self._locked(entry):
             if new_names:
                 self._register_attributes(entry, sorted(new_names))
             order = sorted(range(len(ekeys)), key=ekeys.__getitem__)
@@ -942,14 +946,17 @@ class RocksRecordStore:
             return self._load_as_records(database, table, names, columns, mode, stamp)
         stamp = now_ms() if stamp is None else stamp
         new_names = set(names).difference(info.attributes)
-        with entry.lock:
+        with self._locked(entry):
             if new_names:
                 self._register_attributes(entry, sorted(new_names))
-            order = sorted(range(count), key=ekeys.__getitem__)
-            keys_sorted = [ekeys[i] for i in order]
+            keys_sorted = sorted(ekeys)
             if len(set(ekeys)) != count or not self._range_empty(entry.cf, keys_sorted[0], keys_sorted[-1]):
                 return self._load_as_records(database, table, names, columns, mode, stamp)
-            sorted_columns = [[column[i] for i in order] for column in columns]
+            if keys_sorted == ekeys:  # input already in key order (the usual case)
+                sorted_columns = columns
+            else:
+                order = sorted(range(count), key=ekeys.__getitem__)
+                sorted_columns = [[column[i] for i in order] for column in columns]
             batch = rocksdict.WriteBatch(raw_mode=True)
             suffix = b""
             if not info.schema_defined:

@@ -32,7 +32,7 @@ ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "admin"
 # Enough records for the import to run for a few seconds, so its page shows live progress.
-RECORDS = 20_000
+RECORDS = 120_000  # large enough that the import runs for seconds and its progress shows
 PEOPLE = [{"first": "Jane", "last": "Smith", "email": "jane-at-example.org"}] + [
     {"first": f"First{i}", "last": f"Last{i}", "email": f"p{i}@example.org"} for i in range(RECORDS - 1)
 ]

@@ -43,6 +43,10 @@ def test_real_run_commits_records(api: BatchApi) -> None:
     service = api.client.app.state.gateway.services["batches"]  # type: ignore[attr-defined]
     service.on_finished.append(finished.append)
     info = run(api, minimal_control(), {"people": json.dumps(PEOPLE).encode()})
+    # The end state is saved before the completion listeners run: give them a moment.
+    deadline = time.monotonic() + 10
+    while not finished and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert finished == [info["identifier"]]
     assert info["state"] == "complete"
     assert info["errors"] == 0

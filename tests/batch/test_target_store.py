@@ -6,11 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from engine import StoreError, TargetWrite
-from gateway.imports.target import ModelTargetStore, value_matches
-from gateway.storage.records import AttributeInfo
+from gateway.imports.target import ModelTargetStore, generated_key_tables, value_matches
+from gateway.storage import keys as K
+from gateway.storage.errors import StoreError as StorageError
+from gateway.storage.records import AttributeInfo, KeyRange
 from gateway.storage.rocks import RocksRecordStore
 
 
@@ -110,3 +113,149 @@ def test_write_many_rejects_bad_keys_before_writing(store: CountingStore) -> Non
     assert [r.written for r in results] == [["a"], ["a"]] and results[0].skipped == ["a"]
     stored = store.get("m", "person", "a")
     assert stored is not None and stored["y"] == 2 and "x" not in stored
+
+
+# -- the commit buffer's reads ---------------------------------------------------------
+
+
+def buffered(store: CountingStore) -> ModelTargetStore:
+    return ModelTargetStore(store, "m", flush_records=10_000, flush_seconds=3600.0)
+
+
+def test_pending_records_join_index_lookups_in_the_stores_order(store: CountingStore) -> None:
+    store.write("m", "person", [{"id": "s1", "email": ["a@x"], "n": 1}], "insert")
+    store.write("m", "person", [{"id": "s2", "email": ["b@x"], "n": 2}], "insert")
+    target = buffered(store)
+    target.commit([TargetWrite("person", "id", {"id": "p1", "email": ["a@x", "c@x"], "n": 3}, True)])
+    moved = target.get("person", "s2")
+    assert moved == {"id": "s2", "email": ["b@x"], "n": 2}
+    target.commit([TargetWrite("person", "id", {**moved, "email": ["a@x"]}, False)])  # b@x -> a@x
+    target.commit([TargetWrite("person", "id", {"id": "p0", "email": "a@x", "n": 4}, True)])
+    store.scans = 0
+    before = {value: target.find("person", "email", value) for value in ("a@x", "b@x", "c@x")}
+    assert [r["id"] for r in before["a@x"]] == ["s1", "s2", "p1", "p0"]  # oldest first; s2 kept its age
+    assert before["b@x"] == [] and [r["id"] for r in before["c@x"]] == ["p1"]
+    assert target.get("person", "p1") == {"id": "p1", "email": ["a@x", "c@x"], "n": 3}
+    assert target.find("person", "id", "p0") == [{"id": "p0", "email": "a@x", "n": 4}]
+    assert store.scans == 0 and store.get("m", "person", "p1") is None  # all served with the buffer
+    assert target.flush() == 3
+    after = {value: target.find("person", "email", value) for value in ("a@x", "b@x", "c@x")}
+    assert after == before
+    assert [v for v, _ in store.index_items("m", "person", "email")] == ["a@x"] * 4 + ["c@x"]
+
+
+def test_other_reads_flush_first(store: CountingStore) -> None:
+    store.write("m", "fixed", [{"id": 1, "code": "A"}], "insert")
+    target = buffered(store)
+    target.commit([TargetWrite("fixed", "id", {"id": 2, "code": "A"}, True)])
+    assert [r["id"] for r in target.find("fixed", "code", "A")] == [1, 2]  # not indexed: a scan
+    assert store.get("m", "fixed", 2) is not None and target.committed == 1
+    target.commit([TargetWrite("person", "id", {"id": "p", "n": 1.5}, True)])
+    assert [r["id"] for r in target.scan("person")] == ["p"] and target.committed == 2
+    target.commit([TargetWrite("person", "id", {"id": "q", "n": [1]}, True)])
+    assert target.find("person", "never_written", "x") == [] and target.committed == 2  # no flush needed
+    assert target.find("person", "n", {"no": "index"}) == [] and target.committed == 3
+
+
+def test_commit_checks_each_record_like_write_many(store: CountingStore) -> None:
+    target = buffered(store)
+    target.commit([TargetWrite("person", "id", {"id": "a"}, True)])
+    with pytest.raises(StoreError, match="a record with id \"a\" already exists in 'person'"):
+        target.commit([TargetWrite("person", "id", {"id": "a", "x": 1}, True)])
+    with pytest.raises(StoreError, match="invalid primary key value"):
+        target.commit(
+            [TargetWrite("person", "id", {"id": "b"}, True), TargetWrite("person", "id", {"id": [1]}, True)]
+        )
+    with pytest.raises(StoreError, match="does not exist"):
+        target.commit([TargetWrite("nowhere", "id", {"id": "c"}, True)])
+    assert target.get("person", "b") is None
+    target.commit([TargetWrite("person", "id", {"id": "a", "y": 2, "__createdtime__": 1}, False)])
+    assert target.flush() == 2
+    stored = store.get("m", "person", "a")
+    assert stored is not None and stored["y"] == 2 and "x" not in stored and stored["__createdtime__"] != 1
+    assert store.table("m", "person").attributes["y"].indexed  # registered as write() would
+
+
+def test_generated_key_tables() -> None:
+    from engine import Model
+    from tests.batch.test_buffered_commit import PROJECTS, THINGS
+
+    assert generated_key_tables(Model.from_json(PROJECTS)) == {"project", "supervision"}
+    assert generated_key_tables(Model.from_json(THINGS)) == frozenset()
+
+
+# -- store methods used by the buffer ----------------------------------------------------
+
+ODD_VALUES: list[Any] = [
+    "text",
+    ["x", "y", "x"],
+    [1, "one", True, None, {"no": 1}, [2], 2.5],
+    7,
+    -0.0,
+    float("inf"),
+    True,
+    None,
+    {"nested": ["z"]},
+    [],
+    ["only", "strings"],
+]
+
+
+def test_write_records_indexes_like_write(store: CountingStore) -> None:
+    """New and replaced records get exactly the index entries write() gives them."""
+    for table in ("person", "contact"):
+        for name in ("v", "w"):
+            store.add_attribute("m", table, name)
+    records = [
+        {"id": f"r{i}", "v": value, **({"w": i} if i % 2 else {})} for i, value in enumerate(ODD_VALUES)
+    ]
+    store.write("m", "person", records, "insert")
+    stamp = 1700000000000.0
+    prepared = [{**r, "__createdtime__": stamp, "__updatedtime__": stamp} for r in records]
+    writes = [("m", "contact", K.encode_key(r["id"]), r, orjson.dumps(r), True) for r in prepared]
+    assert store.write_records(writes) == len(records)
+
+    def entries(table: str) -> dict[str, list[Any]]:
+        return {a: list(store.index_items("m", table, a)) for a in ("v", "w")}
+
+    assert entries("contact") == entries("person")
+    replaced = [{**r, "v": ODD_VALUES[-1 - i]} for i, r in enumerate(records)]
+    store.write("m", "person", replaced, "replace")
+    again = [{**r, "__createdtime__": stamp, "__updatedtime__": stamp + 1} for r in replaced]
+    store.write_records([("m", "contact", K.encode_key(r["id"]), r, orjson.dumps(r), False) for r in again])
+    assert entries("contact") == entries("person")
+    assert [r["v"] for r in store.scan("m", "contact")] == [r["v"] for r in store.scan("m", "person")]
+
+
+def test_write_records_is_one_atomic_write_and_registers_attributes(store: CountingStore) -> None:
+    good = {"id": "p1", "fresh_attribute": "x"}
+    bad_table = ("m", "missing", K.encode_key("c1"), {"id": "c1"}, b'{"id":"c1"}', True)
+    with pytest.raises(StorageError):
+        store.write_records([("m", "person", K.encode_key("p1"), good, orjson.dumps(good), True), bad_table])
+    assert store.get("m", "person", "p1") is None
+    store.write_records([("m", "person", K.encode_key("p1"), good, orjson.dumps(good), True)])
+    assert store.get("m", "person", "p1") == good
+    assert store.table("m", "person").attributes["fresh_attribute"].indexed
+    assert [k for _, k in store.index_items("m", "person", "fresh_attribute")] == ["p1"]
+
+
+def test_check_keys_ensure_attributes_and_index_attribute(store: CountingStore) -> None:
+    assert store.check_keys("m", "person", [{"id": "a"}, {"id": 3}], "replace") == ["a", 3]
+    generated = store.check_keys("m", "person", [{}], "insert")[0]
+    assert isinstance(generated, str) and len(generated) == 36
+    with pytest.raises(StorageError, match="a valid hash attribute must be provided"):
+        store.check_keys("m", "person", [{}], "replace")
+    store.ensure_attributes("m", "fixed", ["code", "colour"])
+    assert not store.table("m", "fixed").attributes["colour"].indexed  # schema-defined: not indexed
+    store.write(
+        "m", "fixed", [{"id": 1, "code": "A", "colour": "red"}, {"id": 2, "code": ["B", "A"]}], "insert"
+    )
+    assert not store.is_indexed("m", "fixed", "code")
+    assert store.index_attribute("m", "fixed", "code") is True
+    assert store.index_attribute("m", "fixed", "code") is False
+    assert store.table("m", "fixed").attributes["code"].indexed
+    assert sorted(store.index_keys("m", "fixed", "code", KeyRange("A", True))) == [1, 2]
+    assert store.index_attribute("m", "fixed", "size") is True  # unknown: added, indexed
+    assert store.is_indexed("m", "fixed", "size") and store.index_attribute("m", "fixed", "id") is False
+    reopened_info = store.table("m", "fixed")
+    assert reopened_info.attributes["size"].indexed

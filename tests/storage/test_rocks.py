@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from gateway.storage.errors import InvalidRecord, StoreLocked, TableNotFound
@@ -138,3 +140,42 @@ def test_copy_database_to(store, tmp_path):
         assert list(target.index_keys("d", "t", "a", KeyRange(equals="x", has_equals=True))) == [1]
     finally:
         target.close()
+
+
+def test_writes_with_new_attributes_and_table_drops_do_not_deadlock(tmp_path) -> None:
+    """Writers register attributes under their table lock while drop_table takes the metadata lock first."""
+    import threading
+
+    from gateway.storage.errors import StoreError
+    from gateway.storage.rocks import RocksRecordStore
+
+    store = RocksRecordStore(tmp_path / "db")
+    stop = threading.Event()
+
+    def writer() -> None:
+        for i in range(300):
+            if stop.is_set():
+                return
+            try:
+                store.write("dev", "busy", [{"id": i, f"attr{i}": i}], "upsert")
+            except StoreError:
+                pass  # the table may be gone for a moment
+
+    def dropper() -> None:
+        for _ in range(60):
+            if stop.is_set():
+                return
+            with contextlib.suppress(StoreError):
+                store.drop_table("dev", "busy")
+            with contextlib.suppress(StoreError):
+                store.create_table("dev", "busy")
+
+    store.create_table("dev", "busy")
+    threads = [threading.Thread(target=writer), threading.Thread(target=dropper)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    stop.set()
+    assert not any(thread.is_alive() for thread in threads), "a write and a drop_table deadlocked"
+    store.close()

@@ -1,0 +1,328 @@
+"""Benchmark of real import batches through the gateway's batch runner, against a reference loop.
+
+For each size (``--sizes``, default 100k and 1M records) a JSON array of generated
+person records is written (first, last, email, job title, a department code mapped
+with ``mapInputValue``, a web address put through the ``haplo:fix-up-url`` filter
+and an ``active`` flag used by ``if-exists``). Then, each in a fresh child process
+so that peak RSS is that run's own:
+
+* ``reference``: parses the same JSON in pieces with orjson and writes one record
+  per row (orjson-encoded, a random UUID key) into a RocksDB opened with the
+  store's options, one WriteBatch per 1,000 rows: the floor for any import;
+* ``dry-run`` and ``real``: in process, on a fresh gateway root (real RocksDB
+  store, blob store, model registry, batch service): the person model is
+  registered, the control file (9 instructions: new, the person name from two
+  fields via ``value:person-name`` + ``field-structured``, email, job title, a
+  mapped value, a filtered value, an if-exists) and the data file are stored, a
+  batch is created and scheduled, and ``BatchRunner.run`` (the job APScheduler
+  would run) runs it in the main thread. The batch must end ``dry-run`` /
+  ``complete`` with no errors and, for the real run, every record stored.
+
+Printed per run: wall seconds, records/s, CPU seconds (process, RocksDB's
+background threads included), peak RSS and the RSS just before the run (after
+setup), then the run/reference ratios.
+
+    python bench/engine.py                          # 100k and 1M
+    python bench/engine.py --sizes 20000            # quick run
+    python bench/engine.py --sizes 100000,1000000 --keep /tmp/bench-engine
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+KINDS = ("reference", "dry-run", "real")
+
+MODEL: dict[str, Any] = {
+    "name": "bench:person",
+    "title": "People",
+    "database": "bench_person",
+    "types": ["person", "staff"],
+    "destinations": [
+        {
+            "name": "profile",
+            "kind": "object",
+            "table": "profile",
+            "defaultType": "person",
+            "lookupNames": ["email"],
+            "names": {
+                "title": {"type": "person-name", "required": True},
+                "type": {"type": "object-type"},
+                "email": {"type": "email-address", "multivalue": True},
+                "job_title": {"type": "text", "multivalue": True},
+                "department": {"type": "text"},
+                "url": {"type": "url", "multivalue": True},
+                "status": {"type": "text"},
+            },
+        }
+    ],
+}
+
+CONTROL: dict[str, Any] = {
+    "dataImportControlFileVersion": 0,
+    "model": "bench:person",
+    "files": {"DEFAULT": {"read": "json"}},
+    "instructions": [
+        {"action": "new", "destination": "profile"},
+        {"source": "first", "destination": "value:person-name", "name": "first"},
+        {"source": "last", "destination": "value:person-name", "name": "last"},
+        {
+            "action": "field-structured",
+            "structured": "value:person-name",
+            "destination": "profile",
+            "name": "title",
+        },
+        {"source": "email", "destination": "profile", "name": "email"},
+        {"source": "job", "destination": "profile", "name": "job_title"},
+        {
+            "source": "dept",
+            "destination": "profile",
+            "name": "department",
+            "mapInputValue": {"MATH": "Mathematics", "PHYS": "Physics", "CHEM": "Chemistry"},
+        },
+        {"source": "web", "destination": "profile", "name": "url", "filters": ["haplo:fix-up-url"]},
+        {
+            "action": "if-exists",
+            "source": "active",
+            "then": [{"action": "set-value", "destination": "profile", "name": "status", "value": "active"}],
+        },
+    ],
+}
+
+
+def generate(path: Path, count: int) -> None:
+    """Write ``count`` generated person records as one JSON array, streaming."""
+    rng = random.Random(42)
+    firsts = ["Joe", "Jane", "Ann", "Bob", "Chidi", "Zoë"]
+    depts = ["MATH", "PHYS", "CHEM", "HIST"]
+    with path.open("w", encoding="utf-8", buffering=1 << 20) as out:
+        out.write("[")
+        for i in range(count):
+            record = {
+                "first": rng.choice(firsts),
+                "last": f"Bloggs{i}",
+                "email": f"person{i}@example.org",
+                "job": "Lecturer in Applied Things",
+                "dept": rng.choice(depts),
+                "web": f"example.org/people/{i}",
+                "active": i % 3 != 0,
+            }
+            out.write(("," if i else "") + json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+        out.write("]")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def child_reference(path: Path, workdir: Path) -> dict[str, Any]:
+    """Parse the JSON in pieces and write one record per row into RocksDB (a batch per 1,000 rows)."""
+    import orjson
+    import rocksdict
+
+    options = rocksdict.Options(raw_mode=True)
+    options.create_if_missing(True)
+    options.increase_parallelism(max(2, os.cpu_count() or 2))
+    options.set_write_buffer_size(64 * 1024 * 1024)
+    options.set_max_background_jobs(2)
+    db = rocksdict.Rdict(str(workdir / "reference-db"), options)
+    base = rss_mb()
+    start, cpu = time.perf_counter(), cpu_seconds()
+    count = 0
+    batch = rocksdict.WriteBatch(raw_mode=True)
+    with path.open("rb") as stream:
+        buf = stream.read(1)[1:]  # after "["
+        while True:
+            chunk = stream.read(1 << 18)
+            if chunk:
+                buf += chunk
+                cut = buf.rfind(b"},{")
+                if cut < 0:
+                    continue
+                piece, buf = buf[: cut + 1], buf[cut + 2 :]
+            else:
+                piece, buf = buf[:-1], b""
+            for row in orjson.loads(b"[" + piece + b"]"):
+                batch.put(str(uuid.uuid4()).encode(), orjson.dumps(row))
+                count += 1
+                if count % 1000 == 0:
+                    db.write(batch)
+                    batch = rocksdict.WriteBatch(raw_mode=True)
+            if not chunk:
+                break
+    if batch.len():
+        db.write(batch)
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+    db.close()
+    return {
+        "records": count,
+        "seconds": elapsed,
+        "cpu": cpu,
+        "peak_rss_mb": peak_rss_mb(),
+        "base_rss_mb": base,
+    }
+
+
+def _store_blob(blobs: Any, path: Path) -> tuple[str, int]:
+    """Put a file into the blob store without reading it into memory (hard link, else copy)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    name = digest.hexdigest()
+    target = blobs.path(name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(path, target)
+    except OSError:
+        shutil.copyfile(path, target)
+    return name, path.stat().st_size
+
+
+def child_batch(path: Path, workdir: Path, dry_run: bool) -> dict[str, Any]:
+    """Run the batch through BatchService + BatchRunner on a fresh gateway root, in this thread."""
+    sys.path.insert(0, str(ROOT))
+    from gateway import batches
+    from gateway.app import open_gateway
+    from gateway.config import load_config
+
+    config = load_config(workdir / "root", environ={}, overrides={"import.job_start_delay": 0})
+    gateway = open_gateway(config)
+    try:
+        batches.install(gateway)
+        services = gateway.services
+        services["models"].add(MODEL)
+        service, runner = services["batches"], services["batch_runner"]
+        control = service.upload_control(json.dumps(CONTROL).encode(), "bench")
+        digest, size = _store_blob(services["blobs"], path)
+        files = [{"name": "people", "file": {"digest": digest, "fileSize": size, "filename": path.name}}]
+        batch = service.create_batch(control["digest"], "bench", state="ready", files=files)
+        identifier = batch["identifier"]
+        service.on_scheduled = None  # the run happens below, in this thread
+        service.schedule(identifier, dry_run)
+        base = rss_mb()
+        start, cpu = time.perf_counter(), cpu_seconds()
+        runner.run(identifier)
+        elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+        peak = peak_rss_mb()
+        row = service.get(identifier)
+        records = int(row["progress"]["records_done"])
+        pk = gateway.store.table(MODEL["database"], "profile").primary_key
+        stored = sum(1 for _ in gateway.store.index_items(MODEL["database"], "profile", pk))
+    finally:
+        gateway.store.close()
+    expected = ("dry-run", 0) if dry_run else ("complete", records)
+    if (row["state"], stored) != expected or row["errors"]:
+        raise SystemExit(f"benchmark batch failed: {row['state']} {row['errors']} errors, {stored} stored")
+    return {
+        "records": records,
+        "seconds": elapsed,
+        "cpu": cpu,
+        "peak_rss_mb": peak,
+        "base_rss_mb": base,
+        "stored": stored,
+    }
+
+
+def run_child(kind: str, path: Path, workdir: Path) -> dict[str, Any]:
+    rundir = workdir / f"{kind}-{path.stem}"
+    shutil.rmtree(rundir, ignore_errors=True)
+    rundir.mkdir(parents=True)
+    try:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", kind, "--file", str(path), "--workdir", str(rundir)],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+    except subprocess.CalledProcessError as exc:
+        raise SystemExit(f"{kind} run failed:\n{exc.stdout}\n{exc.stderr}") from exc
+    finally:
+        shutil.rmtree(rundir, ignore_errors=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated record counts")
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep the data files")
+    parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        if args.child == "reference":
+            result = child_reference(args.file, args.workdir)
+        else:
+            result = child_batch(args.file, args.workdir, dry_run=args.child == "dry-run")
+        print(json.dumps(result))
+        return
+    sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
+    workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(
+        f"{'records':>9} {'run':>9} {'wall s':>8} {'rec/s':>10} {'cpu s':>8} {'rec/cpu-s':>10} "
+        f"{'peak MB':>8} {'base MB':>8}"
+    )
+    try:
+        for count in sizes:
+            path = workdir / f"people-{count}.json"
+            if not path.exists():
+                generate(path, count)
+            results = {kind: run_child(kind, path, workdir) for kind in KINDS}
+            for kind, r in results.items():
+                print(
+                    f"{r['records']:>9} {kind:>9} {r['seconds']:>8.2f} {r['records'] / r['seconds']:>10,.0f} "
+                    f"{r['cpu']:>8.2f} {r['records'] / r['cpu']:>10,.0f} {r['peak_rss_mb']:>8.0f} "
+                    f"{r['base_rss_mb']:>8.0f}"
+                )
+            ref = results["reference"]
+            for kind in ("dry-run", "real"):
+                r = results[kind]
+                print(
+                    f"{'':>9} {kind + '/ref':>9} {r['seconds'] / ref['seconds']:.2f}x wall, "
+                    f"{r['cpu'] / ref['cpu']:.2f}x cpu"
+                )
+            print(f"{'':>9} file {path.stat().st_size / 1e6:.0f} MB")
+            if not args.keep:
+                path.unlink()
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times suffer when it is high)"
+    )
+
+
+if __name__ == "__main__":
+    main()

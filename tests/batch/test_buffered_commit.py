@@ -1,0 +1,361 @@
+"""The write-behind commit buffer of ModelTargetStore, in process on a real RocksDB store.
+
+Each batch here runs twice on fresh stores: buffered (nothing flushed until the end)
+and with a flush after every record (the old one-write-per-record behaviour); the
+stored tables and the logs must be identical, and the buffered run must have
+stored nothing before its final flush (so later records saw earlier ones through
+the buffer).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import BatchFile, StoreError, TargetWrite, run_batch
+from gateway.imports.target import ModelTargetStore, generated_key_tables
+from gateway.models import ModelRegistry
+from gateway.storage.records import KeyRange
+from gateway.storage.rocks import RocksRecordStore
+from tests.batch.conftest import person_model
+
+PROJECTS = {
+    "name": "test:projects",
+    "title": "Projects",
+    "database": "test_projects",
+    "destinations": [
+        {
+            "name": "project",
+            "kind": "object",
+            "table": "project",
+            "lookupNames": ["title"],
+            "names": {"title": {"type": "text", "required": True}},
+        },
+        {
+            "name": "supervision",
+            "kind": "dictionary",
+            "table": "supervision",
+            "depends": "project",
+            "linkName": "project",
+            "optional": True,
+            "names": {"supervisor": {"type": "text"}, "role": {"type": "text"}, "project": {"type": "ref"}},
+        },
+    ],
+}
+
+THINGS = {
+    "name": "test:things",
+    "title": "Things",
+    "database": "test_things",
+    "destinations": [
+        {
+            "name": "thing",
+            "kind": "object",
+            "table": "thing",
+            "primaryKey": "ref",
+            "names": {"ref": {"type": "text"}, "label": {"type": "text"}},
+        }
+    ],
+}
+
+PEOPLE_CONTROL = {
+    "dataImportControlFileVersion": 0,
+    "model": "haplo:person",
+    "files": {"DEFAULT": {"read": "json"}},
+    "instructions": [
+        {"source": "email", "destination": "load:by-email", "name": "email"},
+        {
+            "action": "load",
+            "destination": "profile",
+            "using": "load:by-email",
+            "otherwise": [
+                {"action": "new", "destination": "profile"},
+                {"source": "email", "destination": "profile", "name": "email"},
+            ],
+        },
+        {"source": "first", "destination": "value:person-name", "name": "first"},
+        {"source": "last", "destination": "value:person-name", "name": "last"},
+        {
+            "action": "field-structured",
+            "structured": "value:person-name",
+            "destination": "profile",
+            "name": "title",
+        },
+        {"source": "job", "destination": "profile", "name": "job_title"},
+    ],
+}
+
+PROJECTS_CONTROL = {
+    "dataImportControlFileVersion": 0,
+    "model": "test:projects",
+    "files": {"DEFAULT": {"read": "json"}},
+    "instructions": [
+        {"source": "title", "destination": "load:by-title", "name": "title"},
+        {
+            "action": "load",
+            "destination": "project",
+            "using": "load:by-title",
+            "otherwise": [
+                {"action": "new", "destination": "project"},
+                {"source": "title", "destination": "project", "name": "title"},
+            ],
+        },
+        {"source": "supervisor", "destination": "supervision", "name": "supervisor"},
+        {"source": "role", "destination": "supervision", "name": "role"},
+    ],
+}
+
+THINGS_CONTROL = {
+    "dataImportControlFileVersion": 0,
+    "model": "test:things",
+    "files": {"DEFAULT": {"read": "json"}},
+    "instructions": [
+        {"action": "new", "destination": "thing"},
+        {"source": "ref", "destination": "thing", "name": "ref"},
+        {"source": "label", "destination": "thing", "name": "label"},
+    ],
+}
+
+
+class Run:
+    """One batch on a fresh store: the outcome, the log, and what was stored when."""
+
+    def __init__(self, root: Path, model_json: dict[str, Any], flush_records: int) -> None:
+        self.store = RocksRecordStore(root)
+        self.model, _ = ModelRegistry(self.store).add(model_json)
+        self.target = ModelTargetStore(
+            self.store,
+            self.model.database,
+            generated_keys=generated_key_tables(self.model),
+            flush_records=flush_records,
+            flush_seconds=3600.0,
+        )
+        self.log: list[str] = []
+
+    def tables(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            d.table: list(self.store.scan(self.model.database, d.table))
+            for d in self.model.stored_destinations
+        }
+
+    def count(self) -> int:
+        return sum(len(rows) for rows in self.tables().values())
+
+    def run(self, control: dict[str, Any], rows: list[dict[str, Any]], dry_run: bool = False) -> Any:
+        data = json.dumps(rows).encode()
+        file = BatchFile("data", lambda: io.BytesIO(data), len(data))
+        return run_batch(control, self.model, [file], self.target, dry_run=dry_run, log=self.log.append)
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Iterator[list[Run]]:
+    opened: list[Run] = []
+    yield opened
+    for run in opened:
+        run.store.close()
+
+
+def both(
+    tmp_path: Path,
+    runs: list[Run],
+    model: dict[str, Any],
+    control: dict[str, Any],
+    rows: list[dict[str, Any]],
+) -> tuple[Run, Any]:
+    """Run buffered and record-by-record; check they agree; the buffered run and its outcome."""
+    buffered = Run(tmp_path / "buffered", model, flush_records=10_000)
+    eager = Run(tmp_path / "eager", model, flush_records=1)
+    runs.extend([buffered, eager])
+    outcome = buffered.run(control, rows)
+    assert buffered.count() == 0  # everything still pending: later records read it from the buffer
+    buffered.target.flush()
+    assert eager.run(control, rows) == outcome
+    assert buffered.log == eager.log
+    assert normalised(buffered) == normalised(eager)
+    assert buffered.target.committed == eager.target.committed == outcome.committed
+    return buffered, outcome
+
+
+def normalised(run: Run) -> dict[str, list[Any]]:
+    """The tables with generated keys replaced by first-seen numbers and store metadata dropped."""
+    names: dict[Any, int] = {}
+
+    def name(key: Any) -> Any:
+        return names.setdefault(key, len(names)) if isinstance(key, str) and len(key) == 36 else key
+
+    out: dict[str, list[Any]] = {}
+    for table, rows in run.tables().items():
+        rows.sort(key=lambda r: r["__createdtime__"])
+        out[table] = [
+            {
+                k: [name(x) for x in v] if isinstance(v, list) else name(v)
+                for k, v in r.items()
+                if not k.startswith("__")
+            }
+            for r in rows
+        ]
+    return out
+
+
+def test_loads_see_earlier_records_of_the_batch(tmp_path: Path, runs: list[Run]) -> None:
+    rows = [
+        {"email": "ada@example.com", "first": "Ada", "last": "Lovelace", "job": "Analyst"},
+        {"email": "alan@example.com", "first": "Alan", "last": "Turing", "job": "Codebreaker"},
+        {"email": "ada@example.com", "first": "Ada", "last": "King", "job": "Countess"},
+        {"email": "ada@example.com", "first": "Ada", "last": "King", "job": "Poet"},
+    ]
+    run, outcome = both(tmp_path, runs, person_model(), PEOPLE_CONTROL, rows)
+    assert (outcome.records, outcome.committed, outcome.errors) == (4, 4, 0)
+    stored = run.tables()["profile"]
+    people = {r["email"][0]: r for r in stored}
+    assert len(stored) == 2 and set(people) == {"ada@example.com", "alan@example.com"}
+    assert people["ada@example.com"]["title"] == {"first": "Ada", "last": "King"}
+    assert people["ada@example.com"]["job_title"] == ["Poet"]
+    assert people["ada@example.com"]["__createdtime__"] < people["alan@example.com"]["__createdtime__"]
+
+
+def test_dependents_are_found_through_the_buffer(tmp_path: Path, runs: list[Run]) -> None:
+    rows = [
+        {"title": "P1", "supervisor": "S1", "role": "R1"},
+        {"title": "P2", "supervisor": "S2", "role": "R1"},
+        {"title": "P1", "supervisor": "S1", "role": "R2"},
+    ]
+    run, outcome = both(tmp_path, runs, PROJECTS, PROJECTS_CONTROL, rows)
+    assert outcome.errors == 0
+    tables = run.tables()
+    assert sorted(p["title"] for p in tables["project"]) == ["P1", "P2"]
+    by_project = {p["id"]: p["title"] for p in tables["project"]}
+    roles = sorted((by_project[s["project"]], s["role"]) for s in tables["supervision"])
+    assert roles == [("P1", "R2"), ("P2", "R1")]
+
+
+def test_commit_failures_are_reported_per_record(tmp_path: Path, runs: list[Run]) -> None:
+    rows = [
+        {"ref": "A", "label": "first"},
+        {"ref": "B", "label": "second"},
+        {"ref": "A", "label": "duplicate of a pending record"},
+        {"ref": "C", "label": "duplicate of a stored record"},
+        {"ref": "D", "label": "fine"},
+    ]
+    buffered = Run(tmp_path / "buffered", THINGS, flush_records=10_000)
+    eager = Run(tmp_path / "eager", THINGS, flush_records=1)
+    runs.extend([buffered, eager])
+    for run in (buffered, eager):
+        run.store.write("test_things", "thing", [{"ref": "C", "label": "stored before"}], "insert")
+        outcome = run.run(THINGS_CONTROL, rows)
+        run.target.flush()
+        assert (outcome.records, outcome.committed, outcome.errors) == (5, 3, 2)
+    assert (
+        buffered.log
+        == eager.log
+        == [
+            "Could not commit thing: a record with ref \"A\" already exists in 'thing' (record 2)",
+            "Could not commit thing: a record with ref \"C\" already exists in 'thing' (record 3)",
+        ]
+    )
+    assert normalised(buffered) == normalised(eager)
+    labels = {r["ref"]: r["label"] for r in buffered.tables()["thing"]}
+    assert labels == {"A": "first", "B": "second", "C": "stored before", "D": "fine"}
+
+
+def test_dry_run_writes_nothing(tmp_path: Path, runs: list[Run]) -> None:
+    run = Run(tmp_path / "dry", person_model(), flush_records=1)
+    runs.append(run)
+    run.target = ModelTargetStore(run.store, run.model.database, read_only=True)
+    rows = [{"email": "ada@example.com", "first": "Ada", "last": "Lovelace", "job": "Analyst"}] * 3
+    outcome = run.run(PEOPLE_CONTROL, rows, dry_run=True)
+    assert (outcome.records, outcome.committed, outcome.errors, outcome.exception) == (3, 0, 0, None)
+    assert run.target.flush() == 0 and run.count() == 0
+    with pytest.raises(StoreError, match="a dry run writes nothing"):
+        run.target.commit([TargetWrite("profile", "id", {"id": "p1"}, True)])
+    assert run.count() == 0
+
+
+def test_a_failed_flush_ends_the_batch_and_keeps_earlier_flushes(tmp_path: Path) -> None:
+    """A store failure during a flush is a batch exception, not a record error."""
+    store = RocksRecordStore(tmp_path / "db")
+    model, _ = ModelRegistry(store).add(person_model())
+    target = ModelTargetStore(
+        store, model.database, generated_keys=generated_key_tables(model), flush_records=10
+    )
+    rows = [{"email": f"p{i}@example.com", "first": "P", "last": str(i)} for i in range(25)]
+    rows[14] = {"email": "no-name@example.com"}  # an error: its log line closes the store
+    log: list[str] = []
+
+    def close_on_error(line: str) -> None:
+        log.append(line)
+        if len(log) == 1:
+            store.close()
+
+    data = json.dumps(rows).encode()
+    file = BatchFile("data", lambda: io.BytesIO(data), len(data))
+    outcome = run_batch(PEOPLE_CONTROL, model, [file], target, dry_run=False, log=close_on_error)
+    assert outcome.exception is not None
+    assert outcome.exception.startswith("Could not store the last 10 committed records: ")
+    assert outcome.records == 20 and target.committed == 10
+    assert len(log) >= 1 and all("(record 14)" in line for line in log)
+    reopened = RocksRecordStore(tmp_path / "db")
+    try:
+        stored = list(reopened.scan(model.database, "profile"))
+        assert sorted(r["title"]["last"] for r in stored) == sorted(str(i) for i in range(10))
+    finally:
+        reopened.close()
+
+
+# -- model tables: declared attributes, indexes only where the engine looks up ------------
+
+
+def indexed(store: RocksRecordStore, database: str, table: str) -> dict[str, bool]:
+    info = store.table(database, table)
+    return {name: attr.indexed for name, attr in info.attributes.items() if name != info.primary_key}
+
+
+def test_model_tables_index_only_what_the_engine_looks_up(tmp_path: Path) -> None:
+    store = RocksRecordStore(tmp_path / "db")
+    try:
+        registry = ModelRegistry(store)
+        registry.add(PROJECTS)
+        assert indexed(store, "test_projects", "project") == {
+            "__createdtime__": True,
+            "__updatedtime__": True,
+            "title": True,  # a lookup name
+            "type": False,
+        }
+        assert indexed(store, "test_projects", "supervision") == {
+            "__createdtime__": True,
+            "__updatedtime__": True,
+            "supervisor": False,
+            "role": False,
+            "project": True,  # the link name
+            "type": False,
+        }
+        coded = {
+            **THINGS,
+            "destinations": [{**THINGS["destinations"][0], "names": {"code": {"type": "text"}}}],
+        }
+        registry.add(coded)
+        assert indexed(store, "test_things", "thing")["code"] is True  # code-to-ref looks it up
+        person = person_model()
+        registry.add(person)
+        flags = indexed(store, "haplo_person", "profile")
+        assert flags["email"] is True and flags["job_title"] is False and flags["title"] is False
+        store.write("haplo_person", "profile", [{"id": "p1", "job_title": ["Poet"], "extra": 1}], "insert")
+        assert indexed(store, "haplo_person", "profile")["extra"] is True  # others: as any dynamic table
+        # a new lookup name on an existing, non-indexed attribute gets an index built from the records
+        profile = person["destinations"][0]
+        changed = {**person, "destinations": [{**profile, "lookupNames": ["email", "job_title"]}]}
+        registry.add(changed, replace=True)
+        assert indexed(store, "haplo_person", "profile")["job_title"] is True
+        assert list(store.index_keys("haplo_person", "profile", "job_title", KeyRange("Poet", True))) == [
+            "p1"
+        ]
+        store.create_table("user_db", "plain")
+        store.write("user_db", "plain", [{"id": 1, "job_title": "x"}], "insert")
+        assert indexed(store, "user_db", "plain")["job_title"] is True  # user tables are unchanged
+    finally:
+        store.close()
