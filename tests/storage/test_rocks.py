@@ -156,10 +156,8 @@ def test_writes_with_new_attributes_and_table_drops_do_not_deadlock(tmp_path) ->
         for i in range(300):
             if stop.is_set():
                 return
-            try:
+            with contextlib.suppress(StoreError):  # the table may be gone for a moment
                 store.write("dev", "busy", [{"id": i, f"attr{i}": i}], "upsert")
-            except StoreError:
-                pass  # the table may be gone for a moment
 
     def dropper() -> None:
         for _ in range(60):
