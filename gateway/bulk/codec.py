@@ -58,6 +58,15 @@ def _number_keys(values: Sequence[int | float]) -> list[bytes]:
 
 
 def _string_keys(values: Sequence[str]) -> list[bytes]:
+    if len(values) > 1024 and len(set(values[:256])) <= 64:  # few distinct values (a city column)
+        distinct = list(set(values))
+        if 4 * len(distinct) <= len(values):
+            table = dict(zip(distinct, _encode_strings(distinct), strict=True))
+            return list(map(table.__getitem__, values))
+    return _encode_strings(values)
+
+
+def _encode_strings(values: Sequence[str]) -> list[bytes]:
     raw = list(map(str.encode, values))
     return list(map(bytes.__add__, map(_STRING_TAG.__add__, raw), repeat(_TERMINATOR)))
 

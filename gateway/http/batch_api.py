@@ -182,7 +182,10 @@ async def schedule(request: Request, params: dict[str, Any], form: Form) -> Resp
 
 @endpoint(required=("batch",))
 async def status(request: Request, params: dict[str, Any], form: Form) -> Response:
-    """Ours: ``state:``, ``errors:`` and ``percent:`` lines for scripts that poll."""
+    """Ours: ``state:``, ``errors:`` and ``percent:`` lines for scripts that poll.
+
+    With ``log=1`` the stored log follows after a blank line (nothing before the run).
+    """
     service, _, _ = _services(request)
     batch = await run_in_threadpool(service.get, params["batch"])
     if batch is None:
@@ -191,7 +194,10 @@ async def status(request: Request, params: dict[str, Any], form: Form) -> Respon
     errors = batch["errors"] if batch["errors"] is not None else progress["errors"]
     percent = progress["percent"]
     shown = int(percent) if float(percent).is_integer() else percent
-    return text(f"state: {batch['state']}\nerrors: {errors}\npercent: {shown}\n")
+    body = f"state: {batch['state']}\nerrors: {errors}\npercent: {shown}\n"
+    if params.get("log") in ("1", "true", "yes"):
+        body += "\n" + (batch["log"] or "")
+    return text(body)
 
 
 routes: list[BaseRoute] = [

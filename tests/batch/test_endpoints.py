@@ -269,6 +269,19 @@ def test_status_endpoint(mapi: BatchApi) -> None:
     assert (response.status_code, response.text) == (403, NOT_PERMITTED)
 
 
+def test_status_endpoint_with_the_log(mapi: BatchApi) -> None:
+    batch = mapi.create_batch(mapi.upload_control(minimal_control()))
+    before = mapi.client.get(API + "status", params={"batch": batch, "log": "1"}, headers=mapi.headers)
+    assert before.text == "state: uploading\nerrors: 0\npercent: 0\n\n"
+    mapi.add_file(batch, "people", b'[{"first": "Ada", "last": "Lovelace", "email": "not-an-email"}]')
+    mapi.schedule(batch)
+    info = mapi.wait(batch)
+    after = mapi.client.get(API + "status", params={"batch": batch, "log": "1"}, headers=mapi.headers)
+    head, _, log = after.text.partition("\n\n")
+    assert head == f"state: complete\nerrors: {info['errors']}\npercent: 100"
+    assert log == info["log"] and log.startswith("START: ") and "END: " in log
+
+
 # -- methods, argument rule before permission --------------------------------------------
 
 
