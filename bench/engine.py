@@ -30,11 +30,11 @@ setup), then the run/reference ratios.
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -44,64 +44,18 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import engine_core  # bench/engine_core.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("reference", "dry-run", "real")
 
-MODEL: dict[str, Any] = {
-    "name": "bench:person",
-    "title": "People",
-    "database": "bench_person",
-    "types": ["person", "staff"],
-    "destinations": [
-        {
-            "name": "profile",
-            "kind": "object",
-            "table": "profile",
-            "defaultType": "person",
-            "lookupNames": ["email"],
-            "names": {
-                "title": {"type": "person-name", "required": True},
-                "type": {"type": "object-type"},
-                "email": {"type": "email-address", "multivalue": True},
-                "job_title": {"type": "text", "multivalue": True},
-                "department": {"type": "text"},
-                "url": {"type": "url", "multivalue": True},
-                "status": {"type": "text"},
-            },
-        }
-    ],
-}
-
-CONTROL: dict[str, Any] = {
-    "dataImportControlFileVersion": 0,
-    "model": "bench:person",
-    "files": {"DEFAULT": {"read": "json"}},
-    "instructions": [
-        {"action": "new", "destination": "profile"},
-        {"source": "first", "destination": "value:person-name", "name": "first"},
-        {"source": "last", "destination": "value:person-name", "name": "last"},
-        {
-            "action": "field-structured",
-            "structured": "value:person-name",
-            "destination": "profile",
-            "name": "title",
-        },
-        {"source": "email", "destination": "profile", "name": "email"},
-        {"source": "job", "destination": "profile", "name": "job_title"},
-        {
-            "source": "dept",
-            "destination": "profile",
-            "name": "department",
-            "mapInputValue": {"MATH": "Mathematics", "PHYS": "Physics", "CHEM": "Chemistry"},
-        },
-        {"source": "web", "destination": "profile", "name": "url", "filters": ["haplo:fix-up-url"]},
-        {
-            "action": "if-exists",
-            "source": "active",
-            "then": [{"action": "set-value", "destination": "profile", "name": "status", "value": "active"}],
-        },
-    ],
-}
+# The person model with an email lookup name, the control file and the resource
+# probes are the ones the engine-only benchmark uses.
+MODEL: dict[str, Any] = copy.deepcopy(engine_core.MODEL)
+MODEL["destinations"][0]["lookupNames"] = ["email"]
+CONTROL = engine_core.CONTROL
+peak_rss_mb = engine_core.peak_rss_mb
+cpu_seconds = engine_core.cpu_seconds
 
 
 def generate(path: Path, count: int) -> None:
@@ -125,21 +79,12 @@ def generate(path: Path, count: int) -> None:
         out.write("]")
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def rss_mb() -> float:
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def child_reference(path: Path, workdir: Path) -> dict[str, Any]:

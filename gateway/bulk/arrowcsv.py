@@ -39,10 +39,12 @@ except ImportError:  # pragma: no cover - pyarrow is a dependency; the Python pa
 MIN_BYTES = 1 << 20  # smaller files: the Python path (no thread pool start-up)
 _CHECK_BLOCK = 8 << 20
 # A file in which every line is cells that are either unquoted without any ``"`` or quoted
-# without a line end and closed right before a delimiter (RE2 syntax, run by pyarrow).
+# without a line end and closed right before a delimiter, and no line is blank (RE2 syntax,
+# run by pyarrow).
 _CELL = r'(?:[^",\r\n]*|"(?:[^"\r\n]|"")*")'
-_LINES = r"\A(?:" + _CELL + r"(?:," + _CELL + r")*(?:\r\n|\n|\r))*\z"
-_BLANK_LINES = (b"\n\n", b"\r\r", b"\n\r")
+_FIRST_CELL = r'(?:[^",\r\n]+|"(?:[^"\r\n]|"")*")'  # a line of one cell is not blank
+_LINE = r"(?:" + _FIRST_CELL + r"(?:," + _CELL + r")*|" + _CELL + r"(?:," + _CELL + r")+)"
+_LINES = r"\A(?:" + _LINE + r"(?:\r\n|\n|\r))*\z"
 _NUMBER_START = frozenset("+-.0123456789")
 _DIGITS = frozenset("0123456789")
 _INT = r"^-?(?:0|[1-9][0-9]{0,14})$"
@@ -72,7 +74,7 @@ def agrees(handle: BinaryIO) -> bool:
             block, pending = block[:cut], block[cut:]
         if not data and block and block[-1:] not in (b"\n", b"\r"):
             block += b"\n"
-        if b"\x00" in block or block[:1] in (b"\r", b"\n") or any(b in block for b in _BLANK_LINES):
+        if b"\x00" in block:
             return False
         if not pc.match_substring_regex(pa.array([block], pa.binary()), _LINES)[0].as_py():
             return False

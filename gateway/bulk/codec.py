@@ -58,7 +58,7 @@ def _number_keys(values: Sequence[int | float]) -> list[bytes]:
 
 
 def _string_keys(values: Sequence[str]) -> list[bytes]:
-    if len(values) > 1024 and len(set(values[:256])) <= 64:  # few distinct values (a city column)
+    if len(values) > 2048 and len(set(values[:1024])) <= 256:  # few distinct values (a city column)
         distinct = list(set(values))
         if 4 * len(distinct) <= len(values):
             table = dict(zip(distinct, _encode_strings(distinct), strict=True))

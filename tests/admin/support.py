@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
+from tests.support.people import person_control
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER
 
 PERSON_MODEL: dict[str, Any] = {
@@ -45,23 +46,7 @@ PERSON_MODEL: dict[str, Any] = {
     ],
 }
 
-CONTROL: dict[str, Any] = {
-    "dataImportControlFileVersion": 0,
-    "model": "haplo:person",
-    "files": {"DEFAULT": {"read": "json"}},
-    "instructions": [
-        {"action": "new", "destination": "profile"},
-        {"source": "first", "destination": "value:person-name", "name": "first"},
-        {"source": "last", "destination": "value:person-name", "name": "last"},
-        {
-            "action": "field-structured",
-            "structured": "value:person-name",
-            "destination": "profile",
-            "name": "title",
-        },
-        {"source": "email", "destination": "profile", "name": "email"},
-    ],
-}
+CONTROL: dict[str, Any] = person_control()
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

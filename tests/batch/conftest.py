@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import ADMIN_AUTH, basic, make_client
+from tests.support.people import person_control
 
 API = "/api/haplo-data-import-batch/"
 CASES = Path(__file__).resolve().parents[2].parent / "shared" / "haplo_cases"
@@ -76,23 +77,7 @@ class BatchApi:
 
 def minimal_control(model: str = "haplo:person") -> dict[str, Any]:
     """A valid control file that creates one profile per record with a title."""
-    return {
-        "dataImportControlFileVersion": 0,
-        "model": model,
-        "files": {"DEFAULT": {"read": "json"}},
-        "instructions": [
-            {"action": "new", "destination": "profile"},
-            {"source": "first", "destination": "value:person-name", "name": "first"},
-            {"source": "last", "destination": "value:person-name", "name": "last"},
-            {
-                "action": "field-structured",
-                "structured": "value:person-name",
-                "destination": "profile",
-                "name": "title",
-            },
-            {"source": "email", "destination": "profile", "name": "email"},
-        ],
-    }
+    return person_control(model)
 
 
 def start_api(client: TestClient) -> BatchApi:

@@ -142,6 +142,8 @@ def test_arrow_parts_give_the_python_records(tmp_path: Path) -> None:
         'a,b\n1,x"y\n',  # quote inside an unquoted cell
         "a,b\n1,\x00\n",
         "\na,b\n1,2\n",
+        "a,b\r\n1,2\r\n\r\n3,4\r\n",  # blank line between CRLF lines
+        "a,b\n1,2\n\r\n3,4\n",
     ],
 )
 def test_files_the_readers_may_disagree_on_go_to_the_python_path(tmp_path: Path, text: str) -> None:
@@ -167,6 +169,15 @@ def test_errors_late_in_the_file_hand_over_to_the_python_path(tmp_path: Path, ta
     fast, slow = _arrow_parts(path), _python_parts(path)
     assert _same(list(_records(fast)), list(_records(slow)))
     assert [p.error for p in fast if p.error] == [p.error for p in slow if p.error]
+
+
+@pytest.mark.parametrize("text", ['a,b\r\n1,"x, ""y"""\r\n2,\r\n', 'a,b\n1,2\n,\n"",3', "a\n1\n2\n"])
+def test_well_formed_files_agree_and_give_the_python_records(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "ok.csv"
+    path.write_bytes(text.encode())
+    with open(path, "rb") as handle:
+        assert agrees(handle)
+    assert _same(list(_records(_arrow_parts(path))), list(_records(_python_parts(path))))
 
 
 def _stored(path: Path, store_dir: Path, fast: bool, indexed: bool = True) -> tuple[Any, list[Any]]:

@@ -18,26 +18,11 @@ from typing import Any
 import pytest
 
 from tests.admin.support import PERSON_MODEL
+from tests.support.people import person_control
 from tests.support.server import ServerProcess, start_server
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "upload-batch"
-PEOPLE_CONTROL: dict[str, Any] = {
-    "dataImportControlFileVersion": 0,
-    "model": "haplo:person",
-    "files": {"people": {"read": "json"}},
-    "instructions": [
-        {"action": "new", "destination": "profile"},
-        {"source": "first", "destination": "value:person-name", "name": "first"},
-        {"source": "last", "destination": "value:person-name", "name": "last"},
-        {
-            "action": "field-structured",
-            "structured": "value:person-name",
-            "destination": "profile",
-            "name": "title",
-        },
-        {"source": "email", "destination": "profile", "name": "email", "multivalue": True},
-    ],
-}
+PEOPLE_CONTROL: dict[str, Any] = person_control(files={"people": {"read": "json"}}, email_multivalue=True)
 GOOD = [{"first": "Joe", "last": "Bloggs", "email": "joe@example.org"}, {"last": "Smith"}]
 BAD = [{"first": "Jane", "last": "Doe", "email": "nope"}]
 
