@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - pyarrow is a dependency; the Python pa
     pa = None
 
 MIN_BYTES = 1 << 20  # smaller files: the Python path (no thread pool start-up)
-_CHECK_BLOCK = 8 << 20
+_CHECK_BLOCK = 2 << 20
 # A file in which every line is cells that are either unquoted without any ``"`` or quoted
 # without a line end and closed right before a delimiter, and no line is blank (RE2 syntax,
 # run by pyarrow).

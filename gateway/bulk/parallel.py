@@ -22,19 +22,6 @@ from gateway.bulk.prepare import Part
 from gateway.bulk.progress import Progress, SourceError
 
 
-def file_parts(handle: BinaryIO, progress: Progress, worker_min: int) -> Iterator[Part] | None:
-    """Parts of a CSV file parsed off the Python path: pyarrow's reader (``gateway.bulk.arrowcsv``)
-    when it certainly parses the file as the Python reader would, else a parse worker when
-    ``worth_a_worker``; None: parse it in this process (``load_csv``).
-    """
-    parts = arrow_parts(handle, progress)
-    if parts is not None:
-        return parts
-    if worth_a_worker(os.fstat(handle.fileno()).st_size, worker_min):
-        return _process_parts(handle, progress)
-    return None
-
-
 def worker_parts(handle: BinaryIO, progress: Progress) -> Iterator[Part]:
     """Parts of the CSV file open as ``handle``: pyarrow's reader, or else a worker process."""
     parts = arrow_parts(handle, progress)
