@@ -735,6 +735,8 @@ class RocksRecordStore:
             raw = entry.cf.get(K.encode_key(key))
         except K.UnencodableKey:
             return None
+        except rocksdict.DbClosedError as exc:  # dropped since it was looked up
+            raise TableNotFound(database, table) from exc
         return self._live(entry, raw)
 
     def get_many(self, database: str, table: str, keys: Sequence[Any]) -> list[dict[str, Any] | None]:
@@ -746,7 +748,10 @@ class RocksRecordStore:
             except K.UnencodableKey:
                 encoded.append(None)
         present = [e for e in encoded if e is not None]
-        found = dict(zip(present, entry.cf.get(present), strict=True)) if present else {}
+        try:
+            found = dict(zip(present, entry.cf.get(present), strict=True)) if present else {}
+        except rocksdict.DbClosedError as exc:  # dropped since it was looked up
+            raise TableNotFound(database, table) from exc
         out: list[dict[str, Any] | None] = []
         for e in encoded:
             out.append(self._live(entry, found.get(e) if e is not None else None))
@@ -755,14 +760,17 @@ class RocksRecordStore:
     def scan(self, database: str, table: str) -> Iterator[dict[str, Any]]:
         """Every record in primary-key order (numbers before strings)."""
         entry = self._get_table(database, table)
-        if entry.info.expiration:
+        try:
+            if entry.info.expiration:
+                for raw in entry.cf.values():
+                    record = self._live(entry, raw)
+                    if record is not None:
+                        yield record
+                return
             for raw in entry.cf.values():
-                record = self._live(entry, raw)
-                if record is not None:
-                    yield record
-            return
-        for raw in entry.cf.values():
-            yield orjson.loads(raw)
+                yield orjson.loads(raw)
+        except rocksdict.DbClosedError as exc:  # dropped while being read
+            raise TableNotFound(database, table) from exc
 
     def index_keys(self, database: str, table: str, attribute: str, key_range: KeyRange) -> Iterator[Any]:
         """Primary keys whose ``attribute`` lies in ``key_range``, in index order."""
@@ -785,12 +793,15 @@ class RocksRecordStore:
             cf = entry.index_cfs.get(attribute)
             if cf is None:
                 raise StoreError(f"attribute '{attribute}' is not indexed")
-        for raw, value_length in self._range(cf, key_range or KeyRange(), primary):
-            if primary:
-                key = K.decode_key(raw)
-                yield key, key
-            else:
-                yield K.decode_key(raw), K.decode_key(raw, value_length)
+        try:
+            for raw, value_length in self._range(cf, key_range or KeyRange(), primary):
+                if primary:
+                    key = K.decode_key(raw)
+                    yield key, key
+                else:
+                    yield K.decode_key(raw), K.decode_key(raw, value_length)
+        except rocksdict.DbClosedError as exc:  # dropped while being read
+            raise TableNotFound(database, table) from exc
 
     def is_indexed(self, database: str, table: str, attribute: str) -> bool:
         """Whether ``attribute`` has an index (the primary key always has one)."""

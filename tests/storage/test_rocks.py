@@ -177,3 +177,25 @@ def test_writes_with_new_attributes_and_table_drops_do_not_deadlock(tmp_path) ->
     stop.set()
     assert not any(thread.is_alive() for thread in threads), "a write and a drop_table deadlocked"
     store.close()
+
+
+def test_a_scan_started_before_a_drop_reads_its_snapshot(tmp_path) -> None:
+    """Iterators opened before drop_table finish on what they saw; later reads are TableNotFound."""
+    from gateway.storage.errors import TableNotFound
+    from gateway.storage.records import KeyRange
+    from gateway.storage.rocks import RocksRecordStore
+
+    store = RocksRecordStore(tmp_path / "db")
+    store.create_table("dev", "dog")
+    store.write("dev", "dog", [{"id": i, "name": f"n{i}"} for i in range(5)], "insert")
+    records = store.scan("dev", "dog")
+    keys = store.index_keys("dev", "dog", "name", KeyRange())
+    assert next(records)["id"] == 0 and next(keys) == 0
+    store.drop_table("dev", "dog")
+    assert [r["id"] for r in records] == [1, 2, 3, 4]
+    assert list(keys) == [1, 2, 3, 4]
+    with pytest.raises(TableNotFound):
+        store.get("dev", "dog", 1)
+    with pytest.raises(TableNotFound):
+        list(store.scan("dev", "dog"))
+    store.close()
