@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+from gateway.storage.codec import is_date_only_column
+
 _MISSING = object()
 SPECIAL_VALUES: dict[str, Any] = {
     "true": True,
@@ -153,16 +155,6 @@ def cast_column(cells: Sequence[str]) -> Sequence[Any]:
     if _DATE_ONLY_COLUMN.fullmatch(joined):
         return cells
     return cast_cells(cells)
-
-
-def is_date_only_column(joined: str, cells: Sequence[str]) -> bool:
-    """Whether every cell is ``YYYY-MM-DD`` (ASCII digits); ``joined`` is the cells joined by "\\n"."""
-    if len(joined) != 11 * len(cells) - 1 or min(map(len, cells)) != 10:
-        return False
-    if joined[4::11].strip("-") or joined[7::11].strip("-"):
-        return False
-    digits = joined.replace("-", "").replace("\n", "")
-    return len(digits) == 8 * len(cells) and digits.isascii() and digits.isdigit()
 
 
 def _plain_decimals(joined: str, cells: Sequence[str]) -> bool:

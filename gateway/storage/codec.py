@@ -6,6 +6,7 @@ integer arithmetic) wherever the column is uniform, and fall back to the
 per-value functions otherwise, so results are identical:
 
 - ``encode_keys``: order-preserving keys of a column of scalar values;
+- ``is_date_only_column``: whether a column of strings is all ``YYYY-MM-DD`` dates;
 - ``types_ok``: whether a chunk certainly satisfies the declared attribute types
   (False means "check record by record").
 """
@@ -23,7 +24,6 @@ from typing import Any
 
 import orjson
 
-from gateway.bulk.casting import is_date_only_column
 from gateway.storage import keys as K
 from gateway.storage import types as T
 
@@ -36,6 +36,16 @@ _BOOLEANS = {True: b"true", False: b"false"}
 # The store's Date string rule (types._ISO_DATE, anchored) repeated over a column joined by "\n".
 _DATE = T._ISO_DATE.pattern.removeprefix("^").removesuffix("$")  # noqa: SLF001
 _DATE_COLUMN = re.compile(f"(?:{_DATE}\\n)*{_DATE}")
+
+
+def is_date_only_column(joined: str, cells: Sequence[str]) -> bool:
+    """Whether every cell is ``YYYY-MM-DD`` (ASCII digits); ``joined`` is the cells joined by "\\n"."""
+    if len(joined) != 11 * len(cells) - 1 or min(map(len, cells)) != 10:
+        return False
+    if joined[4::11].strip("-") or joined[7::11].strip("-"):
+        return False
+    digits = joined.replace("-", "").replace("\n", "")
+    return len(digits) == 8 * len(cells) and digits.isascii() and digits.isdigit()
 
 
 def _sign_mask(count: int) -> int:

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from gateway.bulk.codec import encode_keys, types_ok
 from gateway.storage import keys as K
+from gateway.storage.codec import encode_keys, types_ok
 from gateway.storage.types import check_records
 
 
