@@ -32,10 +32,11 @@ def default_config() -> dict[str, Any]:
     return data
 
 
-def _leaves(data: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+def leaves(data: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every (key path, value) of a nested mapping, depth first."""
     for key, value in data.items():
         if isinstance(value, Mapping):
-            yield from _leaves(value, (*prefix, key))
+            yield from leaves(value, (*prefix, key))
         else:
             yield (*prefix, key), value
 
@@ -140,7 +141,7 @@ def load_config(
         if not isinstance(loaded, Mapping):
             raise ConfigError(f"{file} must contain a mapping")
         _merge(data, loaded)
-    for path, default in list(_leaves(default_config())):
+    for path, default in list(leaves(default_config())):
         name = env_name(path)
         if name in env:
             _set(data, path, _coerce(env[name], default, name))

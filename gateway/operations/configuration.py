@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from gateway.config import default_config, write_config_file
+from gateway.config import default_config, leaves, write_config_file
 from gateway.errors import OperationError
 from gateway.operations.registry import OperationContext, operation
 
@@ -48,14 +48,6 @@ def effective_configuration(ctx: OperationContext) -> dict[str, Any]:
     return out
 
 
-def _leaves(data: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
-    for key, value in data.items():
-        if isinstance(value, Mapping):
-            yield from _leaves(value, (*prefix, key))
-        else:
-            yield (*prefix, key), value
-
-
 def _check_value(path: tuple[str, ...], value: Any, default: Any) -> str | None:
     name = ".".join(path)
     if isinstance(default, bool):
@@ -75,7 +67,7 @@ def _check_value(path: tuple[str, ...], value: Any, default: Any) -> str | None:
 
 def parse_changes(body: dict[str, Any]) -> dict[tuple[str, ...], Any]:
     """The body's settings as ``{key path: value}``; 400 listing unknown keys and wrong types."""
-    defaults = dict(_leaves(default_config()))
+    defaults = dict(leaves(default_config()))
     flat = {"_".join(path): path for path in defaults}
     changes: dict[tuple[str, ...], Any] = {}
     unknown: list[str] = []
@@ -83,7 +75,7 @@ def parse_changes(body: dict[str, Any]) -> dict[tuple[str, ...], Any]:
         if key == "operation":
             continue
         if isinstance(value, Mapping) and (key,) not in defaults:
-            nested = list(_leaves(value, (key,)))
+            nested = list(leaves(value, (key,)))
             if not nested:
                 unknown.append(key)
             for path, leaf in nested:
