@@ -102,26 +102,12 @@ def child_reference(path: Path, workdir: Path) -> dict[str, Any]:
     start, cpu = time.perf_counter(), cpu_seconds()
     count = 0
     batch = rocksdict.WriteBatch(raw_mode=True)
-    with path.open("rb") as stream:
-        buf = stream.read(1)[1:]  # after "["
-        while True:
-            chunk = stream.read(1 << 18)
-            if chunk:
-                buf += chunk
-                cut = buf.rfind(b"},{")
-                if cut < 0:
-                    continue
-                piece, buf = buf[: cut + 1], buf[cut + 2 :]
-            else:
-                piece, buf = buf[:-1], b""
-            for row in orjson.loads(b"[" + piece + b"]"):
-                batch.put(str(uuid.uuid4()).encode(), orjson.dumps(row))
-                count += 1
-                if count % 1000 == 0:
-                    db.write(batch)
-                    batch = rocksdict.WriteBatch(raw_mode=True)
-            if not chunk:
-                break
+    for row in engine_core.json_array_rows(path, 1 << 18):
+        batch.put(str(uuid.uuid4()).encode(), orjson.dumps(row))
+        count += 1
+        if count % 1000 == 0:
+            db.write(batch)
+            batch = rocksdict.WriteBatch(raw_mode=True)
     if batch.len():
         db.write(batch)
     elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
