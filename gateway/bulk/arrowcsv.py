@@ -21,13 +21,17 @@ from __future__ import annotations
 import csv
 import io
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO
+
+import numpy as np
 
 from gateway.bulk.casting import SPECIAL_VALUES, cast_cells, cast_column
 from gateway.bulk.csvsource import FIELD_LIMIT, text_blocks
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare
 from gateway.bulk.progress import Progress
+from gateway.storage.arrowencode import Column, TypedColumn
 
 try:
     import pyarrow as pa
@@ -38,18 +42,20 @@ except ImportError:  # pragma: no cover - pyarrow is a dependency; the Python pa
 
 MIN_BYTES = 1 << 20  # smaller files: the Python path (no thread pool start-up)
 _CHECK_BLOCK = 2 << 20
-# A file in which every line is cells that are either unquoted without any ``"`` or quoted
-# without a line end and closed right before a delimiter, and no line is blank (RE2 syntax,
-# run by pyarrow).
+# A block in which every line is cells that are either unquoted without any ``"`` or quoted
+# without a line end and closed right before a delimiter, and no line is blank (RE2 syntax).
 _CELL = r'(?:[^",\r\n]*|"(?:[^"\r\n]|"")*")'
 _FIRST_CELL = r'(?:[^",\r\n]+|"(?:[^"\r\n]|"")*")'  # a line of one cell is not blank
 _LINE = r"(?:" + _FIRST_CELL + r"(?:," + _CELL + r")*|" + _CELL + r"(?:," + _CELL + r")+)"
 _LINES = r"\A(?:" + _LINE + r"(?:\r\n|\n|\r))*\z"
+_NOT_CONTROL = bytes(b for b in range(256) if b >= 0x20 or b in b"\r\n")
 _NUMBER_START = frozenset("+-.0123456789")
 _DIGITS = frozenset("0123456789")
 _INT = r"^-?(?:0|[1-9][0-9]{0,14})$"
 _FLOAT = r"^-?(?:0|[1-9][0-9]{0,14})\.[0-9]+$"
-_INTEGRAL_FRACTION = r"\.0+$"
+_INT_LIMIT = 10**15
+# At most 15 digits: such a cell is integral exactly when its fraction is all zeros.
+_FLOAT_CHARS = 16
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
@@ -60,7 +66,16 @@ def available() -> bool:
 
 def agrees(handle: BinaryIO) -> bool:
     """Whether pyarrow and the strict Python reader certainly parse this file the same way."""
-    fd = handle.fileno()
+    return all(ok for _, ok, _ in _checked_blocks(handle.fileno()))
+
+
+def _checked_blocks(fd: int) -> Iterator[tuple[int, bool, bool]]:
+    """``(end, agrees, plain)`` for successive blocks of whole lines of the file, ``end`` its offset.
+
+    ``agrees``: pyarrow and the Python reader parse the block's lines the same way
+    (checking stops at the first block that fails); ``plain``: no cell in it holds
+    a character JSON escapes (``"``, ``\\``, control characters).
+    """
     offset = 0
     pending = b""
     while True:
@@ -70,19 +85,78 @@ def agrees(handle: BinaryIO) -> bool:
         if data:
             cut = block.rfind(b"\n") + 1
             if cut == 0:
-                return False  # a line longer than a block: leave it to the Python path
+                yield offset, False, False  # a line longer than a block: leave it to the Python path
+                return
             block, pending = block[:cut], block[cut:]
         if not data and block and block[-1:] not in (b"\n", b"\r"):
             block += b"\n"
-        if b"\x00" in block:
-            return False
-        if not pc.match_substring_regex(pa.array([block], pa.binary()), _LINES)[0].as_py():
-            return False
-        if not data:
-            return True
+        ok = b"\x00" not in block and lines_agree(block)
+        plain = b"\\" not in block and b'""' not in block and not block.translate(None, _NOT_CONTROL)
+        yield offset - len(pending), bool(ok), plain
+        if not ok or not data:
+            return
 
 
-def _header(handle: BinaryIO) -> list[str] | None:
+def lines_agree(block: bytes) -> bool:
+    """Whether every line of ``block`` (whole lines) is cells pyarrow and the Python reader read alike.
+
+    That is: no blank line, and every quote belongs to a quoted cell that starts
+    and ends a cell and holds no line end (two quotes inside it are an escaped
+    quote). RE2 runs the check without the GIL.
+    """
+    return bool(pc.match_substring_regex(pa.array([block], pa.binary()), _LINES)[0].as_py())
+
+
+class _Checker:
+    """``_checked_blocks`` run by a background thread a little ahead of the reader.
+
+    ``covers(offset)`` waits until every line before ``offset`` (or the whole file)
+    is checked and says whether they all agree; ``plain`` holds for the lines
+    checked so far. The regular expression runs without the GIL, on the core the
+    writer leaves idle.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._blocks = _checked_blocks(fd)
+        self._state = threading.Condition()
+        self._end = 0
+        self._agrees = True
+        self._finished = False
+        self._stopped = False
+        self.plain = True
+        self._thread = threading.Thread(target=self._run, name="csv-check", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for end, ok, plain in self._blocks:
+                with self._state:
+                    if self._stopped:
+                        return
+                    self._end, self._agrees = end, self._agrees and ok
+                    self.plain = self.plain and plain
+                    self._state.notify_all()
+        except (OSError, pa.ArrowException):
+            with self._state:
+                self._agrees = False
+        finally:
+            with self._state:
+                self._finished = True
+                self._state.notify_all()
+
+    def covers(self, offset: int) -> bool:
+        """Whether every line before ``offset`` is known to parse the same way (waits for the check)."""
+        with self._state:
+            self._state.wait_for(lambda: self._finished or not self._agrees or self._end >= offset)
+            return self._agrees
+
+    def stop(self) -> None:
+        with self._state:
+            self._stopped = True
+        self._thread.join()
+
+
+def csv_header(handle: BinaryIO) -> list[str] | None:
     """The header as the Python reader parses it, when it is plain (one line, unique names)."""
     line = os.pread(handle.fileno(), 1 << 16, 0).split(b"\n", 1)[0]
     try:
@@ -104,9 +178,12 @@ def arrow_parts(
     """Parts of the CSV file open as ``handle`` read by pyarrow; None when it cannot be used."""
     if pa is None or os.fstat(handle.fileno()).st_size < min_bytes:
         return None
-    header = _header(handle)
-    if header is None or not agrees(handle):
+    header = csv_header(handle)
+    if header is None:
         return None
+    first = next(_checked_blocks(handle.fileno()))
+    if not first[1]:
+        return None  # odd from the first lines on: the Python path (or its worker) from the start
     return _parts(handle, header, progress, chunk_rows)
 
 
@@ -114,9 +191,11 @@ def _parts(handle: BinaryIO, header: list[str], progress: Progress, chunk_rows: 
     handle.seek(0)
     string = pa.string()
     done = 0  # records yielded
+    checker = _Checker(handle.fileno())
     try:
+        source = _arrow_file(handle)
         reader = pacsv.open_csv(
-            pa.PythonFile(handle, mode="r"),
+            source,
             read_options=pacsv.ReadOptions(block_size=1 << 20, use_threads=True),
             parse_options=pacsv.ParseOptions(newlines_in_values=False, ignore_empty_lines=True),
             convert_options=pacsv.ConvertOptions(
@@ -129,18 +208,37 @@ def _parts(handle: BinaryIO, header: list[str], progress: Progress, chunk_rows: 
             reader.close()
             raise ValueError("header differs")
         for batch in reader:
+            if not checker.covers(source.tell()):
+                raise ValueError("the parsers may disagree")
+            plain = checker.plain
             for start in range(0, batch.num_rows, 2 * chunk_rows):
                 piece = batch.slice(start, 2 * chunk_rows)
                 arrays = piece.columns
                 if any(_too_long(array) for array in arrays):
                     raise ValueError("a cell above the field limit")
-                columns = [cast_array(array) for array in arrays]
+                typed = [cast_typed(array, plain) for array in arrays]
                 count = piece.num_rows
-                progress.bytes_read = handle.tell()
-                yield Part(header, done + 1, done + 2, columns=columns)
+                progress.bytes_read = source.tell()
+                yield Part(header, done + 1, done + 2, typed=typed)
                 done += count
     except (pa.ArrowException, ValueError, OSError):
+        checker.stop()
         yield from _python_rest(handle, progress, done)
+    finally:
+        checker.stop()
+
+
+def _arrow_file(handle: BinaryIO) -> Any:
+    """An Arrow file reading the open file ``handle`` refers to.
+
+    Arrow's own file (opened again through ``/proc/self/fd``, so the very file
+    that was confined and opened) reads without taking the GIL; a Python file
+    object is the fallback where ``/proc`` is missing.
+    """
+    path = f"/proc/self/fd/{handle.fileno()}"
+    if os.path.exists(path):
+        return pa.OSFile(path)
+    return pa.PythonFile(handle, mode="r")
 
 
 def _too_long(array: Any) -> bool:
@@ -183,28 +281,90 @@ def _all(mask: Any) -> bool:
 
 
 def cast_array(array: Any) -> Sequence[Any]:
-    """``cast_column`` of a pyarrow string array, vectorised for uniform columns."""
-    firsts = set(pc.unique(pc.utf8_slice_codeunits(array, 0, 1)).to_pylist())
-    firsts.discard("")
+    """``cast_column`` of a pyarrow string array, as a Python list."""
+    column = cast_typed(array)
+    return column.to_python() if isinstance(column, TypedColumn) else column
+
+
+def cast_typed(array: Any, plain: bool = False) -> Column:
+    """``cast_column`` of a pyarrow string array: a typed Arrow column when uniform, else a list.
+
+    ``plain`` says no cell holds a character JSON escapes (``"``, ``\\``, control
+    characters), so string cells are their own JSON text.
+    """
+    firsts = _first_characters(array)
     if firsts.isdisjoint(_NUMBER_START) and not any(c.isspace() for c in firsts):
         if not pc.any(pc.is_in(array, value_set=_SPECIALS)).as_py():
-            return list(array.to_pylist())
+            return TypedColumn("str", array, array if plain else _escaped(array))
         if _all(pc.is_in(array, value_set=_BOOLS)):
-            return list(pc.equal(array, "true").to_pylist())
+            return TypedColumn("bool", pc.equal(array, "true"))
         return cast_cells(array.to_pylist())
     if firsts <= _DIGITS | {"-"}:
-        if firsts <= _DIGITS and _all(pc.match_substring_regex(array, _DATE)):
-            return list(array.to_pylist())
-        if _all(pc.match_substring_regex(array, _INT)):
-            return list(pc.cast(array, pa.int64()).to_pylist())
-        if _all(pc.match_substring_regex(array, _FLOAT)):
-            floats: list[Any] = pc.cast(array, pa.float64()).to_pylist()
-            integral = pc.match_substring_regex(array, _INTEGRAL_FRACTION)
-            if pc.any(integral).as_py():
-                for index in pc.indices_nonzero(integral).to_pylist():
-                    floats[index] = int(floats[index])
-            return floats
-    return cast_column(array.to_pylist())
+        lengths = pc.min_max(pc.binary_length(array)).as_py()
+        if (
+            firsts <= _DIGITS
+            and lengths == {"min": 10, "max": 10}
+            and _all(pc.match_substring_regex(array, _DATE))
+        ):
+            return TypedColumn("str", array, array, dates=True)
+        if not pc.any(pc.match_substring(array, ".")).as_py():
+            integers = _canonical_integers(array)
+            if integers is not None:
+                return TypedColumn("int", integers)
+        elif lengths["max"] <= _FLOAT_CHARS and _all(pc.match_substring_regex(array, _FLOAT)):
+            floats = pc.cast(array, pa.float64())
+            return TypedColumn("float", floats, _float_json(floats), integral=True)
+    return list(cast_column(array.to_pylist()))
+
+
+def _first_characters(array: Any) -> set[str]:
+    """The distinct first characters of the non-empty cells of a string array."""
+    validity, offsets, data = array.buffers()
+    if validity is None and data is not None and len(array):
+        ends = np.frombuffer(offsets, dtype=np.int32, count=array.offset + len(array) + 1)[array.offset :]
+        starts = ends[:-1][ends[:-1] < ends[1:]]
+        present = np.flatnonzero(np.bincount(np.frombuffer(data, dtype=np.uint8)[starts], minlength=256))
+        if not len(present) or present[-1] < 0x80:
+            return {chr(byte) for byte in present}
+    firsts = set(pc.unique(pc.utf8_slice_codeunits(array, 0, 1)).to_pylist())
+    firsts.discard("")
+    return firsts
+
+
+def _canonical_integers(array: Any) -> Any | None:
+    """The int64 array of cells that are all ``_INT`` integers (written as Python writes them), else None."""
+    try:
+        integers = pc.cast(array, pa.int64())
+    except pa.ArrowInvalid:
+        return None
+    if not _all(pc.equal(pc.cast(integers, pa.string()), array)):
+        return None  # leading zeros or "-0": the regular expression decides
+    bounds = pc.min_max(integers).as_py()
+    if bounds["min"] <= -_INT_LIMIT or bounds["max"] >= _INT_LIMIT:
+        return None
+    return integers
+
+
+def _escaped(array: Any) -> Any:
+    """The JSON string bodies of a string array as orjson writes them; None if it has control characters."""
+    if not pc.any(pc.match_substring_regex(array, r'[\x00-\x1f"\\]')).as_py():
+        return array
+    if pc.any(pc.match_substring_regex(array, r"[\x00-\x1f]")).as_py():
+        return None
+    return pc.replace_substring(pc.replace_substring(array, "\\", "\\\\"), '"', '\\"')
+
+
+def _float_json(floats: Any) -> Any:
+    """orjson's text of the stored values of ``_FLOAT`` cells of at most 16 characters, or None.
+
+    Arrow writes a double as its shortest round-trip digits, as orjson does, and an
+    integral one without a fraction, as the integer it is stored as; the two differ
+    only in exponent notation and ``-0``, which send the column to orjson.
+    """
+    text = pc.cast(floats, pa.string())
+    if pc.any(pc.match_substring(text, "e")).as_py() or pc.any(pc.equal(text, "-0")).as_py():
+        return None
+    return text
 
 
 _SPECIALS = pa.array(list(SPECIAL_VALUES)) if pa is not None else None

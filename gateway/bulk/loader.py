@@ -19,8 +19,10 @@ from typing import Any
 from gateway.bulk.arrowcsv import arrow_parts
 from gateway.bulk.casting import cast_cell, cast_column
 from gateway.bulk.jsonsource import JsonFormatError, json_records
+from gateway.bulk.prefetch import prefetched
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare, where
 from gateway.bulk.progress import Progress, SourceError
+from gateway.storage.arrowencode import encode_chunk, python_columns
 from gateway.storage.records import WriteMode
 from gateway.storage.rocks import ChunkRecordError, RocksRecordStore, now_ms
 
@@ -41,14 +43,20 @@ class _Writer:
     """Writes chunks of records and keeps the counts."""
 
     def __init__(
-        self, store: RocksRecordStore, database: str, table: str, mode: WriteMode, progress: Progress
+        self,
+        store: RocksRecordStore,
+        database: str,
+        table: str,
+        mode: WriteMode,
+        progress: Progress,
+        stamp: float | None = None,
     ) -> None:
         self.store = store
         self.database = database
         self.table = table
         self.mode = mode
         self.progress = progress
-        self.stamp = now_ms()
+        self.stamp = now_ms() if stamp is None else stamp
         self.loaded = 0
         self.total = 0
 
@@ -75,6 +83,24 @@ class _Writer:
                 [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)][: exc.index]
             )
             return exc
+
+    def encode(self, part: Part) -> Part:
+        """Attach the encoded chunk of a part of typed columns (None: written the per-value way)."""
+        if part.typed and part.encoded is None:
+            plan = self.store.chunk_plan(self.database, self.table, part.header, self.stamp)
+            part.encoded = encode_chunk(part.header, part.typed, plan)
+        return part
+
+    def write_encoded(self, part: Part) -> ChunkRecordError | None:
+        """Write a part's encoded chunk whole if the store can take it, else the per-value way."""
+        encoded = part.encoded
+        if encoded is not None and self.store.write_encoded(self.database, self.table, encoded, self.mode):
+            self._count(len(encoded), len(encoded))
+            return None
+        if part.typed is not None:
+            return self.write_columns(part.header, python_columns(part.typed))
+        assert encoded is not None
+        return self.write(encoded.records())
 
     def _write_prefix(self, records: list[dict[str, Any]]) -> None:
         if records:
@@ -123,14 +149,20 @@ def load_parts(
     parts: Iterator[Part],
     mode: WriteMode,
     progress: Progress,
+    stamp: float | None = None,
 ) -> str:
-    """Write prepared CSV parts (from ``prepare``, here or in a parse worker); the job message."""
-    writer = _Writer(store, database, table, mode, progress)
+    """Write prepared CSV parts (from ``prepare``, here or in a parse worker); the job message.
+
+    ``stamp`` is the records' time stamp (the one a worker's ``ChunkPlan`` was made with).
+    """
+    writer = _Writer(store, database, table, mode, progress, stamp)
     try:
-        for part in parts:
+        for part in prefetched(map(writer.encode, prefetched(parts))):
             if part.error is not None:
                 raise writer.failed(part.error)
-            if part.columns is not None:
+            if part.typed is not None or part.encoded is not None:
+                error = writer.write_encoded(part)
+            elif part.columns is not None:
                 columns = list(part.columns) if part.cast else [cast_column(c) for c in part.columns]
                 error = writer.write_columns(part.header, columns)
             elif part.rows:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.bulk.casting import cast_column
 from gateway.bulk.csvsource import CsvFormatError, CsvRows
+
+if TYPE_CHECKING:
+    from gateway.storage.arrowencode import Column, EncodedChunk
 
 CHUNK_ROWS = 10_000
 
@@ -30,6 +33,8 @@ class Part:
     rows: list[list[str]] | None = None
     error: str | None = None
     cast: bool = True  # False: ``columns`` still hold the cells' text (cast by the writer)
+    typed: list[Column] | None = None  # cast columns as Arrow arrays or lists (pyarrow's reader)
+    encoded: EncodedChunk | None = None  # ``typed`` encoded for the store, when it can be
 
     def row_of(self, index: int) -> tuple[int, int | None]:
         """CSV row and line of the ``index``-th record written from this part."""
@@ -38,6 +43,7 @@ class Part:
         return self.first_row + offset, line
 
     def to_wire(self) -> tuple[Any, ...]:
+        """Builtin values for ``marshal`` (``typed`` columns are not sent: encode or list them first)."""
         return (
             self.header,
             self.first_row,
@@ -47,11 +53,18 @@ class Part:
             self.rows,
             self.error,
             self.cast,
+            None if self.encoded is None else self.encoded.to_wire(),
         )
 
     @classmethod
     def from_wire(cls, data: tuple[Any, ...]) -> Part:
-        return cls(*data)
+        *fields, encoded = data
+        part = cls(*fields)
+        if encoded is not None:
+            from gateway.storage.arrowencode import EncodedChunk  # pyarrow only when used
+
+            part.encoded = EncodedChunk.from_wire(encoded)
+        return part
 
 
 def where(cause: str, row: int, line: int | None) -> str:

@@ -44,8 +44,11 @@ def _options() -> rocksdict.Options:
     opts.set_write_buffer_size(64 * 1024 * 1024)
     # One memory budget for the memtables of all column families (tables and indexes),
     # so memory does not grow with the number of indexes being written.
-    opts.set_db_write_buffer_size(128 * 1024 * 1024)
+    opts.set_db_write_buffer_size(64 * 1024 * 1024)
     opts.set_max_background_jobs(2)
+    # LZ4 compresses about as well as the default Snappy for less CPU in flushes and compactions
+    # (bench/bulk.py: ~0.4 CPU-seconds less per million rows on two cores).
+    opts.set_compression_type(rocksdict.DBCompressionType.lz4())
     return opts
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
@@ -11,6 +12,7 @@ import orjson
 import rocksdict
 
 from gateway.storage import keys as K
+from gateway.storage.arrowencode import ChunkPlan, EncodedChunk
 from gateway.storage.codec import columns_types_ok, encode_keys, json_fragments, row_template, types_ok
 from gateway.storage.errors import InvalidRecord
 from gateway.storage.records import CREATED, UPDATED, TableInfo, WriteMode
@@ -180,6 +182,49 @@ class BulkLoadMixin(RecordWriter):
                     put(key, b"", index_handle)
             self._db.write(batch)
         return count, 0
+
+    def chunk_plan(self, database: str, table: str, names: Sequence[str], stamp: float) -> ChunkPlan:
+        """How a chunk of new records with these attributes is to be encoded (``arrowencode``).
+
+        The indexes are those the table will have once the chunk's new attributes
+        are registered (tables without a schema index every attribute).
+        """
+        entry = self._get_table(database, table)
+        info = entry.info
+        indexed = list(entry.index_handles)
+        if not info.schema_defined:
+            indexed += [name for name in dict.fromkeys(names) if name not in info.attributes]
+        types = {a.name: a.type for a in info.attributes.values() if a.type} if info.schema_defined else {}
+        return ChunkPlan(info.primary_key, tuple(indexed), types, None if info.schema_defined else stamp)
+
+    def write_encoded(self, database: str, table: str, chunk: EncodedChunk, mode: WriteMode) -> bool:
+        """Write an encoded chunk of new records in one WriteBatch; False (nothing written) if it cannot.
+
+        It cannot when the table changed since the chunk was planned, the table
+        expires records, the mode is update, or any of the chunk's keys may
+        already be stored (then the caller writes the chunk the per-value way).
+        """
+        if mode not in ("insert", "upsert") or not len(chunk):
+            return False
+        entry = self._get_table(database, table)
+        if entry.info.expiration:
+            return False
+        with self._locked(entry):
+            if self.chunk_plan(database, table, chunk.names, chunk.plan.stamp or 0.0) != chunk.plan:
+                return False
+            keys = chunk.keys.to_pylist()
+            if not self._range_empty(entry.cf, keys[0], keys[-1]):
+                return False
+            new_names = [name for name in chunk.names if name not in entry.info.attributes]
+            if new_names:
+                self._register_attributes(entry, sorted(new_names))
+            batch = rocksdict.WriteBatch(raw_mode=True)
+            put = batch.put
+            deque(map(put, keys, chunk.rows.to_pylist(), repeat(entry.handle)), 0)
+            for attribute, entries in chunk.index.items():
+                deque(map(put, entries.to_pylist(), repeat(b""), repeat(entry.index_handles[attribute])), 0)
+            self._db.write(batch)
+        return True
 
     def _load_as_records(
         self,

@@ -1,0 +1,291 @@
+"""Whole-chunk encoding of bulk-load records held as Arrow arrays (pyarrow + numpy).
+
+``encode_chunk`` turns a chunk of typed columns into what the store writes for new
+records: the encoded primary keys in key order, each record's JSON in the same
+order and the sorted index entries of every indexed attribute, all as Arrow
+binary arrays built by C++ and numpy kernels instead of Python code per record.
+The bytes are exactly those of the per-value path (``gateway.storage.keys``,
+``gateway.storage.codec``, ``orjson``): a column the kernels cannot encode
+exactly is either encoded by ``codec.json_fragments`` or makes ``encode_chunk``
+answer None, and the caller then writes the chunk the per-value way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gateway.storage import keys as K
+from gateway.storage import types as T
+from gateway.storage.codec import columns_types_ok, json_fragments
+from gateway.storage.records import CREATED, UPDATED
+
+Kind = Literal["int", "float", "bool", "str"]
+_BINARY = pa.binary()
+_SIGN = np.uint64(1 << 63)
+_SHIFT = np.uint64(63)
+_KEY = np.dtype([("tag", "u1"), ("bits", ">u8")])
+_ASCII_DATE = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
+)
+
+
+@dataclass
+class TypedColumn:
+    """A uniform column of cast CSV values as an Arrow array.
+
+    ``values`` is int64 (``int``), float64 (``float``), bool or string. ``json`` is
+    each value's JSON text when known exactly without orjson (for strings: the
+    escaped body, without quotes), else None. A ``float`` column with
+    ``integral`` set holds values that are stored as integers (``2.0`` → 2).
+    """
+
+    kind: Kind
+    values: Any
+    json: Any = None
+    integral: bool = False
+    dates: bool = False  # every value is a ``YYYY-MM-DD`` string (ASCII digits)
+
+    def to_python(self) -> list[Any]:
+        """The values as the per-value path holds them."""
+        values: list[Any] = self.values.to_pylist()
+        if self.kind == "float" and self.integral:
+            values = [int(v) if v.is_integer() and abs(v) <= 2**53 else v for v in values]
+        return values
+
+    def take(self, order: Any) -> TypedColumn:
+        json = None if self.json is None else self.json.take(order)
+        return TypedColumn(self.kind, self.values.take(order), json, self.integral, self.dates)
+
+
+Column = TypedColumn | list[Any]
+
+
+def python_columns(columns: Sequence[Column]) -> list[Sequence[Any]]:
+    """Every column as a Python list (for the per-value write path)."""
+    return [c.to_python() if isinstance(c, TypedColumn) else c for c in columns]
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """What the store expects of an encoded chunk: its table's layout when encoding started."""
+
+    primary_key: str
+    indexed: tuple[str, ...]  # attributes with an index, in the table's order
+    types: dict[str, str] = field(default_factory=dict)  # declared attribute types
+    stamp: float | None = None  # set: records get __createdtime__/__updatedtime__ (not schema-defined)
+
+
+@dataclass
+class EncodedChunk:
+    """New records ready to put: keys in order, their JSON, and sorted index entries."""
+
+    plan: ChunkPlan
+    names: list[str]
+    keys: Any  # binary array, ascending, unique
+    rows: Any  # binary array, aligned with keys
+    index: dict[str, Any]  # attribute → binary array of index keys, ascending
+    order: Any = None  # when the input was not in key order: each row's position in the input
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The chunk's records in input order, as the per-value path takes them."""
+        records: list[dict[str, Any]] = list(map(orjson.loads, self.rows.to_pylist()))
+        if self.plan.stamp is not None:
+            for record in records:
+                record.pop(CREATED, None)
+                record.pop(UPDATED, None)
+        if self.order is None:
+            return records
+        ordered: list[dict[str, Any]] = [{}] * len(records)
+        for position, record in zip(self.order.to_pylist(), records, strict=True):
+            ordered[position] = record
+        return ordered
+
+    def to_wire(self) -> tuple[Any, ...]:
+        """Builtin values for ``marshal`` (a parse worker sends chunks this way): plan, names, Arrow IPC."""
+        arrays = [self.keys, self.rows, *self.index.values()]
+        labels = ["keys", "rows", *(f"index:{name}" for name in self.index)]
+        if self.order is not None:
+            arrays.append(self.order)
+            labels.append("order")
+        batch = pa.RecordBatch.from_arrays(arrays, names=labels)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+        plan = self.plan
+        return (
+            (plan.primary_key, list(plan.indexed), plan.types, plan.stamp),
+            self.names,
+            sink.getvalue().to_pybytes(),
+        )
+
+    @classmethod
+    def from_wire(cls, data: tuple[Any, ...]) -> EncodedChunk:
+        (primary_key, indexed, types, stamp), names, ipc = data
+        batch = pa.ipc.open_stream(pa.py_buffer(ipc)).read_next_batch()
+        columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+        index = {label[6:]: array for label, array in columns.items() if label.startswith("index:")}
+        plan = ChunkPlan(primary_key, tuple(indexed), types, stamp)
+        return cls(plan, names, columns["keys"], columns["rows"], index, columns.get("order"))
+
+
+def number_keys(values: Any) -> Any:
+    """Order-preserving keys (``keys.encode_key``) of an int64 or float64 array without nulls/NaN/inf."""
+    doubles = values.to_numpy(zero_copy_only=False).astype(np.float64) + 0.0  # -0.0 → 0.0
+    bits = doubles.view(np.uint64)
+    encoded = np.empty(len(bits), dtype=_KEY)
+    encoded["tag"] = K.NUMBER
+    encoded["bits"] = np.where(bits >> _SHIFT, ~bits, bits | _SIGN)
+    fixed = pa.Array.from_buffers(pa.binary(9), len(bits), [None, pa.py_buffer(encoded.tobytes())])
+    return fixed.cast(_BINARY)
+
+
+def string_keys(values: Any) -> Any | None:
+    """Keys of a string array; None when a value holds NUL (escaped by the per-value path)."""
+    if pc.any(pc.match_substring(values, "\x00")).as_py():
+        return None
+    return pc.binary_join_element_wise(
+        pa.scalar(b"\x20", _BINARY), values.cast(_BINARY), pa.scalar(b"\x00\x01", _BINARY), b""
+    )
+
+
+def column_keys(column: Column) -> Any | None:
+    """Encoded keys of every value of a column, or None when it has no exact vectorised encoding."""
+    if not isinstance(column, TypedColumn):
+        return None
+    if column.kind in ("int", "float"):
+        if column.kind == "float" and not pc.all(pc.is_finite(column.values)).as_py():
+            return None
+        return number_keys(column.values)
+    if column.kind == "str":
+        return string_keys(column.values)
+    return pc.if_else(column.values, pa.scalar(K.TRUE, _BINARY), pa.scalar(K.FALSE, _BINARY))
+
+
+def _column_types_ok(column: Column, type_name: str) -> bool:
+    if not isinstance(column, TypedColumn):
+        return columns_types_ok(["c"], [column], {"c": type_name})
+    kind = column.kind
+    if type_name == "Any":
+        return True
+    if type_name == "String":
+        return kind == "str"
+    if type_name in ("Float", "Number"):
+        return kind in ("int", "float")
+    if type_name == "Boolean":
+        return kind == "bool"
+    if type_name in ("Int", "Long", "BigInt"):
+        if kind != "int":
+            return False
+        low, high = {"Int": T.INT32, "Long": T.LONG, "BigInt": (-(2**63), 2**63 - 1)}[type_name]
+        bounds = pc.min_max(column.values).as_py()
+        return bool(low <= bounds["min"] and bounds["max"] <= high)
+    if type_name == "ID":
+        return kind == "str"
+    if type_name == "Date":
+        if kind in ("int", "float") or column.dates:
+            return True
+        return kind == "str" and bool(pc.all(pc.match_substring_regex(column.values, _ASCII_DATE)).as_py())
+    return False
+
+
+def _json_piece(column: Column) -> tuple[Any, bool]:
+    """A column's JSON fragments as a binary array, and whether they go between quotes."""
+    if isinstance(column, TypedColumn):
+        if column.kind == "str" and column.json is not None:
+            return column.json.cast(_BINARY), True
+        if column.kind == "int":
+            return pc.cast(column.values, pa.string()).cast(_BINARY), False
+        if column.kind == "float" and column.json is not None:
+            return column.json.cast(_BINARY), False
+        if column.kind == "bool":
+            return pc.if_else(column.values, pa.scalar(b"true", _BINARY), pa.scalar(b"false", _BINARY)), False
+        values = column.to_python()
+    else:
+        values = column
+    fragments, quoted = json_fragments(values)
+    return pa.array(fragments, _BINARY), quoted
+
+
+def _row_json(names: Sequence[str], columns: Sequence[Column], suffix: bytes) -> Any:
+    pieces: list[Any] = []
+    text = b"{"
+    for position, (name, column) in enumerate(zip(names, columns, strict=True)):
+        fragments, quoted = _json_piece(column)
+        text += (b"," if position else b"") + orjson.dumps(name) + b":" + (b'"' if quoted else b"")
+        pieces.append(pa.scalar(text, _BINARY))
+        pieces.append(fragments)
+        text = b'"' if quoted else b""
+    pieces.append(pa.scalar(text + suffix + b"}", _BINARY))
+    return pc.binary_join_element_wise(*pieces, b"")
+
+
+def _sorted_unique(keys: Any, column: Column) -> tuple[bool, Any | None]:
+    """(whether the keys are unique, None if already ascending else the order that sorts them)."""
+    if isinstance(column, TypedColumn) and column.kind == "int":
+        values = column.values.to_numpy(zero_copy_only=False)
+        if len(values) < 2 or bool(np.all(values[1:] > values[:-1])):
+            return True, None
+    order = pc.sort_indices(keys)
+    ordered = keys.take(order)
+    if len(ordered) > 1 and pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))).as_py():
+        return False, order
+    return True, order
+
+
+def encode_chunk(names: list[str], columns: list[Column], plan: ChunkPlan) -> EncodedChunk | None:
+    """The chunk's new records encoded for the store, or None to write it the per-value way.
+
+    None when the primary key column is missing or not uniformly int/float/string
+    (or holds ``""``), keys repeat, a declared type is not certainly met, or an
+    indexed column has no exact vectorised encoding.
+    """
+    if plan.primary_key not in names or len(set(names)) != len(names) or not columns:
+        return None
+    pk_column = columns[names.index(plan.primary_key)]
+    if not isinstance(pk_column, TypedColumn) or pk_column.kind == "bool":
+        return None
+    if pk_column.kind == "str" and pc.any(pc.equal(pk_column.values, "")).as_py():
+        return None
+    keys = column_keys(pk_column)
+    if keys is None:
+        return None
+    for name, type_name in plan.types.items():
+        if name in names and not _column_types_ok(columns[names.index(name)], type_name):
+            return None
+    unique, order = _sorted_unique(keys, pk_column)
+    if not unique:
+        return None
+    if order is not None:
+        keys = keys.take(order)
+        columns = [
+            c.take(order) if isinstance(c, TypedColumn) else [c[i] for i in order.to_pylist()]
+            for c in columns
+        ]
+    index: dict[str, Any] = {}
+    for attribute in plan.indexed:
+        if attribute in names:
+            values = column_keys(columns[names.index(attribute)])
+            if values is None:
+                return None
+        elif plan.stamp is not None and attribute in (CREATED, UPDATED):
+            values = pa.scalar(K.encode_key(plan.stamp), _BINARY)
+        else:
+            continue
+        entries = pc.binary_join_element_wise(values, keys, b"")
+        index[attribute] = entries.take(pc.sort_indices(entries))
+    suffix = b""
+    if plan.stamp is not None:
+        stamp = orjson.dumps(plan.stamp)
+        suffix = b',"' + CREATED.encode() + b'":' + stamp + b',"' + UPDATED.encode() + b'":' + stamp
+    rows = _row_json(names, columns, suffix)
+    return EncodedChunk(plan, list(names), keys, rows, index, order)

@@ -1,0 +1,230 @@
+"""Chunks encoded whole by Arrow kernels store exactly the bytes the per-value path stores."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import gateway.bulk.loader as loader
+from gateway.bulk.arrowcsv import arrow_parts, cast_typed
+from gateway.bulk.csvsource import text_blocks
+from gateway.bulk.loader import LoadFailed, load_parts
+from gateway.bulk.prefetch import prefetched
+from gateway.bulk.prepare import prepare
+from gateway.bulk.progress import Progress
+from gateway.storage import keys as K
+from gateway.storage.arrowencode import ChunkPlan, TypedColumn, encode_chunk, number_keys, string_keys
+from gateway.storage.records import AttributeInfo
+from gateway.storage.rocks import RocksRecordStore
+
+STAMP = 1_732_345_678_901.25
+FLOATS = [
+    "0.5",
+    "2.000",
+    "-0.0",
+    "0.00001",
+    "0.000001",
+    "123456789012.5",
+    "99999999999999.9",
+    "-7.25",
+    "1.10",
+]
+FLOATS += ["1.0000000000000001", "3.14159265358979", "0.1", "10.0", "-0.000012"]
+WORDS = ["plain", 'say "hi"', "back\\slash", "tab\there", "été", "a,b", "x\u2028y", ""]
+
+
+def _quote(cell: str) -> str:
+    if any(c in cell for c in ',"\r\n') or cell != cell.strip():
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+def _write(path: Path, rows: int, seed: int, shuffled: bool = False) -> Path:
+    """A CSV whose chunks are sometimes uniform (Arrow kernels) and sometimes not (orjson)."""
+    rng = random.Random(seed)
+    ids = list(range(1, rows + 1))
+    if shuffled:
+        rng.shuffle(ids)
+    lines = ["id,name,city,score,neg,flag,day,word"]
+    for n, i in enumerate(ids):
+        odd = (n // 700) % 3 == 0  # some chunks hold the odd values, the others are uniform
+        lines.append(
+            ",".join(
+                map(
+                    _quote,
+                    [
+                        f"k{i:06d}" if shuffled else str(i),
+                        f"Ada {i}",
+                        f"City {i % 9}",
+                        rng.choice(FLOATS) if odd else f"{rng.random() * 100:.2f}",
+                        str(-(i % 50) * 100_000_007),
+                        "true" if i % 3 else "false",
+                        f"20{10 + i % 15:02d}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                        rng.choice(WORDS) if odd else f"w{i % 5}",
+                    ],
+                )
+            )
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8", newline="")
+    return path
+
+
+def _raw(store: RocksRecordStore) -> dict[str, Any]:
+    entry = store._tables[("d", "t")]  # noqa: SLF001 - the stored bytes themselves are compared
+    out: dict[str, Any] = {"records": list(entry.cf.items())}
+    out["attributes"] = sorted((a.name, a.indexed, a.type) for a in entry.info.attributes.values())
+    for attribute, cf in sorted(entry.index_cfs.items()):
+        out[attribute] = list(cf.keys())
+    return out
+
+
+def _load(
+    path: Path, store_dir: Path, fast: bool, attributes: list[AttributeInfo] | None
+) -> tuple[str, dict[str, Any]]:
+    store = RocksRecordStore(store_dir)
+    try:
+        store.create_table("d", "t", "id", attributes)
+        with open(path, "rb") as handle:
+            if fast:
+                parts = arrow_parts(handle, Progress(), chunk_rows=500, min_bytes=0)
+                assert parts is not None
+            else:
+                parts = prepare(text_blocks(handle.read), 1000)
+            try:
+                outcome = load_parts(store, "d", "t", parts, "insert", Progress())
+            except LoadFailed as exc:
+                outcome = str(exc)
+        return outcome, _raw(store)
+    finally:
+        store.close()
+
+
+TYPED = [
+    AttributeInfo("id", True, "Int"),
+    AttributeInfo("name", False, "String"),
+    AttributeInfo("city", True, "String"),
+    AttributeInfo("score", True, "Float"),
+    AttributeInfo("flag", True, "Boolean"),
+    AttributeInfo("day", False, "Date"),
+]
+
+
+@pytest.mark.parametrize(
+    ("shuffled", "attributes"),
+    [
+        (False, None),  # no schema: every attribute indexed, time stamps stored
+        (True, None),  # string keys out of order
+        (False, TYPED),
+        (False, [*TYPED[:4], AttributeInfo("neg", False, "Int")]),  # a value out of Int's range
+    ],
+)
+def test_the_store_holds_the_same_bytes_either_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shuffled: bool, attributes: list[AttributeInfo] | None
+) -> None:
+    monkeypatch.setattr(loader, "now_ms", lambda: STAMP)
+    path = _write(tmp_path / "in.csv", 6_000, seed=11, shuffled=shuffled)
+    fast = _load(path, tmp_path / "fast", True, attributes)
+    slow = _load(path, tmp_path / "slow", False, attributes)
+    assert fast[0] == slow[0]
+    assert fast[1] == slow[1]
+    if attributes is None or all(a.name != "neg" for a in attributes):
+        assert fast[0] == "successfully loaded 6000 of 6000 records"
+        assert len(fast[1]["records"]) == 6_000
+    else:
+        assert "neg" in fast[0] and "CSV row 22" in fast[0], fast[0]
+
+
+def test_uniform_chunks_are_encoded_whole(tmp_path: Path) -> None:
+    """The kernels really are used: every chunk of a uniform file encodes without the per-value path."""
+    path = tmp_path / "u.csv"
+    lines = ["id,name,score,flag"] + [
+        f"{i},n{i},{i / 8:.3f},{'true' if i % 2 else 'false'}" for i in range(5000)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    plan = ChunkPlan("id", ("name", "score"), {}, STAMP)
+    with open(path, "rb") as handle:
+        parts = list(arrow_parts(handle, Progress(), chunk_rows=500, min_bytes=0) or [])
+    assert len(parts) >= 5
+    for part in parts:
+        assert part.typed is not None and all(isinstance(c, TypedColumn) for c in part.typed)
+        encoded = encode_chunk(part.header, part.typed, plan)
+        assert encoded is not None
+        assert encoded.keys.to_pylist() == sorted(encoded.keys.to_pylist())
+        assert encoded.index["score"].to_pylist() == sorted(encoded.index["score"].to_pylist())
+
+
+def test_key_kernels_match_the_per_value_encoding() -> None:
+    numbers = [0, -0.0, 1, -1, 2**53, -(2**40), 0.5, -1e-300, 1e300, 123456.789]
+    assert number_keys(pa.array(numbers, pa.float64())).to_pylist() == [K.encode_key(v) for v in numbers]
+    integers = [0, 7, -7, 2**62, -(2**62)]
+    assert number_keys(pa.array(integers, pa.int64())).to_pylist() == [K.encode_key(v) for v in integers]
+    words = ["", "a", "été", "z" * 300]
+    assert string_keys(pa.array(words)).to_pylist() == [K.encode_key(v) for v in words]
+    assert string_keys(pa.array(["nul\x00inside"])) is None
+
+
+@pytest.mark.parametrize(
+    ("cells", "kind"),
+    [
+        (["1", "22", "-3"], "int"),
+        (["007", "7"], None),  # leading zeros stay strings: not uniform
+        (["0.5", "2.000"], "float"),
+        (["true", "false"], "bool"),
+        (["2024-01-02", "1999-12-31"], "str"),
+        (["1e3", "x"], None),
+        (["x", "e3"], "str"),
+        (["null", "x"], None),
+    ],
+)
+def test_cast_typed_kinds(cells: list[str], kind: str | None) -> None:
+    column = cast_typed(pa.array(cells))
+    assert (column.kind if isinstance(column, TypedColumn) else None) == kind
+
+
+def test_mixed_pk_and_duplicate_keys_are_left_to_the_per_value_path() -> None:
+    plan = ChunkPlan("id", (), {}, None)
+    ids = TypedColumn("int", pa.array([3, 1, 3], pa.int64()))
+    names = TypedColumn("str", pa.array(["a", "b", "c"]), pa.array(["a", "b", "c"]))
+    assert encode_chunk(["id", "n"], [ids, names], plan) is None  # duplicate key
+    assert encode_chunk(["id", "n"], [[1, "x", 2], names], plan) is None  # not a uniform key column
+    assert encode_chunk(["n"], [names], plan) is None  # no primary key column
+    unique = TypedColumn("int", pa.array([3, 1, 2], pa.int64()))
+    encoded = encode_chunk(["id", "n"], [unique, names], plan)
+    assert encoded is not None
+    assert encoded.rows.to_pylist() == [b'{"id":1,"n":"b"}', b'{"id":2,"n":"c"}', b'{"id":3,"n":"a"}']
+
+
+def test_prefetched_gives_every_item_in_order_and_raises_the_producers_error() -> None:
+    assert list(prefetched(iter(range(100)), depth=3)) == list(range(100))
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise ValueError("bad row")
+
+    seen = []
+    with pytest.raises(ValueError, match="bad row"):
+        for item in prefetched(failing()):
+            seen.append(item)
+    assert seen == [1]
+
+
+def test_prefetched_stops_its_thread_when_the_consumer_stops_early() -> None:
+    produced = []
+
+    def endless() -> Iterator[int]:
+        for n in range(10_000):
+            produced.append(n)
+            yield n
+
+    before = threading.active_count()
+    items = prefetched(endless(), depth=2)
+    assert next(items) == 0
+    items.close()  # type: ignore[attr-defined]
+    assert threading.active_count() == before
+    assert len(produced) < 10
