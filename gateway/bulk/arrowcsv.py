@@ -156,7 +156,7 @@ class _Checker:
         self._thread.join()
 
 
-def csv_header(handle: BinaryIO) -> list[str] | None:
+def _header(handle: BinaryIO) -> list[str] | None:
     """The header as the Python reader parses it, when it is plain (one line, unique names)."""
     line = os.pread(handle.fileno(), 1 << 16, 0).split(b"\n", 1)[0]
     try:
@@ -178,7 +178,7 @@ def arrow_parts(
     """Parts of the CSV file open as ``handle`` read by pyarrow; None when it cannot be used."""
     if pa is None or os.fstat(handle.fileno()).st_size < min_bytes:
         return None
-    header = csv_header(handle)
+    header = _header(handle)
     if header is None:
         return None
     first = next(_checked_blocks(handle.fileno()))

@@ -43,20 +43,14 @@ class _Writer:
     """Writes chunks of records and keeps the counts."""
 
     def __init__(
-        self,
-        store: RocksRecordStore,
-        database: str,
-        table: str,
-        mode: WriteMode,
-        progress: Progress,
-        stamp: float | None = None,
+        self, store: RocksRecordStore, database: str, table: str, mode: WriteMode, progress: Progress
     ) -> None:
         self.store = store
         self.database = database
         self.table = table
         self.mode = mode
         self.progress = progress
-        self.stamp = now_ms() if stamp is None else stamp
+        self.stamp = now_ms()
         self.loaded = 0
         self.total = 0
 
@@ -97,10 +91,8 @@ class _Writer:
         if encoded is not None and self.store.write_encoded(self.database, self.table, encoded, self.mode):
             self._count(len(encoded), len(encoded))
             return None
-        if part.typed is not None:
-            return self.write_columns(part.header, python_columns(part.typed))
-        assert encoded is not None
-        return self.write(encoded.records())
+        assert part.typed is not None
+        return self.write_columns(part.header, python_columns(part.typed))
 
     def _write_prefix(self, records: list[dict[str, Any]]) -> None:
         if records:
@@ -149,18 +141,14 @@ def load_parts(
     parts: Iterator[Part],
     mode: WriteMode,
     progress: Progress,
-    stamp: float | None = None,
 ) -> str:
-    """Write prepared CSV parts (from ``prepare``, here or in a parse worker); the job message.
-
-    ``stamp`` is the records' time stamp (the one a worker's ``ChunkPlan`` was made with).
-    """
-    writer = _Writer(store, database, table, mode, progress, stamp)
+    """Write prepared CSV parts (from ``prepare``, here or in a parse worker); the job message."""
+    writer = _Writer(store, database, table, mode, progress)
     try:
         for part in prefetched(map(writer.encode, prefetched(parts))):
             if part.error is not None:
                 raise writer.failed(part.error)
-            if part.typed is not None or part.encoded is not None:
+            if part.typed is not None:
                 error = writer.write_encoded(part)
             elif part.columns is not None:
                 columns = list(part.columns) if part.cast else [cast_column(c) for c in part.columns]

@@ -10,41 +10,20 @@ behind, so memory stays flat) and is killed if the load stops early.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from gateway.bulk.arrowcsv import MIN_BYTES, arrow_parts, available, csv_header
+from gateway.bulk.arrowcsv import arrow_parts
 from gateway.bulk.parseworker import read_frames
 from gateway.bulk.prepare import Part
 from gateway.bulk.progress import Progress, SourceError
-from gateway.storage.arrowencode import ChunkPlan
-from gateway.storage.rocks import RocksRecordStore
 
 
-def worker_plan(
-    store: RocksRecordStore, database: str, table: str, handle: BinaryIO, stamp: float
-) -> ChunkPlan | None:
-    """The encoding plan a worker reading this file with pyarrow needs (None: pyarrow will not read it)."""
-    if not available() or os.fstat(handle.fileno()).st_size < MIN_BYTES:
-        return None
-    header = csv_header(handle)
-    return None if header is None else store.chunk_plan(database, table, header, stamp)
-
-
-def worker_parts(handle: BinaryIO, progress: Progress, plan: ChunkPlan | None = None) -> Iterator[Part]:
-    """Parts of the CSV file open as ``handle``.
-
-    With a ``plan`` the worker process reads the file with pyarrow and encodes each
-    chunk for the store (this process only writes); without one, pyarrow's reader
-    here, or else the worker process parsing it the Python way.
-    """
-    if plan is not None and available():
-        yield from _process_parts(handle, progress, plan)
-        return
+def worker_parts(handle: BinaryIO, progress: Progress) -> Iterator[Part]:
+    """Parts of the CSV file open as ``handle``: pyarrow's reader, or else a worker process."""
     parts = arrow_parts(handle, progress)
     if parts is not None:
         yield from parts
@@ -52,12 +31,12 @@ def worker_parts(handle: BinaryIO, progress: Progress, plan: ChunkPlan | None = 
     yield from _process_parts(handle, progress)
 
 
-def _process_parts(handle: BinaryIO, progress: Progress, plan: ChunkPlan | None = None) -> Iterator[Part]:
-    """Parts of the CSV file open as ``handle``, parsed (and encoded, given a plan) by a worker process."""
+def _process_parts(handle: BinaryIO, progress: Progress) -> Iterator[Part]:
+    """Parts of the CSV file open as ``handle``, parsed by a worker process."""
     fd = handle.fileno()
     os.lseek(fd, 0, os.SEEK_SET)
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway.bulk.parseworker", f"fd:{fd}", *_plan_arguments(plan)],
+        [sys.executable, "-m", "gateway.bulk.parseworker", f"fd:{fd}"],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -83,12 +62,6 @@ def _process_parts(handle: BinaryIO, progress: Progress, plan: ChunkPlan | None 
             process.wait(timeout=30)
         process.stdout.close()
         process.stderr.close()
-
-
-def _plan_arguments(plan: ChunkPlan | None) -> list[str]:
-    if plan is None:
-        return []
-    return ["--plan", json.dumps([plan.primary_key, list(plan.indexed), plan.types, plan.stamp])]
 
 
 def worth_a_worker(size: int, minimum: int) -> bool:

@@ -9,9 +9,7 @@ stream. Only builtin types cross the pipe. The path was confined by the caller.
 
 from __future__ import annotations
 
-import json
 import marshal
-import os
 import struct
 import sys
 from collections.abc import Iterator
@@ -47,13 +45,7 @@ def read_frames(stream: IO[bytes]) -> Iterator[tuple[int, Part | None]]:
 
 
 def main(argv: list[str]) -> int:
-    """``FILE`` or ``fd:N`` (a descriptor inherited from the caller), optional chunk size, optional
-    ``--plan JSON`` (a ``ChunkPlan``: read with pyarrow and send encoded chunks when it can)."""
-    plan_json = None
-    if "--plan" in argv:
-        at = argv.index("--plan")
-        plan_json = argv[at + 1]
-        argv = argv[:at] + argv[at + 2 :]
+    """``FILE`` or ``fd:N`` (a descriptor inherited from the caller), optional chunk size."""
     source_name = argv[0]
     chunk_rows = int(argv[1]) if len(argv) > 1 else CHUNK_ROWS
     counted = [0]
@@ -64,39 +56,10 @@ def main(argv: list[str]) -> int:
     out = sys.stdout.buffer
     target: str | int = int(source_name[3:]) if source_name.startswith("fd:") else source_name
     with open(target, "rb", buffering=0) as source:
-        if plan_json is not None and _send_encoded(source, plan_json, chunk_rows, out):
-            return 0
         for part in prepare(text_blocks(source.read, count), chunk_rows, cast=False):
             write_frame(out, (counted[0], part.to_wire()))
     write_frame(out, (counted[0], None))
     return 0
-
-
-def _send_encoded(source: BinaryIO, plan_json: str, chunk_rows: int, out: BinaryIO) -> bool:
-    """Send the file's parts read by pyarrow, each encoded for the store when it can be.
-
-    False (nothing sent) when pyarrow's reader cannot be used for this file.
-    """
-    from gateway.bulk.arrowcsv import arrow_parts
-    from gateway.bulk.prefetch import prefetched
-    from gateway.bulk.progress import Progress
-    from gateway.storage.arrowencode import ChunkPlan, encode_chunk, python_columns
-
-    primary_key, indexed, types, stamp = json.loads(plan_json)
-    plan = ChunkPlan(primary_key, tuple(indexed), types, stamp)
-    progress = Progress()
-    parts = arrow_parts(source, progress, chunk_rows)
-    if parts is None:
-        return False
-    for part in prefetched(parts):
-        if part.typed is not None:
-            part.encoded = encode_chunk(part.header, part.typed, plan)
-            if part.encoded is None:
-                part.columns = python_columns(part.typed)
-            part.typed = None
-        write_frame(out, (progress.bytes_read, part.to_wire()))
-    write_frame(out, (os.fstat(source.fileno()).st_size, None))
-    return True
 
 
 if __name__ == "__main__":

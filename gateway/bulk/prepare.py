@@ -43,7 +43,7 @@ class Part:
         return self.first_row + offset, line
 
     def to_wire(self) -> tuple[Any, ...]:
-        """Builtin values for ``marshal`` (``typed`` columns are not sent: encode or list them first)."""
+        """Builtin values for ``marshal`` (a parse worker's parts have no ``typed`` columns)."""
         return (
             self.header,
             self.first_row,
@@ -53,18 +53,11 @@ class Part:
             self.rows,
             self.error,
             self.cast,
-            None if self.encoded is None else self.encoded.to_wire(),
         )
 
     @classmethod
     def from_wire(cls, data: tuple[Any, ...]) -> Part:
-        *fields, encoded = data
-        part = cls(*fields)
-        if encoded is not None:
-            from gateway.storage.arrowencode import EncodedChunk  # pyarrow only when used
-
-            part.encoded = EncodedChunk.from_wire(encoded)
-        return part
+        return cls(*data)
 
 
 def where(cause: str, row: int, line: int | None) -> str:

@@ -23,7 +23,7 @@ from gateway.bulk.dates import parse_iso_ms
 from gateway.bulk.exporter import FORMATS, export_file
 from gateway.bulk.jobstore import Job, epoch_ms
 from gateway.bulk.loader import load_csv, load_json, load_parts
-from gateway.bulk.parallel import worker_parts, worker_plan, worth_a_worker
+from gateway.bulk.parallel import worker_parts, worth_a_worker
 from gateway.bulk.progress import Progress
 from gateway.bulk.searches import SearchFailed, run_search, search_operation_name, search_table
 from gateway.bulk.sqlexec import deleted_message
@@ -32,7 +32,6 @@ from gateway.errors import OperationError
 from gateway.operations import fields
 from gateway.operations.registry import OperationContext, operation
 from gateway.storage.records import CREATED, KeyRange, WriteMode
-from gateway.storage.rocks import now_ms
 
 ACTIONS: tuple[WriteMode, ...] = ("insert", "update", "upsert")
 ACTION_ERROR = "Action is required and must be either insert, update, or upsert"
@@ -143,10 +142,8 @@ def csv_file_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
             size = os.fstat(handle.fileno()).st_size
             job.progress.bytes_total = size
             if worth_a_worker(size, worker_min):
-                stamp = now_ms()
-                plan = worker_plan(store, database, table, handle, stamp)
-                parts = worker_parts(handle, job.progress, plan)
-                return load_parts(store, database, table, parts, mode, job.progress, stamp), None
+                parts = worker_parts(handle, job.progress)
+                return load_parts(store, database, table, parts, mode, job.progress), None
             blocks = text_blocks(handle.read, job.progress.add_bytes)
             return load_csv(store, database, table, blocks, mode, job.progress), None
 

@@ -84,58 +84,16 @@ class ChunkPlan:
 
 @dataclass
 class EncodedChunk:
-    """New records ready to put: keys in order, their JSON, and sorted index entries."""
+    """New records ready to put: keys in order, their JSON, and sorted index entries (Python bytes)."""
 
     plan: ChunkPlan
     names: list[str]
-    keys: Any  # binary array, ascending, unique
-    rows: Any  # binary array, aligned with keys
-    index: dict[str, Any]  # attribute → binary array of index keys, ascending
-    order: Any = None  # when the input was not in key order: each row's position in the input
+    keys: list[bytes]  # ascending, unique
+    rows: list[bytes]  # aligned with keys
+    index: dict[str, list[bytes]]  # attribute → its index keys, ascending
 
     def __len__(self) -> int:
         return len(self.keys)
-
-    def records(self) -> list[dict[str, Any]]:
-        """The chunk's records in input order, as the per-value path takes them."""
-        records: list[dict[str, Any]] = list(map(orjson.loads, self.rows.to_pylist()))
-        if self.plan.stamp is not None:
-            for record in records:
-                record.pop(CREATED, None)
-                record.pop(UPDATED, None)
-        if self.order is None:
-            return records
-        ordered: list[dict[str, Any]] = [{}] * len(records)
-        for position, record in zip(self.order.to_pylist(), records, strict=True):
-            ordered[position] = record
-        return ordered
-
-    def to_wire(self) -> tuple[Any, ...]:
-        """Builtin values for ``marshal`` (a parse worker sends chunks this way): plan, names, Arrow IPC."""
-        arrays = [self.keys, self.rows, *self.index.values()]
-        labels = ["keys", "rows", *(f"index:{name}" for name in self.index)]
-        if self.order is not None:
-            arrays.append(self.order)
-            labels.append("order")
-        batch = pa.RecordBatch.from_arrays(arrays, names=labels)
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, batch.schema) as writer:
-            writer.write_batch(batch)
-        plan = self.plan
-        return (
-            (plan.primary_key, list(plan.indexed), plan.types, plan.stamp),
-            self.names,
-            sink.getvalue().to_pybytes(),
-        )
-
-    @classmethod
-    def from_wire(cls, data: tuple[Any, ...]) -> EncodedChunk:
-        (primary_key, indexed, types, stamp), names, ipc = data
-        batch = pa.ipc.open_stream(pa.py_buffer(ipc)).read_next_batch()
-        columns = dict(zip(batch.schema.names, batch.columns, strict=True))
-        index = {label[6:]: array for label, array in columns.items() if label.startswith("index:")}
-        plan = ChunkPlan(primary_key, tuple(indexed), types, stamp)
-        return cls(plan, names, columns["keys"], columns["rows"], index, columns.get("order"))
 
 
 def number_keys(values: Any) -> Any:
@@ -282,10 +240,11 @@ def encode_chunk(names: list[str], columns: list[Column], plan: ChunkPlan) -> En
         else:
             continue
         entries = pc.binary_join_element_wise(values, keys, b"")
-        index[attribute] = entries.take(pc.sort_indices(entries))
+        index[attribute] = entries.take(pc.sort_indices(entries)).to_pylist()
     suffix = b""
     if plan.stamp is not None:
         stamp = orjson.dumps(plan.stamp)
         suffix = b',"' + CREATED.encode() + b'":' + stamp + b',"' + UPDATED.encode() + b'":' + stamp
     rows = _row_json(names, columns, suffix)
-    return EncodedChunk(plan, list(names), keys, rows, index, order)
+    # Python bytes are made here, in the encoding thread, so the writer only puts them.
+    return EncodedChunk(plan, list(names), keys.to_pylist(), rows.to_pylist(), index)

@@ -212,7 +212,7 @@ class BulkLoadMixin(RecordWriter):
         with self._locked(entry):
             if self.chunk_plan(database, table, chunk.names, chunk.plan.stamp or 0.0) != chunk.plan:
                 return False
-            keys = chunk.keys.to_pylist()
+            keys = chunk.keys
             if not self._range_empty(entry.cf, keys[0], keys[-1]):
                 return False
             new_names = [name for name in chunk.names if name not in entry.info.attributes]
@@ -220,9 +220,9 @@ class BulkLoadMixin(RecordWriter):
                 self._register_attributes(entry, sorted(new_names))
             batch = rocksdict.WriteBatch(raw_mode=True)
             put = batch.put
-            deque(map(put, keys, chunk.rows.to_pylist(), repeat(entry.handle)), 0)
+            deque(map(put, keys, chunk.rows, repeat(entry.handle)), 0)
             for attribute, entries in chunk.index.items():
-                deque(map(put, entries.to_pylist(), repeat(b""), repeat(entry.index_handles[attribute])), 0)
+                deque(map(put, entries, repeat(b""), repeat(entry.index_handles[attribute])), 0)
             self._db.write(batch)
         return True
 

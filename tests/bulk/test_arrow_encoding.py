@@ -155,8 +155,8 @@ def test_uniform_chunks_are_encoded_whole(tmp_path: Path) -> None:
         assert part.typed is not None and all(isinstance(c, TypedColumn) for c in part.typed)
         encoded = encode_chunk(part.header, part.typed, plan)
         assert encoded is not None
-        assert encoded.keys.to_pylist() == sorted(encoded.keys.to_pylist())
-        assert encoded.index["score"].to_pylist() == sorted(encoded.index["score"].to_pylist())
+        assert encoded.keys == sorted(encoded.keys)
+        assert encoded.index["score"] == sorted(encoded.index["score"])
 
 
 def test_key_kernels_match_the_per_value_encoding() -> None:
@@ -197,7 +197,7 @@ def test_mixed_pk_and_duplicate_keys_are_left_to_the_per_value_path() -> None:
     unique = TypedColumn("int", pa.array([3, 1, 2], pa.int64()))
     encoded = encode_chunk(["id", "n"], [unique, names], plan)
     assert encoded is not None
-    assert encoded.rows.to_pylist() == [b'{"id":1,"n":"b"}', b'{"id":2,"n":"c"}', b'{"id":3,"n":"a"}']
+    assert encoded.rows == [b'{"id":1,"n":"b"}', b'{"id":2,"n":"c"}', b'{"id":3,"n":"a"}']
 
 
 def test_prefetched_gives_every_item_in_order_and_raises_the_producers_error() -> None:
