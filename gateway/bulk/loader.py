@@ -83,6 +83,8 @@ class _Writer:
         if part.typed and part.encoded is None:
             plan = self.store.chunk_plan(self.database, self.table, part.header, self.stamp)
             part.encoded = encode_chunk(part.header, part.typed, plan)
+            if part.encoded is not None:
+                self.store.stage_encoded(self.database, self.table, part.encoded)
         return part
 
     def write_encoded(self, part: Part) -> ChunkRecordError | None:

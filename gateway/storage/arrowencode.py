@@ -91,6 +91,7 @@ class EncodedChunk:
     keys: list[bytes]  # ascending, unique
     rows: list[bytes]  # aligned with keys
     index: dict[str, list[bytes]]  # attribute → its index keys, ascending
+    batch: tuple[Any, Any] | None = None  # (column families, WriteBatch) when put ahead of the write
 
     def __len__(self) -> int:
         return len(self.keys)

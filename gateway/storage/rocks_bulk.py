@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import uuid
 from collections import deque
 from collections.abc import Sequence
@@ -218,13 +219,36 @@ class BulkLoadMixin(RecordWriter):
             new_names = [name for name in chunk.names if name not in entry.info.attributes]
             if new_names:
                 self._register_attributes(entry, sorted(new_names))
-            batch = rocksdict.WriteBatch(raw_mode=True)
-            put = batch.put
-            deque(map(put, keys, chunk.rows, repeat(entry.handle)), 0)
-            for attribute, entries in chunk.index.items():
-                deque(map(put, entries, repeat(b""), repeat(entry.index_handles[attribute])), 0)
-            self._db.write(batch)
+            staged = chunk.batch
+            if staged is None or not all(map(operator.is_, staged[0], self._chunk_handles(entry, chunk))):
+                staged = ((), self._chunk_batch(entry, chunk))
+            self._db.write(staged[1])
         return True
+
+    def stage_encoded(self, database: str, table: str, chunk: EncodedChunk) -> None:
+        """Put an encoded chunk into its WriteBatch ahead of ``write_encoded`` (a thread of its own).
+
+        Only when every index the chunk has entries for exists already (a table
+        without a schema gets its indexes when ``write_encoded`` registers the
+        chunk's new attributes).
+        """
+        entry = self._get_table(database, table)
+        if entry.handle is not None and set(chunk.index) <= entry.index_handles.keys():
+            chunk.batch = (self._chunk_handles(entry, chunk), self._chunk_batch(entry, chunk))
+
+    @staticmethod
+    def _chunk_handles(entry: _Table, chunk: EncodedChunk) -> tuple[Any, ...]:
+        """The column families a chunk's batch puts into (compared by identity: a dropped one is new)."""
+        return (entry.handle, *(entry.index_handles.get(attribute) for attribute in chunk.index))
+
+    @staticmethod
+    def _chunk_batch(entry: _Table, chunk: EncodedChunk) -> rocksdict.WriteBatch:
+        batch = rocksdict.WriteBatch(raw_mode=True)
+        put = batch.put
+        deque(map(put, chunk.keys, chunk.rows, repeat(entry.handle)), 0)
+        for attribute, entries in chunk.index.items():
+            deque(map(put, entries, repeat(b""), repeat(entry.index_handles[attribute])), 0)
+        return batch
 
     def _load_as_records(
         self,

@@ -228,3 +228,36 @@ def test_prefetched_stops_its_thread_when_the_consumer_stops_early() -> None:
     items.close()  # type: ignore[attr-defined]
     assert threading.active_count() == before
     assert len(produced) < 10
+
+
+def test_a_batch_put_ahead_is_rebuilt_when_an_index_was_replaced_meanwhile(tmp_path: Path) -> None:
+    """The loader stages chunks in another thread; an index dropped and made again before the write is used anew."""
+    store = RocksRecordStore(tmp_path / "db")
+    try:
+        store.create_table("d", "t", "id")
+        store.write("d", "t", [{"id": 100, "city": "z"}], "insert")
+
+        def chunk(first: int) -> Any:
+            ids = TypedColumn("int", pa.array([first, first + 1, first + 2], pa.int64()))
+            cities = TypedColumn("str", pa.array(["b", "a", "b"]), pa.array(["b", "a", "b"]))
+            encoded = encode_chunk(
+                ["id", "city"], [ids, cities], store.chunk_plan("d", "t", ["id", "city"], STAMP)
+            )
+            assert encoded is not None
+            store.stage_encoded("d", "t", encoded)
+            assert encoded.batch is not None
+            return encoded
+
+        first, second = chunk(1), chunk(4)
+        assert store.write_encoded("d", "t", first, "insert")  # as staged
+        store.drop_attribute("d", "t", "city")
+        store.add_attribute("d", "t", "city", indexed=True)
+        assert store.write_encoded("d", "t", second, "insert")
+        assert [key for _, key in store.index_items("d", "t", "city")] == [
+            5,
+            4,
+            6,
+        ]  # only what followed the drop
+        assert store.get("d", "t", 6)["city"] == "b"  # type: ignore[index]
+    finally:
+        store.close()
