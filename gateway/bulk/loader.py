@@ -19,6 +19,7 @@ from typing import Any
 from gateway.bulk.arrowcsv import arrow_parts
 from gateway.bulk.casting import cast_cell, cast_column
 from gateway.bulk.jsonsource import JsonFormatError, json_records
+from gateway.bulk.prefetch import close_iterator as _close
 from gateway.bulk.prefetch import prefetched
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare, where
 from gateway.bulk.progress import Progress, SourceError
@@ -87,6 +88,14 @@ class _Writer:
                 self.store.stage_encoded(self.database, self.table, part.encoded)
         return part
 
+    def encoded(self, parts: Iterator[Part]) -> Iterator[Part]:
+        """``encode`` of each part (a generator, so that stopping early closes ``parts`` too)."""
+        try:
+            for part in parts:
+                yield self.encode(part)
+        finally:
+            _close(parts)
+
     def write_encoded(self, part: Part) -> ChunkRecordError | None:
         """Write a part's encoded chunk whole if the store can take it, else the per-value way."""
         encoded = part.encoded
@@ -147,7 +156,7 @@ def load_parts(
     """Write prepared CSV parts (from ``prepare``, here or in a parse worker); the job message."""
     writer = _Writer(store, database, table, mode, progress)
     try:
-        for part in prefetched(map(writer.encode, prefetched(parts))):
+        for part in prefetched(writer.encoded(prefetched(parts))):
             if part.error is not None:
                 raise writer.failed(part.error)
             if part.typed is not None:

@@ -38,6 +38,7 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
         try:
             for item in items:
                 if not offer((item, None)):
+                    close_iterator(items)  # stopped early: the source's own clean-up runs now, in this thread
                     return
             offer((_END, None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
@@ -56,3 +57,10 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     finally:
         stop.set()
         thread.join()
+
+
+def close_iterator(items: Iterator[object]) -> None:
+    """Close ``items`` if it is a generator (or anything else with ``close``)."""
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()

@@ -100,6 +100,8 @@ def _load(
                 outcome = load_parts(store, "d", "t", parts, "insert", Progress())
             except LoadFailed as exc:
                 outcome = str(exc)
+        helpers = {t.name for t in threading.enumerate()} & {"bulk-prefetch", "csv-check"}
+        assert not helpers  # a finished or failed load leaves no thread reading behind
         return outcome, _raw(store)
     finally:
         store.close()
@@ -216,11 +218,15 @@ def test_prefetched_gives_every_item_in_order_and_raises_the_producers_error() -
 
 def test_prefetched_stops_its_thread_when_the_consumer_stops_early() -> None:
     produced = []
+    closed = []
 
     def endless() -> Iterator[int]:
-        for n in range(10_000):
-            produced.append(n)
-            yield n
+        try:
+            for n in range(10_000):
+                produced.append(n)
+                yield n
+        finally:
+            closed.append(threading.current_thread().name)
 
     before = threading.active_count()
     items = prefetched(endless(), depth=2)
@@ -228,6 +234,7 @@ def test_prefetched_stops_its_thread_when_the_consumer_stops_early() -> None:
     items.close()  # type: ignore[attr-defined]
     assert threading.active_count() == before
     assert len(produced) < 10
+    assert closed == ["bulk-prefetch"]  # the source was closed by its own thread before close() returned
 
 
 def test_a_batch_put_ahead_is_rebuilt_when_an_index_was_replaced_meanwhile(tmp_path: Path) -> None:
