@@ -80,8 +80,11 @@ class _Writer:
             return exc
 
     def encode(self, part: Part) -> Part:
-        """Attach the encoded chunk of a part of typed columns (None: written the per-value way)."""
-        if part.typed and part.encoded is None:
+        """Attach the encoded chunk of a part of typed columns (None: written the per-value way).
+
+        Only inserts and upserts write encoded chunks (an update needs the stored records).
+        """
+        if part.typed and part.encoded is None and self.mode in ("insert", "upsert"):
             plan = self.store.chunk_plan(self.database, self.table, part.header, self.stamp)
             part.encoded = encode_chunk(part.header, part.typed, plan)
             if part.encoded is not None:

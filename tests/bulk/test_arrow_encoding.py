@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 import gateway.bulk.loader as loader
+import gateway.storage.rocks_write as rocks_write
 from gateway.bulk.arrowcsv import arrow_parts, cast_typed
 from gateway.bulk.csvsource import text_blocks
 from gateway.bulk.loader import LoadFailed, load_parts
@@ -20,7 +21,7 @@ from gateway.bulk.prepare import prepare
 from gateway.bulk.progress import Progress
 from gateway.storage import keys as K
 from gateway.storage.arrowencode import ChunkPlan, TypedColumn, encode_chunk, number_keys, string_keys
-from gateway.storage.records import AttributeInfo
+from gateway.storage.records import AttributeInfo, WriteMode
 from gateway.storage.rocks import RocksRecordStore
 
 STAMP = 1_732_345_678_901.25
@@ -85,11 +86,18 @@ def _raw(store: RocksRecordStore) -> dict[str, Any]:
 
 
 def _load(
-    path: Path, store_dir: Path, fast: bool, attributes: list[AttributeInfo] | None
+    path: Path,
+    store_dir: Path,
+    fast: bool,
+    attributes: list[AttributeInfo] | None,
+    mode: WriteMode = "insert",
+    stored: list[dict[str, Any]] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     store = RocksRecordStore(store_dir)
     try:
         store.create_table("d", "t", "id", attributes)
+        if stored:
+            store.write("d", "t", stored, "insert")
         with open(path, "rb") as handle:
             if fast:
                 parts = arrow_parts(handle, Progress(), chunk_rows=500, min_bytes=0)
@@ -97,7 +105,7 @@ def _load(
             else:
                 parts = prepare(text_blocks(handle.read), 1000)
             try:
-                outcome = load_parts(store, "d", "t", parts, "insert", Progress())
+                outcome = load_parts(store, "d", "t", parts, mode, Progress())
             except LoadFailed as exc:
                 outcome = str(exc)
         helpers = {t.name for t in threading.enumerate()} & {"bulk-prefetch", "csv-check"}
@@ -140,6 +148,21 @@ def test_the_store_holds_the_same_bytes_either_way(
         assert len(fast[1]["records"]) == 6_000
     else:
         assert "neg" in fast[0] and "CSV row 22" in fast[0], fast[0]
+
+
+@pytest.mark.parametrize("mode", ["upsert", "update", "insert"])
+def test_loads_into_a_filled_table_store_the_same_bytes_either_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: WriteMode
+) -> None:
+    """Keys already stored send their chunks the per-value way, with the same outcome."""
+    monkeypatch.setattr(loader, "now_ms", lambda: STAMP)
+    monkeypatch.setattr(rocks_write, "now_ms", lambda: STAMP)
+    path = _write(tmp_path / "in.csv", 3_000, seed=5)
+    stored = [{"id": i, "name": "old", "extra": True} for i in range(1, 3_001, 250)]
+    fast = _load(path, tmp_path / "fast", True, None, mode, stored)
+    slow = _load(path, tmp_path / "slow", False, None, mode, stored)
+    assert fast == slow
+    assert len(fast[1]["records"]) == (len(stored) if mode == "update" else 3_000)
 
 
 def test_uniform_chunks_are_encoded_whole(tmp_path: Path) -> None:
