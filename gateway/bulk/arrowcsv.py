@@ -1,19 +1,19 @@
 """Fast path of CSV file loads: pyarrow's multithreaded C++ reader and whole-column casting.
 
-``arrow_parts`` yields the same parts (``gateway.bulk.prepare.Part``) as the
+``arrow_parts`` yields the same records (``gateway.bulk.prepare.Part``) as the
 Python path would for the same file, only faster. It is used only when the two
-parsers certainly agree, which a pre-pass over the raw bytes checks (C-speed
-regular expressions, a block at a time): every ``"`` belongs to a well-formed
-quoted field that starts and ends a cell, no quoted cell holds a line end and
-there is no blank line. Anything else, and any error pyarrow raises (ragged
-rows, invalid UTF-8, a cell above the csv field limit) hands over to the Python
-path, which then skips the records already written and names the bad row
-exactly as it always does.
+parsers certainly agree, which a check of the raw bytes makes sure of (C-speed
+regular expressions, a block at a time, in a background thread a little ahead
+of the reader): every ``"`` belongs to a well-formed quoted field that starts
+and ends a cell, no quoted cell holds a line end and there is no blank line.
+Anything else, and any error pyarrow raises (ragged rows, invalid UTF-8, a cell
+above the csv field limit), hands over to the Python path, which then skips the
+records already written and names the bad row exactly as it always does.
 
 Casting follows ``gateway.bulk.casting.cast_column``: uniform columns (integers,
-decimals, true/false, ISO dates, text that cannot be cast) are recognised with
-vectorised regular expressions, and every other column is cast by
-``cast_column`` itself, so the stored values are identical.
+decimals, true/false, ISO dates, text that cannot be cast) stay typed Arrow
+arrays (``TypedColumn``, recognised with vectorised checks), and every other
+column is cast by ``cast_column`` itself, so the stored values are identical.
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ _LINES = r"\A(?:" + _LINE + r"(?:\r\n|\n|\r))*\z"
 _NOT_CONTROL = bytes(b for b in range(256) if b >= 0x20 or b in b"\r\n")
 _NUMBER_START = frozenset("+-.0123456789")
 _DIGITS = frozenset("0123456789")
-_INT = r"^-?(?:0|[1-9][0-9]{0,14})$"
 _FLOAT = r"^-?(?:0|[1-9][0-9]{0,14})\.[0-9]+$"
 _INT_LIMIT = 10**15
 # At most 15 digits: such a cell is integral exactly when its fraction is all zeros.
@@ -332,7 +331,7 @@ def _first_characters(array: Any) -> set[str]:
 
 
 def _canonical_integers(array: Any) -> Any | None:
-    """The int64 array of cells that are all ``_INT`` integers (written as Python writes them), else None."""
+    """The int64 array of cells that are all integers of at most 15 digits written as Python writes them, else None."""
     try:
         integers = pc.cast(array, pa.int64())
     except pa.ArrowInvalid:
