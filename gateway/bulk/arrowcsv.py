@@ -22,23 +22,19 @@ import csv
 import io
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from gateway.bulk.casting import SPECIAL_VALUES, cast_cells, cast_column
 from gateway.bulk.csvsource import FIELD_LIMIT, text_blocks
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare
 from gateway.bulk.progress import Progress
 from gateway.storage.arrowencode import Column, TypedColumn
-
-try:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
-except ImportError:  # pragma: no cover - pyarrow is a dependency; the Python path still works
-    pa = None
 
 MIN_BYTES = 1 << 20  # smaller files: the Python path (no thread pool start-up)
 _CHECK_BLOCK = 2 << 20
@@ -56,11 +52,6 @@ _INT_LIMIT = 10**15
 # At most 15 digits: such a cell is integral exactly when its fraction is all zeros.
 _FLOAT_CHARS = 16
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-
-
-def available() -> bool:
-    """Whether pyarrow is installed."""
-    return pa is not None
 
 
 def agrees(handle: BinaryIO) -> bool:
@@ -175,7 +166,7 @@ def arrow_parts(
     handle: BinaryIO, progress: Progress, chunk_rows: int = CHUNK_ROWS, min_bytes: int = MIN_BYTES
 ) -> Iterator[Part] | None:
     """Parts of the CSV file open as ``handle`` read by pyarrow; None when it cannot be used."""
-    if pa is None or os.fstat(handle.fileno()).st_size < min_bytes:
+    if os.fstat(handle.fileno()).st_size < min_bytes:
         return None
     header = _header(handle)
     if header is None:
@@ -279,12 +270,6 @@ def _all(mask: Any) -> bool:
     return bool(pc.all(mask).as_py())
 
 
-def cast_array(array: Any) -> Sequence[Any]:
-    """``cast_column`` of a pyarrow string array, as a Python list."""
-    column = cast_typed(array)
-    return column.to_python() if isinstance(column, TypedColumn) else column
-
-
 def cast_typed(array: Any, plain: bool = False) -> Column:
     """``cast_column`` of a pyarrow string array: a typed Arrow column when uniform, else a list.
 
@@ -312,7 +297,7 @@ def cast_typed(array: Any, plain: bool = False) -> Column:
                 return TypedColumn("int", integers)
         elif lengths["max"] <= _FLOAT_CHARS and _all(pc.match_substring_regex(array, _FLOAT)):
             floats = pc.cast(array, pa.float64())
-            return TypedColumn("float", floats, _float_json(floats), integral=True)
+            return TypedColumn("float", floats, _float_json(floats))
     return list(cast_column(array.to_pylist()))
 
 
@@ -366,5 +351,5 @@ def _float_json(floats: Any) -> Any:
     return text
 
 
-_SPECIALS = pa.array(list(SPECIAL_VALUES)) if pa is not None else None
-_BOOLS = pa.array(["true", "false"]) if pa is not None else None
+_SPECIALS = pa.array(list(SPECIAL_VALUES))
+_BOOLS = pa.array(["true", "false"])

@@ -84,7 +84,7 @@ class _Writer:
 
         Only inserts and upserts write encoded chunks (an update needs the stored records).
         """
-        if part.typed and part.encoded is None and self.mode in ("insert", "upsert"):
+        if part.typed and self.mode in ("insert", "upsert"):
             plan = self.store.chunk_plan(self.database, self.table, part.header, self.stamp)
             part.encoded = encode_chunk(part.header, part.typed, plan)
             if part.encoded is not None:

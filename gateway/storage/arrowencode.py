@@ -42,26 +42,25 @@ class TypedColumn:
 
     ``values`` is int64 (``int``), float64 (``float``), bool or string. ``json`` is
     each value's JSON text when known exactly without orjson (for strings: the
-    escaped body, without quotes), else None. A ``float`` column with
-    ``integral`` set holds values that are stored as integers (``2.0`` → 2).
+    escaped body, without quotes), else None. In a ``float`` column, integral
+    values are stored as integers (``2.0`` → 2), as the per-value caster does.
     """
 
     kind: Kind
     values: Any
     json: Any = None
-    integral: bool = False
     dates: bool = False  # every value is a ``YYYY-MM-DD`` string (ASCII digits)
 
     def to_python(self) -> list[Any]:
         """The values as the per-value path holds them."""
         values: list[Any] = self.values.to_pylist()
-        if self.kind == "float" and self.integral:
+        if self.kind == "float":
             values = [int(v) if v.is_integer() and abs(v) <= 2**53 else v for v in values]
         return values
 
     def take(self, order: Any) -> TypedColumn:
         json = None if self.json is None else self.json.take(order)
-        return TypedColumn(self.kind, self.values.take(order), json, self.integral, self.dates)
+        return TypedColumn(self.kind, self.values.take(order), json, self.dates)
 
 
 Column = TypedColumn | list[Any]

@@ -11,7 +11,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from gateway.bulk.arrowcsv import agrees, arrow_parts, cast_array, lines_agree
+from gateway.bulk.arrowcsv import agrees, arrow_parts, cast_typed, lines_agree
 from gateway.bulk.casting import cast_column
 from gateway.bulk.csvsource import text_blocks
 from gateway.bulk.loader import LoadFailed, load_csv, load_parts
@@ -41,6 +41,11 @@ TRICKY = [cell for cell, _ in RECORDED] + [
     "undefined",
     "",
 ]
+
+
+def cast_array(array: Any) -> Any:
+    """``cast_typed`` as the Python values the per-value path would hold."""
+    return python_columns([cast_typed(array)])[0]
 
 
 def _same(a: Any, b: Any) -> bool:
