@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from gateway.storage import keys as K
 from gateway.storage import types as T
-from gateway.storage.codec import columns_types_ok, json_fragments
+from gateway.storage.codec import columns_types_ok, json_fragments, row_separators, stamp_suffix
 from gateway.storage.records import CREATED, UPDATED
 
 Kind = Literal["int", "float", "bool", "str"]
@@ -112,7 +111,10 @@ def string_keys(values: Any) -> Any | None:
     if pc.any(pc.match_substring(values, "\x00")).as_py():
         return None
     return pc.binary_join_element_wise(
-        pa.scalar(b"\x20", _BINARY), values.cast(_BINARY), pa.scalar(b"\x00\x01", _BINARY), b""
+        pa.scalar(K.STRING_PREFIX, _BINARY),
+        values.cast(_BINARY),
+        pa.scalar(K.STRING_TERMINATOR, _BINARY),
+        b"",
     )
 
 
@@ -175,16 +177,12 @@ def _json_piece(column: Column) -> tuple[Any, bool]:
 
 
 def _row_json(names: Sequence[str], columns: Sequence[Column], suffix: bytes) -> Any:
-    pieces: list[Any] = []
-    text = b"{"
-    for position, (name, column) in enumerate(zip(names, columns, strict=True)):
-        fragments, quoted = _json_piece(column)
-        text += (b"," if position else b"") + orjson.dumps(name) + b":" + (b'"' if quoted else b"")
-        pieces.append(pa.scalar(text, _BINARY))
-        pieces.append(fragments)
-        text = b'"' if quoted else b""
-    pieces.append(pa.scalar(text + suffix + b"}", _BINARY))
-    return pc.binary_join_element_wise(*pieces, b"")
+    pieces = [_json_piece(column) for column in columns]
+    separators = row_separators(names, [quoted for _, quoted in pieces], suffix)
+    joined: list[Any] = [pa.scalar(separators[0], _BINARY)]
+    for (fragments, _), separator in zip(pieces, separators[1:], strict=True):
+        joined += [fragments, pa.scalar(separator, _BINARY)]
+    return pc.binary_join_element_wise(*joined, b"")
 
 
 def _sorted_unique(keys: Any, column: Column) -> tuple[bool, Any | None]:
@@ -241,10 +239,6 @@ def encode_chunk(names: list[str], columns: list[Column], plan: ChunkPlan) -> En
             continue
         entries = pc.binary_join_element_wise(values, keys, b"")
         index[attribute] = entries.take(pc.sort_indices(entries)).to_pylist()
-    suffix = b""
-    if plan.stamp is not None:
-        stamp = orjson.dumps(plan.stamp)
-        suffix = b',"' + CREATED.encode() + b'":' + stamp + b',"' + UPDATED.encode() + b'":' + stamp
-    rows = _row_json(names, columns, suffix)
+    rows = _row_json(names, columns, b"" if plan.stamp is None else stamp_suffix(plan.stamp))
     # Python bytes are made here, in the encoding thread, so the writer only puts them.
     return EncodedChunk(plan, list(names), keys.to_pylist(), rows.to_pylist(), index)

@@ -26,10 +26,9 @@ import orjson
 
 from gateway.storage import keys as K
 from gateway.storage import types as T
+from gateway.storage.records import CREATED, UPDATED
 
 _NUMBER_TAG = K.NUMBER
-_STRING_TAG = b"\x20"
-_TERMINATOR = b"\x00\x01"
 _MASKS: dict[int, int] = {}
 _NOT_NONE = partial(operator.is_not, None)
 _BOOLEANS = {True: b"true", False: b"false"}
@@ -78,7 +77,7 @@ def _string_keys(values: Sequence[str]) -> list[bytes]:
 
 def _encode_strings(values: Sequence[str]) -> list[bytes]:
     raw = list(map(str.encode, values))
-    return list(map(bytes.__add__, map(_STRING_TAG.__add__, raw), repeat(_TERMINATOR)))
+    return list(map(bytes.__add__, map(K.STRING_PREFIX.__add__, raw), repeat(K.STRING_TERMINATOR)))
 
 
 def encode_keys(values: Sequence[Any]) -> list[bytes]:
@@ -180,13 +179,32 @@ def json_fragments(values: Sequence[Any]) -> tuple[list[bytes], bool]:
     return list(map(orjson.dumps, values)), False
 
 
+def row_separators(names: Sequence[str], quoted: Sequence[bool], suffix: bytes = b"") -> list[bytes]:
+    """The JSON text around a record's column fragments: one more piece than there are columns.
+
+    Joining them with each column's fragment in between gives the record's JSON
+    (``quoted`` fragments are string bodies, so the separators carry their quotes);
+    ``suffix`` goes after the last attribute.
+    """
+    separators = []
+    text = b"{"
+    for position, (name, is_quoted) in enumerate(zip(names, quoted, strict=True)):
+        text += (b"," if position else b"") + orjson.dumps(name) + b":" + (b'"' if is_quoted else b"")
+        separators.append(text)
+        text = b'"' if is_quoted else b""
+    separators.append(text + suffix + b"}")
+    return separators
+
+
 def row_template(names: Sequence[str], quoted: Sequence[bool], suffix: bytes = b"") -> bytes:
     """A ``bytes % tuple`` template writing one record's JSON from its column fragments."""
-    parts = []
-    for name, is_quoted in zip(names, quoted, strict=True):
-        key = orjson.dumps(name).replace(b"%", b"%%")
-        parts.append(key + (b':"%b"' if is_quoted else b":%b"))
-    return b"{" + b",".join(parts) + suffix.replace(b"%", b"%%") + b"}"
+    return b"%b".join(part.replace(b"%", b"%%") for part in row_separators(names, quoted, suffix))
+
+
+def stamp_suffix(stamp: float) -> bytes:
+    """The JSON of a new record's ``__createdtime__`` and ``__updatedtime__`` (after its attributes)."""
+    text = orjson.dumps(stamp)
+    return b',"' + CREATED.encode() + b'":' + text + b',"' + UPDATED.encode() + b'":' + text
 
 
 def columns_types_ok(names: Sequence[str], columns: Sequence[Sequence[Any]], types: dict[str, str]) -> bool:

@@ -17,8 +17,8 @@ FALSE = b"\x02"
 TRUE = b"\x03"
 NUMBER = 0x10
 STRING = 0x20
-_STRING_PREFIX = b"\x20"
-_TERMINATOR = b"\x00\x01"
+STRING_PREFIX = b"\x20"  # a string key: this, the escaped UTF-8, then STRING_TERMINATOR
+STRING_TERMINATOR = b"\x00\x01"
 _DOUBLE = struct.Struct(">d")
 _UINT = struct.Struct(">Q")
 _SIGN = 1 << 63
@@ -62,7 +62,7 @@ def encode_key(value: Any) -> bytes:
         raw = value.encode("utf-8")
         if b"\x00" in raw:
             raw = raw.replace(b"\x00", b"\x00\xff")
-        return _STRING_PREFIX + raw + _TERMINATOR
+        return STRING_PREFIX + raw + STRING_TERMINATOR
     if kind is int or kind is float:
         cached = _NUMBER_CACHE.get(value)
         if cached is not None:
@@ -89,7 +89,7 @@ def encode_key(value: Any) -> bytes:
 
 def string_prefix(prefix: str) -> bytes:
     """Key prefix matching every string that starts with ``prefix``."""
-    return _STRING_PREFIX + encode_string_body(prefix)
+    return STRING_PREFIX + encode_string_body(prefix)
 
 
 def key_length(data: bytes, offset: int = 0) -> int:

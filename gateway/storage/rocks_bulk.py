@@ -14,7 +14,14 @@ import rocksdict
 
 from gateway.storage import keys as K
 from gateway.storage.arrowencode import ChunkPlan, EncodedChunk
-from gateway.storage.codec import columns_types_ok, encode_keys, json_fragments, row_template, types_ok
+from gateway.storage.codec import (
+    columns_types_ok,
+    encode_keys,
+    json_fragments,
+    row_template,
+    stamp_suffix,
+    types_ok,
+)
 from gateway.storage.errors import InvalidRecord
 from gateway.storage.records import CREATED, UPDATED, TableInfo, WriteMode
 from gateway.storage.rocks_base import _MISSING, _Table, _value_keys, now_ms
@@ -142,19 +149,7 @@ class BulkLoadMixin(RecordWriter):
                 order = sorted(range(count), key=ekeys.__getitem__)
                 sorted_columns = [[column[i] for i in order] for column in columns]
             batch = rocksdict.WriteBatch(raw_mode=True)
-            suffix = b""
-            if not info.schema_defined:
-                stamp_json = orjson.dumps(stamp)
-                suffix = (
-                    b',"'
-                    + CREATED.encode()
-                    + b'":'
-                    + stamp_json
-                    + b',"'
-                    + UPDATED.encode()
-                    + b'":'
-                    + stamp_json
-                )
+            suffix = b"" if info.schema_defined else stamp_suffix(stamp)
             fragments = []
             quoted = []
             for column in sorted_columns:
