@@ -179,7 +179,7 @@ class BulkLoadMixin(RecordWriter):
             self._db.write(batch)
         return count, 0
 
-    def chunk_plan(self, database: str, table: str, names: Sequence[str], stamp: float) -> ChunkPlan:
+    def chunk_plan(self, database: str, table: str, names: Sequence[str], stamp: float | None) -> ChunkPlan:
         """How a chunk of new records with these attributes is to be encoded (``arrowencode``).
 
         The indexes are those the table will have once the chunk's new attributes
@@ -206,7 +206,7 @@ class BulkLoadMixin(RecordWriter):
         if entry.info.expiration:
             return False
         with self._locked(entry):
-            if self.chunk_plan(database, table, chunk.names, chunk.plan.stamp or 0.0) != chunk.plan:
+            if self.chunk_plan(database, table, chunk.names, chunk.plan.stamp) != chunk.plan:
                 return False
             keys = chunk.keys
             if not self._range_empty(entry.cf, keys[0], keys[-1]):
