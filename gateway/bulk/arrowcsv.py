@@ -23,6 +23,7 @@ import io
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -39,12 +40,22 @@ from gateway.storage.arrowencode import Column, TypedColumn
 MIN_BYTES = 1 << 20  # smaller files: the Python path (no thread pool start-up)
 _CHECK_BLOCK = 2 << 20
 # A block in which every line is cells that are either unquoted without any ``"`` or quoted
-# without a line end and closed right before a delimiter, and no line is blank (RE2 syntax).
-_CELL = r'(?:[^",\r\n]*|"(?:[^"\r\n]|"")*")'
-_FIRST_CELL = r'(?:[^",\r\n]+|"(?:[^"\r\n]|"")*")'  # a line of one cell is not blank
-_LINE = r"(?:" + _FIRST_CELL + r"(?:," + _CELL + r")*|" + _CELL + r"(?:," + _CELL + r")+)"
-_LINES = r"\A(?:" + _LINE + r"(?:\r\n|\n|\r))*\z"
-_NOT_CONTROL = bytes(b for b in range(256) if b >= 0x20 or b in b"\r\n")
+# without a line end and closed right before a delimiter, no line is blank and no byte is NUL
+# (RE2 syntax). The "plain" variant also has no character JSON escapes in any cell
+# (``"`` other than the quotes, ``\\``, control characters).
+_CELL = r'(?:[^",\r\n\x00]*|"(?:[^"\r\n\x00]|"")*")'
+_FIRST_CELL = r'(?:[^",\r\n\x00]+|"(?:[^"\r\n\x00]|"")*")'  # a line of one cell is not blank
+_PLAIN_CELL = r'(?:[^",\\\x00-\x1f]*|"[^"\\\x00-\x1f]*")'
+_PLAIN_FIRST_CELL = r'(?:[^",\\\x00-\x1f]+|"[^"\\\x00-\x1f]*")'
+
+
+def _lines_pattern(first: str, cell: str) -> str:
+    line = r"(?:" + first + r"(?:," + cell + r")*|" + cell + r"(?:," + cell + r")+)"
+    return r"\A(?:" + line + r"(?:\r\n|\n|\r))*\z"
+
+
+_LINES = _lines_pattern(_FIRST_CELL, _CELL)
+_PLAIN_LINES = _lines_pattern(_PLAIN_FIRST_CELL, _PLAIN_CELL)
 _NUMBER_START = frozenset("+-.0123456789")
 _DIGITS = frozenset("0123456789")
 _FLOAT = r"^-?(?:0|[1-9][0-9]{0,14})\.[0-9]+$"
@@ -64,37 +75,51 @@ def _checked_blocks(fd: int) -> Iterator[tuple[int, bool, bool]]:
 
     ``agrees``: pyarrow and the Python reader parse the block's lines the same way
     (checking stops at the first block that fails); ``plain``: no cell in it holds
-    a character JSON escapes (``"``, ``\\``, control characters).
+    a character JSON escapes (``"``, ``\\``, control characters). Each block is read
+    once and checked in place (the lines after its last line end are read again
+    with the next block).
     """
     offset = 0
-    pending = b""
     while True:
         data = os.pread(fd, _CHECK_BLOCK, offset)
-        offset += len(data)
-        block = pending + data
-        if data:
-            cut = block.rfind(b"\n") + 1
-            if cut == 0:
+        if not data:
+            return
+        size = data.rfind(b"\n") + 1  # the bytes of whole lines
+        checked = size
+        if size == 0:
+            if len(data) == _CHECK_BLOCK:
                 yield offset, False, False  # a line longer than a block: leave it to the Python path
                 return
-            block, pending = block[:cut], block[cut:]
-        if not data and block and block[-1:] not in (b"\n", b"\r"):
-            block += b"\n"
-        ok = b"\x00" not in block and lines_agree(block)
-        plain = b"\\" not in block and b'""' not in block and not block.translate(None, _NOT_CONTROL)
-        yield offset - len(pending), bool(ok), plain
-        if not ok or not data:
+            size = len(data)  # the file's last line, without a line end
+            if data[-1:] != b"\r":
+                data += b"\n"
+            checked = len(data)
+        plain = _matches(data, checked, _PLAIN_LINES)
+        ok = plain or _matches(data, checked, _LINES)
+        offset += size
+        yield offset, ok, plain
+        if not ok:
             return
+
+
+def _matches(data: bytes, length: int, pattern: str) -> bool:
+    """Whether the first ``length`` bytes of ``data`` match ``pattern`` (RE2, without the GIL).
+
+    The bytes are not copied: Arrow sees them as one binary value.
+    """
+    offsets = pa.py_buffer(np.array([0, length], dtype=np.int32))
+    value = pa.Array.from_buffers(pa.binary(), 1, [None, offsets, pa.py_buffer(data)])
+    return bool(pc.match_substring_regex(value, pattern)[0].as_py())
 
 
 def lines_agree(block: bytes) -> bool:
     """Whether every line of ``block`` (whole lines) is cells pyarrow and the Python reader read alike.
 
-    That is: no blank line, and every quote belongs to a quoted cell that starts
-    and ends a cell and holds no line end (two quotes inside it are an escaped
-    quote). RE2 runs the check without the GIL.
+    That is: no blank line, no NUL, and every quote belongs to a quoted cell that
+    starts and ends a cell and holds no line end (two quotes inside it are an
+    escaped quote).
     """
-    return bool(pc.match_substring_regex(pa.array([block], pa.binary()), _LINES)[0].as_py())
+    return _matches(block, len(block), _LINES)
 
 
 class _Checker:
@@ -276,7 +301,8 @@ def cast_typed(array: Any, plain: bool = False) -> Column:
     ``plain`` says no cell holds a character JSON escapes (``"``, ``\\``, control
     characters), so string cells are their own JSON text.
     """
-    firsts = _first_characters(array)
+    cells = _Cells.of(array)
+    firsts = (None if cells is None else cells.ascii_firsts()) or _first_characters(array)
     if firsts.isdisjoint(_NUMBER_START) and not any(c.isspace() for c in firsts):
         if not pc.any(pc.is_in(array, value_set=_SPECIALS)).as_py():
             return TypedColumn("str", array, array if plain else _escaped(array))
@@ -285,44 +311,83 @@ def cast_typed(array: Any, plain: bool = False) -> Column:
         return cast_cells(array.to_pylist())
     if firsts <= _DIGITS | {"-"}:
         lengths = pc.min_max(pc.binary_length(array)).as_py()
-        if (
-            firsts <= _DIGITS
-            and lengths == {"min": 10, "max": 10}
-            and _all(pc.match_substring_regex(array, _DATE))
-        ):
+        if firsts <= _DIGITS and lengths == {"min": 10, "max": 10} and _iso_dates(array, cells):
             return TypedColumn("str", array, array, dates=True)
         if not pc.any(pc.match_substring(array, ".")).as_py():
-            integers = _canonical_integers(array)
+            integers = _canonical_integers(array, cells)
             if integers is not None:
                 return TypedColumn("int", integers)
         elif lengths["max"] <= _FLOAT_CHARS and _all(pc.match_substring_regex(array, _FLOAT)):
             floats = pc.cast(array, pa.float64())
-            return TypedColumn("float", floats, _float_json(floats))
+            return TypedColumn("float", floats, _float_json(array, floats))
     return list(cast_column(array.to_pylist()))
+
+
+@dataclass
+class _Cells:
+    """The cells of a string array without nulls as numpy views: ``offsets`` (one more than cells) and bytes."""
+
+    offsets: Any
+    data: Any
+
+    @classmethod
+    def of(cls, array: Any) -> _Cells | None:
+        validity, offsets, data = array.buffers()
+        if validity is not None or data is None or not len(array):
+            return None
+        count = array.offset + len(array) + 1
+        ends = np.frombuffer(offsets, dtype=np.int32, count=count)[array.offset :]
+        return cls(ends, np.frombuffer(data, dtype=np.uint8))
+
+    def ascii_firsts(self) -> set[str] | None:
+        """The distinct first characters of the non-empty cells; None when one is not ASCII (or none)."""
+        starts = self.offsets[:-1][self.offsets[:-1] < self.offsets[1:]]
+        present = np.flatnonzero(np.bincount(self.data[starts], minlength=256))
+        if not len(present) or present[-1] >= 0x80:
+            return None
+        return {chr(byte) for byte in present}
+
+    def leading_zeros(self) -> bool:
+        """Whether a cell of at least two characters starts with ``0`` or ``-0`` (cells are not empty)."""
+        starts = self.offsets[:-1]
+        first = self.data[starts]
+        second = self.data[np.minimum(starts + 1, len(self.data) - 1)]
+        long = (self.offsets[1:] - starts) > 1
+        return bool(np.any(long & ((first == ord("0")) | ((first == ord("-")) & (second == ord("0"))))))
+
+    def fixed(self, width: int) -> Any:
+        """The cells as rows of a ``(cells, width)`` byte matrix (every cell is ``width`` bytes)."""
+        return self.data[self.offsets[0] : self.offsets[-1]].reshape(-1, width)
 
 
 def _first_characters(array: Any) -> set[str]:
     """The distinct first characters of the non-empty cells of a string array."""
-    validity, offsets, data = array.buffers()
-    if validity is None and data is not None and len(array):
-        ends = np.frombuffer(offsets, dtype=np.int32, count=array.offset + len(array) + 1)[array.offset :]
-        starts = ends[:-1][ends[:-1] < ends[1:]]
-        present = np.flatnonzero(np.bincount(np.frombuffer(data, dtype=np.uint8)[starts], minlength=256))
-        if not len(present) or present[-1] < 0x80:
-            return {chr(byte) for byte in present}
     firsts = set(pc.unique(pc.utf8_slice_codeunits(array, 0, 1)).to_pylist())
     firsts.discard("")
     return firsts
 
 
-def _canonical_integers(array: Any) -> Any | None:
+def _iso_dates(array: Any, cells: _Cells | None) -> bool:
+    """Whether every cell (all of ten characters) is ``YYYY-MM-DD`` in ASCII digits."""
+    if cells is None:
+        return _all(pc.match_substring_regex(array, _DATE))
+    days = cells.fixed(10)
+    digits = days[:, [0, 1, 2, 3, 5, 6, 8, 9]] - np.uint8(ord("0"))  # wraps below "0"
+    return bool(np.all(days[:, [4, 7]] == ord("-")) and np.all(digits < 10))
+
+
+def _canonical_integers(array: Any, cells: _Cells | None) -> Any | None:
     """The int64 array of cells that are all integers of at most 15 digits written as Python writes them, else None."""
     try:
         integers = pc.cast(array, pa.int64())
     except pa.ArrowInvalid:
         return None
-    if not _all(pc.equal(pc.cast(integers, pa.string()), array)):
-        return None  # leading zeros or "-0": the regular expression decides
+    # Arrow reads [-]digits and 0x-hexadecimal: a canonical cell is one without a leading zero.
+    if cells is not None:
+        if cells.leading_zeros():
+            return None
+    elif not _all(pc.equal(pc.cast(integers, pa.string()), array)):
+        return None
     bounds = pc.min_max(integers).as_py()
     if bounds["min"] <= -_INT_LIMIT or bounds["max"] >= _INT_LIMIT:
         return None
@@ -338,15 +403,20 @@ def _escaped(array: Any) -> Any:
     return pc.replace_substring(pc.replace_substring(array, "\\", "\\\\"), '"', '\\"')
 
 
-def _float_json(floats: Any) -> Any:
+def _float_json(cells: Any, floats: Any) -> Any:
     """orjson's text of the stored values of ``_FLOAT`` cells of at most 16 characters, or None.
 
-    Arrow writes a double as its shortest round-trip digits, as orjson does, and an
-    integral one without a fraction, as the integer it is stored as; the two differ
-    only in exponent notation and ``-0``, which send the column to orjson.
+    Such a cell has at most 15 significant digits, so no shorter text reads as the
+    same double: without its fraction's trailing zeros (and without a fraction of
+    only zeros: the value is stored as an integer) it is the shortest round-trip
+    text, which orjson writes. Not so below 1e-5 (orjson writes exponents under
+    1e-6) or for a negative zero: those columns go to orjson.
     """
-    text = pc.cast(floats, pa.string())
-    if pc.any(pc.match_substring(text, "e")).as_py() or pc.any(pc.equal(text, "-0")).as_py():
+    values = floats.to_numpy()
+    if np.any((np.abs(values) < 1e-5) & (values != 0)):
+        return None
+    text = pc.ascii_rtrim(pc.ascii_rtrim(cells, "0"), ".")
+    if pc.any(pc.equal(text, "-0")).as_py():
         return None
     return text
 

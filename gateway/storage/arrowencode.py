@@ -29,6 +29,7 @@ Kind = Literal["int", "float", "bool", "str"]
 _BINARY = pa.binary()
 _SIGN = np.uint64(1 << 63)
 _SHIFT = np.uint64(63)
+_FEW = 8  # a column with at most one distinct value per this many records: see index_entries
 _KEY = np.dtype([("tag", "u1"), ("bits", ">u8")])
 _ASCII_DATE = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
@@ -177,12 +178,27 @@ def _json_piece(column: Column) -> tuple[Any, bool]:
 
 
 def _row_json(names: Sequence[str], columns: Sequence[Column], suffix: bytes) -> Any:
+    """Each record's JSON: the separators and the columns' fragments, interleaved by one Arrow ``take``.
+
+    The pieces of a record are taken in order from one array holding the
+    separators and every column's fragments, so the result's data buffer is the
+    records' JSON back to back; every ``width``-th offset of it starts a record.
+    """
     pieces = [_json_piece(column) for column in columns]
     separators = row_separators(names, [quoted for _, quoted in pieces], suffix)
-    joined: list[Any] = [pa.scalar(separators[0], _BINARY)]
-    for (fragments, _), separator in zip(pieces, separators[1:], strict=True):
-        joined += [fragments, pa.scalar(separator, _BINARY)]
-    return pc.binary_join_element_wise(*joined, b"")
+    count = len(pieces[0][0])
+    width = len(separators) + len(pieces)
+    source = pa.concat_arrays([pa.array(separators, _BINARY), *(fragments for fragments, _ in pieces)])
+    order = np.empty((count, width), dtype=np.int32)
+    order[:, 0::2] = np.arange(len(separators), dtype=np.int32)
+    order[:, 1::2] = np.arange(count, dtype=np.int32)[:, None] + (
+        len(separators) + np.arange(len(pieces), dtype=np.int32) * count
+    )
+    taken = source.take(pa.array(order.ravel()))
+    offsets = np.frombuffer(taken.buffers()[1], dtype=np.int32, count=count * width + 1)[::width]
+    return pa.Array.from_buffers(
+        _BINARY, count, [None, pa.py_buffer(np.ascontiguousarray(offsets)), taken.buffers()[2]]
+    )
 
 
 def _sorted_unique(keys: Any, column: Column) -> tuple[bool, Any | None]:
@@ -196,6 +212,32 @@ def _sorted_unique(keys: Any, column: Column) -> tuple[bool, Any | None]:
     if len(ordered) > 1 and pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))).as_py():
         return False, order
     return True, order
+
+
+def index_entries(column: Column, keys: Any) -> Any | None:
+    """The sorted index keys (value key + primary key) of a column of records whose ``keys`` ascend.
+
+    None when the column has no exact vectorised encoding. A column of few
+    distinct strings or integers is encoded through its dictionary: each distinct
+    value once, and the records ordered by a stable sort of their value's rank
+    (equal values keep their ascending primary keys).
+    """
+    if isinstance(column, TypedColumn) and column.kind in ("str", "int", "bool"):
+        coded = pc.dictionary_encode(column.values)
+        if len(coded.dictionary) * _FEW <= len(coded):
+            value_keys = column_keys(TypedColumn(column.kind, coded.dictionary))
+            if value_keys is None:
+                return None
+            rank = np.empty(len(value_keys), dtype=np.uint16 if len(value_keys) <= 1 << 16 else np.int64)
+            rank[pc.sort_indices(value_keys).to_numpy()] = np.arange(len(value_keys))
+            codes = coded.indices.to_numpy()
+            order = np.argsort(rank[codes], kind="stable")
+            return pc.binary_join_element_wise(value_keys.take(codes[order]), keys.take(order), b"")
+    values = column_keys(column)
+    if values is None:
+        return None
+    entries = pc.binary_join_element_wise(values, keys, b"")
+    return entries.take(pc.sort_indices(entries))
 
 
 def encode_chunk(names: list[str], columns: list[Column], plan: ChunkPlan) -> EncodedChunk | None:
@@ -230,15 +272,14 @@ def encode_chunk(names: list[str], columns: list[Column], plan: ChunkPlan) -> En
     index: dict[str, Any] = {}
     for attribute in plan.indexed:
         if attribute in names:
-            values = column_keys(columns[names.index(attribute)])
-            if values is None:
+            entries = index_entries(columns[names.index(attribute)], keys)
+            if entries is None:
                 return None
         elif plan.stamp is not None and attribute in (CREATED, UPDATED):
-            values = pa.scalar(K.encode_key(plan.stamp), _BINARY)
+            entries = pc.binary_join_element_wise(pa.scalar(K.encode_key(plan.stamp), _BINARY), keys, b"")
         else:
             continue
-        entries = pc.binary_join_element_wise(values, keys, b"")
-        index[attribute] = entries.take(pc.sort_indices(entries)).to_pylist()
+        index[attribute] = entries.to_pylist()
     rows = _row_json(names, columns, b"" if plan.stamp is None else stamp_suffix(plan.stamp))
     # Python bytes are made here, in the encoding thread, so the writer only puts them.
     return EncodedChunk(plan, list(names), keys.to_pylist(), rows.to_pylist(), index)

@@ -8,19 +8,28 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pytest
 
 import gateway.bulk.loader as loader
 import gateway.storage.rocks_write as rocks_write
 from gateway.bulk.arrowcsv import arrow_parts, cast_typed
+from gateway.bulk.casting import cast_column
 from gateway.bulk.csvsource import text_blocks
 from gateway.bulk.loader import LoadFailed, load_parts
 from gateway.bulk.prefetch import prefetched
 from gateway.bulk.prepare import prepare
 from gateway.bulk.progress import Progress
 from gateway.storage import keys as K
-from gateway.storage.arrowencode import ChunkPlan, TypedColumn, encode_chunk, number_keys, string_keys
+from gateway.storage.arrowencode import (
+    ChunkPlan,
+    TypedColumn,
+    encode_chunk,
+    index_entries,
+    number_keys,
+    string_keys,
+)
 from gateway.storage.records import AttributeInfo, WriteMode
 from gateway.storage.rocks import RocksRecordStore
 
@@ -195,6 +204,27 @@ def test_key_kernels_match_the_per_value_encoding() -> None:
 
 
 @pytest.mark.parametrize(
+    "values",
+    [
+        pa.array([f"c{i % 3}" for i in range(40)]),  # few distinct: through the dictionary
+        pa.array([f"c{i}" for i in range(40)]),  # all distinct: sorted whole
+        pa.array([(i * 7) % 5 - 2 for i in range(40)], pa.int64()),
+        pa.array([i % 2 == 0 for i in range(40)]),
+        pa.array(["b", "a", "b", "é", "a"] * 8),
+    ],
+)
+def test_index_entries_are_the_sorted_per_value_entries(values: Any) -> None:
+    kind = {"string": "str", "int64": "int", "bool": "bool"}[str(values.type)]
+    primary = [f"k{i:03d}" for i in range(len(values))]
+    entries = index_entries(TypedColumn(kind, values), string_keys(pa.array(primary)))
+    assert entries is not None
+    expected = sorted(
+        K.encode_key(v) + K.encode_key(p) for v, p in zip(values.to_pylist(), primary, strict=True)
+    )
+    assert entries.to_pylist() == expected
+
+
+@pytest.mark.parametrize(
     ("cells", "kind"),
     [
         (["1", "22", "-3"], "int"),
@@ -205,11 +235,67 @@ def test_key_kernels_match_the_per_value_encoding() -> None:
         (["1e3", "x"], None),
         (["x", "e3"], "str"),
         (["null", "x"], None),
+        (["0x1F", "12"], None),  # pyarrow reads hexadecimal: a leading zero is not an integer here
+        (["-0", "5"], None),
+        (["-05", "3"], None),
+        (["0", "10", "-7"], "int"),
+        (["2024-01-02", "2024/01/02"], None),
+        (["2024-01-02", "2024-1-021"], None),
     ],
 )
 def test_cast_typed_kinds(cells: list[str], kind: str | None) -> None:
     column = cast_typed(pa.array(cells))
     assert (column.kind if isinstance(column, TypedColumn) else None) == kind
+
+
+def test_only_iso_days_are_date_columns() -> None:
+    days = cast_typed(pa.array(["2024-01-02", "1999-12-31"]))
+    assert isinstance(days, TypedColumn) and days.dates
+    assert not isinstance(cast_typed(pa.array(["2024-01-02", "2024x01-02"])), TypedColumn)
+
+
+def _float_cells(rng: random.Random) -> list[str]:
+    """Decimal cells: some with trailing zeros, integral, negative, or (rarely) below 1e-5."""
+    tiny = rng.random() < 0.1
+    cells = []
+    for _ in range(rng.randint(1, 12)):
+        whole = rng.choice(["0", str(rng.randint(1, 10 ** rng.randint(1, 9)))])
+        fraction = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 5)))
+        fraction = ("00000" if tiny else rng.choice(["", "0"])) + fraction + rng.choice(["", "0", "000"])
+        cells.append(rng.choice(["", "", "-"]) + whole + "." + fraction)
+    return cells
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["7.880", "10.000", "0.000", "2.5", "123.45"],
+        ["-0.000", "1.5"],
+        ["0.0000012", "3.25"],
+        ["0.00001", "0.000010", "0.00009"],
+        ["99999999999999.9", "0.1"],
+    ],
+)
+def test_float_json_is_orjsons_text_of_the_stored_value(cells: list[str]) -> None:
+    column = cast_typed(pa.array(cells))
+    assert isinstance(column, TypedColumn) and column.kind == "float"
+    if column.json is not None:
+        assert [text.encode() for text in column.json.to_pylist()] == list(
+            map(orjson.dumps, cast_column(cells))
+        )
+
+
+def test_float_json_is_orjsons_text_on_random_columns() -> None:
+    rng = random.Random(11)
+    checked = 0
+    for _ in range(400):
+        cells = _float_cells(rng)
+        column = cast_typed(pa.array(cells))
+        if isinstance(column, TypedColumn) and column.json is not None:
+            expected = list(map(orjson.dumps, cast_column(cells)))
+            assert [text.encode() for text in column.json.to_pylist()] == expected, cells
+            checked += 1
+    assert checked > 250
 
 
 def test_mixed_pk_and_duplicate_keys_are_left_to_the_per_value_path() -> None:

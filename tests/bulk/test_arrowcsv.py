@@ -11,7 +11,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from gateway.bulk.arrowcsv import agrees, arrow_parts, cast_typed, lines_agree
+from gateway.bulk.arrowcsv import _checked_blocks, agrees, arrow_parts, cast_typed, lines_agree
 from gateway.bulk.casting import cast_column
 from gateway.bulk.csvsource import text_blocks
 from gateway.bulk.loader import LoadFailed, load_csv, load_parts
@@ -252,3 +252,41 @@ def test_files_that_disagree_after_the_first_block_hand_over_to_the_python_path(
 )
 def test_lines_agree_on_hand_picked_blocks(block: bytes, agree: bool) -> None:
     assert lines_agree(block) == agree
+
+
+@pytest.mark.parametrize(
+    ("text", "agree", "plain"),
+    [
+        (b'a,b\n1,"x, y"\n2,""\n', True, True),  # quotes only around cells: still plain
+        (b"a,b\n1,back\\slash\n", True, False),
+        (b"a,b\n1,tab\there\n", True, False),
+        (b'a,b\n1,"say ""hi"""\n', True, False),
+        (b"a,b\r\n1,2\r\n3,4", True, True),  # no line end after the last line
+        (b"a,b\n1,2\r", True, True),
+        (b"a,b\n1,\x00\n", False, False),
+        (b"a,b\n1,2\n\n", False, False),
+    ],
+)
+def test_checked_blocks_say_whether_the_lines_agree_and_are_plain(
+    tmp_path: Path, text: bytes, agree: bool, plain: bool
+) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes(text)
+    with open(path, "rb") as handle:
+        blocks = list(_checked_blocks(handle.fileno()))
+    assert all(ok for _, ok, _ in blocks) == agree
+    assert all(clean for _, _, clean in blocks) == plain
+    if agree:
+        assert blocks[-1][0] == len(text)
+
+
+def test_checked_blocks_cover_the_file_in_whole_lines(tmp_path: Path) -> None:
+    path = _write(tmp_path / "big.csv", 60_000)
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        blocks = list(_checked_blocks(handle.fileno()))
+    ends = [end for end, _, _ in blocks]
+    assert len(blocks) > 1 and ends == sorted(ends) and ends[-1] == size
+    data = path.read_bytes()
+    assert all(data[end - 1 : end] == b"\n" for end in ends)
+    assert all(ok for _, ok, _ in blocks)
