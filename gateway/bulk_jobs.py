@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from gateway.bulk.arrowpool import use_jemalloc
 from gateway.bulk.jobstore import COMPLETE, ERROR, INTERRUPTED, Job, JobStore
 from gateway.bulk.loader import LoadFailed
 from gateway.bulk.progress import JobStopped
@@ -66,7 +67,8 @@ def service(gateway: Gateway) -> BulkJobs:
 
 
 def install(gateway: Gateway) -> None:
-    """Register the job table and the bulk job service."""
+    """Register the job table and the bulk job service (and the Arrow memory pool of its loads)."""
+    use_jemalloc()
     gateway.services[SERVICE] = BulkJobs(gateway)
 
 

@@ -1,0 +1,32 @@
+"""Bulk loads allocate Arrow memory from jemalloc unless the environment chooses a pool."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from gateway.bulk.arrowpool import POOL_VARIABLE, use_jemalloc
+
+
+@pytest.fixture
+def restore_pool() -> Iterator[Any]:
+    pool = pa.default_memory_pool()
+    yield pool
+    pa.set_memory_pool(pool)
+
+
+def test_jemalloc_becomes_the_default_pool(monkeypatch: pytest.MonkeyPatch, restore_pool: Any) -> None:
+    monkeypatch.delenv(POOL_VARIABLE, raising=False)
+    pa.set_memory_pool(pa.system_memory_pool())
+    assert use_jemalloc() == "jemalloc"
+    assert pa.default_memory_pool().backend_name == "jemalloc"
+
+
+def test_a_pool_named_in_the_environment_is_kept(monkeypatch: pytest.MonkeyPatch, restore_pool: Any) -> None:
+    monkeypatch.setenv(POOL_VARIABLE, "system")
+    pa.set_memory_pool(pa.system_memory_pool())
+    assert use_jemalloc() == "system"
+    assert pa.default_memory_pool().backend_name == "system"
