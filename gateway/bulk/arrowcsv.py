@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from gateway.bulk.casting import SPECIAL_VALUES, cast_cells, cast_column
+from gateway.bulk.casting import SPECIAL_FIRST, SPECIAL_VALUES, cast_cells, cast_column
 from gateway.bulk.csvsource import FIELD_LIMIT, text_blocks
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare
 from gateway.bulk.progress import Progress
@@ -304,7 +304,7 @@ def cast_typed(array: Any, plain: bool = False) -> Column:
     cells = _Cells.of(array)
     firsts = (None if cells is None else cells.ascii_firsts()) or _first_characters(array)
     if firsts.isdisjoint(_NUMBER_START) and not any(c.isspace() for c in firsts):
-        if not pc.any(pc.is_in(array, value_set=_SPECIALS)).as_py():
+        if firsts.isdisjoint(SPECIAL_FIRST) or not pc.any(pc.is_in(array, value_set=_SPECIALS)).as_py():
             return TypedColumn("str", array, array if plain else _escaped(array))
         if _all(pc.is_in(array, value_set=_BOOLS)):
             return TypedColumn("bool", pc.equal(array, "true"))

@@ -44,7 +44,7 @@ _DATETIME = re.compile(
 )
 _NUMBER_START = frozenset("+-.0123456789")
 _DIGITS = frozenset("0123456789")
-_SPECIAL_FIRST = frozenset(word[0] for word in SPECIAL_VALUES)
+SPECIAL_FIRST = frozenset(word[0] for word in SPECIAL_VALUES)  # a column without them holds no special word
 _LEADING_ZERO = re.compile(r"\n0[0-9]")
 _first = operator.itemgetter(0)
 
@@ -133,7 +133,7 @@ def cast_column(cells: Sequence[str]) -> Sequence[Any]:
         return cast_cells(cells)  # some cell holds a newline: per-cell rules
     firsts = set(map(_first, filter(None, cells)))
     if firsts.isdisjoint(_NUMBER_START) and not any(c.isspace() for c in firsts):
-        if firsts.isdisjoint(_SPECIAL_FIRST) or SPECIAL_VALUES.keys().isdisjoint(cells):
+        if firsts.isdisjoint(SPECIAL_FIRST) or SPECIAL_VALUES.keys().isdisjoint(cells):
             return cells  # no number, no special word: every cell stays as it is
         if _BOOL_COLUMN.fullmatch(joined):
             return list(map("true".__eq__, cells))
