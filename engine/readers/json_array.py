@@ -119,23 +119,33 @@ class ArrayPieces:
         return parsed
 
     def first_pass(self, stream: IO[bytes], buf: bytes, base: int) -> Iterator[list[Any]]:
-        """Parse the array after its ``[`` (``buf`` starts at file offset ``base``), recording cuts."""
+        """Parse the array after its ``[`` (``buf`` starts at file offset ``base``), recording cuts.
+
+        When no cut is found (an element longer than the buffer), the next attempt
+        waits until the buffer has doubled, so an element of any size is searched
+        a logarithmic number of times and read in linear time.
+        """
+        pending = _Pending(buf)
+        attempt_at = CHUNK_SIZE
         while True:
             chunk = stream.read(CHUNK_SIZE)
             if not chunk:
                 break
-            buf += chunk
-            if len(buf) < CHUNK_SIZE:
+            pending.add(chunk)
+            if pending.size < attempt_at:
                 continue
+            buf = pending.joined()
             found = self._find_cut(buf, base)
             if found is None:
+                attempt_at = 2 * pending.size
                 continue
             cut, records = found
             self.cuts.append(base + cut)
             yield records
-            buf = buf[cut + 1 :]
+            pending = _Pending(buf[cut + 1 :])
             base += cut + 1
-        yield self._last_piece(buf, base)
+            attempt_at = CHUNK_SIZE
+        yield self._last_piece(pending.joined(), base)
 
     def _find_cut(self, buf: bytes, base: int) -> tuple[int, list[Any]] | None:
         cut = _candidate(buf)
@@ -172,19 +182,41 @@ class ArrayPieces:
         """Parse the array again, cutting at the offsets recorded by :meth:`first_pass`."""
         cuts = iter(self.cuts)
         next_cut = next(cuts, None)
+        pending = _Pending(buf)
         while True:
             chunk = stream.read(CHUNK_SIZE)
             if chunk:
-                buf += chunk
-            while next_cut is not None and next_cut - base < len(buf):
-                cut = next_cut - base
-                yield self._parse_piece(buf[:cut], base)
-                buf = buf[cut + 1 :]
-                base = next_cut + 1
-                next_cut = next(cuts, None)
+                pending.add(chunk)
+            if next_cut is not None and next_cut - base < pending.size:
+                buf = pending.joined()
+                while next_cut is not None and next_cut - base < len(buf):
+                    cut = next_cut - base
+                    yield self._parse_piece(buf[:cut], base)
+                    buf = buf[cut + 1 :]
+                    base = next_cut + 1
+                    next_cut = next(cuts, None)
+                pending = _Pending(buf)
             if not chunk:
                 break
-        yield self._last_piece(buf, base)
+        yield self._last_piece(pending.joined(), base)
+
+
+class _Pending:
+    """Bytes read but not yet cut, kept as a list of chunks until needed whole (no quadratic copying)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._chunks = [data]
+        self.size = len(data)
+
+    def add(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        self.size += len(chunk)
+
+    def joined(self) -> bytes:
+        """The bytes as one object (joined once; kept joined for later calls)."""
+        if len(self._chunks) > 1:
+            self._chunks = [b"".join(self._chunks)]
+        return self._chunks[0]
 
 
 def open_array(stream: IO[bytes]) -> tuple[bytes, int] | None:

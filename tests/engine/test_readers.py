@@ -107,6 +107,28 @@ def test_json_error_in_a_later_piece_fails_the_check() -> None:
     assert fails("json", good[:-1] + ',{"b":"\\x"}]').startswith("JSON file f is not valid JSON")
 
 
+@pytest.mark.usefixtures("small_chunks")
+def test_json_element_far_longer_than_a_piece_is_searched_a_logarithmic_number_of_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An element of 40,000 bytes read 64 bytes at a time: cut searches double the buffer each time."""
+    from engine.readers import json_array
+
+    searches: list[int] = []
+    find_cut = json_array.ArrayPieces._find_cut  # noqa: SLF001
+
+    def counted(self: Any, buf: bytes, offset: int) -> Any:
+        searches.append(len(buf))
+        return find_cut(self, buf, offset)
+
+    monkeypatch.setattr(json_array.ArrayPieces, "_find_cut", counted)
+    big = {"items": [{"k": i, "tags": ["a", {"n": i}]} for i in range(1500)]}
+    records = [big, {"a": 1}, big]
+    assert read("json", json.dumps(records, indent=1)) == records
+    assert len(json.dumps(big, indent=1)) > 40_000
+    assert len(searches) < 40  # one search per 64-byte read would be over 1,000
+
+
 def test_json_large_file_is_not_kept_in_memory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(base, "KEEP_LIMIT", 10)
     opened = []
