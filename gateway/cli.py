@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,8 +47,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = str(gateway.config.get("http.host"))
     port = int(gateway.config.get("http.port"))
     print(f"gateway: serving on http://{host}:{port} (root {gateway.config.root})", flush=True)
-    uvicorn.run(app, host=host, port=port, workers=1, log_level="warning", timeout_graceful_shutdown=30)
+    url_file = gateway.config.server_url_file
+    url_file.write_text(gateway.config.local_url() + "\n", encoding="utf-8")
+    stops = _StopSignals()
+    try:
+        uvicorn.run(app, host=host, port=port, workers=1, log_level="warning", timeout_graceful_shutdown=30)
+    finally:
+        stops.restore()
+        url_file.unlink(missing_ok=True)
     return 0
+
+
+class _StopSignals:
+    """SIGTERM/SIGINT handlers that do nothing, installed around ``uvicorn.run``.
+
+    uvicorn handles the signal itself (a graceful shutdown), then raises it again
+    for the handler it found. With these, that second delivery lets ``serve``
+    return normally, so the server-url file is removed and a graceful stop exits
+    0 (not -15 or a KeyboardInterrupt).
+    """
+
+    def __init__(self) -> None:
+        self._previous = {sig: signal.signal(sig, self._ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    @staticmethod
+    def _ignore(signum: int, frame: object) -> None:
+        """Nothing: uvicorn has already stopped the server for this signal."""
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def cmd_backup(args: argparse.Namespace) -> int:

@@ -2,9 +2,10 @@
 
 Each verb works on the root's store directly when no server holds it. When a
 running server has the store locked, the verb is sent to that server's
-Operations API instead (``--url``, default from the configuration's
-http.host/http.port), authenticated with ``GATEWAY_ADMIN_USERNAME`` /
-``GATEWAY_ADMIN_PASSWORD``; without them it says so and exits 1.
+Operations API instead (``--url``; by default the URL the server wrote into
+``<root>/server-url``, else the configuration's http.host/http.port),
+authenticated with ``GATEWAY_ADMIN_USERNAME`` / ``GATEWAY_ADMIN_PASSWORD``;
+without them it says so and exits 1.
 """
 
 from __future__ import annotations
@@ -73,12 +74,14 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _server_url(args: argparse.Namespace, config: Config) -> str:
+    """``--url``, else the URL the running server wrote into the root, else the configuration's."""
     if getattr(args, "url", None):
         return str(args.url).rstrip("/")
-    host = str(config.get("http.host"))
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    return f"http://{host}:{int(config.get('http.port'))}"
+    try:
+        written = config.server_url_file.read_text(encoding="utf-8").strip()
+    except OSError:
+        written = ""
+    return written.rstrip("/") or config.local_url()
 
 
 def remote_operation(url: str, body: dict[str, Any]) -> Any:

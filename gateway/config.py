@@ -109,6 +109,20 @@ class Config:
         return self.root / "log"
 
     @property
+    def server_url_file(self) -> Path:
+        """Where ``gateway serve`` writes the URL it serves on while it runs (read by the CLI verbs)."""
+        return self.root / "server-url"
+
+    def local_url(self) -> str:
+        """The URL of this configuration's server as seen from this machine."""
+        host = str(self.get("http.host"))
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        elif ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{int(self.get('http.port'))}"
+
+    @property
     def import_dirs(self) -> list[Path]:
         return [self.root / "import", *(Path(p) for p in self.get("bulk.import_directories"))]
 

@@ -85,7 +85,9 @@ def test_verbs_fall_back_to_the_running_server(tmp_path: Path) -> None:
         creds = {"GATEWAY_ADMIN_USERNAME": ADMIN_USER, "GATEWAY_ADMIN_PASSWORD": ADMIN_PASSWORD}
         added = gateway("add-model", str(PERSON_MODEL), "--root", str(root), "--url", server.url, env=creds)
         assert added.returncode == 0, added.stderr
-        created = gateway("create-key", "--root", str(root), "--url", server.url, env=creds)
+        assert (root / "server-url").read_text() == server.url + "\n"
+        # Without --url: the URL the server wrote into the root (it runs on a port of its own).
+        created = gateway("create-key", "--root", str(root), env=creds)
         assert created.returncode == 0, created.stderr
         key = created.stdout.strip()
         api = RemoteBatchApi(server, key)
@@ -109,3 +111,4 @@ def test_verbs_fall_back_to_the_running_server(tmp_path: Path) -> None:
         assert wrong.returncode == 1 and "answered 401: Login failed" in wrong.stderr
     finally:
         server.stop()
+    assert not (root / "server-url").exists()  # removed when the server stops

@@ -95,8 +95,7 @@ def test_real_server_round_trip_lock_and_restart(tmp_path):
             == 2
         )
     finally:
-        # uvicorn re-raises SIGTERM after its graceful shutdown: -15 is a clean stop
-        assert server.stop() in (0, -15)
+        assert server.stop() == 0  # a graceful stop on SIGTERM exits 0
 
     restarted = start_server(root)
     try:
