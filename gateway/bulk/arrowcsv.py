@@ -80,6 +80,7 @@ def _checked_blocks(fd: int) -> Iterator[tuple[int, bool, bool]]:
     with the next block).
     """
     offset = 0
+    end = os.fstat(fd).st_size
     while True:
         data = os.pread(fd, _CHECK_BLOCK, offset)
         if not data:
@@ -87,7 +88,7 @@ def _checked_blocks(fd: int) -> Iterator[tuple[int, bool, bool]]:
         size = data.rfind(b"\n") + 1  # the bytes of whole lines
         checked = size
         if size == 0:
-            if len(data) == _CHECK_BLOCK:
+            if offset + len(data) < end:
                 yield offset, False, False  # a line longer than a block: leave it to the Python path
                 return
             size = len(data)  # the file's last line, without a line end
