@@ -42,6 +42,12 @@ class TableInfo:
         """Names of the attributes that have a secondary index (primary key excluded)."""
         return [a.name for a in self.attributes.values() if a.indexed and a.name != self.primary_key]
 
+    def declared_types(self) -> dict[str, str]:
+        """Attribute name → declared type, for the attributes of a schema-defined table that have one."""
+        if not self.schema_defined:
+            return {}
+        return {a.name: a.type for a in self.attributes.values() if a.type}
+
 
 @dataclass
 class WriteResult:

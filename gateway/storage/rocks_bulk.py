@@ -132,7 +132,7 @@ class BulkLoadMixin(RecordWriter):
             ekeys = encode_keys(keys)
         except K.UnencodableKey:
             return self._load_as_records(database, table, names, columns, mode, stamp)
-        types = {a.name: a.type for a in info.attributes.values() if a.type} if info.schema_defined else {}
+        types = info.declared_types()
         if types and not columns_types_ok(names, columns, types):
             return self._load_as_records(database, table, names, columns, mode, stamp)
         stamp = now_ms() if stamp is None else stamp
@@ -190,7 +190,7 @@ class BulkLoadMixin(RecordWriter):
         indexed = list(entry.index_handles)
         if not info.schema_defined:
             indexed += [name for name in dict.fromkeys(names) if name not in info.attributes]
-        types = {a.name: a.type for a in info.attributes.values() if a.type} if info.schema_defined else {}
+        types = info.declared_types()
         return ChunkPlan(info.primary_key, tuple(indexed), types, None if info.schema_defined else stamp)
 
     def write_encoded(self, database: str, table: str, chunk: EncodedChunk, mode: WriteMode) -> bool:
@@ -305,7 +305,7 @@ class BulkLoadMixin(RecordWriter):
 
     @staticmethod
     def _check_chunk_types(info: TableInfo, records: Sequence[dict[str, Any]]) -> None:
-        types = {a.name: a.type for a in info.attributes.values() if a.type}
+        types = info.declared_types()
         if not types or types_ok(records, types):
             return
         for index, record in enumerate(records):

@@ -108,7 +108,7 @@ class RecordWriter(RocksStoreBase):
                 raise InvalidRecord(str(exc)) from exc
             keys.append(key)
         if entry.info.schema_defined:
-            types = {a.name: a.type for a in entry.info.attributes.values() if a.type}
+            types = entry.info.declared_types()
             problem = check_records(records, types)
             if problem:
                 raise InvalidRecord(problem)
