@@ -96,7 +96,7 @@ def _checked_blocks(fd: int) -> Iterator[tuple[int, bool, bool]]:
                 data += b"\n"
             checked = len(data)
         plain = _matches(data, checked, _PLAIN_LINES)
-        ok = plain or _matches(data, checked, _LINES)
+        ok = plain or lines_agree(data, checked)
         offset += size
         yield offset, ok, plain
         if not ok:
@@ -113,14 +113,14 @@ def _matches(data: bytes, length: int, pattern: str) -> bool:
     return bool(pc.match_substring_regex(value, pattern)[0].as_py())
 
 
-def lines_agree(block: bytes) -> bool:
-    """Whether every line of ``block`` (whole lines) is cells pyarrow and the Python reader read alike.
+def lines_agree(block: bytes, length: int | None = None) -> bool:
+    """Whether the lines of ``block`` (its first ``length`` bytes, whole lines) read alike in both readers.
 
     That is: no blank line, no NUL, and every quote belongs to a quoted cell that
     starts and ends a cell and holds no line end (two quotes inside it are an
     escaped quote).
     """
-    return _matches(block, len(block), _LINES)
+    return _matches(block, len(block) if length is None else length, _LINES)
 
 
 class _Checker:

@@ -218,7 +218,7 @@ def index_entries(column: Column, keys: Any) -> Any | None:
     """The sorted index keys (value key + primary key) of a column of records whose ``keys`` ascend.
 
     None when the column has no exact vectorised encoding. A column of few
-    distinct strings or integers is encoded through its dictionary: each distinct
+    distinct strings, integers or booleans is encoded through its dictionary: each distinct
     value once, and the records ordered by a stable sort of their value's rank
     (equal values keep their ascending primary keys).
     """
