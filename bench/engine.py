@@ -165,10 +165,10 @@ def child_batch(path: Path, workdir: Path, dry_run: bool) -> dict[str, Any]:
         peak = peak_rss_mb()
         row = service.get(identifier)
         records = int(row["progress"]["records_done"])
-        pk = gateway.store.table(MODEL["database"], "profile").primary_key
-        stored = sum(1 for _ in gateway.store.index_items(MODEL["database"], "profile", pk))
+        pk = gateway.storage.catalog.table(MODEL["database"], "profile").primary_key
+        stored = sum(1 for _ in gateway.storage.records.index_items(MODEL["database"], "profile", pk))
     finally:
-        gateway.store.close()
+        gateway.storage.close()
     expected = ("dry-run", 0) if dry_run else ("complete", records)
     if (row["state"], stored) != expected or row["errors"]:
         raise SystemExit(f"benchmark batch failed: {row['state']} {row['errors']} errors, {stored} stored")

@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.storage.rocks import RocksRecordStore  # noqa: E402
+from gateway.storage.rocksdb import open_rocksdb  # noqa: E402
 from tests.support.server import ServerProcess, start_server  # noqa: E402
 
 OWNERS = ["Kyle", "Zach", "Stephen", "Anna", "Maria", "Jo"]
@@ -113,18 +113,18 @@ def bench_server(root: Path, records: list[dict[str, Any]], batch: int, lookups:
 
 
 def bench_store(path: Path, records: list[dict[str, Any]], batch: int, lookups: int) -> dict[str, float]:
-    store = RocksRecordStore(path)
+    store = open_rocksdb(path)
     try:
-        store.create_table("bench", "dog")
+        store.catalog.create_table("bench", "dog")
         started = time.perf_counter()
         for start in range(0, len(records), batch):
-            store.write("bench", "dog", records[start : start + batch], "insert")
+            store.records.write("bench", "dog", records[start : start + batch], "insert")
         insert_seconds = time.perf_counter() - started
         rng = random.Random(2)
         keys = [rng.randrange(len(records)) for _ in range(lookups)]
         started = time.perf_counter()
         for key in keys:
-            assert store.get_many("bench", "dog", [key])[0] is not None
+            assert store.records.get_many("bench", "dog", [key])[0] is not None
         lookup_seconds = time.perf_counter() - started
     finally:
         store.close()

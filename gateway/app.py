@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway import batches, bulk_jobs
+from gateway.audit import AuditLog
 from gateway.auth.tokens import TokenIssuer
 from gateway.auth.users import UserDirectory
 from gateway.config import Config, load_config
@@ -21,7 +22,7 @@ from gateway.http.operations_endpoint import operations_endpoint
 from gateway.jobs import JobRunner
 from gateway.logs import configure_logging
 from gateway.state import Gateway
-from gateway.storage.rocks import RocksRecordStore
+from gateway.storage.backends import open_storage
 
 log = logging.getLogger("gateway.app")
 
@@ -30,20 +31,22 @@ def open_gateway(config: Config) -> Gateway:
     """Open the store and build the process state (the scheduler is not started yet)."""
     config.ensure_layout()
     configure_logging(config.log_dir, str(config.get("logging.level")))
-    store = RocksRecordStore(config.store_dir)
+    storage = open_storage(config)
     try:
-        users = UserDirectory(store)
+        audit = AuditLog(storage)
+        users = UserDirectory(storage)
         tokens = TokenIssuer(
             config.root / "keys",
             int(config.get("authentication.operation_token_timeout")),
             int(config.get("authentication.refresh_token_timeout")),
         )
     except Exception:
-        store.close()
+        storage.close()
         raise
     return Gateway(
         config=config,
-        store=store,
+        storage=storage,
+        audit=audit,
         users=users,
         tokens=tokens,
         jobs=JobRunner(int(config.get("jobs.threads"))),
@@ -65,7 +68,7 @@ def stop_gateway(gateway: Gateway) -> None:
     """Stop accepting work, let running work reach a record boundary, close the store."""
     gateway.stopping.set()
     gateway.jobs.shutdown()
-    gateway.store.close()
+    gateway.storage.close()
 
 
 async def root_get(request: Request) -> Response:

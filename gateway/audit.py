@@ -8,6 +8,7 @@ Never put secrets (passwords, keys) into ``data``.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -15,8 +16,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from gateway.storage.records import AttributeInfo, KeyRange, RecordStore
-from gateway.storage.system import SYSTEM_DB, ensure_table
+from gateway.storage.ports import Storage
+from gateway.storage.records import AttributeInfo, KeyRange
+from gateway.storage.system import SystemTable
 
 AUDIT_TABLE = "hdb_audit"
 _ATTRIBUTES = (
@@ -27,6 +29,7 @@ _ATTRIBUTES = (
 )
 _lock = threading.Lock()
 _last = [0, 0]  # last (millisecond, counter) handed out, to keep ids increasing
+log = logging.getLogger("gateway.audit")
 
 
 def time_ordered_id(now_ms: int | None = None) -> str:
@@ -44,34 +47,35 @@ def time_ordered_id(now_ms: int | None = None) -> str:
     return str(uuid.UUID(int=value))
 
 
-def ensure_audit_table(store: RecordStore) -> None:
-    """Create ``system.hdb_audit`` (indexes on time and type) unless it exists."""
-    ensure_table(store, AUDIT_TABLE, "id", _ATTRIBUTES)
+class AuditLog:
+    """Appends to and reads ``system.hdb_audit`` (indexes on time and type)."""
 
+    def __init__(self, storage: Storage) -> None:
+        self._table = SystemTable(storage, AUDIT_TABLE, "id", _ATTRIBUTES)
 
-def record_audit(store: RecordStore, type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Append one audit entry; returns it. ``type`` e.g. ``add_user``, ``api_key_created``."""
-    ensure_audit_table(store)
-    stamp = time.time() * 1000.0
-    entry = {"id": time_ordered_id(int(stamp)), "time": stamp, "type": type, "data": data}
-    store.write(SYSTEM_DB, AUDIT_TABLE, [entry], "insert")
-    return entry
+    def record(self, type: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Append one audit entry; returns it. ``type`` e.g. ``add_user``, ``api_key:create``."""
+        stamp = time.time() * 1000.0
+        entry = {"id": time_ordered_id(int(stamp)), "time": stamp, "type": type, "data": data}
+        self._table.write([entry], "insert")
+        return entry
 
+    def record_quietly(self, type: str, data: dict[str, Any]) -> None:
+        """``record``, where a failure to audit is logged and never raised into the caller."""
+        try:
+            self.record(type, data)
+        except Exception:
+            log.exception("could not write audit entry %s", type)
 
-def read_audit(
-    store: RecordStore,
-    types: list[str] | None = None,
-    start: float | None = None,
-    end: float | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Audit entries in time order, optionally only of ``types`` and within [start, end] (epoch ms)."""
-    ensure_audit_table(store)
-    wanted = set(types) if types else None
-    if start is None and end is None:
-        records: Iterator[dict[str, Any]] = store.scan(SYSTEM_DB, AUDIT_TABLE)
-    else:
-        ids = list(store.index_keys(SYSTEM_DB, AUDIT_TABLE, "time", KeyRange(lower=start, upper=end)))
-        records = (r for r in store.get_many(SYSTEM_DB, AUDIT_TABLE, ids) if r is not None)
-    for record in records:
-        if wanted is None or record.get("type") in wanted:
-            yield record
+    def read(
+        self, types: list[str] | None = None, start: float | None = None, end: float | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Entries in time order, optionally only of ``types`` and within [start, end] (epoch ms)."""
+        wanted = set(types) if types else None
+        if start is None and end is None:
+            records: Iterator[dict[str, Any]] | list[dict[str, Any]] = self._table.scan()
+        else:
+            records = self._table.find("time", KeyRange(lower=start, upper=end))
+        for record in records:
+            if wanted is None or record.get("type") in wanted:
+                yield record

@@ -29,13 +29,14 @@ def install(gateway: Gateway) -> None:
     if removed:
         log.info("removed %d unfinished upload(s) left by a previous run", removed)
     api_keys = ApiKeyService(
-        gateway.store,
+        gateway.storage,
+        gateway.audit,
         config.root / "keys" / SECRET_FILE,
         max_failures=int(config.get("authentication.api_key_max_failures")),
         failure_window=float(config.get("authentication.api_key_failure_window")),
     )
-    models = ModelRegistry(gateway.store)
-    batches = BatchService(gateway.store, blobs, models)
+    models = ModelRegistry(gateway.storage)
+    batches = BatchService(gateway.storage, blobs, models)
     runner = BatchRunner(gateway, batches, blobs, models)
     batches.on_scheduled = runner.submit
     gateway.services.update(

@@ -33,7 +33,7 @@ class BulkJobs:
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
-        self.store = JobStore(gateway.store)
+        self.store = JobStore(gateway.storage)
 
     def stopping(self) -> bool:
         return self.gateway.stopping.is_set() or self.gateway.jobs.stopping.is_set()

@@ -80,8 +80,8 @@ class _StopSignals:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    """A RocksDB checkpoint of the (stopped) server's store in DIR."""
-    from gateway.storage.rocks import RocksRecordStore
+    """A checkpoint of the (stopped) server's store in DIR."""
+    from gateway.storage.backends import open_storage
 
     config = _config(args)
     target = Path(args.dir).resolve()
@@ -89,14 +89,14 @@ def cmd_backup(args: argparse.Namespace) -> int:
         print(f"gateway: backup directory {target} already exists", file=sys.stderr)
         return 1
     try:
-        store = RocksRecordStore(config.store_dir)
+        storage = open_storage(config)
     except StoreLocked as exc:
         print(f"gateway: {exc}; use the get_backup operation on a running server", file=sys.stderr)
         return 1
     try:
-        store.checkpoint(str(target))
+        storage.backup.checkpoint(str(target))
     finally:
-        store.close()
+        storage.close()
     print(f"gateway: backup written to {target}")
     return 0
 

@@ -21,11 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gateway.audit import AuditLog
 from gateway.auth.api_keys import DEFAULT_PATH, SECRET_FILE, ApiKeyRequestError, ApiKeyService
 from gateway.config import Config, load_config
 from gateway.models import ModelRegistry, ModelRejected
+from gateway.storage.backends import open_storage
 from gateway.storage.errors import StoreLocked
-from gateway.storage.rocks import RocksRecordStore
+from gateway.storage.ports import Storage
 
 
 class CliFailure(Exception):
@@ -115,25 +117,25 @@ def remote_operation(url: str, body: dict[str, Any]) -> Any:
 
 
 def _with_store(
-    args: argparse.Namespace, local: Callable[[Config, RocksRecordStore], Any], remote: dict[str, Any]
+    args: argparse.Namespace, local: Callable[[Config, Storage], Any], remote: dict[str, Any]
 ) -> Any:
     """Run ``local`` on the store, or send ``remote`` to the server that holds it."""
     config = _config(args)
     try:
-        store = RocksRecordStore(config.store_dir)
+        storage = open_storage(config)
     except StoreLocked:
         return remote_operation(_server_url(args, config), remote)
     try:
-        return local(config, store)
+        return local(config, storage)
     finally:
-        store.close()
+        storage.close()
 
 
 def cmd_create_key(args: argparse.Namespace) -> int:
     """Create a key and print it (stdout) once; details go to stderr."""
 
-    def local(config: Config, store: RocksRecordStore) -> Any:
-        keys = ApiKeyService(store, config.root / "keys" / SECRET_FILE)
+    def local(config: Config, storage: Storage) -> Any:
+        keys = ApiKeyService(storage, AuditLog(storage), config.root / "keys" / SECRET_FILE)
         try:
             return keys.create(args.name, args.path, args.expires)
         except ApiKeyRequestError as exc:
@@ -155,8 +157,8 @@ def cmd_create_key(args: argparse.Namespace) -> int:
 def cmd_revoke_key(args: argparse.Namespace) -> int:
     """Revoke a key by id."""
 
-    def local(config: Config, store: RocksRecordStore) -> Any:
-        keys = ApiKeyService(store, config.root / "keys" / SECRET_FILE)
+    def local(config: Config, storage: Storage) -> Any:
+        keys = ApiKeyService(storage, AuditLog(storage), config.root / "keys" / SECRET_FILE)
         if not keys.revoke(args.id):
             raise CliFailure(f"API key '{args.id}' not found")
         return {"message": f"API key '{args.id}' successfully revoked"}
@@ -175,9 +177,9 @@ def cmd_add_model(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliFailure(f"{args.file} is not JSON: {exc}") from exc
 
-    def local(config: Config, store: RocksRecordStore) -> Any:
+    def local(config: Config, storage: Storage) -> Any:
         try:
-            model, tables = ModelRegistry(store).add(data, replace=args.replace)
+            model, tables = ModelRegistry(storage).add(data, replace=args.replace)
         except ModelRejected as exc:
             raise CliFailure("invalid model:\n  " + "\n  ".join(exc.problems)) from exc
         verb = "replaced" if args.replace else "added"

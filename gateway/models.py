@@ -22,10 +22,11 @@ from typing import Any
 
 from engine import Model, ModelError
 from engine.lookups import CODE_ATTRIBUTE
-from gateway.auth.api_keys import iso_now
 from gateway.storage.errors import AttributeExists, DatabaseExists, DatabaseNotFound, TableNotFound
-from gateway.storage.records import RecordStore, TableInfo
-from gateway.storage.system import SYSTEM_DB, ensure_table
+from gateway.storage.ports import Catalog, Storage
+from gateway.storage.records import TableInfo
+from gateway.storage.system import SystemTable, ensure_table
+from gateway.timestamps import iso_now
 
 MODEL_TABLE = "import_model"
 log = logging.getLogger("gateway.imports")
@@ -60,15 +61,15 @@ class ModelRejected(Exception):
 class ModelRegistry:
     """The registered models, by name."""
 
-    def __init__(self, store: RecordStore) -> None:
-        self.store = store
+    def __init__(self, storage: Storage) -> None:
+        self._catalog: Catalog = storage.catalog
+        self._table = SystemTable(storage, MODEL_TABLE, "name")
         self._lock = threading.RLock()
         self._models: dict[str, Model] = {}
-        ensure_table(store, MODEL_TABLE, "name")
         self._load()
 
     def _load(self) -> None:
-        for row in self.store.scan(SYSTEM_DB, MODEL_TABLE):
+        for row in self._table.scan():
             try:
                 self._models[str(row["name"])] = Model.from_json(row["model"])
             except ModelError as exc:
@@ -93,7 +94,7 @@ class ModelRegistry:
 
     def definition(self, name: str) -> dict[str, Any] | None:
         """The stored JSON definition and its metadata, or None."""
-        return self.store.get(SYSTEM_DB, MODEL_TABLE, name)
+        return self._table.get(name)
 
     # -- writes ---------------------------------------------------------------
 
@@ -114,7 +115,7 @@ class ModelRegistry:
             tables = self._table_plan(model)
             self._create_tables(model.database, tables, attribute_plan(model))
             row = {"name": model.name, "model": dict(data), "created": iso_now()}
-            self.store.write(SYSTEM_DB, MODEL_TABLE, [row], "upsert")
+            self._table.write([row], "upsert")
             self._models[model.name] = model
         return model, [name for name, _ in tables]
 
@@ -127,7 +128,7 @@ class ModelRegistry:
                 continue
             table, key = destination.table or destination.name, destination.primary_key
             try:
-                existing = self.store.table(model.database, table)
+                existing = self._catalog.table(model.database, table)
             except (DatabaseNotFound, TableNotFound):
                 plan.append((table, key))
                 continue
@@ -145,21 +146,20 @@ class ModelRegistry:
         self, database: str, tables: list[tuple[str, str]], attributes: dict[str, dict[str, bool]]
     ) -> None:
         with contextlib.suppress(DatabaseExists):
-            self.store.create_database(database)
+            self._catalog.create_database(database)
         for table, key in tables:
-            info = ensure_table(self.store, table, key, database=database)
+            info = ensure_table(self._catalog, table, key, database=database)
             self._declare_attributes(info, attributes.get(table, {}))
 
     def _declare_attributes(self, info: TableInfo, wanted: dict[str, bool]) -> None:
         """Add the model's attributes a table lacks; index those the engine looks up by."""
-        index_attribute = getattr(self.store, "index_attribute", None)
         for name, indexed in wanted.items():
             known = info.attributes.get(name)
             if known is None:
                 with contextlib.suppress(AttributeExists):
-                    self.store.add_attribute(info.database, info.name, name, indexed=indexed)
-            elif indexed and not known.indexed and index_attribute is not None:
-                index_attribute(info.database, info.name, name)
+                    self._catalog.add_attribute(info.database, info.name, name, indexed=indexed)
+            elif indexed and not known.indexed:
+                self._catalog.index_attribute(info.database, info.name, name)
 
     def drop(self, name: str) -> bool:
         """Forget a model (its data stays); False if it was not registered."""
@@ -167,6 +167,6 @@ class ModelRegistry:
             known = name in self._models or self.definition(name) is not None
             if not known:
                 return False
-            self.store.delete(SYSTEM_DB, MODEL_TABLE, [name])
+            self._table.delete([name])
             self._models.pop(name, None)
             return True

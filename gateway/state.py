@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from gateway.audit import AuditLog
     from gateway.auth.tokens import TokenIssuer
     from gateway.auth.users import UserDirectory
     from gateway.config import Config
     from gateway.jobs import JobRunner
-    from gateway.storage.rocks import RocksRecordStore
+    from gateway.storage.ports import Storage
 
 
 @dataclass
@@ -20,7 +21,8 @@ class Gateway:
     """Everything one process owns: configuration, store, scheduler, directories."""
 
     config: Config
-    store: RocksRecordStore
+    storage: Storage
+    audit: AuditLog
     users: UserDirectory
     tokens: TokenIssuer
     jobs: JobRunner

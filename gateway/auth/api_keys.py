@@ -25,9 +25,10 @@ from typing import Any
 
 import orjson
 
-from gateway.imports import audit
-from gateway.storage.records import RecordStore
-from gateway.storage.system import SYSTEM_DB, ensure_table
+from gateway.audit import AuditLog
+from gateway.storage.ports import Storage
+from gateway.storage.system import SystemTable
+from gateway.timestamps import iso_now
 
 API_KEY_TABLE = "hdb_api_key"
 SERVICE_USER = "haplo"
@@ -50,11 +51,6 @@ def haplo_random_identifier() -> str:
     if not text[-1].isalnum():
         text = text[:-1] + "0"
     return text
-
-
-def iso_now() -> str:
-    """Current UTC time as ISO-8601 with milliseconds and ``Z``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ApiKeyRejected(Exception):
@@ -117,17 +113,19 @@ def path_allows(rule: str, request_path: str) -> bool:
 
 
 class ApiKeyService:
-    """Create, list, revoke and check API keys (``gateway.services["api_keys"]``)."""
+    """Create, list, revoke and check API keys."""
 
     def __init__(
         self,
-        store: RecordStore,
+        storage: Storage,
+        audit: AuditLog,
         secret_path: Path,
         max_failures: int = 10,
         failure_window: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.store = store
+        self._table = SystemTable(storage, API_KEY_TABLE, "id")
+        self._audit = audit
         self._secret = load_or_create_secret(secret_path)
         self.max_failures = max_failures
         self.failure_window = failure_window
@@ -135,7 +133,6 @@ class ApiKeyService:
         self._lock = threading.Lock()
         self._failures: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
         self._last_used_written: dict[str, float] = {}
-        ensure_table(store, API_KEY_TABLE, "id")
 
     def _hash(self, rest: str) -> str:
         return hmac.new(self._secret, rest.encode("utf-8"), hashlib.sha256).hexdigest()
@@ -152,7 +149,7 @@ class ApiKeyService:
         while True:
             key = haplo_random_identifier()
             key_id = key[:LOOKUP_LENGTH]
-            if self.store.get(SYSTEM_DB, API_KEY_TABLE, key_id) is None:
+            if self._table.get(key_id) is None:
                 break
         record = {
             "id": key_id,
@@ -164,8 +161,8 @@ class ApiKeyService:
             "expires": expires_at,
             "last_used": None,
         }
-        self.store.write(SYSTEM_DB, API_KEY_TABLE, [record], "insert")
-        audit.record(self.store, "api_key:create", {"key_id": key_id, "path": path, "name": name})
+        self._table.write([record], "insert")
+        self._audit.record_quietly("api_key:create", {"key_id": key_id, "path": path, "name": name})
         return {"id": key_id, "name": name, "path": path, "key": key}
 
     def list(self) -> list[dict[str, Any]]:
@@ -180,19 +177,18 @@ class ApiKeyService:
                 "expires": r.get("expires"),
                 "last_used": r.get("last_used"),
             }
-            for r in self.store.scan(SYSTEM_DB, API_KEY_TABLE)
+            for r in self._table.scan()
         ]
         out.sort(key=lambda k: (str(k["created"]), str(k["id"])))
         return out
 
     def revoke(self, key_id: str) -> bool:
         """Delete a key (effective at once); False if there was no such key."""
-        record = self.store.get(SYSTEM_DB, API_KEY_TABLE, key_id) if isinstance(key_id, str) else None
+        record = self._table.get(key_id) if isinstance(key_id, str) else None
         if record is None:
             return False
-        self.store.delete(SYSTEM_DB, API_KEY_TABLE, [key_id])
-        audit.record(
-            self.store,
+        self._table.delete([key_id])
+        self._audit.record_quietly(
             "api_key:destroy",
             {"key_id": key_id, "path": record.get("path"), "name": record.get("name")},
         )
@@ -235,7 +231,7 @@ class ApiKeyService:
             raise ApiKeyRejected(INVALID)
         if self.throttled(client_ip):
             raise ApiKeyRejected(THROTTLE)
-        record = self.store.get(SYSTEM_DB, API_KEY_TABLE, key[:LOOKUP_LENGTH])
+        record = self._table.get(key[:LOOKUP_LENGTH])
         if record is None or not hmac.compare_digest(
             str(record.get("secret_hash", "")), self._hash(key[LOOKUP_LENGTH:])
         ):
@@ -255,4 +251,4 @@ class ApiKeyService:
             if now - self._last_used_written.get(key_id, float("-inf")) < _LAST_USED_RESOLUTION:
                 return
             self._last_used_written[key_id] = now
-        self.store.write(SYSTEM_DB, API_KEY_TABLE, [{"id": key_id, "last_used": iso_now()}], "update")
+        self._table.write([{"id": key_id, "last_used": iso_now()}], "update")

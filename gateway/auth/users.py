@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.auth.passwords import hash_password, verify_password
-from gateway.storage.records import RecordStore
-from gateway.storage.system import SYSTEM_DB, ensure_table
+from gateway.storage.ports import Storage
+from gateway.storage.system import SystemTable
 
 USER_TABLE = "hdb_user"
 ROLE_TABLE = "hdb_role"
@@ -53,15 +53,11 @@ class AuthFailure(Exception):
 class UserDirectory:
     """Reads and caches users and roles; verifies passwords."""
 
-    def __init__(self, store: RecordStore) -> None:
-        self.store = store
+    def __init__(self, storage: Storage) -> None:
+        self._users = SystemTable(storage, USER_TABLE, "username")
+        self._roles = SystemTable(storage, ROLE_TABLE, "id")
         self._lock = threading.Lock()
         self._verified: dict[tuple[str, bytes], User] = {}
-        self._ensure_tables()
-
-    def _ensure_tables(self) -> None:
-        for table, key in ((USER_TABLE, "username"), (ROLE_TABLE, "id")):
-            ensure_table(self.store, table, key)
 
     def invalidate(self) -> None:
         """Forget cached credentials (after any user or role change)."""
@@ -71,24 +67,24 @@ class UserDirectory:
     # -- lookups ------------------------------------------------------------
 
     def role_by_name(self, name: str) -> dict[str, Any] | None:
-        for role in self.store.scan(SYSTEM_DB, ROLE_TABLE):
+        for role in self._roles.scan():
             if role.get("role") == name or role.get("id") == name:
                 return role
         return None
 
     def user_record(self, username: str) -> dict[str, Any] | None:
-        return self.store.get(SYSTEM_DB, USER_TABLE, username)
+        return self._users.get(username)
 
     def load_user(self, username: str) -> User | None:
         """The user with its full role, or None."""
         record = self.user_record(username)
         if record is None:
             return None
-        role = self.store.get(SYSTEM_DB, ROLE_TABLE, record.get("role")) or {}
+        role = self._roles.get(record.get("role")) or {}
         return User(username=username, active=bool(record.get("active", True)), role=role)
 
     def count_users(self) -> int:
-        return self.store.count(SYSTEM_DB, USER_TABLE)
+        return self._users.count()
 
     # -- authentication -----------------------------------------------------
 
@@ -114,9 +110,9 @@ class UserDirectory:
 
     def add_role(self, name: str, permission: dict[str, Any], role_id: str | None = None) -> dict[str, Any]:
         record = {"id": role_id or str(uuid.uuid4()), "role": name, "permission": permission}
-        self.store.write(SYSTEM_DB, ROLE_TABLE, [record], "insert")
+        self._roles.write([record], "insert")
         self.invalidate()
-        return self.store.get(SYSTEM_DB, ROLE_TABLE, record["id"]) or record
+        return self._roles.get(record["id"]) or record
 
     def add_user(self, username: str, password: str, role_id: str, active: bool = True) -> None:
         record = {
@@ -125,29 +121,29 @@ class UserDirectory:
             "role": role_id,
             "active": active,
         }
-        self.store.write(SYSTEM_DB, USER_TABLE, [record], "insert")
+        self._users.write([record], "insert")
         self.invalidate()
 
     def roles(self) -> list[dict[str, Any]]:
         """Every role record, in id order."""
-        return list(self.store.scan(SYSTEM_DB, ROLE_TABLE))
+        return list(self._roles.scan())
 
     def role(self, role_id: str) -> dict[str, Any] | None:
         """The role record with this id, or None."""
-        return self.store.get(SYSTEM_DB, ROLE_TABLE, role_id)
+        return self._roles.get(role_id)
 
     def users(self) -> list[dict[str, Any]]:
         """Every user record (password hashes included: strip them before answering)."""
-        return list(self.store.scan(SYSTEM_DB, USER_TABLE))
+        return list(self._users.scan())
 
     def update_role(self, role_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
         """Change ``role``/``permission`` of a role; the new record, or None if it does not exist."""
-        result = self.store.write(SYSTEM_DB, ROLE_TABLE, [{"id": role_id, **changes}], "update")
+        result = self._roles.write([{"id": role_id, **changes}], "update")
         self.invalidate()
         return self.role(role_id) if result.written else None
 
     def delete_role(self, role_id: str) -> bool:
-        result = self.store.delete(SYSTEM_DB, ROLE_TABLE, [role_id])
+        result = self._roles.delete([role_id])
         self.invalidate()
         return bool(result.written)
 
@@ -156,12 +152,12 @@ class UserDirectory:
         record = {"username": username, **changes}
         if "password" in record:
             record["password"] = hash_password(str(record["password"]))
-        result = self.store.write(SYSTEM_DB, USER_TABLE, [record], "update")
+        result = self._users.write([record], "update")
         self.invalidate()
         return bool(result.written)
 
     def delete_user(self, username: str) -> bool:
-        result = self.store.delete(SYSTEM_DB, USER_TABLE, [username])
+        result = self._users.delete([username])
         self.invalidate()
         return bool(result.written)
 

@@ -31,11 +31,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from gateway.bulk.arrowencode import Column, TypedColumn
 from gateway.bulk.casting import SPECIAL_FIRST, SPECIAL_VALUES, cast_cells, cast_column
 from gateway.bulk.csvsource import FIELD_LIMIT, text_blocks
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare
 from gateway.bulk.progress import Progress
-from gateway.storage.arrowencode import Column, TypedColumn
 
 MIN_BYTES = 1 << 20  # smaller files: the Python path (no thread pool start-up)
 _CHECK_BLOCK = 2 << 20

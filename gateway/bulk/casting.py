@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from gateway.storage.codec import is_date_only_column
+from gateway.storage.harper_types import is_date_only_column
 
 _MISSING = object()
 SPECIAL_VALUES: dict[str, Any] = {

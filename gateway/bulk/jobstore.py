@@ -9,33 +9,21 @@ stop or a crash and become ERROR (``recover``).
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from gateway.bulk.progress import Progress
+from gateway.storage.ports import Storage
 from gateway.storage.records import AttributeInfo, KeyRange
-from gateway.storage.rocks import RocksRecordStore
-from gateway.storage.system import SYSTEM_DB, ensure_table
+from gateway.storage.system import SystemTable
+from gateway.timestamps import epoch_ms, iso_ms
 
 JOB_TABLE = "hdb_job"
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETE = "COMPLETE"
 ERROR = "ERROR"
 INTERRUPTED = "the server stopped before the job finished"
-
-
-def epoch_ms() -> int:
-    """Now, in whole epoch milliseconds (HarperDB's job datetimes)."""
-    return int(time.time() * 1000)
-
-
-def iso_ms(ms: int | float) -> str:
-    """Epoch milliseconds as ``2026-11-23T00:22:51.026Z``."""
-    moment = datetime.fromtimestamp(ms / 1000.0, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @dataclass
@@ -101,10 +89,9 @@ def dated_job(record: dict[str, Any]) -> dict[str, Any]:
 class JobStore:
     """Creates, updates and finds job records; keeps running jobs in memory."""
 
-    def __init__(self, store: RocksRecordStore) -> None:
-        self.store = store
-        ensure_table(
-            store,
+    def __init__(self, storage: Storage) -> None:
+        self._table = SystemTable(
+            storage,
             JOB_TABLE,
             "id",
             [AttributeInfo("status", True, None), AttributeInfo("start_datetime", True, None)],
@@ -137,7 +124,7 @@ class JobStore:
             self._live.pop(job.id, None)
 
     def _save(self, job: Job) -> None:
-        self.store.write(SYSTEM_DB, JOB_TABLE, [job.record()], "upsert")
+        self._table.write([job.record()], "upsert")
 
     def get(self, job_id: Any) -> dict[str, Any] | None:
         """The job's current record (live progress for a running job), or None."""
@@ -146,12 +133,12 @@ class JobStore:
             return live.record()
         if not isinstance(job_id, str | int | float) or isinstance(job_id, bool):
             return None
-        return self.store.get(SYSTEM_DB, JOB_TABLE, job_id)
+        return self._table.get(job_id)
 
     def started_between(self, low: float, high: float) -> list[dict[str, Any]]:
         """Jobs whose start_datetime is strictly between ``low`` and ``high`` (epoch ms), oldest first."""
         key_range = KeyRange(lower=low, lower_inclusive=False, upper=high, upper_inclusive=False)
-        ids = list(self.store.index_keys(SYSTEM_DB, JOB_TABLE, "start_datetime", key_range))
+        ids = self._table.keys("start_datetime", key_range)
         out = []
         for job_id in ids:
             record = self.get(job_id)
@@ -162,14 +149,14 @@ class JobStore:
     def recover(self) -> int:
         """Jobs left IN_PROGRESS by a stopped or crashed server become ERROR; how many."""
         in_progress = KeyRange(equals=IN_PROGRESS, has_equals=True)
-        ids = list(self.store.index_keys(SYSTEM_DB, JOB_TABLE, "status", in_progress))
+        ids = self._table.keys("status", in_progress)
         now = epoch_ms()
         changed = 0
         for job_id in ids:
-            record = self.store.get(SYSTEM_DB, JOB_TABLE, job_id)
+            record = self._table.get(job_id)
             if record is None or record.get("status") != IN_PROGRESS or job_id in self._live:
                 continue
             record.update(status=ERROR, message=INTERRUPTED, end_datetime=now)
-            self.store.write(SYSTEM_DB, JOB_TABLE, [record], "upsert")
+            self._table.write([record], "upsert")
             changed += 1
         return changed

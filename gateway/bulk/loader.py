@@ -1,9 +1,10 @@
 """The load loop of csv_data_load, csv_file_load, csv_url_load and import_from_s3.
 
-Input is parsed, cast and written one chunk (``CHUNK_ROWS`` records) at a time:
-each chunk is one RocksDB WriteBatch through ``RocksRecordStore.load_columns``
-(rows with every cell, encoded column by column) or ``load_chunk`` (records), so
-memory stays flat whatever the input size, and the WAL is synced once at the end.
+Input is parsed, cast and written one chunk (``CHUNK_ROWS`` records) at a time
+through the ``ChunkWrites`` storage port: encoded whole ahead of the write where
+the chunk is new records in columns (``arrowencode``, ``listencode``), else as
+records (``load_chunk``), so memory stays flat whatever the input size, and the
+writes are synced once at the end.
 
 A malformed input (unterminated quote, more cells than the header, bad UTF-8,
 an unusable primary key, a value of the wrong declared type) ends the load at
@@ -17,15 +18,17 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from gateway.bulk.arrowcsv import arrow_parts
+from gateway.bulk.arrowencode import encode_chunk, python_columns
 from gateway.bulk.casting import cast_cell, cast_column
 from gateway.bulk.jsonsource import JsonFormatError, json_records
+from gateway.bulk.listencode import encode_columns
 from gateway.bulk.prefetch import close_iterator as _close
 from gateway.bulk.prefetch import prefetched
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare, where
 from gateway.bulk.progress import Progress, SourceError
-from gateway.storage.arrowencode import encode_chunk, python_columns
+from gateway.storage.errors import ChunkRecordError
+from gateway.storage.ports import Storage
 from gateway.storage.records import WriteMode
-from gateway.storage.rocks import ChunkRecordError, RocksRecordStore, now_ms
 
 NO_CSV_RECORDS = "No records parsed from csv file."
 NO_JSON_RECORDS = "No records parsed from json file."
@@ -44,21 +47,22 @@ class _Writer:
     """Writes chunks of records and keeps the counts."""
 
     def __init__(
-        self, store: RocksRecordStore, database: str, table: str, mode: WriteMode, progress: Progress
+        self, storage: Storage, database: str, table: str, mode: WriteMode, progress: Progress
     ) -> None:
-        self.store = store
+        self.storage = storage
+        self.chunks = storage.chunks
         self.database = database
         self.table = table
         self.mode = mode
         self.progress = progress
-        self.stamp = now_ms()
+        self.stamp = storage.now_ms()
         self.loaded = 0
         self.total = 0
 
     def write(self, records: list[dict[str, Any]]) -> ChunkRecordError | None:
         """Write a chunk; on a bad record, write the records before it and return the error."""
         try:
-            written, _ = self.store.load_chunk(self.database, self.table, records, self.mode, self.stamp)
+            written, _ = self.chunks.load_chunk(self.database, self.table, records, self.mode, self.stamp)
             self._count(len(records), written)
             return None
         except ChunkRecordError as exc:
@@ -66,18 +70,16 @@ class _Writer:
             return exc
 
     def write_columns(self, names: list[str], columns: list[Sequence[Any]]) -> ChunkRecordError | None:
-        """Write a chunk given as columns (no missing cells); as ``write``."""
-        try:
-            written, _ = self.store.load_columns(
-                self.database, self.table, names, columns, self.mode, self.stamp
-            )
-            self._count(len(columns[0]), written)
-            return None
-        except ChunkRecordError as exc:
-            self._write_prefix(
-                [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)][: exc.index]
-            )
-            return exc
+        """Write a chunk given as columns (no missing cells), encoded whole where it can be; as ``write``."""
+        if self.mode in ("insert", "upsert"):
+            plan = self.chunks.chunk_plan(self.database, self.table, names, self.stamp)
+            encoded = encode_columns(names, columns, plan) if plan is not None else None
+            if encoded is not None and self.chunks.write_encoded(
+                self.database, self.table, encoded, self.mode
+            ):
+                self._count(len(encoded), len(encoded))
+                return None
+        return self.write([dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)])
 
     def encode(self, part: Part) -> Part:
         """Attach the encoded chunk of a part of typed columns (None: written the per-value way).
@@ -85,10 +87,10 @@ class _Writer:
         Only inserts and upserts write encoded chunks (an update needs the stored records).
         """
         if part.typed and self.mode in ("insert", "upsert"):
-            plan = self.store.chunk_plan(self.database, self.table, part.header, self.stamp)
-            part.encoded = encode_chunk(part.header, part.typed, plan)
+            plan = self.chunks.chunk_plan(self.database, self.table, part.header, self.stamp)
+            part.encoded = encode_chunk(part.header, part.typed, plan) if plan is not None else None
             if part.encoded is not None:
-                self.store.stage_encoded(self.database, self.table, part.encoded)
+                self.chunks.stage_encoded(self.database, self.table, part.encoded)
         return part
 
     def encoded(self, parts: Iterator[Part]) -> Iterator[Part]:
@@ -102,7 +104,7 @@ class _Writer:
     def write_encoded(self, part: Part) -> ChunkRecordError | None:
         """Write a part's encoded chunk whole if the store can take it, else the per-value way."""
         encoded = part.encoded
-        if encoded is not None and self.store.write_encoded(self.database, self.table, encoded, self.mode):
+        if encoded is not None and self.chunks.write_encoded(self.database, self.table, encoded, self.mode):
             self._count(len(encoded), len(encoded))
             return None
         assert part.typed is not None
@@ -110,7 +112,7 @@ class _Writer:
 
     def _write_prefix(self, records: list[dict[str, Any]]) -> None:
         if records:
-            written, _ = self.store.load_chunk(self.database, self.table, records, self.mode, self.stamp)
+            written, _ = self.chunks.load_chunk(self.database, self.table, records, self.mode, self.stamp)
             self._count(len(records), written)
 
     def _count(self, records: int, written: int) -> None:
@@ -122,13 +124,13 @@ class _Writer:
         return LoadFailed(f"{cause}; rows before it were processed: {load_message(self.loaded, self.total)}")
 
     def finish(self, empty_message: str) -> str:
-        self.store.flush_wal()
+        self.storage.records.sync()
         self.progress.finished = True
         return empty_message if self.total == 0 else load_message(self.loaded, self.total)
 
 
 def load_csv(
-    store: RocksRecordStore,
+    storage: Storage,
     database: str,
     table: str,
     blocks: Iterator[str],
@@ -144,12 +146,12 @@ def load_csv(
     if source is not None:
         fast = arrow_parts(source, progress)
         if fast is not None:
-            return load_parts(store, database, table, fast, mode, progress)
-    return load_parts(store, database, table, prepare(blocks, CHUNK_ROWS), mode, progress)
+            return load_parts(storage, database, table, fast, mode, progress)
+    return load_parts(storage, database, table, prepare(blocks, CHUNK_ROWS), mode, progress)
 
 
 def load_parts(
-    store: RocksRecordStore,
+    storage: Storage,
     database: str,
     table: str,
     parts: Iterator[Part],
@@ -157,7 +159,7 @@ def load_parts(
     progress: Progress,
 ) -> str:
     """Write prepared CSV parts (from ``prepare``, here or in a parse worker); the job message."""
-    writer = _Writer(store, database, table, mode, progress)
+    writer = _Writer(storage, database, table, mode, progress)
     try:
         for part in prefetched(writer.encoded(prefetched(parts))):
             if part.error is not None:
@@ -176,10 +178,10 @@ def load_parts(
                 raise writer.failed(where(str(error), row, line))
             progress.check_stop()
     except SourceError as exc:
-        store.flush_wal()
+        storage.records.sync()
         raise writer.failed(str(exc)) from exc
     except LoadFailed:
-        store.flush_wal()
+        storage.records.sync()
         raise
     return writer.finish(NO_CSV_RECORDS)
 
@@ -194,7 +196,7 @@ def _records(header: list[str], rows: list[list[str]]) -> list[dict[str, Any]]:
 
 
 def load_json(
-    store: RocksRecordStore,
+    storage: Storage,
     database: str,
     table: str,
     blocks: Iterator[str],
@@ -202,7 +204,7 @@ def load_json(
     progress: Progress,
 ) -> str:
     """Load a JSON array of records (text blocks) into a table; the job message."""
-    writer = _Writer(store, database, table, mode, progress)
+    writer = _Writer(storage, database, table, mode, progress)
     chunk: list[dict[str, Any]] = []
     try:
         for record in json_records(blocks):
@@ -216,10 +218,10 @@ def load_json(
     except (JsonFormatError, SourceError) as exc:
         if chunk:
             _write_json_chunk(writer, chunk)
-        writer.store.flush_wal()
+        writer.storage.records.sync()
         raise writer.failed(str(exc)) from exc
     except LoadFailed:
-        writer.store.flush_wal()
+        writer.storage.records.sync()
         raise
     return writer.finish(NO_JSON_RECORDS)
 

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.bulk.casting import cast_column
 from gateway.bulk.csvsource import CsvFormatError, CsvRows
+from gateway.storage.records import EncodedChunk
 
-if TYPE_CHECKING:
-    from gateway.storage.arrowencode import Column, EncodedChunk
+if TYPE_CHECKING:  # pyarrow stays out of parse worker processes
+    from gateway.bulk.arrowencode import Column
 
 CHUNK_ROWS = 10_000
 

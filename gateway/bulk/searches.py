@@ -105,13 +105,13 @@ def run_search(ctx: OperationContext, body: Any) -> SearchRows:
     request = _resolved(body)
     database, table = fields.table_ref(request)
     require_table_permission(ctx.user, database, table, "read")
-    store = ctx.gateway.store
+    storage = ctx.gateway.storage
     get_attributes = fields.attribute_names(request)
-    info = fields.existing_table(store, database, table, 404)
+    info = fields.existing_table(storage.catalog, database, table, 404)
     columns = export_columns(info, get_attributes)
     if name == "search_by_hash":
         ids = fields.array(request, "ids")
-        found = (r for r in store.get_many(database, table, ids) if r is not None)
+        found = (r for r in storage.records.get_many(database, table, ids) if r is not None)
         return SearchRows(columns, _project(found, columns))
     offset = fields.integer(request, "offset", 0) or 0
     limit = fields.integer(request, "limit", None)
@@ -125,10 +125,10 @@ def run_search(ctx: OperationContext, body: Any) -> SearchRows:
         group = parse_group(fields.array(request, "conditions"), parse_operator(request.get("operator")))
         sorts = parse_sort(request.get("sort"))
     if sorts:
-        records: Iterator[dict[str, Any]] = iter(run_query(store, info, group, sorts, offset, limit))
+        records: Iterator[dict[str, Any]] = iter(run_query(storage, info, group, sorts, offset, limit))
     else:
         stop = None if limit is None else offset + limit
-        records = islice(matching_records(store, info, group), offset, stop)
+        records = islice(matching_records(storage, info, group), offset, stop)
     return SearchRows(columns, _project(records, columns))
 
 
@@ -141,6 +141,6 @@ def _sql(ctx: OperationContext, body: dict[str, Any]) -> SearchRows:
         raise SearchFailed("an export's sql search_operation must be a SELECT")
     fields.refuse_system(plan.table.database)
     require_table_permission(ctx.user, plan.table.database, plan.table.table, "read")
-    fields.existing_table(ctx.gateway.store, plan.table.database, plan.table.table, 404)
-    columns, rows = sqlexec.select(ctx.gateway.store, plan)
+    fields.existing_table(ctx.gateway.storage.catalog, plan.table.database, plan.table.table, 404)
+    columns, rows = sqlexec.select(ctx.gateway.storage, plan)
     return SearchRows(columns, rows)

@@ -31,18 +31,18 @@ from gateway.bulk.sqlplan import (
 )
 from gateway.storage import keys as K
 from gateway.storage.errors import DatabaseNotFound
+from gateway.storage.ports import Storage
 from gateway.storage.records import CREATED, UPDATED, TableInfo
-from gateway.storage.rocks import RocksRecordStore
 from gateway.storage.system import SYSTEM_DB
 
 _BATCH = 1000
 
 
-def table_info(store: RocksRecordStore, ref: TableRef) -> TableInfo:
+def table_info(storage: Storage, ref: TableRef) -> TableInfo:
     """The table a statement names (the system database is not reachable from SQL)."""
     if ref.database == SYSTEM_DB:
         raise DatabaseNotFound(ref.database)
-    return store.table(ref.database, ref.table)
+    return storage.catalog.table(ref.database, ref.table)
 
 
 def star_columns(info: TableInfo) -> list[str]:
@@ -59,16 +59,14 @@ def _sort_key(value: Any) -> bytes:
         return b"\xff" + orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def matching(
-    store: RocksRecordStore, ref: TableRef, info: TableInfo, where: Filter
-) -> Iterator[dict[str, Any]]:
+def matching(storage: Storage, ref: TableRef, info: TableInfo, where: Filter) -> Iterator[dict[str, Any]]:
     """Records of the table that satisfy ``where`` (through an index when one applies)."""
     predicate = where.predicate
-    term = _best_term(store, ref, info, where)
+    term = _best_term(storage, ref, info, where)
     if term is None:
-        records: Iterable[dict[str, Any]] = store.scan(ref.database, ref.table)
+        records: Iterable[dict[str, Any]] = storage.records.scan(ref.database, ref.table)
     else:
-        records = _by_index(store, ref, *term)
+        records = _by_index(storage, ref, *term)
     if predicate is None:
         yield from records
     else:
@@ -77,8 +75,8 @@ def matching(
                 yield record
 
 
-def _best_term(store: RocksRecordStore, ref: TableRef, info: TableInfo, where: Filter) -> Any:
-    usable = [t for t in where.index_terms if store.is_indexed(ref.database, ref.table, t[0])]
+def _best_term(storage: Storage, ref: TableRef, info: TableInfo, where: Filter) -> Any:
+    usable = [t for t in where.index_terms if storage.catalog.is_indexed(ref.database, ref.table, t[0])]
     if not usable:
         return None
 
@@ -89,12 +87,10 @@ def _best_term(store: RocksRecordStore, ref: TableRef, info: TableInfo, where: F
     return min(usable, key=rank)
 
 
-def _by_index(
-    store: RocksRecordStore, ref: TableRef, attribute: str, ranges: list[Any]
-) -> Iterator[dict[str, Any]]:
+def _by_index(storage: Storage, ref: TableRef, attribute: str, ranges: list[Any]) -> Iterator[dict[str, Any]]:
     seen: set[bytes] = set()
     keys = itertools.chain.from_iterable(
-        store.index_keys(ref.database, ref.table, attribute, r) for r in ranges
+        storage.records.index_keys(ref.database, ref.table, attribute, r) for r in ranges
     )
     while True:
         batch = []
@@ -105,7 +101,7 @@ def _by_index(
                 batch.append(key)
         if not batch:
             return
-        for record in store.get_many(ref.database, ref.table, batch):
+        for record in storage.records.get_many(ref.database, ref.table, batch):
             if record is not None:
                 yield record
 
@@ -113,10 +109,10 @@ def _by_index(
 # -- SELECT -------------------------------------------------------------------------------
 
 
-def select(store: RocksRecordStore, plan: SelectPlan) -> tuple[list[str], Iterator[dict[str, Any]]]:
+def select(storage: Storage, plan: SelectPlan) -> tuple[list[str], Iterator[dict[str, Any]]]:
     """The answer's column names and its rows (a stream when nothing needs the whole result)."""
-    info = table_info(store, plan.table)
-    records = matching(store, plan.table, info, plan.where)
+    info = table_info(storage, plan.table)
+    records = matching(storage, plan.table, info, plan.where)
     if plan.aggregated:
         rows: Iterator[dict[str, Any]] = iter(_aggregate(plan, records))
         columns = [o.name for o in plan.outputs]
@@ -231,10 +227,10 @@ def _value(output: Output, first: dict[str, Any], state: _State) -> Any:
 # -- INSERT / UPDATE / DELETE -----------------------------------------------------------------
 
 
-def insert(store: RocksRecordStore, plan: InsertPlan) -> dict[str, Any]:
-    table_info(store, plan.table)
+def insert(storage: Storage, plan: InsertPlan) -> dict[str, Any]:
+    table_info(storage, plan.table)
     records = [dict(zip(plan.columns, row, strict=True)) for row in plan.rows]
-    result = store.write(plan.table.database, plan.table.table, records, "insert")
+    result = storage.records.write(plan.table.database, plan.table.table, records, "insert")
     return {
         "message": f"inserted {len(result.written)} of {len(records)} records",
         "inserted_hashes": result.written,
@@ -242,16 +238,16 @@ def insert(store: RocksRecordStore, plan: InsertPlan) -> dict[str, Any]:
     }
 
 
-def update(store: RocksRecordStore, plan: UpdatePlan) -> dict[str, Any]:
-    info = table_info(store, plan.table)
+def update(storage: Storage, plan: UpdatePlan) -> dict[str, Any]:
+    info = table_info(storage, plan.table)
     if info.primary_key in plan.assignments:
         raise SqlError(f"UPDATE cannot change the primary key '{info.primary_key}'")
-    keys = [r[info.primary_key] for r in matching(store, plan.table, info, plan.where)]
+    keys = [r[info.primary_key] for r in matching(storage, plan.table, info, plan.where)]
     written: list[Any] = []
     skipped: list[Any] = []
     for start in range(0, len(keys), 10_000):
         records = [{info.primary_key: key, **plan.assignments} for key in keys[start : start + 10_000]]
-        result = store.write(plan.table.database, plan.table.table, records, "update")
+        result = storage.records.write(plan.table.database, plan.table.table, records, "update")
         written.extend(result.written)
         skipped.extend(result.skipped)
     return {
@@ -261,13 +257,13 @@ def update(store: RocksRecordStore, plan: UpdatePlan) -> dict[str, Any]:
     }
 
 
-def delete(store: RocksRecordStore, plan: DeletePlan) -> dict[str, Any]:
-    info = table_info(store, plan.table)
-    keys = [r[info.primary_key] for r in matching(store, plan.table, info, plan.where)]
+def delete(storage: Storage, plan: DeletePlan) -> dict[str, Any]:
+    info = table_info(storage, plan.table)
+    keys = [r[info.primary_key] for r in matching(storage, plan.table, info, plan.where)]
     written: list[Any] = []
     skipped: list[Any] = []
     for start in range(0, len(keys), 10_000):
-        result = store.delete(plan.table.database, plan.table.table, keys[start : start + 10_000])
+        result = storage.records.delete(plan.table.database, plan.table.table, keys[start : start + 10_000])
         written.extend(result.written)
         skipped.extend(result.skipped)
     return {
@@ -283,12 +279,12 @@ def deleted_message(deleted: int, total: int) -> str:
     return f"{deleted} of {total} {noun} successfully deleted"
 
 
-def execute(store: RocksRecordStore, plan: Plan) -> Any:
+def execute(storage: Storage, plan: Plan) -> Any:
     """Run a plan as the ``sql`` operation answers it (SELECT rows as a list)."""
     if isinstance(plan, SelectPlan):
-        return list(select(store, plan)[1])
+        return list(select(storage, plan)[1])
     if isinstance(plan, InsertPlan):
-        return insert(store, plan)
+        return insert(storage, plan)
     if isinstance(plan, UpdatePlan):
-        return update(store, plan)
-    return delete(store, plan)
+        return update(storage, plan)
+    return delete(storage, plan)

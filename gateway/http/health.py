@@ -24,8 +24,8 @@ def readiness_problems(gateway: Gateway | None) -> list[str]:
         return ["store: not open"]
     problems = []
     try:
-        gateway.store.list_databases()
-        gateway.store.get("system", "hdb_user", "")
+        gateway.storage.catalog.list_databases()
+        gateway.storage.records.get("system", "hdb_user", "")
     except Exception as exc:
         problems.append(f"store: {exc}")
     if not gateway.jobs.running:

@@ -2,8 +2,8 @@
 
 ``ModelTargetStore.commit`` checks and encodes each record's writes at once, as
 ``write_many(strict=True)`` would (so a failure is still reported for that
-record), and keeps them here; ``flush`` stores every pending record in one
-atomic RocksDB WriteBatch (``RocksRecordStore.write_records``). A record is
+record), and keeps them here; ``flush`` stores every pending record at once,
+atomically (the ``ImportWrites.write_records`` storage port). A record is
 never split across flushes. Reads of the same batch see pending records through
 :meth:`CommitBuffer.pending` and :meth:`CommitBuffer.matches`.
 
@@ -15,11 +15,11 @@ stays consistent with what is stored).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any, Final
 
 from gateway.storage import keys as K
-from gateway.storage.rocks import RocksRecordStore
+from gateway.storage.ports import ImportWrites
+from gateway.storage.records import FinalRecord
 
 FLUSH_RECORDS: Final = 100
 """Committed records kept before a flush (the runner also flushes at every progress report).
@@ -37,46 +37,21 @@ class FlushFailed(Exception):
     """Storing the buffered records failed; they are lost and the batch must end (not a record error)."""
 
 
-@dataclass(slots=True)
-class Pending:
-    """One record waiting for the flush: its final form, encoded."""
-
-    key: Any
-    record: dict[str, Any]
-    """The whole record as it will be stored (metadata included; arrays copied)."""
-    raw: bytes
-    fresh: bool
-    """The store cannot hold the key (an engine-generated UUID first written in this window)."""
-
-
-def value_keys(value: Any) -> list[bytes]:
-    """The index keys of an attribute value, as the store computes them (array elements too)."""
-    items = value if type(value) is list else (value,)
-    out: list[bytes] = []
-    for item in items:
-        if item is None or isinstance(item, str | bool | int | float):
-            try:
-                out.append(K.encode_key(item))
-            except K.UnencodableKey:
-                continue
-    return out
-
-
 class CommitBuffer:
-    """Pending records of one database, by table and encoded primary key."""
+    """FinalRecord records of one database, by table and encoded primary key."""
 
     def __init__(
         self,
-        store: RocksRecordStore,
+        writes: ImportWrites,
         database: str,
         max_records: int = FLUSH_RECORDS,
         max_seconds: float = FLUSH_SECONDS,
     ) -> None:
-        self.store = store
+        self.writes = writes
         self.database = database
         self.max_records = max_records
         self.max_seconds = max_seconds
-        self.tables: dict[str, dict[bytes, Pending]] = {}
+        self.tables: dict[str, dict[bytes, FinalRecord]] = {}
         self.records = 0
         self.flushed = 0
         self._bytes = 0
@@ -87,11 +62,11 @@ class CommitBuffer:
     def __bool__(self) -> bool:
         return self.records > 0
 
-    def pending(self, table: str) -> dict[bytes, Pending] | None:
+    def pending(self, table: str) -> dict[bytes, FinalRecord] | None:
         """The table's pending records by encoded key (None if it has none)."""
         return self.tables.get(table) or None
 
-    def add(self, staged: dict[tuple[str, bytes], Pending]) -> None:
+    def add(self, staged: dict[tuple[str, bytes], FinalRecord]) -> None:
         """Keep one committed record's writes; flush when the buffer is full or old."""
         now = time.monotonic()
         if not self.records:
@@ -113,12 +88,14 @@ class CommitBuffer:
         ):
             self.flush()
 
-    def _track(self, table: str, attribute: str, ekey: bytes, old: Pending | None, new: Pending) -> None:
+    def _track(
+        self, table: str, attribute: str, ekey: bytes, old: FinalRecord | None, new: FinalRecord
+    ) -> None:
         lookup = self._lookups.setdefault((table, attribute), {})
         if old is not None:
-            for value_key in value_keys(old.record.get(attribute)):
+            for value_key in K.value_keys(old.record.get(attribute)):
                 lookup.get(value_key, set()).discard(ekey)
-        for value_key in value_keys(new.record.get(attribute)):
+        for value_key in K.value_keys(new.record.get(attribute)):
             lookup.setdefault(value_key, set()).add(ekey)
 
     def matches(self, table: str, attribute: str, value: Any) -> list[bytes]:
@@ -135,30 +112,25 @@ class CommitBuffer:
             self._tracked.setdefault(table, set()).add(attribute)
             lookup = self._lookups[(table, attribute)] = {}
             for ekey, entry in rows.items():
-                for value_key in value_keys(entry.record.get(attribute)):
+                for value_key in K.value_keys(entry.record.get(attribute)):
                     lookup.setdefault(value_key, set()).add(ekey)
         found = lookup.get(K.encode_key(value))
         return list(found) if found else []
 
     def flush(self) -> int:
-        """Store every pending record in one WriteBatch; the number of records flushed.
+        """Store every pending record, all at once; the number of records flushed.
 
         Raises FlushFailed if the store fails (the pending records are dropped).
         """
         if not self.records:
             return 0
-        writes = [
-            (self.database, table, ekey, entry.record, entry.raw, entry.fresh)
-            for table, rows in self.tables.items()
-            for ekey, entry in rows.items()
-        ]
-        count = self.records
-        self.tables.clear()
+        tables, count = self.tables, self.records
+        self.tables = {}
         self._lookups.clear()
         self.records = 0
         self._bytes = 0
         try:
-            self.store.write_records(writes)
+            self.writes.write_records(self.database, tables)
         except Exception as exc:
             raise FlushFailed(f"Could not store the last {count} committed records: {exc}") from exc
         self.flushed += count

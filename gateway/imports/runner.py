@@ -21,14 +21,13 @@ from typing import Any, BinaryIO, cast
 
 from engine import MAX_ERRORS_TO_REPORT, TOO_MANY_ERRORS, BatchFile, run_batch, validate_control
 from engine.readers.base import KEEP_LIMIT
-from gateway.auth.api_keys import iso_now
-from gateway.imports import audit
 from gateway.imports.commit_buffer import FlushFailed
 from gateway.imports.service import BatchService, Progress, parse_control_bytes
 from gateway.imports.target import ModelTargetStore, generated_key_tables
 from gateway.models import ModelRegistry
 from gateway.state import Gateway
 from gateway.storage.blobs import BlobNotFound, BlobStore
+from gateway.timestamps import iso_now
 
 log = logging.getLogger("gateway.imports")
 
@@ -183,6 +182,7 @@ class BatchRunner:
         self.service = service
         self.blobs = blobs
         self.models = models
+        self.audit = gateway.audit
 
     def submit(self, identifier: str) -> None:
         """Queue the run of a scheduled batch (job id ``batch:<identifier>``)."""
@@ -219,7 +219,7 @@ class BatchRunner:
         state.lines.append(start_line)
         self.service.progress[identifier] = state.progress
         data = {"batch": identifier, "control": row.get("control")}
-        audit.record(self.gateway.store, "haplo_data_import_batch:start", data)
+        self.audit.record_quietly("haplo_data_import_batch:start", data)
         dry_run = bool(row.get("dry_run"))
         try:
             outcome = self._execute(row, files, state, dry_run)
@@ -233,7 +233,7 @@ class BatchRunner:
             final = "error"
         else:
             final = "dry-run" if dry_run else "complete"
-        audit.record(self.gateway.store, "haplo_data_import_batch:end", data)
+        self.audit.record_quietly("haplo_data_import_batch:end", data)
         state.lines.append(f"END: {iso_now()}")
         self.service.finish_run(identifier, final, outcome.errors, state.lines, outcome.records)
 
@@ -254,7 +254,10 @@ class BatchRunner:
             return RunResult(0, 0, "Errors in control file:" + "".join("\n  " + p for p in problems))
         batch_files = [self._batch_file(entry, state) for entry in files]
         store = ModelTargetStore(
-            self.gateway.store, model.database, read_only=dry_run, generated_keys=generated_key_tables(model)
+            self.gateway.storage,
+            model.database,
+            read_only=dry_run,
+            generated_keys=generated_key_tables(model),
         )
 
         def progress(done: int) -> None:  # records reported done are stored: flush first
@@ -305,7 +308,7 @@ class BatchRunner:
             lines.append(EXCEPTION_PREFIX + STOPPED_MESSAGE)
             lines.append(f"END: {iso_now()}")
             data = {"batch": row["identifier"], "control": row.get("control")}
-            audit.record(self.gateway.store, "haplo_data_import_batch:end", data)
+            self.audit.record_quietly("haplo_data_import_batch:end", data)
             self.service.finish_run(
                 str(row["identifier"]),
                 "error",

@@ -22,8 +22,9 @@ from engine import validate_control
 from gateway.auth.api_keys import haplo_random_identifier
 from gateway.models import ModelRegistry
 from gateway.storage.blobs import BlobStore
-from gateway.storage.records import AttributeInfo, KeyRange, RecordStore
-from gateway.storage.system import SYSTEM_DB, ensure_table
+from gateway.storage.ports import Storage
+from gateway.storage.records import AttributeInfo, KeyRange
+from gateway.storage.system import SystemTable
 
 logger = logging.getLogger("gateway.imports")
 
@@ -71,10 +72,9 @@ class Progress:
 
 
 class BatchService:
-    """Control files and batches (``gateway.services["batches"]``)."""
+    """Control files and batches."""
 
-    def __init__(self, store: RecordStore, blobs: BlobStore, models: ModelRegistry) -> None:
-        self.store = store
+    def __init__(self, storage: Storage, blobs: BlobStore, models: ModelRegistry) -> None:
         self.blobs = blobs
         self.models = models
         self.lock = threading.RLock()
@@ -83,17 +83,11 @@ class BatchService:
         # Haplo's notify-batch-complete hook (§1.5 step 5): called with the identifier of a
         # batch that reached an end state. Listener failures are logged, never raised.
         self.on_finished: builtins.list[Callable[[str], None]] = []
-        ensure_table(
-            store,
-            CONTROL_TABLE,
-            "id",
-            attributes=[AttributeInfo("digest", True), AttributeInfo("created", True)],
+        self._controls = SystemTable(
+            storage, CONTROL_TABLE, "id", [AttributeInfo("digest", True), AttributeInfo("created", True)]
         )
-        ensure_table(
-            store,
-            BATCH_TABLE,
-            "identifier",
-            attributes=[AttributeInfo("state", True), AttributeInfo("created", True)],
+        self._batches = SystemTable(
+            storage, BATCH_TABLE, "identifier", [AttributeInfo("state", True), AttributeInfo("created", True)]
         )
 
     # -- control files --------------------------------------------------------
@@ -130,12 +124,11 @@ class BatchService:
                 "file_size": size,
                 "comment": effective,
             }
-            self.store.write(SYSTEM_DB, CONTROL_TABLE, [row], "insert")
+            self._controls.write([row], "insert")
         return self._control_view(row)
 
     def _controls_with_digest(self, digest: str) -> list[dict[str, Any]]:
-        keys = list(self.store.index_keys(SYSTEM_DB, CONTROL_TABLE, "digest", KeyRange(digest, True)))
-        rows = [r for r in self.store.get_many(SYSTEM_DB, CONTROL_TABLE, keys) if r is not None]
+        rows = self._controls.find("digest", KeyRange(digest, True))
         rows.sort(key=lambda r: (str(r.get("created")), str(r.get("id"))))
         return rows
 
@@ -145,13 +138,13 @@ class BatchService:
 
     def list_controls(self) -> list[dict[str, Any]]:
         """Every control row, newest first."""
-        rows = [self._control_view(r) for r in self.store.scan(SYSTEM_DB, CONTROL_TABLE)]
+        rows = [self._control_view(r) for r in self._controls.scan()]
         rows.sort(key=lambda r: (str(r["created"]), str(r["id"])), reverse=True)
         return rows
 
     def get_control(self, control_id: str) -> dict[str, Any] | None:
         """One control row by id, or None."""
-        row = self.store.get(SYSTEM_DB, CONTROL_TABLE, control_id) if isinstance(control_id, str) else None
+        row = self._controls.get(control_id) if isinstance(control_id, str) else None
         return self._control_view(row) if row is not None else None
 
     def control_bytes(self, digest: str) -> bytes:
@@ -192,7 +185,7 @@ class BatchService:
             "records": None,
         }
         with self.lock:
-            self.store.write(SYSTEM_DB, BATCH_TABLE, [row], "insert")
+            self._batches.write([row], "insert")
         return self._batch_view(row)
 
     @staticmethod
@@ -210,10 +203,10 @@ class BatchService:
     def _row(self, identifier: str) -> dict[str, Any] | None:
         if not isinstance(identifier, str) or not identifier:
             return None
-        return self.store.get(SYSTEM_DB, BATCH_TABLE, identifier)
+        return self._batches.get(identifier)
 
     def _save(self, row: dict[str, Any]) -> None:
-        self.store.write(SYSTEM_DB, BATCH_TABLE, [row], "replace")
+        self._batches.write([row], "replace")
 
     def check_can_add(self, identifier: str, name: str) -> None:
         """BatchRequestError unless a file called ``name`` may be added to the batch now."""
@@ -294,8 +287,7 @@ class BatchService:
 
     def rows_in_state(self, state: str) -> list[dict[str, Any]]:
         """Raw rows of one state, oldest first (for recovery)."""
-        keys = list(self.store.index_keys(SYSTEM_DB, BATCH_TABLE, "state", KeyRange(state, True)))
-        rows = [r for r in self.store.get_many(SYSTEM_DB, BATCH_TABLE, keys) if r is not None]
+        rows = self._batches.find("state", KeyRange(state, True))
         rows.sort(key=lambda r: (str(r.get("created")), str(r.get("identifier"))))
         return rows
 
@@ -342,10 +334,9 @@ class BatchService:
     def list(self, state: str | None = None, limit: int | None = None) -> builtins.list[dict[str, Any]]:
         """Batches, newest first, optionally of one state and at most ``limit``."""
         if state is not None:
-            keys = list(self.store.index_keys(SYSTEM_DB, BATCH_TABLE, "state", KeyRange(state, True)))
-            rows = [r for r in self.store.get_many(SYSTEM_DB, BATCH_TABLE, keys) if r is not None]
+            rows = self._batches.find("state", KeyRange(state, True))
         else:
-            rows = list(self.store.scan(SYSTEM_DB, BATCH_TABLE))
+            rows = list(self._batches.scan())
         rows.sort(key=lambda r: (str(r.get("created")), str(r.get("identifier"))), reverse=True)
         if limit is not None:
             rows = rows[: max(0, limit)]

@@ -1,15 +1,16 @@
-"""The engine's TargetStore over the RocksDB record store, bound to one model database.
+"""The engine's TargetStore over the storage ports, bound to one model database.
 
 Lookups use the table's secondary index when the attribute is indexed. A
 record's targets are checked and encoded when the engine commits them (a
 failure is that record's error) and kept in a write-behind buffer
-(:mod:`gateway.imports.commit_buffer`) that is stored in one atomic WriteBatch
-every :data:`~gateway.imports.commit_buffer.FLUSH_RECORDS` records, at every
-progress report and at the end of the run; a record is never split across
-writes. Later records of the batch see earlier records' commits (§7.2.5): ``get``
-and indexed ``find`` read pending records too; other reads flush first. A dry
-run's adapter refuses every write. Store metadata (``__createdtime__``…) orders
-results and is not passed to the engine.
+(:mod:`gateway.imports.commit_buffer`) that is stored atomically every
+:data:`~gateway.imports.commit_buffer.FLUSH_RECORDS` records, at every progress
+report and at the end of the run; a record is never split across writes. Later
+records of the batch see earlier records' commits (§7.2.5): ``get`` and indexed
+``find`` read pending records too; other reads flush first. A dry run's adapter
+refuses every write. Records are read with their store metadata: ``__createdtime__``
+orders results, also across tables (``haplo:code-to-ref`` takes the oldest record of
+any table); the engine drops it from the targets it builds, and from what it commits.
 """
 
 from __future__ import annotations
@@ -20,26 +21,21 @@ from typing import Any
 import orjson
 
 from engine.models import Model
-from engine.ports import StoreError as EngineStoreError
 from engine.ports import TargetWrite
-from gateway.imports.commit_buffer import FLUSH_RECORDS, FLUSH_SECONDS, CommitBuffer, Pending
+from gateway.imports.commit_buffer import FLUSH_RECORDS, FLUSH_SECONDS, CommitBuffer
 from gateway.storage import keys as K
 from gateway.storage.errors import DatabaseNotFound, InvalidRecord, StoreError, TableNotFound
-from gateway.storage.records import CREATED, METADATA_ATTRIBUTES, UPDATED, KeyRange, TableInfo, WriteMode
-from gateway.storage.rocks import RocksRecordStore, now_ms
+from gateway.storage.ports import Storage
+from gateway.storage.records import (
+    CREATED,
+    UPDATED,
+    FinalRecord,
+    KeyRange,
+    TableInfo,
+    WriteMode,
+)
 
 _SCALARS = (str, int, float, bool, type(None))
-
-
-def _strip(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in METADATA_ATTRIBUTES}
-
-
-def _decoded(raw: bytes) -> dict[str, Any]:
-    record: dict[str, Any] = orjson.loads(raw)
-    record.pop(CREATED, None)
-    record.pop(UPDATED, None)
-    return record
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -71,14 +67,6 @@ def _encoded(value: Any) -> bytes | None:
         return None
 
 
-def _expired(info: TableInfo, record: dict[str, Any], now: float) -> bool:
-    ttl = info.expiration
-    if not ttl:
-        return False
-    written = record.get(UPDATED, record.get(CREATED))
-    return isinstance(written, int | float) and written + ttl * 1000.0 < now
-
-
 def generated_key_tables(model: Model) -> frozenset[str]:
     """Tables whose new records always get an engine-generated UUID key.
 
@@ -106,18 +94,21 @@ class ModelTargetStore:
 
     def __init__(
         self,
-        store: RocksRecordStore,
+        storage: Storage,
         database: str,
         read_only: bool = False,
         generated_keys: Collection[str] = (),
         flush_records: int = FLUSH_RECORDS,
         flush_seconds: float = FLUSH_SECONDS,
     ) -> None:
-        self.store = store
+        self.storage = storage
+        self._catalog = storage.catalog
+        self._records = storage.records
+        self._imports = storage.imports
         self.database = database
         self.read_only = read_only
         self.generated_keys = frozenset(generated_keys)
-        self.buffer = CommitBuffer(store, database, flush_records, flush_seconds)
+        self.buffer = CommitBuffer(storage.imports, database, flush_records, flush_seconds)
         self._infos: dict[str, TableInfo] = {}  # tables written since the last flush
 
     @property
@@ -138,12 +129,12 @@ class ModelTargetStore:
             ekey = _encoded(key)
             entry = rows.get(ekey) if ekey is not None else None
             if entry is not None:
-                return _decoded(entry.raw)
+                found: dict[str, Any] = orjson.loads(entry.raw)  # a copy the engine may keep
+                return found
         try:
-            record = self.store.get(self.database, table, key)
+            return self._records.get(self.database, table, key)
         except (DatabaseNotFound, TableNotFound):
             return None
-        return _strip(record) if record is not None else None
 
     def find(self, table: str, attribute: str, value: Any) -> list[dict[str, Any]]:
         """Records whose ``attribute`` equals (or, for arrays, contains) ``value``; oldest first."""
@@ -151,7 +142,7 @@ class ModelTargetStore:
         if rows is None:
             return self._find_stored(table, attribute, value)
         try:
-            info = self.store.table(self.database, table)
+            info = self._catalog.table(self.database, table)
         except (DatabaseNotFound, TableNotFound):
             return []
         if attribute == info.primary_key:
@@ -166,14 +157,14 @@ class ModelTargetStore:
         return self._find_with_pending(info, rows, attribute, value)
 
     def _find_with_pending(
-        self, info: TableInfo, rows: dict[bytes, Pending], attribute: str, value: Any
+        self, info: TableInfo, rows: dict[bytes, FinalRecord], attribute: str, value: Any
     ) -> list[dict[str, Any]]:
         """An index look-up over the stored records with pending records laid over them."""
         table = info.name
-        keys = list(self.store.index_keys(self.database, table, attribute, KeyRange(value, True)))
+        keys = list(self._records.index_keys(self.database, table, attribute, KeyRange(value, True)))
         merged: dict[bytes, dict[str, Any]] = {}
         if keys:
-            for key, record in zip(keys, self.store.get_many(self.database, table, keys), strict=True):
+            for key, record in zip(keys, self._records.get_many(self.database, table, keys), strict=True):
                 ekey = K.encode_key(key)
                 if record is not None and ekey not in rows:
                     merged[ekey] = record
@@ -181,76 +172,73 @@ class ModelTargetStore:
             merged[ekey] = orjson.loads(rows[ekey].raw)
         hits = [(ekey, r) for ekey, r in merged.items() if value_matches(r.get(attribute), value)]
         hits.sort(key=lambda hit: (_age(hit[1]), hit[0]))  # the store's order: oldest, then by key
-        return [_strip(r) for _, r in hits]
+        return [r for _, r in hits]
 
     def _find_stored(self, table: str, attribute: str, value: Any) -> list[dict[str, Any]]:
         try:
-            info = self.store.table(self.database, table)
+            info = self._catalog.table(self.database, table)
         except (DatabaseNotFound, TableNotFound):
             return []
         if attribute == info.primary_key:
-            found = self.store.get(self.database, table, value) if isinstance(value, _SCALARS) else None
-            return [_strip(found)] if found is not None else []
+            found = self._records.get(self.database, table, value) if isinstance(value, _SCALARS) else None
+            return [found] if found is not None else []
         candidates: Iterable[dict[str, Any] | None]
         attr = info.attributes.get(attribute)
         if isinstance(value, _SCALARS) and attr is not None and attr.indexed:
             keys = list(
-                self.store.index_keys(
+                self._records.index_keys(
                     self.database, table, attribute, KeyRange(equals=value, has_equals=True)
                 )
             )
-            candidates = self.store.get_many(self.database, table, keys) if keys else []
+            candidates = self._records.get_many(self.database, table, keys) if keys else []
         elif attr is None and info.schema_defined is False:
             return []  # no record has ever had this attribute
         else:
-            candidates = self.store.scan(self.database, table)
+            candidates = self._records.scan(self.database, table)
         hits = [r for r in candidates if r is not None and value_matches(r.get(attribute), value)]
         hits.sort(key=_age)
-        return [_strip(r) for r in hits]
+        return hits
 
     def scan(self, table: str) -> Iterator[dict[str, Any]]:
         """Every record of the table, oldest first."""
         if self.buffer.pending(table) is not None:
             self.flush()
         try:
-            records = list(self.store.scan(self.database, table))
+            records = list(self._records.scan(self.database, table))
         except (DatabaseNotFound, TableNotFound):
             return iter(())
         records.sort(key=_age)
-        return (_strip(r) for r in records)
+        return iter(records)
 
     # -- writes -----------------------------------------------------------------------
 
     def commit(self, writes: Sequence[TargetWrite]) -> None:
         """Check and encode one record's targets and buffer them together.
 
-        Raises the engine's StoreError for what ``write_many(strict=True)`` would
+        Raises StoreError (the engine's) for what ``write_many(strict=True)`` would
         refuse (bad key, an insert of a stored key, a value of the wrong declared
         type); nothing of the record is kept then. FlushFailed (not a record error)
         if a flush this commit triggers fails.
         """
         if self.read_only:
-            raise EngineStoreError("a dry run writes nothing")
+            raise StoreError("a dry run writes nothing")
         if not self.buffer:
             self._infos.clear()  # table info is cached for one buffer's worth of commits
-        stamp = now_ms()
-        staged: dict[tuple[str, bytes], Pending] = {}
-        try:
-            keyed = [self._keyed(write) for write in writes]  # every key is checked first, as write_many does
-            for write, info, record, key, ekey in keyed:
-                self._stage(write, info, record, key, ekey, stamp, staged)
-            for _, info, record, _, _ in keyed:
-                if not record.keys() <= info.attributes.keys():
-                    self.store.ensure_attributes(self.database, info.name, record.keys())
-        except StoreError as exc:
-            raise EngineStoreError(str(exc)) from exc
+        stamp = self.storage.now_ms()
+        staged: dict[tuple[str, bytes], FinalRecord] = {}
+        keyed = [self._keyed(write) for write in writes]  # every key is checked first, as write_many does
+        for write, info, record, key, ekey in keyed:
+            self._stage(write, info, record, key, ekey, stamp, staged)
+        for _, info, record, _, _ in keyed:
+            if not record.keys() <= info.attributes.keys():
+                self._imports.ensure_attributes(self.database, info.name, record.keys())
         self.buffer.add(staged)
 
     def _keyed(self, write: TargetWrite) -> tuple[TargetWrite, TableInfo, dict[str, Any], Any, bytes]:
         """The write's table, its record (metadata dropped, arrays copied) and its key, checked."""
         info = self._infos.get(write.table)
         if info is None:
-            info = self._infos[write.table] = self.store.table(self.database, write.table)
+            info = self._infos[write.table] = self._catalog.table(self.database, write.table)
         record = {k: (v.copy() if type(v) is list else v) for k, v in write.record.items()}
         if CREATED in record or UPDATED in record:
             record.pop(CREATED, None)
@@ -262,7 +250,7 @@ class ModelTargetStore:
         ekey = _encoded(key) if kind is int and not info.schema_defined else None
         if ekey is None:
             mode: WriteMode = "insert" if write.is_new else "replace"
-            key = self.store.check_keys(self.database, write.table, [record], mode)[0]
+            key = self._imports.check_keys(self.database, write.table, [record], mode)[0]
             ekey = K.encode_key(key)
         return write, info, record, key, ekey
 
@@ -274,7 +262,7 @@ class ModelTargetStore:
         key: Any,
         ekey: bytes,
         stamp: float,
-        staged: dict[tuple[str, bytes], Pending],
+        staged: dict[tuple[str, bytes], FinalRecord],
     ) -> None:
         """Encode one write as ``write_many``'s insert or replace would store it."""
         table, pk = info.name, info.primary_key
@@ -286,12 +274,12 @@ class ModelTargetStore:
         old: dict[str, Any] | None
         if prior is not None:
             old, fresh = prior.record, prior.fresh
-            if _expired(info, old, stamp):
+            if info.expired(old, stamp):
                 old = None
         elif write.is_new and table in self.generated_keys:
             old, fresh = None, True
         else:
-            old, fresh = self.store.get(self.database, table, key), False
+            old, fresh = self._records.get(self.database, table, key), False
         if write.is_new and old is not None:
             raise InvalidRecord(
                 f"a record with {pk} {orjson.dumps(key).decode()} already exists in '{table}'"
@@ -300,4 +288,4 @@ class ModelTargetStore:
         if not info.schema_defined or info.expiration:
             record[CREATED] = old[CREATED] if old is not None and CREATED in old else stamp
             record[UPDATED] = stamp
-        staged[slot] = Pending(key, record, orjson.dumps(record), fresh)
+        staged[slot] = FinalRecord(key, record, orjson.dumps(record), fresh)

@@ -19,7 +19,6 @@ from typing import Any
 from gateway.auth.permissions import require_table_permissions
 from gateway.bulk import paths, s3, urlfetch
 from gateway.bulk.csvsource import text_blocks
-from gateway.bulk.dates import parse_iso_ms
 from gateway.bulk.exporter import FORMATS, export_file
 from gateway.bulk.jobstore import Job, epoch_ms
 from gateway.bulk.loader import load_csv, load_json, load_parts
@@ -32,6 +31,7 @@ from gateway.errors import OperationError
 from gateway.operations import fields
 from gateway.operations.registry import OperationContext, operation
 from gateway.storage.records import CREATED, KeyRange, WriteMode
+from gateway.timestamps import parse_iso_ms
 
 ACTIONS: tuple[WriteMode, ...] = ("insert", "update", "upsert")
 ACTION_ERROR = "Action is required and must be either insert, update, or upsert"
@@ -58,7 +58,7 @@ def _load_target(ctx: OperationContext, body: dict[str, Any], mode: WriteMode) -
     database, table = fields.table_ref(body)
     needed = {"insert": ("insert",), "update": ("update",), "upsert": ("insert", "update")}[mode]
     require_table_permissions(ctx.user, database, table, needed)
-    fields.existing_table(ctx.gateway.store, database, table, 400)
+    fields.existing_table(ctx.gateway.storage.catalog, database, table, 400)
     return database, table
 
 
@@ -110,11 +110,13 @@ def csv_data_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
         raise OperationError("'data' is required")
     if not isinstance(data, str):
         raise OperationError("'data' must be a string")
-    store = ctx.gateway.store
+    storage = ctx.gateway.storage
 
     def work(job: Job) -> tuple[str, None]:
         job.progress.bytes_total = len(data)
-        return load_csv(store, database, table, _string_blocks(data, job.progress), mode, job.progress), None
+        return load_csv(
+            storage, database, table, _string_blocks(data, job.progress), mode, job.progress
+        ), None
 
     return _submit(ctx, "csv_data_load", body, work)
 
@@ -131,7 +133,7 @@ def csv_file_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
         path = paths.import_file(raw, allowed)
     except paths.PathRefused as exc:
         raise OperationError(str(exc)) from exc
-    store = ctx.gateway.store
+    storage = ctx.gateway.storage
 
     def work(job: Job) -> tuple[str, None]:
         try:
@@ -143,9 +145,9 @@ def csv_file_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
             job.progress.bytes_total = size
             if worth_a_worker(size, worker_min):
                 parts = worker_parts(handle, job.progress)
-                return load_parts(store, database, table, parts, mode, job.progress), None
+                return load_parts(storage, database, table, parts, mode, job.progress), None
             blocks = text_blocks(handle.read, job.progress.add_bytes)
-            return load_csv(store, database, table, blocks, mode, job.progress), None
+            return load_csv(storage, database, table, blocks, mode, job.progress), None
 
     return _submit(ctx, "csv_file_load", body, work)
 
@@ -160,7 +162,7 @@ def csv_url_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
         checked = urlfetch.check_url(body.get("csv_url"), allow_private)
     except urlfetch.UrlRefused as exc:
         raise OperationError(str(exc)) from exc
-    store = ctx.gateway.store
+    storage = ctx.gateway.storage
     max_bytes = int(ctx.gateway.config.get("bulk.url_max_bytes"))
     timeout = float(ctx.gateway.config.get("bulk.url_timeout"))
 
@@ -172,7 +174,7 @@ def csv_url_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
         try:
             job.progress.bytes_total = download.length
             blocks = text_blocks(download.read, job.progress.add_bytes)
-            return load_csv(store, database, table, blocks, mode, job.progress), None
+            return load_csv(storage, database, table, blocks, mode, job.progress), None
         finally:
             download.close()
 
@@ -200,7 +202,7 @@ def import_from_s3(ctx: OperationContext, body: dict[str, Any]) -> Any:
     spec = _s3_spec(ctx, body)
     if not spec.key.endswith(s3.LOAD_EXTENSIONS):
         raise OperationError(S3_EXTENSION_ERROR)
-    store = ctx.gateway.store
+    storage = ctx.gateway.storage
     as_json = spec.key.endswith(".json")
 
     def work(job: Job) -> tuple[str, None]:
@@ -212,7 +214,7 @@ def import_from_s3(ctx: OperationContext, body: dict[str, Any]) -> Any:
             job.progress.bytes_total = download.length
             blocks = text_blocks(download.read, job.progress.add_bytes)
             load = load_json if as_json else load_csv
-            return load(store, database, table, blocks, mode, job.progress), None
+            return load(storage, database, table, blocks, mode, job.progress), None
         finally:
             download.close()
 
@@ -315,26 +317,28 @@ def delete_records_before(ctx: OperationContext, body: dict[str, Any]) -> Any:
     if cutoff is None:
         raise OperationError("'date' must be in ISO 8601 date format")
     database, table = fields.table_ref(body)
-    store = ctx.gateway.store
-    fields.existing_table(store, database, table, 400)
-    if not store.is_indexed(database, table, CREATED):
+    storage = ctx.gateway.storage
+    fields.existing_table(storage.catalog, database, table, 400)
+    if not storage.catalog.is_indexed(database, table, CREATED):
         raise OperationError(
             f"Table '{database}.{table}' does not record {CREATED} (it was created with an attributes list)"
         )
 
     def work(job: Job) -> tuple[str, None]:
-        keys = store.index_keys(database, table, CREATED, KeyRange(upper=cutoff, upper_inclusive=False))
+        keys = storage.records.index_keys(
+            database, table, CREATED, KeyRange(upper=cutoff, upper_inclusive=False)
+        )
         deleted = total = 0
         while True:
             chunk = [key for _, key in zip(range(_DELETE_CHUNK), keys, strict=False)]
             if not chunk:
                 break
-            result = store.delete(database, table, chunk)
+            result = storage.records.delete(database, table, chunk)
             deleted += len(result.written)
             total += len(chunk)
             job.progress.records_done = total
             job.progress.check_stop()
-        store.flush_wal()
+        storage.records.sync()
         job.progress.finished = True
         return deleted_message(deleted, total), None
 

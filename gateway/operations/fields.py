@@ -11,7 +11,8 @@ from typing import Any
 
 from gateway.errors import OperationError
 from gateway.storage.errors import DatabaseNotFound, TableNotFound
-from gateway.storage.records import RecordStore, TableInfo
+from gateway.storage.ports import Catalog
+from gateway.storage.records import TableInfo
 from gateway.storage.system import SYSTEM_DB
 
 DEFAULT_DATABASE = "data"
@@ -117,10 +118,10 @@ def table_ref(body: dict[str, Any]) -> tuple[str, str]:
     return database, table
 
 
-def existing_table(store: RecordStore, database: str, table: str, missing_status: int = 404) -> TableInfo:
+def existing_table(catalog: Catalog, database: str, table: str, missing_status: int = 404) -> TableInfo:
     """The table's info; ``missing_status`` (400 for writes, 404 for reads) when it or its database is missing."""
     try:
-        return store.table(database, table)
+        return catalog.table(database, table)
     except (DatabaseNotFound, TableNotFound) as exc:
         raise OperationError(str(exc), missing_status) from exc
 

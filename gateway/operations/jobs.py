@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.bulk.dates import parse_iso_ms
 from gateway.bulk.jobstore import dated_job, public_job
 from gateway.bulk_jobs import service
 from gateway.errors import OperationError
 from gateway.operations.registry import OperationContext, operation
+from gateway.timestamps import parse_iso_ms
 
 
 def _visible(ctx: OperationContext, record: dict[str, Any]) -> bool:

@@ -23,8 +23,8 @@ from typing import Any
 from gateway.errors import OperationError
 from gateway.operations.conditions import Condition, Group
 from gateway.storage import keys as K
+from gateway.storage.ports import Storage
 from gateway.storage.records import TableInfo
-from gateway.storage.rocks import RocksRecordStore
 
 FETCH_CHUNK = 512
 _FIRST_CAP = 256
@@ -50,8 +50,8 @@ class Sort:
 class Planner:
     """Finds index sources for the nodes of a condition tree on one table."""
 
-    def __init__(self, store: RocksRecordStore, info: TableInfo) -> None:
-        self.store = store
+    def __init__(self, storage: Storage, info: TableInfo) -> None:
+        self.storage = storage
         self.info = info
 
     def source(self, node: Condition | Group) -> Source | None:
@@ -61,19 +61,19 @@ class Planner:
 
     def _condition_source(self, cond: Condition) -> Source | None:
         db, table = self.info.database, self.info.name
-        if not self.store.is_indexed(db, table, cond.attribute):
+        if not self.storage.catalog.is_indexed(db, table, cond.attribute):
             return None
         key_range = cond.key_range()
         if key_range is not None:
 
             def keys() -> Iterator[Any]:
-                return self.store.index_keys(db, table, cond.attribute, key_range)
+                return self.storage.records.index_keys(db, table, cond.attribute, key_range)
 
             return Source(lambda cap: sum(1 for _ in islice(keys(), cap)), keys, narrow=True)
         if cond.comparator in ("contains", "ends_with", "wildcard"):
 
             def scan_keys() -> Iterator[Any]:
-                for value, key in self.store.index_items(db, table, cond.attribute):
+                for value, key in self.storage.records.index_items(db, table, cond.attribute):
                     if cond.value_matches(value):
                         yield key
 
@@ -118,11 +118,11 @@ def narrowest(sources: list[Source]) -> Source:
     return sources[0]
 
 
-def matching_records(store: RocksRecordStore, info: TableInfo, group: Group) -> Iterator[dict[str, Any]]:
+def matching_records(storage: Storage, info: TableInfo, group: Group) -> Iterator[dict[str, Any]]:
     """Records of the table that satisfy ``group``, in the planned order."""
-    source = Planner(store, info).source(group) if group.children else None
+    source = Planner(storage, info).source(group) if group.children else None
     if source is None:
-        for record in store.scan(info.database, info.name):
+        for record in storage.records.scan(info.database, info.name):
             if group.matches(record):
                 yield record
         return
@@ -139,7 +139,7 @@ def matching_records(store: RocksRecordStore, info: TableInfo, group: Group) -> 
                 break
         if not chunk:
             return
-        for found in store.get_many(info.database, info.name, chunk):
+        for found in storage.records.get_many(info.database, info.name, chunk):
             if found is not None and group.matches(found):
                 yield found
 
@@ -186,7 +186,7 @@ def sort_records(records: list[dict[str, Any]], sorts: list[Sort]) -> list[dict[
 
 
 def run_query(
-    store: RocksRecordStore,
+    storage: Storage,
     info: TableInfo,
     group: Group,
     sorts: list[Sort] | None = None,
@@ -194,7 +194,7 @@ def run_query(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Matching records, sorted and paged (full records; project them afterwards)."""
-    matches = matching_records(store, info, group)
+    matches = matching_records(storage, info, group)
     if sorts:
         ordered = sort_records(list(matches), sorts)
         end = None if limit is None else offset + limit

@@ -23,7 +23,7 @@ def _write_request(ctx: OperationContext, body: dict[str, Any]) -> tuple[str, st
     records = fields.array(body, "records")
     if not all(isinstance(r, dict) for r in records):
         raise OperationError("'records' must be an array of objects")
-    fields.existing_table(ctx.gateway.store, database, table, 400)
+    fields.existing_table(ctx.gateway.storage.catalog, database, table, 400)
     return database, table, records
 
 
@@ -32,7 +32,7 @@ def write_records(
 ) -> tuple[list[Any], list[Any], int]:
     """Run one insert/update/upsert request: (written keys, skipped keys, records sent)."""
     database, table, records = _write_request(ctx, body)
-    result = ctx.gateway.store.write(database, table, records, mode)
+    result = ctx.gateway.storage.records.write(database, table, records, mode)
     return result.written, result.skipped, len(records)
 
 
@@ -78,8 +78,8 @@ def delete(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Delete by ``ids`` (alias ``hash_values``); ids that did not exist are skipped."""
     database, table = fields.table_ref(body)
     ids = fields.array(body, "ids")
-    fields.existing_table(ctx.gateway.store, database, table, 400)
-    result = ctx.gateway.store.delete(database, table, ids)
+    fields.existing_table(ctx.gateway.storage.catalog, database, table, 400)
+    result = ctx.gateway.storage.records.delete(database, table, ids)
     return {
         "message": delete_message(len(result.written), len(ids)),
         "deleted_hashes": result.written,

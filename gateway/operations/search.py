@@ -20,7 +20,7 @@ from gateway.storage.records import TableInfo
 def _read_target(ctx: OperationContext, body: dict[str, Any]) -> TableInfo:
     """The table to read (404 when missing), after the body's required fields are checked."""
     database, table = fields.table_ref(body)
-    return fields.existing_table(ctx.gateway.store, database, table, 404)
+    return fields.existing_table(ctx.gateway.storage.catalog, database, table, 404)
 
 
 def _paging(body: dict[str, Any]) -> tuple[int, int | None]:
@@ -37,7 +37,7 @@ def search_by_id(ctx: OperationContext, body: dict[str, Any]) -> Any:
     ids = fields.array(body, "ids")
     info = _read_target(ctx, body)
     project = projector(info, get_attributes)
-    records = ctx.gateway.store.get_many(info.database, info.name, ids)
+    records = ctx.gateway.storage.records.get_many(info.database, info.name, ids)
     return [project(r) for r in records if r is not None]
 
 
@@ -53,7 +53,7 @@ def search_by_value(ctx: OperationContext, body: dict[str, Any]) -> Any:
     condition = wildcard_condition(attribute, body["value"])
     info = _read_target(ctx, body)
     project = projector(info, get_attributes)
-    records = run_query(ctx.gateway.store, info, Group("and", [condition]), None, offset, limit)
+    records = run_query(ctx.gateway.storage, info, Group("and", [condition]), None, offset, limit)
     return [project(r) for r in records]
 
 
@@ -67,5 +67,5 @@ def search_by_conditions(ctx: OperationContext, body: dict[str, Any]) -> Any:
     offset, limit = _paging(body)
     info = _read_target(ctx, body)
     project = projector(info, get_attributes)
-    records = run_query(ctx.gateway.store, info, group, sorts, offset, limit)
+    records = run_query(ctx.gateway.storage, info, group, sorts, offset, limit)
     return [project(r) for r in records]

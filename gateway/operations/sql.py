@@ -40,8 +40,8 @@ def sql(ctx: OperationContext, body: dict[str, Any]) -> Any:
     else:
         permission = "update"
     require_table_permission(ctx.user, ref.database, ref.table, permission)
-    fields.existing_table(ctx.gateway.store, ref.database, ref.table, 404)
+    fields.existing_table(ctx.gateway.storage.catalog, ref.database, ref.table, 404)
     try:
-        return sqlexec.execute(ctx.gateway.store, plan)
+        return sqlexec.execute(ctx.gateway.storage, plan)
     except SqlError as exc:
         raise OperationError(str(exc)) from exc

@@ -231,16 +231,16 @@ def process_section(gateway: Gateway) -> dict[str, Any]:
 
 
 def table_size_section(gateway: Gateway) -> list[dict[str, Any]]:
-    store = gateway.store
+    storage = gateway.storage
     out = []
-    for database in store.list_databases():
-        for info in store.list_tables(database):
+    for database in storage.catalog.list_databases():
+        for info in storage.catalog.list_tables(database):
             out.append(
                 {
                     "schema": database,
                     "table": info.name,
-                    "table_size": store.size_bytes(database, info.name),
-                    "record_count": store.count(database, info.name),
+                    "table_size": storage.catalog.size_bytes(database, info.name),
+                    "record_count": storage.catalog.count(database, info.name),
                 }
             )
     return out

@@ -15,7 +15,6 @@ from typing import Any
 
 import orjson
 
-from gateway.audit import read_audit
 from gateway.errors import OperationError
 from gateway.logs import LOG_FILE
 from gateway.operations import fields
@@ -128,7 +127,7 @@ def read_audit_log(ctx: OperationContext, body: dict[str, Any]) -> Any:
         usernames = set(values)
     else:
         raise OperationError("'search_type' must be one of timestamp, type, username")
-    entries = read_audit(ctx.gateway.store, types, start, end)
+    entries = ctx.gateway.audit.read(types, start, end)
     if usernames is not None:
         entries = (
             e

@@ -9,12 +9,13 @@ from gateway.errors import OperationError, forbidden
 from gateway.operations import fields
 from gateway.operations.registry import OperationContext, operation
 from gateway.storage.errors import DatabaseNotFound, InvalidRecord
-from gateway.storage.records import AttributeInfo, RecordStore, TableInfo
+from gateway.storage.harper_types import KNOWN_TYPES, canonical_type
+from gateway.storage.ports import Catalog
+from gateway.storage.records import AttributeInfo, TableInfo
 from gateway.storage.system import SYSTEM_DB
-from gateway.storage.types import KNOWN_TYPES, canonical_type
 
 
-def describe(store: RecordStore, info: TableInfo, db_size: int | None = None) -> dict[str, Any]:
+def describe(catalog: Catalog, info: TableInfo, db_size: int | None = None) -> dict[str, Any]:
     """HarperDB's describe_table object for one table."""
     attributes: list[dict[str, Any]] = []
     for attr in info.attributes.values():
@@ -26,9 +27,9 @@ def describe(store: RecordStore, info: TableInfo, db_size: int | None = None) ->
             entry["type"] = attr.type
         attributes.append(entry)
     attributes.sort(key=lambda a: 0 if a.get("is_primary_key") else 1)
-    table_size = store.size_bytes(info.database, info.name)
+    table_size = catalog.size_bytes(info.database, info.name)
     if db_size is None:
-        db_size = database_size(store, info.database)
+        db_size = database_size(catalog, info.database)
     out: dict[str, Any] = {
         "schema": info.database,
         "name": info.name,
@@ -38,38 +39,37 @@ def describe(store: RecordStore, info: TableInfo, db_size: int | None = None) ->
         "attributes": attributes,
         "db_size": db_size,
         "sources": [],
-        "record_count": store.count(info.database, info.name),
+        "record_count": catalog.count(info.database, info.name),
         "table_size": table_size,
         "db_audit_size": 0,
     }
     if info.expiration:
         out["expiration"] = info.expiration
-    last = getattr(store, "last_updated", None)
-    last_updated = last(info.database, info.name) if last is not None else None
+    last_updated = catalog.last_updated(info.database, info.name)
     if last_updated is not None:
         out["last_updated_record"] = last_updated
     return out
 
 
-def database_size(store: RecordStore, database: str) -> int:
+def database_size(catalog: Catalog, database: str) -> int:
     """Bytes used by every table of a database (estimate, memtables included)."""
-    return sum(store.size_bytes(database, t.name) for t in store.list_tables(database))
+    return sum(catalog.size_bytes(database, t.name) for t in catalog.list_tables(database))
 
 
 def describe_database_tables(ctx: OperationContext, database: str) -> dict[str, Any]:
     """``{table: describe}`` for the tables of ``database`` the user may see."""
-    store = ctx.gateway.store
-    tables = [t for t in store.list_tables(database) if can_see_table(ctx.user, database, t.name)]
+    catalog = ctx.gateway.storage.catalog
+    tables = [t for t in catalog.list_tables(database) if can_see_table(ctx.user, database, t.name)]
     tables.sort(key=lambda t: t.created)  # creation order, as HarperDB lists them
-    size = database_size(store, database)
-    return {t.name: describe(store, t, size) for t in tables}
+    size = database_size(catalog, database)
+    return {t.name: describe(catalog, t, size) for t in tables}
 
 
 @operation("describe_all")
 def describe_all(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Every database (except ``system``) → its tables' descriptions."""
     out: dict[str, Any] = {}
-    for database in ctx.gateway.store.list_databases():
+    for database in ctx.gateway.storage.catalog.list_databases():
         if database == SYSTEM_DB:
             continue
         tables = describe_database_tables(ctx, database)
@@ -94,21 +94,21 @@ def describe_table(ctx: OperationContext, body: dict[str, Any]) -> Any:
     database, table = fields.table_ref(body)
     if not ctx.user.is_super_user and not can_see_table(ctx.user, database, table):
         raise forbidden([], [f"Table '{database}.{table}' does not exist"])
-    info = fields.existing_table(ctx.gateway.store, database, table, 404)
-    return describe(ctx.gateway.store, info)
+    info = fields.existing_table(ctx.gateway.storage.catalog, database, table, 404)
+    return describe(ctx.gateway.storage.catalog, info)
 
 
 @operation("create_database", super_user=True, internal_name="createSchema", aliases=("create_schema",))
 def create_database(ctx: OperationContext, body: dict[str, Any]) -> Any:
     database = fields.database_field(body)
-    ctx.gateway.store.create_database(database)
+    ctx.gateway.storage.catalog.create_database(database)
     return {"message": f"database '{database}' successfully created"}
 
 
 @operation("drop_database", super_user=True, internal_name="dropSchema", aliases=("drop_schema",))
 def drop_database(ctx: OperationContext, body: dict[str, Any]) -> Any:
     database = fields.database_field(body)
-    ctx.gateway.store.drop_database(database)
+    ctx.gateway.storage.catalog.drop_database(database)
     return {"message": f"successfully deleted '{database}'"}
 
 
@@ -170,7 +170,7 @@ def create_table(ctx: OperationContext, body: dict[str, Any]) -> Any:
         isinstance(expiration, bool) or not isinstance(expiration, int | float) or expiration <= 0
     ):
         raise OperationError("'expiration' must be a positive number of seconds")
-    ctx.gateway.store.create_table(
+    ctx.gateway.storage.catalog.create_table(
         database, table, key, attributes, int(expiration) if expiration is not None else None
     )
     return {"message": f"table '{database}.{table}' successfully created."}
@@ -179,7 +179,7 @@ def create_table(ctx: OperationContext, body: dict[str, Any]) -> Any:
 @operation("drop_table", super_user=True, internal_name="dropTable")
 def drop_table(ctx: OperationContext, body: dict[str, Any]) -> Any:
     database, table = fields.table_ref(body)
-    ctx.gateway.store.drop_table(database, table)
+    ctx.gateway.storage.catalog.drop_table(database, table)
     return {"message": f"successfully deleted table '{database}.{table}'"}
 
 
@@ -188,7 +188,7 @@ def create_attribute(ctx: OperationContext, body: dict[str, Any]) -> Any:
     database, table = fields.table_ref(body)
     attribute = fields.name_field(body, "attribute")
     indexed = fields.boolean(body, "indexed", True)
-    ctx.gateway.store.add_attribute(database, table, attribute, indexed=indexed)
+    ctx.gateway.storage.catalog.add_attribute(database, table, attribute, indexed=indexed)
     return {"message": f"attribute '{database}.{table}.{attribute}' successfully created."}
 
 
@@ -196,11 +196,11 @@ def create_attribute(ctx: OperationContext, body: dict[str, Any]) -> Any:
 def drop_attribute(ctx: OperationContext, body: dict[str, Any]) -> Any:
     database, table = fields.table_ref(body)
     attribute = fields.name_field(body, "attribute")
-    info = fields.existing_table(ctx.gateway.store, database, table, 404)
+    info = fields.existing_table(ctx.gateway.storage.catalog, database, table, 404)
     if attribute == info.primary_key:
         raise OperationError(f"cannot drop the primary key attribute '{attribute}' of {database}.{table}")
     try:
-        ctx.gateway.store.drop_attribute(database, table, attribute)
+        ctx.gateway.storage.catalog.drop_attribute(database, table, attribute)
     except InvalidRecord as exc:
         raise OperationError(str(exc)) from exc
     return {"message": f"successfully deleted attribute '{attribute}'"}

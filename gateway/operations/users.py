@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from gateway.audit import record_audit
 from gateway.auth.users import User, UserDirectory
 from gateway.errors import OperationError
 from gateway.operations import fields
@@ -95,7 +94,7 @@ def _active_super_users(users: UserDirectory, without: str | None = None) -> lis
 
 
 def _audit(ctx: OperationContext, kind: str, data: dict[str, Any]) -> None:
-    record_audit(ctx.gateway.store, kind, {**data, "by": ctx.user.username})
+    ctx.gateway.audit.record(kind, {**data, "by": ctx.user.username})
 
 
 # -- roles ------------------------------------------------------------------

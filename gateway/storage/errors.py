@@ -1,10 +1,25 @@
-"""The store's own error types; adapters translate backend exceptions into these."""
+"""The store's own error types; adapters translate backend exceptions into these.
+
+There is one ``StoreError``: the engine's (:class:`engine.ports.StoreError`), so a
+store failure met while the engine commits a record is that record's error
+without any translation.
+"""
 
 from __future__ import annotations
 
+from engine.ports import StoreError
 
-class StoreError(Exception):
-    """Base class of every record-store failure."""
+__all__ = [
+    "AttributeExists",
+    "ChunkRecordError",
+    "DatabaseExists",
+    "DatabaseNotFound",
+    "InvalidRecord",
+    "StoreError",
+    "StoreLocked",
+    "TableExists",
+    "TableNotFound",
+]
 
 
 class StoreLocked(StoreError):
@@ -41,3 +56,11 @@ class AttributeExists(StoreError):
 
 class InvalidRecord(StoreError):
     """A record cannot be written as given (bad key, missing key, wrong type)."""
+
+
+class ChunkRecordError(InvalidRecord):
+    """A record of a bulk-load chunk cannot be written; ``index`` is its position in the chunk."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index

@@ -1,4 +1,4 @@
-"""Order-preserving encoding of typed values into RocksDB keys.
+"""Order-preserving encoding of typed values into byte keys (primary keys and index entries).
 
 Order: null < false < true < numbers < strings, matching HarperDB (numbers sort
 before strings). Numbers are IEEE-754 doubles with the sign bit flipped so that
@@ -9,7 +9,10 @@ and terminated by 0x00 0x01, so an encoded value can be followed by another one
 
 from __future__ import annotations
 
+import math
 import struct
+from collections.abc import Sequence
+from itertools import chain, repeat
 from typing import Any
 
 NULL = b"\x01"
@@ -29,6 +32,7 @@ _INFINITIES = (float("inf"), float("-inf"))
 # int and float keys that compare equal encode identically, so sharing entries is safe.
 _NUMBER_CACHE: dict[float, bytes] = {}
 _NUMBER_CACHE_SIZE = 65_536
+_MASKS: dict[int, int] = {}
 
 
 class UnencodableKey(ValueError):
@@ -133,3 +137,81 @@ def index_values(value: Any) -> list[Any]:
     if value is None or isinstance(value, str | bool | int | float):
         return [value]
     return []
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def value_keys(value: Any) -> tuple[bytes, ...]:
+    """The index keys of an attribute value: its own, or one per scalar element of an array.
+
+    Objects (and anything else that is not a scalar) have none, nor have values
+    that cannot be keys (non-finite numbers).
+    """
+    if type(value) is list:
+        out = []
+        for item in value:
+            if isinstance(item, _SCALARS):
+                try:
+                    out.append(encode_key(item))
+                except UnencodableKey:
+                    continue
+        return tuple(out)
+    if not isinstance(value, _SCALARS):
+        return ()
+    try:
+        return (encode_key(value),)
+    except UnencodableKey:
+        return ()
+
+
+# -- whole columns: the same keys, with the per-value work pushed into C where the column is uniform
+
+
+def _sign_mask(count: int) -> int:
+    """Sets the top bit of the double in every 9-byte (tag + double) key."""
+    mask = _MASKS.get(count)
+    if mask is None:
+        mask = int.from_bytes(b"\x00\x80\x00\x00\x00\x00\x00\x00\x00" * count, "big")
+        if len(_MASKS) > 64:
+            _MASKS.clear()
+        _MASKS[count] = mask
+    return mask
+
+
+def _number_keys(values: Sequence[int | float]) -> list[bytes]:
+    """Keys of non-negative finite numbers, all at once."""
+    count = len(values)
+    packed = struct.pack(">" + "Bd" * count, *chain.from_iterable(zip(repeat(NUMBER), values)))
+    packed = (int.from_bytes(packed, "big") | _sign_mask(count)).to_bytes(9 * count, "big")
+    return list(map(packed.__getitem__, map(slice, range(0, 9 * count, 9), range(9, 9 * count + 9, 9))))
+
+
+def _string_keys(values: Sequence[str]) -> list[bytes]:
+    if len(values) > 2048 and len(set(values[:1024])) <= 256:  # few distinct values (a city column)
+        distinct = list(set(values))
+        if 4 * len(distinct) <= len(values):
+            table = dict(zip(distinct, _encode_strings(distinct), strict=True))
+            return list(map(table.__getitem__, values))
+    return _encode_strings(values)
+
+
+def _encode_strings(values: Sequence[str]) -> list[bytes]:
+    raw = list(map(str.encode, values))
+    return list(map(bytes.__add__, map(STRING_PREFIX.__add__, raw), repeat(STRING_TERMINATOR)))
+
+
+def encode_keys(values: Sequence[Any]) -> list[bytes]:
+    """``keys.encode_key`` of every value (raises UnencodableKey like it)."""
+    if not values:
+        return []
+    kinds = set(map(type, values))
+    if kinds <= {int, float}:
+        try:
+            if min(values) >= 0 and (float not in kinds or all(map(math.isfinite, values))):
+                return _number_keys(values)
+        except (OverflowError, struct.error):
+            pass
+    elif kinds == {str} and "\x00" not in "".join(values):
+        return _string_keys(values)
+    return list(map(encode_key, values))

@@ -1,15 +1,14 @@
-"""The RecordStore protocol: databases → tables → records with a primary key.
+"""The shapes the storage ports speak in: tables, attributes, write results, key ranges,
+final records of an import and encoded chunks of a bulk load.
 
-Callers (operations, batch runs, bulk jobs) depend on this protocol only, so a
-second backend (e.g. PostgreSQL) can be added without touching them. The RocksDB
-adapter lives in ``gateway.storage.rocks``.
+Plain data, no behaviour that depends on a backend (the ports themselves are in
+:mod:`gateway.storage.ports`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 WriteMode = Literal["insert", "update", "upsert", "replace"]
 CREATED = "__createdtime__"
@@ -42,6 +41,14 @@ class TableInfo:
         """Names of the attributes that have a secondary index (primary key excluded)."""
         return [a.name for a in self.attributes.values() if a.indexed and a.name != self.primary_key]
 
+    def expired(self, record: dict[str, Any], now: float) -> bool:
+        """Whether ``record`` outlived the table's ``expiration`` (seconds since its last write) at ``now`` (ms)."""
+        ttl = self.expiration
+        if not ttl:
+            return False
+        written = record.get(UPDATED, record.get(CREATED))
+        return isinstance(written, int | float) and written + ttl * 1000.0 < now
+
     def declared_types(self) -> dict[str, str]:
         """Attribute name → declared type, for the attributes of a schema-defined table that have one."""
         if not self.schema_defined:
@@ -70,35 +77,49 @@ class KeyRange:
     upper_inclusive: bool = True
 
 
-class RecordStore(Protocol):
-    """Storage of databases, tables and records. Implementations are thread-safe."""
+@dataclass(slots=True)
+class FinalRecord:
+    """One record of an import in the form it is stored: ready for ``ImportWrites.write_records``."""
 
-    def list_databases(self) -> list[str]: ...
-    def create_database(self, database: str) -> None: ...
-    def drop_database(self, database: str) -> None: ...
-    def list_tables(self, database: str) -> list[TableInfo]: ...
-    def table(self, database: str, table: str) -> TableInfo: ...
-    def create_table(
-        self,
-        database: str,
-        table: str,
-        primary_key: str = "id",
-        attributes: Sequence[AttributeInfo] | None = None,
-        expiration: int | None = None,
-    ) -> TableInfo: ...
-    def drop_table(self, database: str, table: str) -> None: ...
-    def add_attribute(self, database: str, table: str, attribute: str, indexed: bool = True) -> None: ...
-    def drop_attribute(self, database: str, table: str, attribute: str) -> None: ...
-    def write(
-        self, database: str, table: str, records: Sequence[dict[str, Any]], mode: WriteMode
-    ) -> WriteResult: ...
-    def delete(self, database: str, table: str, keys: Iterable[Any]) -> WriteResult: ...
-    def get(self, database: str, table: str, key: Any) -> dict[str, Any] | None: ...
-    def get_many(self, database: str, table: str, keys: Sequence[Any]) -> list[dict[str, Any] | None]: ...
-    def scan(self, database: str, table: str) -> Iterator[dict[str, Any]]: ...
-    def index_keys(self, database: str, table: str, attribute: str, key_range: KeyRange) -> Iterator[Any]: ...
-    def count(self, database: str, table: str) -> int: ...
-    def size_bytes(self, database: str, table: str) -> int: ...
-    def checkpoint(self, directory: str) -> None: ...
-    def flush_wal(self) -> None: ...
-    def close(self) -> None: ...
+    key: Any
+    record: dict[str, Any]
+    """The whole record as it will be stored (metadata included; arrays copied)."""
+    raw: bytes
+    """``record`` encoded with orjson."""
+    fresh: bool
+    """The store cannot hold the key yet (an engine-generated UUID first written now): nothing is read."""
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """What a store expects of an encoded chunk: its table's layout when encoding started."""
+
+    primary_key: str
+    indexed: tuple[str, ...]
+    """Attributes with an index, in the table's order."""
+    types: dict[str, str] = field(default_factory=dict)
+    """Declared attribute types (schema-defined tables)."""
+    stamp: float | None = None
+    """Set: the records get ``__createdtime__``/``__updatedtime__`` (tables without a schema)."""
+
+
+@dataclass
+class EncodedChunk:
+    """New records ready to put: keys in order, their JSON, and sorted index entries (Python bytes).
+
+    Keys and index entries use :mod:`gateway.storage.keys`; rows are each record's
+    JSON. ``staged`` is the store's own preparation of the write (``stage_encoded``).
+    """
+
+    plan: ChunkPlan
+    names: list[str]
+    keys: list[bytes]
+    """Ascending, unique."""
+    rows: list[bytes]
+    """Aligned with ``keys``."""
+    index: dict[str, list[bytes]]
+    """Attribute → its index keys, ascending."""
+    staged: Any = None
+
+    def __len__(self) -> int:
+        return len(self.keys)

@@ -113,7 +113,7 @@ def test_password_change_and_logout_end_the_session(client):
     gateway = client.app.state.gateway
     record = gateway.users.user_record("admin")
     record["password"] = hash_password("another-password")
-    gateway.store.write("system", "hdb_user", [record], "upsert")
+    gateway.storage.records.write("system", "hdb_user", [record], "upsert")
     gateway.users.invalidate()
     assert client.get("/admin/", follow_redirects=False).status_code == 303
 

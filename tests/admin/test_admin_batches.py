@@ -127,7 +127,7 @@ def test_new_batch_rows_dry_run_log_notice_copy_and_import(client):
     client.post(f"/admin/schedule-batch/import/{copy_id}", data={"csrf": csrf})
     finished = wait_state(client, copy_path, ("complete", "error"))
     assert finished["state"] == "complete" and finished["progress"]["percent"] == 100
-    stored = client.app.state.gateway.store.scan("haplo_person", "profile")
+    stored = client.app.state.gateway.storage.records.scan("haplo_person", "profile")
     assert sorted(r["title"]["last"] for r in stored) == ["Bloggs", "Smith"]
     listing = client.get("/admin/batches").text
     assert "2 batches" in listing and "complete" in listing and "dry-run" in listing

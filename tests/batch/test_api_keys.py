@@ -55,8 +55,8 @@ def test_create_list_and_storage(module_client: TestClient, module_root: Path) -
     assert created["key"] not in json.dumps(listed) and created["key"][16:] not in json.dumps(listed)
     secret = root / "keys" / "api-key-secret"
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
-    store = client.app.state.gateway.store  # type: ignore[attr-defined]
-    record = store.get("system", "hdb_api_key", created["id"])
+    store = client.app.state.gateway.storage  # type: ignore[attr-defined]
+    record = store.records.get("system", "hdb_api_key", created["id"])
     assert created["key"][16:] not in json.dumps(record)
     assert len(record["secret_hash"]) == 64
 
@@ -159,8 +159,8 @@ def test_key_events_are_audited(api: BatchApi) -> None:
     op(client, {"operation": "revoke_api_key", "id": created["id"]})
     from gateway.storage.system import SYSTEM_DB
 
-    store = client.app.state.gateway.store  # type: ignore[attr-defined]
-    entries = [e for e in store.scan(SYSTEM_DB, "hdb_audit") if e["type"].startswith("api_key:")]
+    store = client.app.state.gateway.storage  # type: ignore[attr-defined]
+    entries = [e for e in store.records.scan(SYSTEM_DB, "hdb_audit") if e["type"].startswith("api_key:")]
     data = [(e["type"], e["data"]) for e in sorted(entries, key=lambda e: e["time"])]
     assert ("api_key:create", {"key_id": created["id"], "path": created["path"], "name": "audited"}) in data
     assert ("api_key:destroy", {"key_id": created["id"], "path": created["path"], "name": "audited"}) in data

@@ -20,8 +20,9 @@ import pytest
 from engine import BatchFile, StoreError, TargetWrite, run_batch
 from gateway.imports.target import ModelTargetStore, generated_key_tables
 from gateway.models import ModelRegistry
+from gateway.storage.ports import Storage
 from gateway.storage.records import KeyRange
-from gateway.storage.rocks import RocksRecordStore
+from gateway.storage.rocksdb import open_rocksdb
 from tests.batch.conftest import person_model
 
 PROJECTS = {
@@ -126,7 +127,7 @@ class Run:
     """One batch on a fresh store: the outcome, the log, and what was stored when."""
 
     def __init__(self, root: Path, model_json: dict[str, Any], flush_records: int) -> None:
-        self.store = RocksRecordStore(root)
+        self.store = open_rocksdb(root)
         self.model, _ = ModelRegistry(self.store).add(model_json)
         self.target = ModelTargetStore(
             self.store,
@@ -139,7 +140,7 @@ class Run:
 
     def tables(self) -> dict[str, list[dict[str, Any]]]:
         return {
-            d.table: list(self.store.scan(self.model.database, d.table))
+            d.table: list(self.store.records.scan(self.model.database, d.table))
             for d in self.model.stored_destinations
         }
 
@@ -246,7 +247,7 @@ def test_commit_failures_are_reported_per_record(tmp_path: Path, runs: list[Run]
     eager = Run(tmp_path / "eager", THINGS, flush_records=1)
     runs.extend([buffered, eager])
     for run in (buffered, eager):
-        run.store.write("test_things", "thing", [{"ref": "C", "label": "stored before"}], "insert")
+        run.store.records.write("test_things", "thing", [{"ref": "C", "label": "stored before"}], "insert")
         outcome = run.run(THINGS_CONTROL, rows)
         run.target.flush()
         assert (outcome.records, outcome.committed, outcome.errors) == (5, 3, 2)
@@ -278,7 +279,7 @@ def test_dry_run_writes_nothing(tmp_path: Path, runs: list[Run]) -> None:
 
 def test_a_failed_flush_ends_the_batch_and_keeps_earlier_flushes(tmp_path: Path) -> None:
     """A store failure during a flush is a batch exception, not a record error."""
-    store = RocksRecordStore(tmp_path / "db")
+    store = open_rocksdb(tmp_path / "db")
     model, _ = ModelRegistry(store).add(person_model())
     target = ModelTargetStore(
         store, model.database, generated_keys=generated_key_tables(model), flush_records=10
@@ -299,9 +300,9 @@ def test_a_failed_flush_ends_the_batch_and_keeps_earlier_flushes(tmp_path: Path)
     assert outcome.exception.startswith("Could not store the last 10 committed records: ")
     assert outcome.records == 20 and target.committed == 10
     assert len(log) >= 1 and all("(record 14)" in line for line in log)
-    reopened = RocksRecordStore(tmp_path / "db")
+    reopened = open_rocksdb(tmp_path / "db")
     try:
-        stored = list(reopened.scan(model.database, "profile"))
+        stored = list(reopened.records.scan(model.database, "profile"))
         assert sorted(r["title"]["last"] for r in stored) == sorted(str(i) for i in range(10))
     finally:
         reopened.close()
@@ -310,13 +311,13 @@ def test_a_failed_flush_ends_the_batch_and_keeps_earlier_flushes(tmp_path: Path)
 # -- model tables: declared attributes, indexes only where the engine looks up ------------
 
 
-def indexed(store: RocksRecordStore, database: str, table: str) -> dict[str, bool]:
-    info = store.table(database, table)
+def indexed(store: Storage, database: str, table: str) -> dict[str, bool]:
+    info = store.catalog.table(database, table)
     return {name: attr.indexed for name, attr in info.attributes.items() if name != info.primary_key}
 
 
 def test_model_tables_index_only_what_the_engine_looks_up(tmp_path: Path) -> None:
-    store = RocksRecordStore(tmp_path / "db")
+    store = open_rocksdb(tmp_path / "db")
     try:
         registry = ModelRegistry(store)
         registry.add(PROJECTS)
@@ -344,18 +345,20 @@ def test_model_tables_index_only_what_the_engine_looks_up(tmp_path: Path) -> Non
         registry.add(person)
         flags = indexed(store, "haplo_person", "profile")
         assert flags["email"] is True and flags["job_title"] is False and flags["title"] is False
-        store.write("haplo_person", "profile", [{"id": "p1", "job_title": ["Poet"], "extra": 1}], "insert")
+        store.records.write(
+            "haplo_person", "profile", [{"id": "p1", "job_title": ["Poet"], "extra": 1}], "insert"
+        )
         assert indexed(store, "haplo_person", "profile")["extra"] is True  # others: as any dynamic table
         # a new lookup name on an existing, non-indexed attribute gets an index built from the records
         profile = person["destinations"][0]
         changed = {**person, "destinations": [{**profile, "lookupNames": ["email", "job_title"]}]}
         registry.add(changed, replace=True)
         assert indexed(store, "haplo_person", "profile")["job_title"] is True
-        assert list(store.index_keys("haplo_person", "profile", "job_title", KeyRange("Poet", True))) == [
-            "p1"
-        ]
-        store.create_table("user_db", "plain")
-        store.write("user_db", "plain", [{"id": 1, "job_title": "x"}], "insert")
+        assert list(
+            store.records.index_keys("haplo_person", "profile", "job_title", KeyRange("Poet", True))
+        ) == ["p1"]
+        store.catalog.create_table("user_db", "plain")
+        store.records.write("user_db", "plain", [{"id": 1, "job_title": "x"}], "insert")
         assert indexed(store, "user_db", "plain")["job_title"] is True  # user tables are unchanged
     finally:
         store.close()

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.audit import AuditLog
 from gateway.auth.api_keys import SECRET_FILE, ApiKeyService
-from gateway.storage.rocks import RocksRecordStore
+from gateway.storage.rocksdb import open_rocksdb
 from tests.batch.conftest import PERSON_MODEL, minimal_control
 from tests.batch.remote import RemoteBatchApi
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, start_server
@@ -46,9 +47,9 @@ def test_verbs_on_a_stopped_root(tmp_path: Path) -> None:
     assert len(key) == 44 and created.stdout == key + "\n"
     assert "this is the only time it is shown" in created.stderr
 
-    store = RocksRecordStore(root / "db")
+    store = open_rocksdb(root / "db")
     try:
-        keys = ApiKeyService(store, root / "keys" / SECRET_FILE)
+        keys = ApiKeyService(store, AuditLog(store), root / "keys" / SECRET_FILE)
         assert (
             keys.authenticate(key, "/api/haplo-data-import-batch/control", "127.0.0.1")["name"] == "cli key"
         )

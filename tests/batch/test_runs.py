@@ -18,15 +18,16 @@ PEOPLE = [
 
 
 def profiles(api: BatchApi) -> list[dict[str, Any]]:
-    store = api.client.app.state.gateway.store  # type: ignore[attr-defined]
+    store = api.client.app.state.gateway.storage  # type: ignore[attr-defined]
     return [
-        {k: v for k, v in r.items() if not k.startswith("__")} for r in store.scan("haplo_person", "profile")
+        {k: v for k, v in r.items() if not k.startswith("__")}
+        for r in store.records.scan("haplo_person", "profile")
     ]
 
 
 def audit_entries(api: BatchApi, prefix: str) -> list[dict[str, Any]]:
-    store = api.client.app.state.gateway.store  # type: ignore[attr-defined]
-    entries = [e for e in store.scan(SYSTEM_DB, "hdb_audit") if str(e["type"]).startswith(prefix)]
+    store = api.client.app.state.gateway.storage  # type: ignore[attr-defined]
+    entries = [e for e in store.records.scan(SYSTEM_DB, "hdb_audit") if str(e["type"]).startswith(prefix)]
     return sorted(entries, key=lambda e: e["time"])
 
 

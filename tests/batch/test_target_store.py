@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,32 +10,65 @@ from typing import Any
 import orjson
 import pytest
 
-from engine import StoreError, TargetWrite
+from engine import Model, StoreError, TargetWrite
+from engine.lookups import find_by_code
 from gateway.imports.target import ModelTargetStore, generated_key_tables, value_matches
 from gateway.storage import keys as K
 from gateway.storage.errors import StoreError as StorageError
-from gateway.storage.records import AttributeInfo, KeyRange
-from gateway.storage.rocks import RocksRecordStore
+from gateway.storage.ports import Records, Storage
+from gateway.storage.records import AttributeInfo, FinalRecord, KeyRange
+from gateway.storage.rocksdb import open_rocksdb
 
 
-class CountingStore(RocksRecordStore):
-    """The real store, counting full-table scans."""
+class CountingRecords:
+    """The real Records port, counting full-table scans."""
 
-    scans = 0
+    def __init__(self, records: Records) -> None:
+        self._records = records
+        self.scans = 0
 
     def scan(self, database: str, table: str) -> Iterator[dict[str, Any]]:
         self.scans += 1
-        return super().scan(database, table)
+        return self._records.scan(database, table)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._records, name)
+
+
+class CountingStore(Storage):
+    records: CountingRecords
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[CountingStore]:
-    opened = CountingStore(tmp_path / "db")
-    opened.create_table("m", "person", "id")
-    opened.create_table("m", "contact", "id")
-    opened.create_table("m", "fixed", "id", attributes=[AttributeInfo("code", False)])
-    yield opened
-    opened.close()
+    opened = open_rocksdb(tmp_path / "db")
+    counting = CountingStore(**{f.name: getattr(opened, f.name) for f in dataclasses.fields(opened)})
+    counting.records = CountingRecords(opened.records)
+    counting.catalog.create_table("m", "person", "id")
+    counting.catalog.create_table("m", "contact", "id")
+    counting.catalog.create_table("m", "fixed", "id", attributes=[AttributeInfo("code", False)])
+    yield counting
+    counting.close()
+
+
+def final(table: str, records: list[dict[str, Any]], fresh: bool) -> dict[str, dict[bytes, FinalRecord]]:
+    """``write_records``' argument for ``records`` of one table."""
+    return {table: {K.encode_key(r["id"]): FinalRecord(r["id"], r, orjson.dumps(r), fresh) for r in records}}
+
+
+CODED: dict[str, Any] = {
+    "name": "test:coded",
+    "database": "test_coded",
+    "destinations": [
+        {"name": "profile", "kind": "object", "table": "profile", "names": {"code": {"type": "text"}}},
+        {"name": "book", "kind": "object", "table": "book", "names": {"code": {"type": "text"}}},
+    ],
+}
+
+
+def plain(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A record without the store's metadata (the adapter reads records as stored)."""
+    return None if record is None else {k: v for k, v in record.items() if not k.startswith("__")}
 
 
 def test_value_matches() -> None:
@@ -45,47 +79,72 @@ def test_value_matches() -> None:
 
 def test_find_uses_the_index_and_orders_oldest_first(store: CountingStore) -> None:
     for i, email in enumerate(["b@x", "a@x", "b@x"]):
-        store.write("m", "person", [{"id": f"p{i}", "email": [email, "shared@x"], "n": i}], "insert")
+        store.records.write("m", "person", [{"id": f"p{i}", "email": [email, "shared@x"], "n": i}], "insert")
     target = ModelTargetStore(store, "m")
-    store.scans = 0
+    store.records.scans = 0
     found = target.find("person", "email", "b@x")
     assert [r["id"] for r in found] == ["p0", "p2"]
     assert [r["id"] for r in target.find("person", "email", "shared@x")] == ["p0", "p1", "p2"]
     assert target.find("person", "n", True) == []
     assert target.find("person", "never_written", "x") == []
-    assert store.scans == 0
-    assert all("__createdtime__" not in r for r in found)
-    assert target.find("person", "id", "p1") == [{"id": "p1", "email": ["a@x", "shared@x"], "n": 1}]
+    assert store.records.scans == 0
+    assert [r["__createdtime__"] for r in found] == sorted(r["__createdtime__"] for r in found)
+    assert [plain(r) for r in target.find("person", "id", "p1")] == [
+        {"id": "p1", "email": ["a@x", "shared@x"], "n": 1}
+    ]
+
+
+def test_code_to_ref_takes_the_oldest_record_of_any_table(tmp_path: Path) -> None:
+    """haplo:code-to-ref (haplo-import.md §6.3): the first record in creation order across the model's tables."""
+    now = [1_000.0]
+    storage = open_rocksdb(tmp_path / "db", clock=lambda: now[0])
+    try:
+        model = Model.from_json(CODED)
+        for dest in model.stored_destinations:
+            storage.catalog.create_table(model.database, str(dest.table), dest.primary_key)
+        storage.records.write(model.database, "book", [{"id": "b-old", "code": "x:one"}], "insert")
+        now[0] += 1
+        storage.records.write(model.database, "profile", [{"id": "p-new", "code": "x:one"}], "insert")
+        storage.records.write(model.database, "profile", [{"id": "p-two", "code": "x:two"}], "insert")
+        now[0] += 1
+        storage.records.write(model.database, "book", [{"id": "b-two", "code": "x:two"}], "insert")
+        target = ModelTargetStore(storage, model.database)
+        destinations = model.stored_destinations  # profile comes first in the model
+        assert [d.table for d in destinations] == ["profile", "book"]
+        assert find_by_code(target, destinations, "x:one") == "b-old"
+        assert find_by_code(target, destinations, "x:two") == "p-two"
+    finally:
+        storage.close()
 
 
 def test_find_scans_unindexed_attributes(store: CountingStore) -> None:
-    store.write("m", "fixed", [{"id": 1, "code": "A"}, {"id": 2, "code": ["B", "A"]}], "insert")
+    store.records.write("m", "fixed", [{"id": 1, "code": "A"}, {"id": 2, "code": ["B", "A"]}], "insert")
     target = ModelTargetStore(store, "m")
     assert sorted(r["id"] for r in target.find("fixed", "code", "A")) == [1, 2]
-    assert store.scans == 1
+    assert store.records.scans == 1
     assert target.find("nope", "code", "A") == [] and target.get("nope", 1) is None
 
 
 def test_commit_is_atomic_across_tables(store: CountingStore) -> None:
-    store.write("m", "contact", [{"id": "c1", "person": "old"}], "insert")
+    store.records.write("m", "contact", [{"id": "c1", "person": "old"}], "insert")
     target = ModelTargetStore(store, "m")
     good = TargetWrite("person", "id", {"id": "p9", "title": "T"}, True)
     clash = TargetWrite("contact", "id", {"id": "c1", "person": "p9"}, True)
     with pytest.raises(StoreError, match="already exists"):
         target.commit([good, clash])
-    assert store.get("m", "person", "p9") is None
-    assert store.get("m", "contact", "c1")["person"] == "old"
+    assert store.records.get("m", "person", "p9") is None
+    assert store.records.get("m", "contact", "c1")["person"] == "old"
     target.commit([good, TargetWrite("contact", "id", {"id": "c2", "person": "p9"}, True)])
-    assert store.get("m", "person", "p9") is None  # buffered until the flush
+    assert store.records.get("m", "person", "p9") is None  # buffered until the flush
     assert target.flush() == 1
-    assert store.get("m", "person", "p9")["title"] == "T"
-    assert store.get("m", "contact", "c2")["person"] == "p9"
+    assert store.records.get("m", "person", "p9")["title"] == "T"
+    assert store.records.get("m", "contact", "c2")["person"] == "p9"
     replaced = TargetWrite("person", "id", {"id": "p9", "title": "U"}, False)
-    created = store.get("m", "person", "p9")["__createdtime__"]
+    created = store.records.get("m", "person", "p9")["__createdtime__"]
     target.commit([replaced])
     target.flush()
-    assert store.get("m", "person", "p9")["title"] == "U"
-    assert store.get("m", "person", "p9")["__createdtime__"] == created
+    assert store.records.get("m", "person", "p9")["title"] == "U"
+    assert store.records.get("m", "person", "p9")["__createdtime__"] == created
     assert target.committed == 2
 
 
@@ -93,25 +152,25 @@ def test_dry_run_adapter_refuses_writes(store: CountingStore) -> None:
     target = ModelTargetStore(store, "m", read_only=True)
     with pytest.raises(StoreError):
         target.commit([TargetWrite("person", "id", {"id": "p1"}, True)])
-    assert store.get("m", "person", "p1") is None
+    assert store.records.get("m", "person", "p1") is None
 
 
 def test_write_many_rejects_bad_keys_before_writing(store: CountingStore) -> None:
     from gateway.storage.errors import InvalidRecord
 
     with pytest.raises(InvalidRecord):
-        store.write_many(
+        store.records.write_many(
             [("m", "person", [{"id": "ok"}], "insert"), ("m", "contact", [{"id": {"bad": 1}}], "insert")]
         )
-    assert store.get("m", "person", "ok") is None
-    results = store.write_many(
+    assert store.records.get("m", "person", "ok") is None
+    results = store.records.write_many(
         [
             ("m", "person", [{"id": "a"}, {"id": "a", "x": 1}], "insert"),
             ("m", "person", [{"id": "a", "y": 2}], "update"),
         ]
     )
     assert [r.written for r in results] == [["a"], ["a"]] and results[0].skipped == ["a"]
-    stored = store.get("m", "person", "a")
+    stored = store.records.get("m", "person", "a")
     assert stored is not None and stored["y"] == 2 and "x" not in stored
 
 
@@ -123,33 +182,35 @@ def buffered(store: CountingStore) -> ModelTargetStore:
 
 
 def test_pending_records_join_index_lookups_in_the_stores_order(store: CountingStore) -> None:
-    store.write("m", "person", [{"id": "s1", "email": ["a@x"], "n": 1}], "insert")
-    store.write("m", "person", [{"id": "s2", "email": ["b@x"], "n": 2}], "insert")
+    store.records.write("m", "person", [{"id": "s1", "email": ["a@x"], "n": 1}], "insert")
+    store.records.write("m", "person", [{"id": "s2", "email": ["b@x"], "n": 2}], "insert")
     target = buffered(store)
     target.commit([TargetWrite("person", "id", {"id": "p1", "email": ["a@x", "c@x"], "n": 3}, True)])
     moved = target.get("person", "s2")
-    assert moved == {"id": "s2", "email": ["b@x"], "n": 2}
+    assert plain(moved) == {"id": "s2", "email": ["b@x"], "n": 2}
     target.commit([TargetWrite("person", "id", {**moved, "email": ["a@x"]}, False)])  # b@x -> a@x
     target.commit([TargetWrite("person", "id", {"id": "p0", "email": "a@x", "n": 4}, True)])
-    store.scans = 0
+    store.records.scans = 0
     before = {value: target.find("person", "email", value) for value in ("a@x", "b@x", "c@x")}
     assert [r["id"] for r in before["a@x"]] == ["s1", "s2", "p1", "p0"]  # oldest first; s2 kept its age
     assert before["b@x"] == [] and [r["id"] for r in before["c@x"]] == ["p1"]
-    assert target.get("person", "p1") == {"id": "p1", "email": ["a@x", "c@x"], "n": 3}
-    assert target.find("person", "id", "p0") == [{"id": "p0", "email": "a@x", "n": 4}]
-    assert store.scans == 0 and store.get("m", "person", "p1") is None  # all served with the buffer
+    assert plain(target.get("person", "p1")) == {"id": "p1", "email": ["a@x", "c@x"], "n": 3}
+    assert [plain(r) for r in target.find("person", "id", "p0")] == [{"id": "p0", "email": "a@x", "n": 4}]
+    assert (
+        store.records.scans == 0 and store.records.get("m", "person", "p1") is None
+    )  # all served with the buffer
     assert target.flush() == 3
     after = {value: target.find("person", "email", value) for value in ("a@x", "b@x", "c@x")}
     assert after == before
-    assert [v for v, _ in store.index_items("m", "person", "email")] == ["a@x"] * 4 + ["c@x"]
+    assert [v for v, _ in store.records.index_items("m", "person", "email")] == ["a@x"] * 4 + ["c@x"]
 
 
 def test_other_reads_flush_first(store: CountingStore) -> None:
-    store.write("m", "fixed", [{"id": 1, "code": "A"}], "insert")
+    store.records.write("m", "fixed", [{"id": 1, "code": "A"}], "insert")
     target = buffered(store)
     target.commit([TargetWrite("fixed", "id", {"id": 2, "code": "A"}, True)])
     assert [r["id"] for r in target.find("fixed", "code", "A")] == [1, 2]  # not indexed: a scan
-    assert store.get("m", "fixed", 2) is not None and target.committed == 1
+    assert store.records.get("m", "fixed", 2) is not None and target.committed == 1
     target.commit([TargetWrite("person", "id", {"id": "p", "n": 1.5}, True)])
     assert [r["id"] for r in target.scan("person")] == ["p"] and target.committed == 2
     target.commit([TargetWrite("person", "id", {"id": "q", "n": [1]}, True)])
@@ -171,9 +232,9 @@ def test_commit_checks_each_record_like_write_many(store: CountingStore) -> None
     assert target.get("person", "b") is None
     target.commit([TargetWrite("person", "id", {"id": "a", "y": 2, "__createdtime__": 1}, False)])
     assert target.flush() == 2
-    stored = store.get("m", "person", "a")
+    stored = store.records.get("m", "person", "a")
     assert stored is not None and stored["y"] == 2 and "x" not in stored and stored["__createdtime__"] != 1
-    assert store.table("m", "person").attributes["y"].indexed  # registered as write() would
+    assert store.catalog.table("m", "person").attributes["y"].indexed  # registered as write() would
 
 
 def test_generated_key_tables() -> None:
@@ -205,57 +266,62 @@ def test_write_records_indexes_like_write(store: CountingStore) -> None:
     """New and replaced records get exactly the index entries write() gives them."""
     for table in ("person", "contact"):
         for name in ("v", "w"):
-            store.add_attribute("m", table, name)
+            store.catalog.add_attribute("m", table, name)
     records = [
         {"id": f"r{i}", "v": value, **({"w": i} if i % 2 else {})} for i, value in enumerate(ODD_VALUES)
     ]
-    store.write("m", "person", records, "insert")
+    store.records.write("m", "person", records, "insert")
     stamp = 1700000000000.0
     prepared = [{**r, "__createdtime__": stamp, "__updatedtime__": stamp} for r in records]
-    writes = [("m", "contact", K.encode_key(r["id"]), r, orjson.dumps(r), True) for r in prepared]
-    assert store.write_records(writes) == len(records)
+    assert store.imports.write_records("m", final("contact", prepared, True)) == len(records)
 
     def entries(table: str) -> dict[str, list[Any]]:
-        return {a: list(store.index_items("m", table, a)) for a in ("v", "w")}
+        return {a: list(store.records.index_items("m", table, a)) for a in ("v", "w")}
 
     assert entries("contact") == entries("person")
     replaced = [{**r, "v": ODD_VALUES[-1 - i]} for i, r in enumerate(records)]
-    store.write("m", "person", replaced, "replace")
+    store.records.write("m", "person", replaced, "replace")
     again = [{**r, "__createdtime__": stamp, "__updatedtime__": stamp + 1} for r in replaced]
-    store.write_records([("m", "contact", K.encode_key(r["id"]), r, orjson.dumps(r), False) for r in again])
+    store.imports.write_records("m", final("contact", again, False))
     assert entries("contact") == entries("person")
-    assert [r["v"] for r in store.scan("m", "contact")] == [r["v"] for r in store.scan("m", "person")]
+    assert [r["v"] for r in store.records.scan("m", "contact")] == [
+        r["v"] for r in store.records.scan("m", "person")
+    ]
 
 
 def test_write_records_is_one_atomic_write_and_registers_attributes(store: CountingStore) -> None:
     good = {"id": "p1", "fresh_attribute": "x"}
-    bad_table = ("m", "missing", K.encode_key("c1"), {"id": "c1"}, b'{"id":"c1"}', True)
     with pytest.raises(StorageError):
-        store.write_records([("m", "person", K.encode_key("p1"), good, orjson.dumps(good), True), bad_table])
-    assert store.get("m", "person", "p1") is None
-    store.write_records([("m", "person", K.encode_key("p1"), good, orjson.dumps(good), True)])
-    assert store.get("m", "person", "p1") == good
-    assert store.table("m", "person").attributes["fresh_attribute"].indexed
-    assert [k for _, k in store.index_items("m", "person", "fresh_attribute")] == ["p1"]
+        store.imports.write_records(
+            "m", final("person", [good], True) | final("missing", [{"id": "c1"}], True)
+        )
+    assert store.records.get("m", "person", "p1") is None
+    store.imports.write_records("m", final("person", [good], True))
+    assert store.records.get("m", "person", "p1") == good
+    assert store.catalog.table("m", "person").attributes["fresh_attribute"].indexed
+    assert [k for _, k in store.records.index_items("m", "person", "fresh_attribute")] == ["p1"]
 
 
 def test_check_keys_ensure_attributes_and_index_attribute(store: CountingStore) -> None:
-    assert store.check_keys("m", "person", [{"id": "a"}, {"id": 3}], "replace") == ["a", 3]
-    generated = store.check_keys("m", "person", [{}], "insert")[0]
+    assert store.imports.check_keys("m", "person", [{"id": "a"}, {"id": 3}], "replace") == ["a", 3]
+    generated = store.imports.check_keys("m", "person", [{}], "insert")[0]
     assert isinstance(generated, str) and len(generated) == 36
     with pytest.raises(StorageError, match="a valid hash attribute must be provided"):
-        store.check_keys("m", "person", [{}], "replace")
-    store.ensure_attributes("m", "fixed", ["code", "colour"])
-    assert not store.table("m", "fixed").attributes["colour"].indexed  # schema-defined: not indexed
-    store.write(
+        store.imports.check_keys("m", "person", [{}], "replace")
+    store.imports.ensure_attributes("m", "fixed", ["code", "colour"])
+    assert not store.catalog.table("m", "fixed").attributes["colour"].indexed  # schema-defined: not indexed
+    store.records.write(
         "m", "fixed", [{"id": 1, "code": "A", "colour": "red"}, {"id": 2, "code": ["B", "A"]}], "insert"
     )
-    assert not store.is_indexed("m", "fixed", "code")
-    assert store.index_attribute("m", "fixed", "code") is True
-    assert store.index_attribute("m", "fixed", "code") is False
-    assert store.table("m", "fixed").attributes["code"].indexed
-    assert sorted(store.index_keys("m", "fixed", "code", KeyRange("A", True))) == [1, 2]
-    assert store.index_attribute("m", "fixed", "size") is True  # unknown: added, indexed
-    assert store.is_indexed("m", "fixed", "size") and store.index_attribute("m", "fixed", "id") is False
-    reopened_info = store.table("m", "fixed")
+    assert not store.catalog.is_indexed("m", "fixed", "code")
+    assert store.catalog.index_attribute("m", "fixed", "code") is True
+    assert store.catalog.index_attribute("m", "fixed", "code") is False
+    assert store.catalog.table("m", "fixed").attributes["code"].indexed
+    assert sorted(store.records.index_keys("m", "fixed", "code", KeyRange("A", True))) == [1, 2]
+    assert store.catalog.index_attribute("m", "fixed", "size") is True  # unknown: added, indexed
+    assert (
+        store.catalog.is_indexed("m", "fixed", "size")
+        and store.catalog.index_attribute("m", "fixed", "id") is False
+    )
+    reopened_info = store.catalog.table("m", "fixed")
     assert reopened_info.attributes["size"].indexed

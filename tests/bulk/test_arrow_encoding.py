@@ -12,9 +12,8 @@ import orjson
 import pyarrow as pa
 import pytest
 
-import gateway.bulk.loader as loader
-import gateway.storage.rocks_write as rocks_write
 from gateway.bulk.arrowcsv import arrow_parts, cast_typed
+from gateway.bulk.arrowencode import TypedColumn, encode_chunk, index_entries, number_keys, string_keys
 from gateway.bulk.casting import cast_column
 from gateway.bulk.csvsource import text_blocks
 from gateway.bulk.loader import LoadFailed, load_parts
@@ -22,16 +21,9 @@ from gateway.bulk.prefetch import prefetched
 from gateway.bulk.prepare import prepare
 from gateway.bulk.progress import Progress
 from gateway.storage import keys as K
-from gateway.storage.arrowencode import (
-    ChunkPlan,
-    TypedColumn,
-    encode_chunk,
-    index_entries,
-    number_keys,
-    string_keys,
-)
-from gateway.storage.records import AttributeInfo, WriteMode
-from gateway.storage.rocks import RocksRecordStore
+from gateway.storage.ports import Storage
+from gateway.storage.records import AttributeInfo, ChunkPlan, WriteMode
+from gateway.storage.rocksdb import open_rocksdb
 
 STAMP = 1_732_345_678_901.25
 FLOATS = [
@@ -85,8 +77,9 @@ def _write(path: Path, rows: int, seed: int, shuffled: bool = False) -> Path:
     return path
 
 
-def _raw(store: RocksRecordStore) -> dict[str, Any]:
-    entry = store._tables[("d", "t")]  # noqa: SLF001 - the stored bytes themselves are compared
+def _raw(store: Storage) -> dict[str, Any]:
+    rocks = store.catalog._rocks  # type: ignore[attr-defined]  # noqa: SLF001 - the stored bytes are compared
+    entry = rocks.get_table("d", "t")
     out: dict[str, Any] = {"records": list(entry.cf.items())}
     out["attributes"] = sorted((a.name, a.indexed, a.type) for a in entry.info.attributes.values())
     for attribute, cf in sorted(entry.index_cfs.items()):
@@ -102,11 +95,11 @@ def _load(
     mode: WriteMode = "insert",
     stored: list[dict[str, Any]] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    store = RocksRecordStore(store_dir)
+    store = open_rocksdb(store_dir, clock=lambda: STAMP / 1000.0)
     try:
-        store.create_table("d", "t", "id", attributes)
+        store.catalog.create_table("d", "t", "id", attributes)
         if stored:
-            store.write("d", "t", stored, "insert")
+            store.records.write("d", "t", stored, "insert")
         with open(path, "rb") as handle:
             if fast:
                 parts = arrow_parts(handle, Progress(), chunk_rows=500, min_bytes=0)
@@ -144,9 +137,8 @@ TYPED = [
     ],
 )
 def test_the_store_holds_the_same_bytes_either_way(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shuffled: bool, attributes: list[AttributeInfo] | None
+    tmp_path: Path, shuffled: bool, attributes: list[AttributeInfo] | None
 ) -> None:
-    monkeypatch.setattr(loader, "now_ms", lambda: STAMP)
     path = _write(tmp_path / "in.csv", 6_000, seed=11, shuffled=shuffled)
     fast = _load(path, tmp_path / "fast", True, attributes)
     slow = _load(path, tmp_path / "slow", False, attributes)
@@ -160,12 +152,8 @@ def test_the_store_holds_the_same_bytes_either_way(
 
 
 @pytest.mark.parametrize("mode", ["upsert", "update", "insert"])
-def test_loads_into_a_filled_table_store_the_same_bytes_either_way(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: WriteMode
-) -> None:
+def test_loads_into_a_filled_table_store_the_same_bytes_either_way(tmp_path: Path, mode: WriteMode) -> None:
     """Keys already stored send their chunks the per-value way, with the same outcome."""
-    monkeypatch.setattr(loader, "now_ms", lambda: STAMP)
-    monkeypatch.setattr(rocks_write, "now_ms", lambda: STAMP)
     path = _write(tmp_path / "in.csv", 3_000, seed=5)
     stored = [{"id": i, "name": "old", "extra": True} for i in range(1, 3_001, 250)]
     fast = _load(path, tmp_path / "fast", True, None, mode, stored)
@@ -348,32 +336,32 @@ def test_prefetched_stops_its_thread_when_the_consumer_stops_early() -> None:
 
 def test_a_batch_put_ahead_is_rebuilt_when_an_index_was_replaced_meanwhile(tmp_path: Path) -> None:
     """The loader stages chunks in another thread; an index dropped and made again before the write is used anew."""
-    store = RocksRecordStore(tmp_path / "db")
+    store = open_rocksdb(tmp_path / "db")
     try:
-        store.create_table("d", "t", "id")
-        store.write("d", "t", [{"id": 100, "city": "z"}], "insert")
+        store.catalog.create_table("d", "t", "id")
+        store.records.write("d", "t", [{"id": 100, "city": "z"}], "insert")
 
         def chunk(first: int) -> Any:
             ids = TypedColumn("int", pa.array([first, first + 1, first + 2], pa.int64()))
             cities = TypedColumn("str", pa.array(["b", "a", "b"]), pa.array(["b", "a", "b"]))
             encoded = encode_chunk(
-                ["id", "city"], [ids, cities], store.chunk_plan("d", "t", ["id", "city"], STAMP)
+                ["id", "city"], [ids, cities], store.chunks.chunk_plan("d", "t", ["id", "city"], STAMP)
             )
             assert encoded is not None
-            store.stage_encoded("d", "t", encoded)
-            assert encoded.batch is not None
+            store.chunks.stage_encoded("d", "t", encoded)
+            assert encoded.staged is not None
             return encoded
 
         first, second = chunk(1), chunk(4)
-        assert store.write_encoded("d", "t", first, "insert")  # as staged
-        store.drop_attribute("d", "t", "city")
-        store.add_attribute("d", "t", "city", indexed=True)
-        assert store.write_encoded("d", "t", second, "insert")
-        assert [key for _, key in store.index_items("d", "t", "city")] == [
+        assert store.chunks.write_encoded("d", "t", first, "insert")  # as staged
+        store.catalog.drop_attribute("d", "t", "city")
+        store.catalog.add_attribute("d", "t", "city", indexed=True)
+        assert store.chunks.write_encoded("d", "t", second, "insert")
+        assert [key for _, key in store.records.index_items("d", "t", "city")] == [
             5,
             4,
             6,
         ]  # only what followed the drop
-        assert store.get("d", "t", 6)["city"] == "b"  # type: ignore[index]
+        assert store.records.get("d", "t", 6)["city"] == "b"  # type: ignore[index]
     finally:
         store.close()

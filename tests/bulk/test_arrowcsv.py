@@ -12,14 +12,14 @@ import pyarrow as pa
 import pytest
 
 from gateway.bulk.arrowcsv import _checked_blocks, agrees, arrow_parts, cast_typed, lines_agree
+from gateway.bulk.arrowencode import python_columns
 from gateway.bulk.casting import cast_column
 from gateway.bulk.csvsource import text_blocks
 from gateway.bulk.loader import LoadFailed, load_csv, load_parts
 from gateway.bulk.prepare import Part, prepare
 from gateway.bulk.progress import Progress
-from gateway.storage.arrowencode import python_columns
 from gateway.storage.records import AttributeInfo
-from gateway.storage.rocks import RocksRecordStore
+from gateway.storage.rocksdb import open_rocksdb
 from tests.bulk.test_casting import RECORDED
 
 TRICKY = [cell for cell, _ in RECORDED] + [
@@ -189,10 +189,10 @@ def test_well_formed_files_agree_and_give_the_python_records(tmp_path: Path, tex
 
 
 def _stored(path: Path, store_dir: Path, fast: bool, indexed: bool = True) -> tuple[Any, list[Any]]:
-    store = RocksRecordStore(store_dir)
+    store = open_rocksdb(store_dir)
     try:
         attributes = [AttributeInfo("city", indexed)] if indexed else None
-        store.create_table("d", "t", "id", attributes)
+        store.catalog.create_table("d", "t", "id", attributes)
         with open(path, "rb") as handle:
             try:
                 if fast:
@@ -206,9 +206,9 @@ def _stored(path: Path, store_dir: Path, fast: bool, indexed: bool = True) -> tu
                 outcome = str(exc)
         records = [
             {k: v for k, v in r.items() if k not in ("__createdtime__", "__updatedtime__")}
-            for r in store.scan("d", "t")
+            for r in store.records.scan("d", "t")
         ]
-        cities = list(store.index_items("d", "t", "city")) if indexed else []
+        cities = list(store.records.index_items("d", "t", "city")) if indexed else []
         return outcome, [records, cities]
     finally:
         store.close()

@@ -64,8 +64,8 @@ def test_search_jobs_by_start_date(op: Ops) -> None:
 
 def test_jobs_left_in_progress_become_error_on_startup(root: Path) -> None:
     with make_client(root) as client:
-        store = client.app.state.gateway.store
-        store.write(
+        store = client.app.state.gateway.storage
+        store.records.write(
             SYSTEM_DB,
             JOB_TABLE,
             [

@@ -190,15 +190,15 @@ def test_offset_limit_without_sort(dogs):
 
 
 def test_index_drives_the_and(dogs, client, monkeypatch):
-    store = client.app.state.gateway.store
+    store = client.app.state.gateway.storage
     calls: list[str] = []
-    original_scan = store.scan
+    original_scan = store.records.scan
 
     def counting_scan(*args: Any, **kwargs: Any) -> Any:
         calls.append("scan")
         return original_scan(*args, **kwargs)
 
-    monkeypatch.setattr(store, "scan", counting_scan)
+    monkeypatch.setattr(store.records, "scan", counting_scan)
     assert by_conditions(dogs, [cond("dog_name", "not_equal", "x"), cond("age", "equals", 9)]) == [3]
     assert calls == []  # the indexed equals drove it, no table scan
     assert by_conditions(dogs, [cond("dog_name", "not_equal", "x")]) == [1, 2, 3, 4, 6, "5"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 
-from gateway.storage.rocks import RocksRecordStore
+from gateway.storage.rocksdb import open_rocksdb
 from tests.conftest import make_client
 from tests.operations.conftest import DOGS
 
@@ -314,11 +314,11 @@ def test_get_backup_holds_only_that_database(dogs, root, tmp_path):
         tar.extractall(tmp_path / "restored", filter="data")
     blob = b"".join((tmp_path / "restored" / "dev" / n.split("/", 1)[1]).read_bytes() for n in names)
     assert b"admin" not in blob and b"scrypt$" not in blob and b"zz-marker" not in blob
-    restored = RocksRecordStore(tmp_path / "restored" / "dev")
+    restored = open_rocksdb(tmp_path / "restored" / "dev")
     try:
-        assert restored.list_databases() == ["dev"]
-        assert restored.get("dev", "dog", 1)["dog_name"] == "Penny"
-        assert restored.count("dev", "dog") == len(DOGS)
+        assert restored.catalog.list_databases() == ["dev"]
+        assert restored.records.get("dev", "dog", 1)["dog_name"] == "Penny"
+        assert restored.catalog.count("dev", "dog") == len(DOGS)
     finally:
         restored.close()
     assert not any((root / "tmp").iterdir())  # the work directory is removed after the response

@@ -1,14 +1,35 @@
-"""ISO 8601 dates of job searches and delete_records_before, as epoch milliseconds.
+"""Time stamps as the gateway writes and reads them.
 
-Accepted: ``2021-01-25``, ``2021-01-25T23:05``, ``2021-01-25T23:05:27``, with an
-optional fraction and an optional zone (``Z``, ``+01:00``, ``+0100``); no zone means UTC.
+- :func:`iso_now`: now as ISO 8601 UTC with milliseconds (``2026-11-23T00:22:51.026Z``);
+- :func:`epoch_ms` / :func:`iso_ms`: whole epoch milliseconds (HarperDB's job times) and their ISO form;
+- :func:`parse_iso_ms`: the dates of job searches and ``delete_records_before``. Accepted:
+  ``2021-01-25``, ``2021-01-25T23:05``, ``2021-01-25T23:05:27``, with an optional fraction
+  and an optional zone (``Z``, ``+01:00``, ``+0100``); no zone means UTC.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+
+
+def iso_now() -> str:
+    """Current UTC time as ISO-8601 with milliseconds and ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def epoch_ms() -> int:
+    """Now, in whole epoch milliseconds (HarperDB's job datetimes)."""
+    return int(time.time() * 1000)
+
+
+def iso_ms(ms: int | float) -> str:
+    """Epoch milliseconds as ``2026-11-23T00:22:51.026Z``."""
+    moment = datetime.fromtimestamp(ms / 1000.0, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
 
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"

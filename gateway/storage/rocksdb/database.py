@@ -1,6 +1,5 @@
-"""Shared low-level parts of the RocksDB store: options, index-key helpers, table handles,
-and ``RocksStoreBase`` (opening the store, table metadata, column families, attribute
-registration, table locks).
+"""The opened RocksDB store that every RocksDB port shares: options, table metadata,
+column families, locks and the registration of new attributes.
 
 Layout:
 - default column family: metadata. ``D<db>`` → database info, ``T<db>\\0<table>``
@@ -9,7 +8,8 @@ Layout:
 - one column family per secondary index: ``encode_key(value) + encode_key(pk)`` → b"".
 
 A record and its index entries are written in one ``WriteBatch``. Values are
-orjson-encoded JSON; no pickle anywhere.
+orjson-encoded JSON; no pickle anywhere. Locks: the metadata lock is always taken
+before a table's lock; the column-family lock is a leaf.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,13 +26,12 @@ import rocksdict
 
 from gateway.storage import keys as K
 from gateway.storage.errors import DatabaseNotFound, StoreError, StoreLocked, TableNotFound
+from gateway.storage.ports import Clock
 from gateway.storage.records import AttributeInfo, TableInfo
 
 _SEQ_KEY = b"#seq"
-_CHUNK = 10_000
-_MISSING: Any = object()
-_SCALARS = (str, int, float, bool, type(None))
-_MISSING_UPDATE_KEY = "a valid hash attribute must be provided with update record, check log for more info"
+CHUNK = 10_000
+"""Records per WriteBatch when a whole table is rewritten (drop_attribute, copies)."""
 
 
 def _options() -> rocksdict.Options:
@@ -56,32 +54,8 @@ def _options() -> rocksdict.Options:
     return opts
 
 
-def _value_keys(value: Any) -> tuple[bytes, ...]:
-    """The encoded index keys of one attribute value (array elements too; objects none)."""
-    if type(value) is list:
-        out = []
-        for item in value:
-            if isinstance(item, _SCALARS):
-                try:
-                    out.append(K.encode_key(item))
-                except K.UnencodableKey:
-                    continue
-        return tuple(out)
-    if value is _MISSING or not isinstance(value, _SCALARS):
-        return ()
-    try:
-        return (K.encode_key(value),)
-    except K.UnencodableKey:
-        return ()
-
-
-def now_ms() -> float:
-    """Current time in epoch milliseconds, as HarperDB stores it."""
-    return time.time() * 1000.0
-
-
-class _Table:
-    """Cached handles and schema of one table."""
+class TableHandle:
+    """Cached column families and schema of one table."""
 
     __slots__ = ("info", "cf_name", "cf", "handle", "index_cf", "index_cfs", "index_handles", "lock")
 
@@ -96,14 +70,15 @@ class _Table:
         self.lock = threading.RLock()
 
 
-class RocksStoreBase:
-    """Opening a RocksDB store and keeping its table metadata, column families and locks."""
+class RocksDatabase:
+    """One RocksDB directory, opened once per process, with its tables' metadata in memory."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, clock: Clock) -> None:
         self.path = str(path)
+        self.clock = clock
         Path(self.path).mkdir(parents=True, exist_ok=True)
         try:
-            self._db: Any = rocksdict.Rdict(self.path, _options())
+            self.db: Any = rocksdict.Rdict(self.path, _options())
         except Exception as exc:  # rocksdict raises a bare Exception
             if "lock" in str(exc).lower():
                 raise StoreLocked(
@@ -111,27 +86,30 @@ class RocksStoreBase:
                     f"(lock file {os.path.join(self.path, 'LOCK')}): {exc}"
                 ) from exc
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
-        self._meta_lock = threading.RLock()
+        self.meta_lock = threading.RLock()
         self._cf_lock = threading.Lock()
-        self._tables: dict[tuple[str, str], _Table] = {}
-        self._databases: dict[str, dict[str, Any]] = {}
+        self.tables: dict[tuple[str, str], TableHandle] = {}
+        self.databases: dict[str, dict[str, Any]] = {}
         self._load_metadata()
+
+    def now_ms(self) -> float:
+        """The store's clock in epoch milliseconds (records' ``__createdtime__``/``__updatedtime__``)."""
+        return self.clock() * 1000.0
 
     # -- metadata ---------------------------------------------------------
 
     def _load_metadata(self) -> None:
-        for key, value in self._db.items(from_key=b"D"):
+        for key, value in self.db.items(from_key=b"D"):
             if not key.startswith(b"D"):
                 break
-            self._databases[key[1:].decode()] = orjson.loads(value)
-        for key, value in self._db.items(from_key=b"T"):
+            self.databases[key[1:].decode()] = orjson.loads(value)
+        for key, value in self.db.items(from_key=b"T"):
             if not key.startswith(b"T"):
                 break
-            meta = orjson.loads(value)
-            table = self._table_from_meta(meta)
-            self._tables[(table.info.database, table.info.name)] = table
+            table = self._table_from_meta(orjson.loads(value))
+            self.tables[(table.info.database, table.info.name)] = table
 
-    def _table_from_meta(self, meta: dict[str, Any]) -> _Table:
+    def _table_from_meta(self, meta: dict[str, Any]) -> TableHandle:
         info = TableInfo(
             database=meta["database"],
             name=meta["name"],
@@ -143,17 +121,17 @@ class RocksStoreBase:
             created=meta["created"],
             expiration=meta.get("expiration"),
         )
-        table = _Table(info, meta["cf"])
-        table.cf = self._db.get_column_family(meta["cf"])
-        table.handle = self._db.get_column_family_handle(meta["cf"])
+        table = TableHandle(info, meta["cf"])
+        table.cf = self.db.get_column_family(meta["cf"])
+        table.handle = self.db.get_column_family_handle(meta["cf"])
         for a in meta["attributes"]:
             if a.get("cf"):
                 table.index_cf[a["name"]] = a["cf"]
-                table.index_cfs[a["name"]] = self._db.get_column_family(a["cf"])
-                table.index_handles[a["name"]] = self._db.get_column_family_handle(a["cf"])
+                table.index_cfs[a["name"]] = self.db.get_column_family(a["cf"])
+                table.index_handles[a["name"]] = self.db.get_column_family_handle(a["cf"])
         return table
 
-    def _table_meta(self, table: _Table) -> bytes:
+    def _table_meta(self, table: TableHandle) -> bytes:
         info = table.info
         return orjson.dumps(
             {
@@ -172,48 +150,74 @@ class RocksStoreBase:
         )
 
     @staticmethod
-    def _table_key(database: str, table: str) -> bytes:
+    def table_key(database: str, table: str) -> bytes:
+        """The metadata key of a table."""
         return b"T" + database.encode() + b"\x00" + table.encode()
 
+    def save_database(self, database: str, info: dict[str, Any]) -> None:
+        self.db.put(b"D" + database.encode(), orjson.dumps(info))
+        self.databases[database] = info
+
+    def forget_database(self, database: str) -> None:
+        self.db.delete(b"D" + database.encode())
+        del self.databases[database]
+
+    def save_table(self, table: TableHandle) -> None:
+        """Store a table's metadata (after its schema or column families changed)."""
+        self.db.put(self.table_key(table.info.database, table.info.name), self._table_meta(table))
+
     def _next_cf_name(self, prefix: str) -> str:
-        raw = self._db.get(_SEQ_KEY)
+        raw = self.db.get(_SEQ_KEY)
         seq = int(raw) + 1 if raw else 1
-        self._db.put(_SEQ_KEY, str(seq).encode())
+        self.db.put(_SEQ_KEY, str(seq).encode())
         return f"{prefix}{seq}"
 
-    def _create_cf(self, prefix: str) -> tuple[str, Any]:
+    def create_cf(self, prefix: str) -> tuple[str, Any]:
+        """A new column family named ``<prefix><sequence>``; (name, column family)."""
         with self._cf_lock:  # a leaf lock: never held while taking another
             name = self._next_cf_name(prefix)
-            cf = self._db.create_column_family(name, _options())
+            cf = self.db.create_column_family(name, _options())
         return name, cf
 
-    def _save_table(self, table: _Table) -> None:
-        self._db.put(self._table_key(table.info.database, table.info.name), self._table_meta(table))
+    def new_table(self, info: TableInfo, indexed: Iterable[str]) -> TableHandle:
+        """Create the column families of a table (records, and an index per ``indexed`` attribute),
+        store its metadata and register it. The caller holds the metadata lock."""
+        cf_name, cf = self.create_cf("tb")
+        entry = TableHandle(info, cf_name)
+        entry.cf = cf
+        entry.handle = self.db.get_column_family_handle(cf_name)
+        for attribute in indexed:
+            self.add_index(entry, attribute)
+        self.save_table(entry)
+        self.tables[(info.database, info.name)] = entry
+        return entry
 
-    def _get_table(self, database: str, table: str) -> _Table:
-        found = self._tables.get((database, table))
+    def get_table(self, database: str, table: str) -> TableHandle:
+        """The table's handle; DatabaseNotFound or TableNotFound."""
+        found = self.tables.get((database, table))
         if found is None:
-            if database not in self._databases:
+            if database not in self.databases:
                 raise DatabaseNotFound(database)
             raise TableNotFound(database, table)
         return found
 
-    def _add_index(self, table: _Table, attribute: str) -> None:
-        cf_name, cf = self._create_cf("ix")
+    def add_index(self, table: TableHandle, attribute: str) -> None:
+        """An empty index column family for ``attribute`` (the caller saves the metadata)."""
+        cf_name, cf = self.create_cf("ix")
         table.index_cf[attribute] = cf_name
         table.index_cfs[attribute] = cf
-        table.index_handles[attribute] = self._db.get_column_family_handle(cf_name)
+        table.index_handles[attribute] = self.db.get_column_family_handle(cf_name)
 
     @contextlib.contextmanager
-    def _locked(self, entry: _Table) -> Iterator[None]:
+    def locked(self, entry: TableHandle) -> Iterator[None]:
         """Hold a table's lock, failing if the table was dropped since it was looked up."""
         with entry.lock:
             if entry.handle is None:
                 raise TableNotFound(entry.info.database, entry.info.name)
             yield
 
-    def _register_attributes(
-        self, entry: _Table, names: Iterable[str], indexed: bool | None = None, backfill: bool = False
+    def register_attributes(
+        self, entry: TableHandle, names: Iterable[str], indexed: bool | None = None, backfill: bool = False
     ) -> None:
         """Add attributes first seen in written records (and their indexes).
 
@@ -232,20 +236,69 @@ class RocksStoreBase:
                     continue
                 entry.info.attributes[name] = AttributeInfo(name, index, None)
                 if index:
-                    self._add_index(entry, name)
+                    self.add_index(entry, name)
                     if backfill:
-                        self._backfill_index(entry, name)
+                        self.backfill_index(entry, name)
                 changed = True
             if changed:
-                self._save_table(entry)
+                self.save_table(entry)
 
-    def _backfill_index(self, entry: _Table, attribute: str) -> None:
+    def backfill_index(self, entry: TableHandle, attribute: str) -> None:
+        """Index the stored records' values of ``attribute``."""
         handle = entry.index_handles[attribute]
         batch = rocksdict.WriteBatch(raw_mode=True)
         for raw_key, raw in entry.cf.items():
             record = orjson.loads(raw)
             if attribute in record:
-                for v in K.index_values(record[attribute]):
-                    batch.put(K.encode_key(v) + raw_key, b"", handle)
+                for value_key in K.value_keys(record[attribute]):
+                    batch.put(value_key + raw_key, b"", handle)
         if batch.len():
-            self._db.write(batch)
+            self.db.write(batch)
+
+    # -- records' lifetime ------------------------------------------------
+
+    def live(self, entry: TableHandle, raw: bytes | None) -> dict[str, Any] | None:
+        """The decoded record, or None when absent or past the table's expiration."""
+        if raw is None:
+            return None
+        record: dict[str, Any] = orjson.loads(raw)
+        if entry.info.expiration and entry.info.expired(record, self.now_ms()):
+            return None
+        return record
+
+    # -- whole store --------------------------------------------------------
+
+    def write(self, batch: rocksdict.WriteBatch) -> None:
+        """Apply a WriteBatch atomically."""
+        self.db.write(batch)
+
+    def flush_wal(self) -> None:
+        """Sync the write-ahead log to disk."""
+        self.db.flush_wal(True)
+
+    def flush(self) -> None:
+        """Write the memtables of every column family to SST files."""
+        self.db.flush(True)
+        for entry in self.tables.values():
+            for cf in (entry.cf, *entry.index_cfs.values()):
+                cf.flush(True)
+
+    @staticmethod
+    def close_table(entry: TableHandle) -> None:
+        """Release a table's column families (its handle becomes None: writers then fail)."""
+        for cf in [entry.cf, *entry.index_cfs.values()]:
+            cf.close()
+        entry.index_cfs.clear()
+        entry.index_handles.clear()
+        entry.handle = None
+
+    def close(self) -> None:
+        """Flush the WAL and release the store (and its lock file)."""
+        with self.meta_lock:
+            try:
+                self.db.flush_wal(True)
+            finally:
+                for entry in self.tables.values():
+                    self.close_table(entry)
+                self.tables.clear()
+                self.db.close()

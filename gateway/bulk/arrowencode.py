@@ -5,25 +5,26 @@ records: the encoded primary keys in key order, each record's JSON in the same
 order and the sorted index entries of every indexed attribute, all as Arrow
 binary arrays built by C++ and numpy kernels instead of Python code per record.
 The bytes are exactly those of the per-value path (``gateway.storage.keys``,
-``gateway.storage.codec``, ``orjson``): a column the kernels cannot encode
-exactly is either encoded by ``codec.json_fragments`` or makes ``encode_chunk``
-answer None, and the caller then writes the chunk the per-value way.
+``gateway.bulk.rowjson``, ``orjson``): a column the kernels cannot encode
+exactly is either encoded by ``rowjson.json_fragments`` or makes ``encode_chunk``
+answer None, and the caller then writes the chunk the per-value way. Declared
+types are checked with the entries of ``gateway.storage.harper_types``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gateway.bulk.rowjson import json_fragments, row_separators, stamp_suffix
 from gateway.storage import keys as K
-from gateway.storage import types as T
-from gateway.storage.codec import columns_types_ok, json_fragments, row_separators, stamp_suffix
-from gateway.storage.records import CREATED, UPDATED
+from gateway.storage.harper_types import ASCII_ISO_DATE, HARPER_TYPES, columns_types_ok
+from gateway.storage.records import CREATED, UPDATED, ChunkPlan, EncodedChunk
 
 Kind = Literal["int", "float", "bool", "str"]
 _BINARY = pa.binary()
@@ -31,9 +32,7 @@ _SIGN = np.uint64(1 << 63)
 _SHIFT = np.uint64(63)
 _FEW = 8  # a column with at most one distinct value per this many records: see index_entries
 _KEY = np.dtype([("tag", "u1"), ("bits", ">u8")])
-_ASCII_DATE = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?$"
-)
+_PYTHON_KIND = {"int": int, "float": float, "bool": bool, "str": str}
 
 
 @dataclass
@@ -69,31 +68,6 @@ Column = TypedColumn | list[Any]
 def python_columns(columns: Sequence[Column]) -> list[Sequence[Any]]:
     """Every column as a Python list (for the per-value write path)."""
     return [c.to_python() if isinstance(c, TypedColumn) else c for c in columns]
-
-
-@dataclass(frozen=True)
-class ChunkPlan:
-    """What the store expects of an encoded chunk: its table's layout when encoding started."""
-
-    primary_key: str
-    indexed: tuple[str, ...]  # attributes with an index, in the table's order
-    types: dict[str, str] = field(default_factory=dict)  # declared attribute types
-    stamp: float | None = None  # set: records get __createdtime__/__updatedtime__ (not schema-defined)
-
-
-@dataclass
-class EncodedChunk:
-    """New records ready to put: keys in order, their JSON, and sorted index entries (Python bytes)."""
-
-    plan: ChunkPlan
-    names: list[str]
-    keys: list[bytes]  # ascending, unique
-    rows: list[bytes]  # aligned with keys
-    index: dict[str, list[bytes]]  # attribute → its index keys, ascending
-    batch: tuple[Any, Any] | None = None  # (column families, WriteBatch) when put ahead of the write
-
-    def __len__(self) -> int:
-        return len(self.keys)
 
 
 def number_keys(values: Any) -> Any:
@@ -133,30 +107,26 @@ def column_keys(column: Column) -> Any | None:
 
 
 def _column_types_ok(column: Column, type_name: str) -> bool:
+    """Whether a column certainly has the declared type (False: check record by record)."""
     if not isinstance(column, TypedColumn):
         return columns_types_ok(["c"], [column], {"c": type_name})
-    kind = column.kind
-    if type_name == "Any":
+    entry = HARPER_TYPES.get(type_name)
+    if entry is None:
+        return False
+    if entry.kinds is None:
         return True
-    if type_name == "String":
-        return kind == "str"
-    if type_name in ("Float", "Number"):
-        return kind in ("int", "float")
-    if type_name == "Boolean":
-        return kind == "bool"
-    if type_name in ("Int", "Long", "BigInt"):
-        if kind != "int":
+    kind = _PYTHON_KIND[column.kind]
+    if kind not in entry.kinds:
+        return False
+    if entry.integer_bounds is not None and kind in (int, float):
+        if kind is float:  # whole values are not known without a look at each: record by record
             return False
-        low, high = {"Int": T.INT32, "Long": T.LONG, "BigInt": (-(2**63), 2**63 - 1)}[type_name]
+        low, high = entry.integer_bounds
         bounds = pc.min_max(column.values).as_py()
         return bool(low <= bounds["min"] and bounds["max"] <= high)
-    if type_name == "ID":
-        return kind == "str"
-    if type_name == "Date":
-        if kind in ("int", "float") or column.dates:
-            return True
-        return kind == "str" and bool(pc.all(pc.match_substring_regex(column.values, _ASCII_DATE)).as_py())
-    return False
+    if entry.date_strings and kind is str and not column.dates:
+        return bool(pc.all(pc.match_substring_regex(column.values, ASCII_ISO_DATE)).as_py())
+    return True
 
 
 def _json_piece(column: Column) -> tuple[Any, bool]:

@@ -1,0 +1,237 @@
+"""The storage ports: what the rest of the gateway needs from a backend, and nothing more.
+
+Each port is a small ``Protocol`` named for what its callers do with it:
+
+- :class:`Catalog`: databases, tables and attributes, and facts about them;
+- :class:`Records`: reads (by key, scans, index ranges) and writes (the four
+  write modes, atomic groups, deletes) of records;
+- :class:`ImportWrites`: the batch-import path: key checks, attribute
+  registration, and a group of final records stored atomically;
+- :class:`ChunkWrites`: the bulk-load path: chunks of new records, encoded
+  ahead by the loader where the backend can take them whole;
+- :class:`Backup`: copies of the store for operators.
+
+A backend provides one object per port, bundled in :class:`Storage` by its
+``open`` function (see :mod:`gateway.storage.backends`). It is correct when it
+passes ``tests/storage/contract`` unchanged. Implementations are thread-safe.
+Errors are :mod:`gateway.storage.errors` types; a backend's own exceptions never
+cross a port.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from gateway.storage.records import (
+    AttributeInfo,
+    ChunkPlan,
+    EncodedChunk,
+    FinalRecord,
+    KeyRange,
+    TableInfo,
+    WriteMode,
+    WriteResult,
+)
+
+Clock = Callable[[], float]
+"""Seconds since the epoch (``time.time``); stores stamp and expire records by it."""
+
+
+class Catalog(Protocol):
+    """Databases, tables and attributes."""
+
+    def list_databases(self) -> list[str]: ...
+    def has_database(self, database: str) -> bool: ...
+    def create_database(self, database: str) -> None: ...
+    def drop_database(self, database: str) -> None: ...
+    def list_tables(self, database: str) -> list[TableInfo]: ...
+    def table(self, database: str, table: str) -> TableInfo:
+        """The table's schema; DatabaseNotFound or TableNotFound."""
+        ...
+
+    def create_table(
+        self,
+        database: str,
+        table: str,
+        primary_key: str = "id",
+        attributes: Sequence[AttributeInfo] | None = None,
+        expiration: int | None = None,
+    ) -> TableInfo:
+        """A new table (its database is created if needed).
+
+        ``attributes`` given: a schema-defined table (declared types enforced, only
+        ``indexed`` attributes indexed). Otherwise every attribute is indexed and
+        records carry ``__createdtime__``/``__updatedtime__``. ``expiration``:
+        records older than this many seconds (since their last write) are gone.
+        """
+        ...
+
+    def drop_table(self, database: str, table: str) -> None: ...
+    def add_attribute(self, database: str, table: str, attribute: str, indexed: bool = True) -> None: ...
+    def drop_attribute(self, database: str, table: str, attribute: str) -> None:
+        """Forget an attribute: its index and its value in every record (the primary key: InvalidRecord)."""
+        ...
+
+    def index_attribute(self, database: str, table: str, attribute: str) -> bool:
+        """Give ``attribute`` an index built from the stored records; False if it has one.
+
+        An attribute the table does not know yet is added, indexed.
+        """
+        ...
+
+    def is_indexed(self, database: str, table: str, attribute: str) -> bool:
+        """Whether look-ups by ``attribute`` use an index (the primary key always does)."""
+        ...
+
+    def count(self, database: str, table: str) -> int: ...
+    def size_bytes(self, database: str, table: str) -> int: ...
+    def last_updated(self, database: str, table: str) -> float | None:
+        """The newest ``__updatedtime__`` of the table (None if empty or not tracked)."""
+        ...
+
+
+class Records(Protocol):
+    """Reads and writes of records."""
+
+    def get(self, database: str, table: str, key: Any) -> dict[str, Any] | None: ...
+    def get_many(self, database: str, table: str, keys: Sequence[Any]) -> list[dict[str, Any] | None]: ...
+    def scan(self, database: str, table: str) -> Iterator[dict[str, Any]]:
+        """Every live record in primary-key order (null, booleans, numbers, then strings)."""
+        ...
+
+    def index_keys(self, database: str, table: str, attribute: str, key_range: KeyRange) -> Iterator[Any]:
+        """Primary keys whose ``attribute`` lies in ``key_range``, in index order."""
+        ...
+
+    def index_items(
+        self, database: str, table: str, attribute: str, key_range: KeyRange | None = None
+    ) -> Iterator[tuple[Any, Any]]:
+        """``(value, primary key)`` pairs of an index within ``key_range`` (all if None), in order.
+
+        Array values appear once per element; for the primary key both items are the key.
+        """
+        ...
+
+    def write(
+        self, database: str, table: str, records: Sequence[dict[str, Any]], mode: WriteMode
+    ) -> WriteResult:
+        """Insert, update, upsert or replace records, all or nothing.
+
+        Insert skips stored keys, update skips missing ones; a bad key or a value
+        of the wrong declared type raises InvalidRecord and nothing is written.
+        """
+        ...
+
+    def write_many(
+        self,
+        operations: Sequence[tuple[str, str, Sequence[dict[str, Any]], WriteMode]],
+        strict: bool = False,
+    ) -> list[WriteResult]:
+        """Several ``write`` calls on any tables, applied atomically.
+
+        ``strict``: a record that would be skipped raises InvalidRecord instead.
+        """
+        ...
+
+    def delete(self, database: str, table: str, keys: Iterable[Any]) -> WriteResult: ...
+    def sync(self) -> None:
+        """Make every write so far durable (survive a crash of the machine)."""
+        ...
+
+
+class ImportWrites(Protocol):
+    """The batch-import write path (the commit buffer of the engine's target store)."""
+
+    def check_keys(
+        self, database: str, table: str, records: Sequence[dict[str, Any]], mode: WriteMode
+    ) -> list[Any]:
+        """The primary keys ``write`` would use (a new UUID for a missing insert key).
+
+        Raises InvalidRecord with ``write``'s message for a bad or missing key or a
+        value of the wrong declared type. Writes nothing.
+        """
+        ...
+
+    def ensure_attributes(self, database: str, table: str, names: Iterable[str]) -> None:
+        """Register attributes first seen in records about to be written (indexed as ``write`` does)."""
+        ...
+
+    def write_records(self, database: str, tables: Mapping[str, Mapping[bytes, FinalRecord]]) -> int:
+        """Store final records, all of them or none, each replacing what is stored under its key.
+
+        ``tables`` maps a table to its records by encoded key (:func:`gateway.storage.keys.encode_key`).
+        Index entries follow the difference between the stored and the new record.
+        Returns the number of records written.
+        """
+        ...
+
+
+class ChunkWrites(Protocol):
+    """The bulk-load write path: large chunks of records."""
+
+    def load_chunk(
+        self,
+        database: str,
+        table: str,
+        records: list[dict[str, Any]],
+        mode: WriteMode,
+        stamp: float | None = None,
+    ) -> tuple[int, int]:
+        """Write one chunk with ``write``'s rules; (written, skipped) counts.
+
+        Records may be changed in place. A bad key or a value of the wrong declared
+        type raises ChunkRecordError with the record's index, and nothing is written.
+        """
+        ...
+
+    def chunk_plan(
+        self, database: str, table: str, names: Sequence[str], stamp: float | None
+    ) -> ChunkPlan | None:
+        """How a chunk of new records with these attributes is to be encoded; None: not at all."""
+        ...
+
+    def stage_encoded(self, database: str, table: str, chunk: EncodedChunk) -> None:
+        """Prepare the write of an encoded chunk ahead of ``write_encoded`` (another thread may call it)."""
+        ...
+
+    def write_encoded(self, database: str, table: str, chunk: EncodedChunk, mode: WriteMode) -> bool:
+        """Write an encoded chunk whole; False (nothing written) when the store cannot take it as is."""
+        ...
+
+
+class Backup(Protocol):
+    """Copies of the store for operators."""
+
+    def checkpoint(self, directory: str) -> None:
+        """A consistent copy of the whole store in ``directory`` (which must not exist)."""
+        ...
+
+    def database_archive(self, database: str, work_dir: Path) -> Path:
+        """An ``application/x-tar`` of one database under ``work_dir``; its path. DatabaseNotFound."""
+        ...
+
+
+@dataclass
+class Storage:
+    """One opened backend: its ports, its clock, and how to close it."""
+
+    backend: str
+    catalog: Catalog
+    records: Records
+    imports: ImportWrites
+    chunks: ChunkWrites
+    backup: Backup
+    closer: Callable[[], None]
+    clock: Clock = field(default=time.time)
+
+    def now_ms(self) -> float:
+        """The store's current time in epoch milliseconds (as records are stamped)."""
+        return self.clock() * 1000.0
+
+    def close(self) -> None:
+        """Release the backend (flushing what it holds)."""
+        self.closer()

@@ -1,0 +1,229 @@
+"""The ChunkWrites port on RocksDB: large chunks of a bulk load, each one WriteBatch.
+
+A chunk the loader encoded ahead (``EncodedChunk``: sorted keys, record JSON,
+sorted index entries) is put as it is when none of its keys can be stored yet;
+any other chunk goes through ``load_chunk``, which follows ``write``'s rules but
+is built for throughput (column-at-a-time key and type checks, no reads when
+the chunk's key range is empty).
+"""
+
+from __future__ import annotations
+
+import operator
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from itertools import repeat
+from typing import Any
+
+import orjson
+import rocksdict
+
+from gateway.storage import keys as K
+from gateway.storage.errors import ChunkRecordError
+from gateway.storage.harper_types import type_errors, types_ok
+from gateway.storage.records import CREATED, UPDATED, ChunkPlan, EncodedChunk, TableInfo, WriteMode
+from gateway.storage.rocksdb.database import RocksDatabase, TableHandle
+from gateway.storage.rocksdb.staging import MISSING, stage_writes
+
+
+class RocksChunkWrites:
+    """Bulk-load writes: one WriteBatch per chunk."""
+
+    def __init__(self, database: RocksDatabase) -> None:
+        self._rocks = database
+
+    def load_chunk(
+        self,
+        database: str,
+        table: str,
+        records: list[dict[str, Any]],
+        mode: WriteMode,
+        stamp: float | None = None,
+    ) -> tuple[int, int]:
+        """Records are changed in place instead of copied and no key lists are returned. When
+        none of the chunk's keys can exist yet (one iterator seek over the chunk's key range,
+        no duplicates in the chunk) records and index entries are put in key order without
+        reading anything."""
+        if mode not in ("insert", "update", "upsert"):
+            raise ValueError(f"load_chunk cannot {mode}")
+        rocks = self._rocks
+        entry = rocks.get_table(database, table)
+        info = entry.info
+        stamp = rocks.now_ms() if stamp is None else stamp
+        live, ekeys, skipped = _chunk_keys(records, info.primary_key, mode)
+        if info.schema_defined:
+            _check_chunk_types(info, records)
+        if not live:
+            return 0, skipped
+        new_names = set().union(*live).difference(info.attributes)
+        with rocks.locked(entry):
+            if new_names:
+                rocks.register_attributes(entry, sorted(new_names))
+            order = sorted(range(len(ekeys)), key=ekeys.__getitem__)
+            keys_sorted = [ekeys[i] for i in order]
+            fresh = (
+                not info.expiration
+                and len(set(ekeys)) == len(ekeys)
+                and _range_empty(entry.cf, keys_sorted[0], keys_sorted[-1])
+            )
+            if fresh and mode == "update":
+                return 0, skipped + len(live)
+            batch = rocksdict.WriteBatch(raw_mode=True)
+            if fresh:
+                _stage_fresh(entry, batch, [live[i] for i in order], keys_sorted, stamp)
+                written = len(live)
+            else:
+                keys = [record[info.primary_key] for record in live]
+                result = stage_writes(entry, batch, live, keys, mode, stamp, {})
+                written = len(result.written)
+                skipped += len(result.skipped)
+            if batch.len():
+                rocks.write(batch)
+        return written, skipped
+
+    def chunk_plan(self, database: str, table: str, names: Sequence[str], stamp: float | None) -> ChunkPlan:
+        """The indexes are those the table will have once the chunk's new attributes are
+        registered (tables without a schema index every attribute)."""
+        entry = self._rocks.get_table(database, table)
+        info = entry.info
+        indexed = list(entry.index_handles)
+        if not info.schema_defined:
+            indexed += [name for name in dict.fromkeys(names) if name not in info.attributes]
+        types = info.declared_types()
+        return ChunkPlan(info.primary_key, tuple(indexed), types, None if info.schema_defined else stamp)
+
+    def write_encoded(self, database: str, table: str, chunk: EncodedChunk, mode: WriteMode) -> bool:
+        """It cannot when the table changed since the chunk was planned, the table expires
+        records, the mode is update, or any of the chunk's keys may already be stored."""
+        if mode not in ("insert", "upsert") or not len(chunk):
+            return False
+        rocks = self._rocks
+        entry = rocks.get_table(database, table)
+        if entry.info.expiration:
+            return False
+        with rocks.locked(entry):
+            if self.chunk_plan(database, table, chunk.names, chunk.plan.stamp) != chunk.plan:
+                return False
+            keys = chunk.keys
+            if not _range_empty(entry.cf, keys[0], keys[-1]):
+                return False
+            new_names = [name for name in chunk.names if name not in entry.info.attributes]
+            if new_names:
+                rocks.register_attributes(entry, sorted(new_names))
+            staged = chunk.staged
+            if staged is None or not all(map(operator.is_, staged[0], _chunk_handles(entry, chunk))):
+                staged = ((), _chunk_batch(entry, chunk))
+            rocks.write(staged[1])
+        return True
+
+    def stage_encoded(self, database: str, table: str, chunk: EncodedChunk) -> None:
+        """Only when every index the chunk has entries for exists already (a table without a
+        schema gets its indexes when ``write_encoded`` registers the chunk's new attributes)."""
+        entry = self._rocks.get_table(database, table)
+        if entry.handle is not None and set(chunk.index) <= entry.index_handles.keys():
+            chunk.staged = (_chunk_handles(entry, chunk), _chunk_batch(entry, chunk))
+
+
+def _chunk_handles(entry: TableHandle, chunk: EncodedChunk) -> tuple[Any, ...]:
+    """The column families a chunk's batch puts into (compared by identity: a dropped one is new)."""
+    return (entry.handle, *(entry.index_handles.get(attribute) for attribute in chunk.index))
+
+
+def _chunk_batch(entry: TableHandle, chunk: EncodedChunk) -> rocksdict.WriteBatch:
+    batch = rocksdict.WriteBatch(raw_mode=True)
+    put = batch.put
+    deque(map(put, chunk.keys, chunk.rows, repeat(entry.handle)), 0)
+    for attribute, entries in chunk.index.items():
+        deque(map(put, entries, repeat(b""), repeat(entry.index_handles[attribute])), 0)
+    return batch
+
+
+def _chunk_keys(
+    records: list[dict[str, Any]], pk: str, mode: WriteMode
+) -> tuple[list[dict[str, Any]], list[bytes], int]:
+    """The records to write, their encoded keys, and how many were skipped (update without key)."""
+    keys = list(map(dict.get, records, repeat(pk)))
+    kinds = set(map(type, keys))
+    if kinds <= {int, str} and (str not in kinds or "" not in keys):
+        try:
+            return records, K.encode_keys(keys), 0
+        except K.UnencodableKey:
+            pass
+    live: list[dict[str, Any]] = []
+    encoded: list[bytes] = []
+    skipped = 0
+    for index, (record, key) in enumerate(zip(records, keys, strict=True)):
+        kind = type(key)
+        if key is None or key == "":
+            if mode == "update":
+                skipped += 1
+                continue
+            key = record[pk] = str(uuid.uuid4())
+        elif kind is not int and kind is not str and kind is not float:
+            raise ChunkRecordError(
+                index, f"invalid primary key value {orjson.dumps(key).decode()} for '{pk}'"
+            )
+        try:
+            encoded.append(K.encode_key(key))
+        except K.UnencodableKey as exc:
+            raise ChunkRecordError(index, str(exc)) from exc
+        live.append(record)
+    return live, encoded, skipped
+
+
+def _check_chunk_types(info: TableInfo, records: Sequence[dict[str, Any]]) -> None:
+    types = info.declared_types()
+    if not types or types_ok(records, types):
+        return
+    for index, record in enumerate(records):
+        errors = type_errors(record, types)
+        if errors:
+            raise ChunkRecordError(index, ". ".join(errors))
+
+
+def _range_empty(cf: Any, low: bytes, high: bytes) -> bool:
+    """Whether ``cf`` holds no key between ``low`` and ``high`` (inclusive)."""
+    for key in cf.keys(from_key=low):
+        return bool(key > high)
+    return True
+
+
+def _stage_fresh(
+    entry: TableHandle,
+    batch: rocksdict.WriteBatch,
+    records: list[dict[str, Any]],
+    ekeys: list[bytes],
+    stamp: float,
+) -> None:
+    """Put new records (sorted by key, none stored yet) and their index entries, each in key order."""
+    info = entry.info
+    put = batch.put
+    if not info.schema_defined or info.expiration:
+        for record in records:
+            record[CREATED] = stamp
+            record[UPDATED] = stamp
+    handle = entry.handle
+    for ekey, raw in zip(ekeys, map(orjson.dumps, records), strict=True):
+        put(ekey, raw, handle)
+    for attribute, index_handle in entry.index_handles.items():
+        entries = _index_entries(records, ekeys, attribute)
+        entries.sort()
+        for key in entries:
+            put(key, b"", index_handle)
+
+
+def _index_entries(records: list[dict[str, Any]], ekeys: list[bytes], attribute: str) -> list[bytes]:
+    """Index keys (value + primary key) of one attribute over a chunk of new records."""
+    values = list(map(dict.get, records, repeat(attribute), repeat(MISSING)))
+    kinds = set(map(type, values))
+    if (kinds <= {str} or kinds <= {int, float}) and MISSING not in values:
+        try:
+            return list(map(bytes.__add__, K.encode_keys(values), ekeys))
+        except K.UnencodableKey:
+            pass
+    entries: list[bytes] = []
+    for value, ekey in zip(values, ekeys, strict=True):
+        if value is not MISSING:
+            entries.extend(value_key + ekey for value_key in K.value_keys(value))
+    return entries

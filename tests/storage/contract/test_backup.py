@@ -1,0 +1,45 @@
+"""Contract of the Backup port: a whole-store checkpoint and a one-database archive."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from gateway.storage.errors import DatabaseNotFound
+from gateway.storage.ports import Storage
+from gateway.storage.records import KeyRange
+from tests.storage.contract.conftest import StoreFactory
+
+
+def test_a_database_archive_holds_that_database_only(storage: Storage, tmp_path: Path) -> None:
+    storage.catalog.create_table("keep", "t")
+    storage.catalog.create_table("secret", "t")
+    storage.records.write("keep", "t", [{"id": 1, "v": "kept-value"}], "insert")
+    storage.records.write("secret", "t", [{"id": 1, "v": "zz-secret-marker"}], "insert")
+    work = tmp_path / "work"
+    work.mkdir()
+    archive = storage.backup.database_archive("keep", work)
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+        contents = b"".join(tar.extractfile(m).read() for m in tar.getmembers() if m.isfile())  # type: ignore[union-attr]
+    assert names and all(name.startswith("keep/") for name in names)
+    assert b"zz-secret-marker" not in contents
+    with pytest.raises(DatabaseNotFound):
+        storage.backup.database_archive("nope", work)
+    assert storage.records.get("keep", "t", 1) is not None  # the store is still in use
+
+
+def test_a_checkpoint_is_a_copy_of_the_whole_store(factory: StoreFactory, tmp_path: Path) -> None:
+    storage = factory.open()
+    storage.catalog.create_table("d", "t")
+    storage.catalog.create_table("e", "u")
+    storage.records.write("d", "t", [{"id": 1, "v": "x"}], "insert")
+    target = tmp_path / "checkpoint"
+    storage.backup.checkpoint(str(target))
+    storage.records.write("d", "t", [{"id": 2}], "insert")  # later writes are not in the copy
+    copy = factory.open_at(target)
+    assert copy.catalog.list_databases() == ["d", "e"]
+    assert [r["id"] for r in copy.records.scan("d", "t")] == [1]
+    assert list(copy.records.index_keys("d", "t", "v", KeyRange("x", True))) == [1]
