@@ -24,7 +24,7 @@ from engine.models import Model
 from engine.ports import BatchFile, StoreError, TargetStore, TargetWrite
 from engine.processors import RECORD_PROCESSORS, RecordSource
 from engine.readers import READERS, Reader
-from engine.report import Reporter
+from engine.report import MAX_ERRORS_TO_REPORT, Reporter
 from engine.transform import BatchEnv, Transformation
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def run_batch(
     log: Callable[[str], None],
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    report_all_errors: bool = False,
+    max_errors: int | None = MAX_ERRORS_TO_REPORT,
     batch_identifier: str | None = None,
     models: Mapping[str, Model] | None = None,
 ) -> BatchOutcome:
@@ -66,9 +66,10 @@ def run_batch(
 
     ``progress`` is called with the number of records done every 1000 records and at
     the end; ``should_stop`` is checked every 100 records and stops the batch with an
-    exception. ``models`` (all registered models) lets the control file name any of them.
+    exception. ``max_errors`` caps the errors logged (see :class:`Reporter`; None or 0:
+    no cap). ``models`` (all registered models) lets the control file name any of them.
     """
-    reporter = Reporter(log, report_all_errors=report_all_errors)
+    reporter = Reporter(log, max_errors=max_errors)
     run = _Run(control, model, files, store, reporter, dry_run, models, batch_identifier)
     exception: str | None = None
     try:

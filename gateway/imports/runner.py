@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
-from engine import MAX_ERRORS_TO_REPORT, TOO_MANY_ERRORS, BatchFile, run_batch, validate_control
+from engine import BatchFile, run_batch, validate_control
 from engine.readers.base import KEEP_LIMIT
 from gateway.auth.api_keys import iso_now
 from gateway.imports import audit
@@ -139,23 +139,6 @@ class _Run:
             self.progress.errors = self.errors
         self._maybe_checkpoint()
 
-    def capped_log(self, cap: int) -> Callable[[str], None]:
-        """``log`` with a cap other than the engine's: errors up to ``cap - 1`` are logged, the
-        ``cap``-th becomes TOO_MANY_ERRORS, later ones are only counted (``cap <= 0``: no cap)."""
-        seen = [0]
-
-        def deliver(line: str) -> None:
-            seen[0] += 1
-            if cap > 0 and seen[0] >= cap:
-                if seen[0] == cap:
-                    self.log(TOO_MANY_ERRORS)
-                else:
-                    self.progress.errors = seen[0]
-                return
-            self.log(line)
-
-        return deliver
-
     def records(self, done: int) -> None:
         self.progress.records_done = int(done)
         self._maybe_checkpoint()
@@ -261,8 +244,6 @@ class BatchRunner:
             store.flush()
             state.records(done)
 
-        cap = int(self.gateway.config.get("import.max_errors") or 0)
-        engine_cap = cap == MAX_ERRORS_TO_REPORT
         assert isinstance(control, dict)
         outcome = run_batch(
             control,
@@ -270,10 +251,10 @@ class BatchRunner:
             batch_files,
             store,
             dry_run=dry_run,
-            log=state.log if engine_cap else state.capped_log(cap),
+            log=state.log,
             progress=progress,
             should_stop=state.should_stop(self.stopping),
-            report_all_errors=not engine_cap,
+            max_errors=int(self.gateway.config.get("import.max_errors") or 0),
             batch_identifier=state.identifier,
             models=models,
         )

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gateway.storage.system import SYSTEM_DB
 from tests.batch.conftest import BatchApi, minimal_control, start_api
 from tests.conftest import make_client
@@ -151,6 +153,21 @@ def test_error_cap_from_configuration(root: Path) -> None:
         assert lines == [f"bad (record {i})" for i in range(4)] + [
             "Too many errors in import batch, no further errors will be reported"
         ]
+        assert info["errors"] == 8
+
+
+@pytest.mark.parametrize(("cap", "logged"), [(3, 2), (0, 8)])
+def test_other_error_caps_from_configuration(root: Path, cap: int, logged: int) -> None:
+    with make_client(root, **{"import.max_errors": cap}) as client:
+        api = start_api(client)
+        control = minimal_control()
+        control["instructions"].append({"action": "log-error", "message": "bad"})
+        info = run(
+            api, control, {"d": json.dumps([{"first": "a", "last": str(i)} for i in range(8)]).encode()}
+        )
+        lines = info["log"].split("\n")[1:-1]
+        too_many = ["Too many errors in import batch, no further errors will be reported"] if cap else []
+        assert lines == [f"bad (record {i})" for i in range(logged)] + too_many
         assert info["errors"] == 8
 
 

@@ -155,9 +155,27 @@ def test_error_cap_and_report_all_errors() -> None:
     assert len(capped.lines) == 500
     assert capped.lines[498] == "Problem (record 498)"
     assert capped.lines[499] == TOO_MANY_ERRORS
-    every = run(model, instructions, records, report_all_errors=True)
+    every = run(model, instructions, records, max_errors=None)
     assert every.outcome.errors == 502 and len(every.lines) == 502
     assert every.lines[-1] == "Problem (record 501)"
+
+
+@pytest.mark.parametrize("cap", [1, 2, 3, 7])
+def test_error_cap_is_a_parameter(cap: int) -> None:
+    model = items_model()
+    instructions = [NEW, {"action": "abort-record", "message": "Problem"}]
+    result = run(model, instructions, [{}] * 9, max_errors=cap)
+    assert result.lines == [f"Problem (record {i})" for i in range(cap - 1)] + [TOO_MANY_ERRORS]
+    assert result.outcome.errors == 9 and result.outcome.records == 9
+
+
+@pytest.mark.parametrize("cap", [None, 0, -1])
+def test_no_error_cap(cap: int | None) -> None:
+    model = items_model()
+    instructions = [NEW, {"action": "abort-record", "message": "Problem"}]
+    result = run(model, instructions, [{}] * 600, max_errors=cap)
+    assert result.lines == [f"Problem (record {i})" for i in range(600)]
+    assert result.outcome.errors == 600
 
 
 def test_record_numbers_continue_across_files_and_non_objects_have_no_properties() -> None:
