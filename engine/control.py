@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Container, Mapping
 from typing import Any, Final
 
+from engine.filters import FILTERS
 from engine.jsvalues import js_string, js_truthy
+from engine.processors import RECORD_PROCESSORS
+from engine.readers import READERS
 
 REQUIRED_PROPERTIES: Final[Mapping[str, tuple[str, ...]]] = {
     "field": ("source", "destination", "name"),
@@ -59,9 +62,6 @@ def missing_properties(instruction: Mapping[str, Any], action: str) -> str | Non
 
 def validate_control(control: object, model_names: Container[str]) -> list[str]:
     """Validate a parsed control file; the list of messages (empty when valid)."""
-    from engine.processors import RECORD_PROCESSORS
-    from engine.readers import READERS
-
     c: Mapping[str, Any] = control if isinstance(control, dict) else {}
     errors: list[str] = []
     if "dataImportControlFileVersion" not in c:
@@ -151,8 +151,6 @@ def _check_one(instruction: Mapping[str, Any], loop_targets: list[str] | None) -
 
 
 def _check_filters(filters: Any) -> str | None:
-    from engine.filters import FILTERS
-
     if not isinstance(filters, list):
         return "'filters' property is not an array"
     for name in filters:

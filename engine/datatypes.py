@@ -14,8 +14,7 @@ not parse as a possible number is stored unchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import phonenumbers
@@ -24,26 +23,11 @@ from engine.countries import ISO_3166_ALPHA2
 from engine.dates import compile_date_format
 from engine.errors import SetupError
 from engine.jsvalues import UNDEFINED, Ref, js_number_str, js_string, js_stringify, js_truthy
-from engine.models import PERSON_NAME_PARTS, POSTAL_ADDRESS_PARTS, Destination, Model, NameSpec
-from engine.ports import TargetStore
-
-Converter = Callable[[Any], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class TypeContext:
-    """Everything a type factory may use to build the converter of one instruction."""
-
-    instruction: Mapping[str, Any]
-    source_details: str
-    name: NameSpec
-    model: Model
-    report: Callable[[str], None]
-    store: TargetStore
-    mappings: Mapping[str, Any]
-
-
-TypeFactory = Callable[[TypeContext], Converter]
+from engine.models import PERSON_NAME_PARTS, POSTAL_ADDRESS_PARTS, Destination, Model
+from engine.refmapping import ref_mapping
+from engine.typecontext import TypeContext as TypeContext
+from engine.typecontext import TypeFactory as TypeFactory
+from engine.values import Converter as Converter
 
 _MAX_SAFE = 2**53
 _INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
@@ -247,8 +231,6 @@ def object_type(ctx: TypeContext) -> Converter:
 
 def ref(ctx: TypeContext) -> Converter:
     """A reference (from a filter or ``refMapping``), stored as the primary key."""
-    from engine.refmapping import ref_mapping
-
     mapped = ref_mapping(ctx)
     if mapped is not None:
         return mapped

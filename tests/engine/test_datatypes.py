@@ -10,7 +10,7 @@ from engine import UNDEFINED, Model, Ref
 from engine.countries import ISO_3166_ALPHA2
 from engine.datatypes import DATA_TYPES, Converter, TypeContext, type_factory
 from engine.errors import SetupError
-from engine.models import NameSpec
+from engine.models import BUILTIN_TYPES, NameSpec
 from tests.engine.fakes import MemoryStore
 from tests.engine.helpers import person_model
 
@@ -46,6 +46,10 @@ def test_registry_covers_every_type_of_the_spec() -> None:
         "telephone-number", "integer", "number", "boolean", "datetime", "date", "json", "object-type", "ref",
         "person-name", "postal-address",
     }  # fmt: skip
+
+
+def test_models_accept_exactly_the_registered_types() -> None:
+    assert set(DATA_TYPES) == BUILTIN_TYPES
 
 
 @pytest.mark.parametrize(
