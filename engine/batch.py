@@ -18,6 +18,7 @@ from engine.compile import Compiler
 from engine.control import validate_control
 from engine.errors import BatchError
 from engine.filters import FilterContext, FilterSet
+from engine.instructions import INSTRUCTIONS
 from engine.jsvalues import EMPTY_CONTEXT, js_string
 from engine.keys import uuid4_keys
 from engine.models import Model
@@ -148,6 +149,7 @@ class _Run:
             env,
             FilterSet(FilterContext(model, self.store)),
             mappings if isinstance(mappings, dict) else {},
+            INSTRUCTIONS,
         )
         program = compiler.program(self.control["instructions"], self.dry_run)
         readers = self._readers()
