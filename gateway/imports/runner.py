@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
-from engine import BatchFile, run_batch, validate_control
+from engine import BatchError, BatchFile, prepare_batch
 from engine.readers.base import KEEP_LIMIT
 from gateway.auth.api_keys import iso_now
 from gateway.imports import audit
@@ -229,12 +229,11 @@ class BatchRunner:
             return RunResult(0, 0, f"Control file not found: {row.get('control')}")
         except (UnicodeDecodeError, ValueError) as exc:
             return RunResult(0, 0, f"Control file is not JSON: {exc}")
-        models = self.models.all()
-        name = control.get("model") if isinstance(control, dict) else None
-        model = models.get(name) if isinstance(name, str) else None
-        if model is None:
-            problems = validate_control(control, set(models)) or ["Control file has no usable model"]
-            return RunResult(0, 0, "Errors in control file:" + "".join("\n  " + p for p in problems))
+        try:
+            prepared = prepare_batch(control, self.models.all())
+        except BatchError as exc:  # the engine's one validation of the control file
+            return RunResult(0, 0, exc.message)
+        model = prepared.model
         batch_files = [self._batch_file(entry, state) for entry in files]
         store = ModelTargetStore(
             self.gateway.store, model.database, read_only=dry_run, generated_keys=generated_key_tables(model)
@@ -244,10 +243,7 @@ class BatchRunner:
             store.flush()
             state.records(done)
 
-        assert isinstance(control, dict)
-        outcome = run_batch(
-            control,
-            model,
+        outcome = prepared.run(
             batch_files,
             store,
             dry_run=dry_run,
@@ -256,7 +252,6 @@ class BatchRunner:
             should_stop=state.should_stop(self.stopping),
             max_errors=int(self.gateway.config.get("import.max_errors") or 0),
             batch_identifier=state.identifier,
-            models=models,
         )
         try:
             store.flush()  # normally done by the engine's last progress report

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+import engine.batch
+from engine import validate_control
 from gateway.storage.system import SYSTEM_DB
 from tests.batch.conftest import BatchApi, minimal_control, start_api
 from tests.conftest import make_client
@@ -139,6 +141,23 @@ def test_unregistered_model_at_run_time(api: BatchApi) -> None:
         "EXCEPTION: Error during import: Errors in control file:\n  Model not implemented: haplo:person"
         in info["log"]
     )
+
+
+def test_control_file_is_validated_once_per_run(api: BatchApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[Any] = []
+
+    def validate(control: Any, names: Any) -> list[str]:
+        checked.append(control)
+        return validate_control(control, names)
+
+    monkeypatch.setattr(engine.batch, "validate_control", validate)
+    assert run(api, minimal_control(), {"p": json.dumps(PEOPLE).encode()})["state"] == "complete"
+    assert len(checked) == 1
+    batch = api.create_batch(api.upload_control(minimal_control()))
+    api.op({"operation": "drop_import_model", "name": "haplo:person"})
+    api.schedule(batch)
+    assert api.wait(batch)["state"] == "error"
+    assert len(checked) == 2
 
 
 def test_error_cap_from_configuration(root: Path) -> None:
