@@ -71,12 +71,12 @@ class PreparedBatch:
         max_errors: int | None = MAX_ERRORS_TO_REPORT,
         batch_identifier: str | None = None,
     ) -> BatchOutcome:
-        """Run the batch over ``files`` against ``store`` (the model's database); ``log`` receives each error line.
+        """Run the batch over ``files`` against ``store`` (the model's database).
 
-        ``progress`` is called with the number of records done every 1000 records and at
-        the end; ``should_stop`` is checked every 100 records and stops the batch with an
-        exception. ``max_errors`` caps the errors logged (see :class:`Reporter`; None or 0:
-        no cap).
+        ``log`` receives each error line; ``progress`` is called with the number of
+        records done every 1000 records and at the end; ``should_stop`` is checked every
+        100 records and stops the batch with an exception. ``max_errors`` caps the errors
+        logged (see :class:`Reporter`; None or 0: no cap).
         """
         reporter = Reporter(log, max_errors=max_errors)
         run = _Run(self.control, self.model, files, store, reporter, dry_run, batch_identifier)

@@ -38,7 +38,7 @@ class Instruction:
     nested: tuple[str, ...] = ()
     """Its nested instruction lists that validation descends into."""
     value: bool = False
-    """A value instruction: its ``filters`` are validated and the for-each overwrite rule applies."""
+    """A value instruction: its ``filters`` are validated (Ours, §11 #20) and the for-each overwrite rule applies."""
     opens_target: bool = False
     """Makes its destination's target current (``new``, ``load``), for the for-each overwrite rule."""
     starts_loop: bool = False
