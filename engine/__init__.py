@@ -4,7 +4,7 @@ No HTTP, no files, no database handles: the gateway passes a control file (parse
 JSON), a :class:`Model`, :class:`BatchFile` streams and a :class:`TargetStore`.
 """
 
-from engine.batch import BatchOutcome, run_batch
+from engine.batch import BatchOutcome, PreparedBatch, prepare_batch, run_batch
 from engine.control import validate_control
 from engine.datatypes import DATA_TYPES
 from engine.errors import BatchError, ModelError
@@ -31,11 +31,13 @@ __all__ = [
     "Model",
     "ModelError",
     "NameSpec",
+    "PreparedBatch",
     "Ref",
     "StoreError",
     "TargetStore",
     "TargetWrite",
     "describe_filters",
+    "prepare_batch",
     "run_batch",
     "validate_control",
 ]

@@ -1,10 +1,13 @@
-"""Running one batch (spec §1.5 step 3, §3, §5, §8): the engine's public entry point.
+"""Running one batch (spec §1.5 step 3, §3, §5, §8): the engine's public entry points.
 
-Order: validate the control file → compile the instructions (setup errors are
-reported) → create every reader and decode/parse every file → apply the record
-processor → transform each record; a complete record's targets are committed with
-one ``store.commit`` call in a real run. Exceptions that end the batch (§8.1)
-become :attr:`BatchOutcome.exception`; ``run_batch`` itself does not raise them.
+Setup, once per run: :func:`prepare_batch` validates the control file and selects
+its model (control-file errors end the run before anything else). Then
+:meth:`PreparedBatch.run`: compile the instructions against the run's store (setup
+errors are reported) → create every reader and decode/parse every file → apply the
+record processor → transform each record; a complete record's targets are committed
+with one ``store.commit`` call in a real run. Exceptions that end the batch (§8.1)
+become :attr:`BatchOutcome.exception`; neither ``run`` nor :func:`run_batch` (both
+steps in one call) raises them.
 """
 
 from __future__ import annotations
@@ -18,13 +21,14 @@ from engine.compile import Compiler
 from engine.control import validate_control
 from engine.errors import BatchError
 from engine.filters import FilterContext, FilterSet
+from engine.instructions import INSTRUCTIONS
 from engine.jsvalues import EMPTY_CONTEXT, js_string
 from engine.keys import uuid4_keys
 from engine.models import Model
 from engine.ports import BatchFile, StoreError, TargetStore, TargetWrite
 from engine.processors import RECORD_PROCESSORS, RecordSource
 from engine.readers import READERS, Reader
-from engine.report import Reporter
+from engine.report import MAX_ERRORS_TO_REPORT, Reporter
 from engine.transform import BatchEnv, Transformation
 
 logger = logging.getLogger(__name__)
@@ -48,6 +52,59 @@ class BatchOutcome:
     """The message of the exception that ended the batch, or None if it finished."""
 
 
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A validated control file and the model it names, ready to run (see :func:`prepare_batch`)."""
+
+    control: dict[str, Any]
+    model: Model
+
+    def run(
+        self,
+        files: Sequence[BatchFile],
+        store: TargetStore,
+        *,
+        dry_run: bool,
+        log: Callable[[str], None],
+        progress: Callable[[int], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        max_errors: int | None = MAX_ERRORS_TO_REPORT,
+        batch_identifier: str | None = None,
+    ) -> BatchOutcome:
+        """Run the batch over ``files`` against ``store`` (the model's database).
+
+        ``log`` receives each error line; ``progress`` is called with the number of
+        records done every 1000 records and at the end; ``should_stop`` is checked every
+        100 records and stops the batch with an exception. ``max_errors`` caps the errors
+        logged (see :class:`Reporter`; None or 0: no cap).
+        """
+        reporter = Reporter(log, max_errors=max_errors)
+        run = _Run(self.control, self.model, files, store, reporter, dry_run, batch_identifier)
+        exception: str | None = None
+        try:
+            run.execute(progress, should_stop)
+        except Exception as error:  # every failure ends the batch (§8.1)
+            exception = _failure(error, batch_identifier)
+        finally:
+            reporter.record = None
+        if progress is not None:
+            progress(run.records)
+        return BatchOutcome(reporter.count, run.records, run.committed, exception)
+
+
+def prepare_batch(control: object, models: Mapping[str, Model]) -> PreparedBatch:
+    """Validate a parsed control file, once, and select its model among ``models`` (by name).
+
+    Raises :class:`BatchError` ``Errors in control file:`` with validation's messages,
+    one per indented line.
+    """
+    errors = validate_control(control, models)
+    if errors:
+        raise BatchError("Errors in control file:\n  " + "\n  ".join(errors))
+    assert isinstance(control, dict)  # validation rejects anything else
+    return PreparedBatch(control, models[control["model"]])
+
+
 def run_batch(
     control: dict[str, Any],
     model: Model,
@@ -58,31 +115,38 @@ def run_batch(
     log: Callable[[str], None],
     progress: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    report_all_errors: bool = False,
+    max_errors: int | None = MAX_ERRORS_TO_REPORT,
     batch_identifier: str | None = None,
     models: Mapping[str, Model] | None = None,
 ) -> BatchOutcome:
-    """Run a batch of ``files`` with ``control`` against ``store``; ``log`` receives each error line.
+    """:func:`prepare_batch` then :meth:`PreparedBatch.run`; control-file errors become the exception.
 
-    ``progress`` is called with the number of records done every 1000 records and at
-    the end; ``should_stop`` is checked every 100 records and stops the batch with an
-    exception. ``models`` (all registered models) lets the control file name any of them.
+    The control file names ``model``, or any of ``models`` (all registered models) if given.
     """
-    reporter = Reporter(log, report_all_errors=report_all_errors)
-    run = _Run(control, model, files, store, reporter, dry_run, models, batch_identifier)
-    exception: str | None = None
     try:
-        run.execute(progress, should_stop)
-    except BatchError as error:
-        exception = error.message
-    except Exception as error:  # every other failure also ends the batch (§8.1)
-        logger.exception("Unexpected error in import batch %s", batch_identifier)
-        exception = str(error) or type(error).__name__
-    finally:
-        reporter.record = None
-    if progress is not None:
-        progress(run.records)
-    return BatchOutcome(reporter.count, run.records, run.committed, exception)
+        prepared = prepare_batch(control, models if models is not None else {model.name: model})
+    except Exception as error:
+        if progress is not None:
+            progress(0)
+        return BatchOutcome(0, 0, 0, _failure(error, batch_identifier))
+    return prepared.run(
+        files,
+        store,
+        dry_run=dry_run,
+        log=log,
+        progress=progress,
+        should_stop=should_stop,
+        max_errors=max_errors,
+        batch_identifier=batch_identifier,
+    )
+
+
+def _failure(error: Exception, batch_identifier: str | None) -> str:
+    """The message of an exception that ends the batch (unexpected ones are logged with their trace)."""
+    if isinstance(error, BatchError):
+        return error.message
+    logger.exception("Unexpected error in import batch %s", batch_identifier)
+    return str(error) or type(error).__name__
 
 
 class _Run:
@@ -96,7 +160,6 @@ class _Run:
         store: TargetStore,
         reporter: Reporter,
         dry_run: bool,
-        models: Mapping[str, Model] | None,
         batch_identifier: str | None,
     ) -> None:
         self.control = control
@@ -105,20 +168,9 @@ class _Run:
         self.store = store
         self.reporter = reporter
         self.dry_run = dry_run
-        self.models = models
         self.external_data = {"batchIdentifier": batch_identifier}  # Haplo's external data of a batch
         self.records = 0
         self.committed = 0
-
-    def _select_model(self) -> Model:
-        names: Iterable[str] = self.models.keys() if self.models is not None else (self.model.name,)
-        errors = validate_control(self.control, frozenset(names))
-        if errors:
-            raise BatchError("Errors in control file:\n  " + "\n  ".join(errors))
-        wanted = self.control["model"]
-        if self.models is not None and wanted in self.models:
-            return self.models[wanted]
-        return self.model
 
     def _readers(self) -> list[tuple[str, Reader]]:
         files = self.control["files"]
@@ -140,13 +192,14 @@ class _Run:
         return readers
 
     def execute(self, progress: Callable[[int], None] | None, should_stop: Callable[[], bool] | None) -> None:
-        model = self._select_model()
+        model = self.model
         env = BatchEnv(model, self.store, self.reporter, uuid4_keys())
         mappings = self.control.get("mapping")
         compiler = Compiler(
             env,
             FilterSet(FilterContext(model, self.store)),
             mappings if isinstance(mappings, dict) else {},
+            INSTRUCTIONS,
         )
         program = compiler.program(self.control["instructions"], self.dry_run)
         readers = self._readers()

@@ -1,41 +1,20 @@
-"""Control file validation (spec §2.2): five checks, in order, at most one message each."""
+"""Control file validation (spec §2.2): five checks, in order, at most one message each.
+
+Instructions are checked with the rules of the instruction table
+(:data:`engine.instructions.INSTRUCTIONS`), the table compilation uses.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
 from typing import Any, Final
 
+from engine.compile import action_of, unknown_action
+from engine.filters import FILTERS
+from engine.instructions import INSTRUCTIONS
 from engine.jsvalues import js_string, js_truthy
-
-REQUIRED_PROPERTIES: Final[Mapping[str, tuple[str, ...]]] = {
-    "field": ("source", "destination", "name"),
-    "field-structured": ("structured", "destination", "name"),
-    "set-value": ("destination", "name", "value"),
-    "remove-values": ("destination", "name"),
-    "if-exists": ("source",),
-    "if-value-one-of": ("source",),
-    "if-has-value": ("destination", "name"),
-    "within": ("source", "instructions"),
-    "for-each": ("source", "instructions"),
-    "assert-destination": ("destination", "exists"),
-    "abort-record": ("message",),
-    "log-error": ("message",),
-    "new": ("destination",),
-    "load": ("destination", "using"),
-}
-"""The 14 actions and the properties each requires (checked by presence)."""
-
-NESTED_LISTS: Final[Mapping[str, tuple[str, ...]]] = {
-    "if-exists": ("then", "else"),
-    "if-value-one-of": ("then", "else"),
-    "if-has-value": ("then", "else"),
-    "within": ("instructions",),
-    "for-each": ("instructions",),
-}
-"""Nested instruction lists that validation descends into (not ``load.otherwise``)."""
-
-VALUE_ACTIONS: Final = frozenset({"field", "field-structured", "set-value"})
-"""Actions whose ``filters`` are validated (Ours: every value instruction, §11 #20)."""
+from engine.processors import RECORD_PROCESSORS
+from engine.readers import READERS
 
 FOR_EACH_OVERWRITE: Final = (
     "Assigning values within for-each without a new/load statement or setting multivalue "
@@ -43,25 +22,8 @@ FOR_EACH_OVERWRITE: Final = (
 )
 
 
-def action_of(instruction: Mapping[str, Any]) -> str:
-    """The instruction's action; a missing (or empty) action means ``field``."""
-    action = instruction.get("action")
-    return js_string(action) if js_truthy(action) else "field"
-
-
-def missing_properties(instruction: Mapping[str, Any], action: str) -> str | None:
-    """``Expected property not found …`` for the action's missing required properties, or None."""
-    missing = [p for p in REQUIRED_PROPERTIES[action] if p not in instruction]
-    if not missing:
-        return None
-    return f"Expected property not found in {action} instruction: {', '.join(missing)}"
-
-
 def validate_control(control: object, model_names: Container[str]) -> list[str]:
     """Validate a parsed control file; the list of messages (empty when valid)."""
-    from engine.processors import RECORD_PROCESSORS
-    from engine.readers import READERS
-
     c: Mapping[str, Any] = control if isinstance(control, dict) else {}
     errors: list[str] = []
     if "dataImportControlFileVersion" not in c:
@@ -122,28 +84,29 @@ def _check_list(instructions: Any, loop_targets: list[str] | None) -> str | None
 
 def _check_one(instruction: Mapping[str, Any], loop_targets: list[str] | None) -> str | None:
     action = action_of(instruction)
-    if action not in REQUIRED_PROPERTIES:
-        return f"Unknown action in instruction: {action}"
-    problem = missing_properties(instruction, action)
+    entry = INSTRUCTIONS.get(action)
+    if entry is None:
+        return unknown_action(action)
+    problem = entry.missing(instruction, action)
     if problem is not None:
         return problem
     if loop_targets is not None:
         destination = js_string(instruction.get("destination"))
-        if action in ("new", "load"):
+        if entry.opens_target:
             loop_targets.append(destination)
         elif (
-            action in VALUE_ACTIONS
+            entry.value
             and "load" not in destination
             and not js_truthy(instruction.get("multivalue"))
             and destination not in loop_targets
         ):
             return FOR_EACH_OVERWRITE
-    if action in VALUE_ACTIONS and "filters" in instruction:
+    if entry.value and "filters" in instruction:
         problem = _check_filters(instruction["filters"])
         if problem is not None:
             return problem
-    for key in NESTED_LISTS.get(action, ()):
-        inner = [] if action == "for-each" else loop_targets
+    for key in entry.nested:
+        inner = [] if entry.starts_loop else loop_targets
         problem = _check_list(instruction.get(key), inner)
         if problem is not None:
             return problem
@@ -151,8 +114,6 @@ def _check_one(instruction: Mapping[str, Any], loop_targets: list[str] | None) -
 
 
 def _check_filters(filters: Any) -> str | None:
-    from engine.filters import FILTERS
-
     if not isinstance(filters, list):
         return "'filters' property is not an array"
     for name in filters:

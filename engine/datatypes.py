@@ -1,4 +1,4 @@
-"""Data types of Names (spec §6.4): a registry of converter factories.
+"""Data types of Names (spec §6.4): a registry of converter factories and their descriptions.
 
 A factory is called once per value instruction at batch setup with a
 :class:`TypeContext` and returns a converter ``value -> stored value | UNDEFINED``.
@@ -14,7 +14,7 @@ not parse as a possible number is stored unchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,26 +24,11 @@ from engine.countries import ISO_3166_ALPHA2
 from engine.dates import compile_date_format
 from engine.errors import SetupError
 from engine.jsvalues import UNDEFINED, Ref, js_number_str, js_string, js_stringify, js_truthy
-from engine.models import PERSON_NAME_PARTS, POSTAL_ADDRESS_PARTS, Destination, Model, NameSpec
-from engine.ports import TargetStore
-
-Converter = Callable[[Any], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class TypeContext:
-    """Everything a type factory may use to build the converter of one instruction."""
-
-    instruction: Mapping[str, Any]
-    source_details: str
-    name: NameSpec
-    model: Model
-    report: Callable[[str], None]
-    store: TargetStore
-    mappings: Mapping[str, Any]
-
-
-TypeFactory = Callable[[TypeContext], Converter]
+from engine.models import PERSON_NAME_PARTS, POSTAL_ADDRESS_PARTS, Destination, Model
+from engine.refmapping import ref_mapping
+from engine.typecontext import TypeContext as TypeContext
+from engine.typecontext import TypeFactory as TypeFactory
+from engine.values import Converter as Converter
 
 _MAX_SAFE = 2**53
 _INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
@@ -247,8 +232,6 @@ def object_type(ctx: TypeContext) -> Converter:
 
 def ref(ctx: TypeContext) -> Converter:
     """A reference (from a filter or ``refMapping``), stored as the primary key."""
-    from engine.refmapping import ref_mapping
-
     mapped = ref_mapping(ctx)
     if mapped is not None:
         return mapped
@@ -344,34 +327,69 @@ def custom_type(backing: Destination) -> TypeFactory:
     return factory
 
 
-DATA_TYPES: dict[str, TypeFactory] = {
-    "text": text,
-    "text-paragraph": text_like,
-    "text-multiline": text_like,
-    "configuration-name": text_like,
-    "isbn": text_like,
-    "email-address": email_address,
-    "url": url,
-    "telephone-number": telephone_number,
-    "integer": integer,
-    "number": number,
-    "boolean": boolean,
-    "datetime": datetime,
-    "date": datetime,
-    "json": json_value,
-    "object-type": object_type,
-    "ref": ref,
-    "person-name": person_name,
-    "postal-address": postal_address,
+@dataclass(frozen=True, slots=True)
+class DataType:
+    """A registered data type: its converter factory and its short description for the admin UI."""
+
+    factory: TypeFactory
+    description: str
+
+
+_STRING_FORM = "Any present value, stored as its string form."
+
+DATA_TYPES: dict[str, DataType] = {
+    "text": DataType(
+        text, "A string; numbers and booleans are converted with JavaScript rules (the default type)."
+    ),
+    "text-paragraph": DataType(text_like, _STRING_FORM),
+    "text-multiline": DataType(text_like, _STRING_FORM),
+    "configuration-name": DataType(text_like, _STRING_FORM),
+    "isbn": DataType(text_like, _STRING_FORM),
+    "email-address": DataType(email_address, "A string with an @ after its first character."),
+    "url": DataType(
+        url, "A string that starts with a scheme such as https: (see the haplo:fix-up-url filter)."
+    ),
+    "telephone-number": DataType(
+        telephone_number,
+        "A string, normalised to international format using the instruction's country (default GB).",
+    ),
+    "integer": DataType(integer, "A whole number, or a string that is exactly its decimal form."),
+    "number": DataType(number, "A JSON number, or a string holding one decimal literal."),
+    "boolean": DataType(boolean, "true/false, or the strings given by trueValue/falseValue."),
+    "datetime": DataType(
+        datetime,
+        "A string parsed with the instruction's dateFormat (SimpleDateFormat letters); stored as ISO-8601 UTC.",
+    ),
+    "date": DataType(datetime, "Alias of datetime."),
+    "json": DataType(json_value, "Any object or array, stored unchanged."),
+    "object-type": DataType(object_type, "A type code from the model's types list."),
+    "ref": DataType(
+        ref, "A reference to another record (from a filter or refMapping), stored as its primary key."
+    ),
+    "person-name": DataType(
+        person_name,
+        "Built with value:person-name (title, first, middle, last, suffix) and field-structured; needs last.",
+    ),
+    "postal-address": DataType(
+        postal_address,
+        "Built with value:postal-address (street1, street2, city, county, postcode, country) "
+        "and field-structured; needs a two-letter country.",
+    ),
 }
-"""Built-in data types by name; models may add custom types through ``value:<type>``."""
+"""Built-in data types by name (the names of :data:`engine.models.BUILTIN_TYPES`); models may
+add custom types through ``value:<type>``."""
+
+
+def describe_data_types() -> dict[str, str]:
+    """Each built-in data type's short description, in registry order (admin documentation and model pages)."""
+    return {name: data_type.description for name, data_type in DATA_TYPES.items()}
 
 
 def type_factory(model: Model, type_name: str) -> TypeFactory:
     """The factory for a Name's type: built in, or custom through ``value:<type>``."""
-    factory = DATA_TYPES.get(type_name)
-    if factory is not None:
-        return factory
+    data_type = DATA_TYPES.get(type_name)
+    if data_type is not None:
+        return data_type.factory
     backing = model.destination("value:" + type_name)
     if backing is None:
         raise SetupError(f"Unknown data type: {type_name}")

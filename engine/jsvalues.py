@@ -107,7 +107,8 @@ def js_string(value: Any) -> str:
     """``String(value)`` in JavaScript for JSON-compatible values (and Refs)."""
     t = type(value)
     if t is str:
-        return value
+        text: str = value
+        return text
     if value is None:
         return "null"
     if t is bool:

@@ -11,7 +11,7 @@ import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from engine.errors import ModelError
 
@@ -19,6 +19,18 @@ LOAD_BY_REF = "load:by-ref"
 PERSON_NAME = "value:person-name"
 POSTAL_ADDRESS = "value:postal-address"
 LOAD_BY_PREFIX = "load:by-"
+
+BUILTIN_TYPES: Final = frozenset(
+    {
+        "text", "text-paragraph", "text-multiline", "configuration-name", "isbn", "email-address", "url",
+        "telephone-number", "integer", "number", "boolean", "datetime", "date", "json", "object-type", "ref",
+        "person-name", "postal-address",
+    }
+)  # fmt: skip
+"""The data types of spec §6.4 a Name may declare (:data:`engine.datatypes.DATA_TYPES` implements each).
+
+Any other type must be backed by a pseudo destination ``value:<type>``.
+"""
 
 PERSON_NAME_PARTS = ("title", "first", "middle", "last", "suffix")
 POSTAL_ADDRESS_PARTS = ("street1", "street2", "city", "county", "postcode", "country")
@@ -365,11 +377,9 @@ class _ModelBuilder:
                 current = by_name[current.depends]
 
     def _check_types(self, declared: list[Destination], by_name: Mapping[str, Destination]) -> None:
-        from engine.datatypes import DATA_TYPES
-
         for dest in declared:
             for spec in dest.names.values():
-                if spec.type in DATA_TYPES:
+                if spec.type in BUILTIN_TYPES:
                     continue
                 backing = by_name.get("value:" + spec.type)
                 if backing is None or not backing.pseudo:

@@ -9,14 +9,13 @@ setup. Setup problems are reported and fall back to the Ref-only converter.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from engine.jsvalues import UNDEFINED, js_string
 from engine.lookups import TITLE_ATTRIBUTE, find_by_code, title_keys
 from engine.models import Destination, Model
-
-if TYPE_CHECKING:
-    from engine.datatypes import Converter, TypeContext
+from engine.typecontext import TypeContext
+from engine.values import Converter
 
 TITLE_MAPPING_LIMIT: Final = 4096
 

@@ -1,4 +1,4 @@
-"""The error reporter of a batch (spec §8.2): suffixes, the 500-error cap, counts."""
+"""The error reporter of a batch (spec §8.2): suffixes, the error cap, counts."""
 
 from __future__ import annotations
 
@@ -13,18 +13,19 @@ class Reporter:
     """Counts every error and delivers log lines.
 
     While a record is processed (``record`` is not None) each message gets the
-    suffix `` (record N)``. Errors 1–499 are delivered; the 500th is replaced by
-    :data:`TOO_MANY_ERRORS`; later errors are only counted, unless
-    ``report_all_errors`` lifts the cap.
+    suffix `` (record N)``. With a cap of N (``max_errors``, Haplo's 500 by
+    default) errors 1 to N-1 are delivered, the Nth is replaced by
+    :data:`TOO_MANY_ERRORS` and later errors are only counted; a cap of None or
+    0 (or less) delivers every error.
     """
 
     __slots__ = ("count", "record", "_log", "_cap")
 
-    def __init__(self, log: Callable[[str], None], *, report_all_errors: bool = False) -> None:
+    def __init__(self, log: Callable[[str], None], *, max_errors: int | None = MAX_ERRORS_TO_REPORT) -> None:
         self.count = 0
         self.record: int | None = None
         self._log = log
-        self._cap = None if report_all_errors else MAX_ERRORS_TO_REPORT
+        self._cap = max_errors if max_errors is not None and max_errors > 0 else None
 
     def __call__(self, message: str) -> None:
         """Report one error."""

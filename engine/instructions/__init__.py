@@ -1,12 +1,13 @@
-"""Instruction registry (spec §5): action name → compiler.
+"""The instruction table (spec §2.2, §5): action name → compiler and control-file rules.
 
-A compiler takes ``(instruction, action, compiler)`` and returns a step
-``(transformation, context) -> None``, or None after reporting a setup error.
+Compilation (:class:`engine.compile.Compiler`) and validation
+(:func:`engine.control.validate_control`) both read :data:`INSTRUCTIONS`; adding an
+action is one compiler function and one entry here.
 """
 
 from __future__ import annotations
 
-from engine.compile import InstructionCompiler
+from engine.compile import Instruction
 from engine.instructions.flow import (
     compile_abort_record,
     compile_for_each,
@@ -24,20 +25,26 @@ from engine.instructions.values import (
     compile_set_value,
 )
 
-INSTRUCTIONS: dict[str, InstructionCompiler] = {
-    "field": compile_field,
-    "field-structured": compile_field_structured,
-    "set-value": compile_set_value,
-    "remove-values": compile_remove_values,
-    "if-exists": compile_if_exists,
-    "if-value-one-of": compile_if_value_one_of,
-    "if-has-value": compile_if_has_value,
-    "within": compile_within,
-    "for-each": compile_for_each,
-    "assert-destination": compile_assert_destination,
-    "abort-record": compile_abort_record,
-    "log-error": compile_log_error,
-    "new": compile_new,
-    "load": compile_load,
+_BRANCHES = ("then", "else")
+
+INSTRUCTIONS: dict[str, Instruction] = {
+    "field": Instruction(compile_field, ("source", "destination", "name"), value=True),
+    "field-structured": Instruction(
+        compile_field_structured, ("structured", "destination", "name"), value=True
+    ),
+    "set-value": Instruction(compile_set_value, ("destination", "name", "value"), value=True),
+    "remove-values": Instruction(compile_remove_values, ("destination", "name")),
+    "if-exists": Instruction(compile_if_exists, ("source",), nested=_BRANCHES),
+    "if-value-one-of": Instruction(compile_if_value_one_of, ("source",), nested=_BRANCHES),
+    "if-has-value": Instruction(compile_if_has_value, ("destination", "name"), nested=_BRANCHES),
+    "within": Instruction(compile_within, ("source", "instructions"), nested=("instructions",)),
+    "for-each": Instruction(
+        compile_for_each, ("source", "instructions"), nested=("instructions",), starts_loop=True
+    ),
+    "assert-destination": Instruction(compile_assert_destination, ("destination", "exists")),
+    "abort-record": Instruction(compile_abort_record, ("message",)),
+    "log-error": Instruction(compile_log_error, ("message",)),
+    "new": Instruction(compile_new, ("destination",), opens_target=True),
+    "load": Instruction(compile_load, ("destination", "using"), opens_target=True),
 }
-"""The 14 actions; keep in step with :data:`engine.control.REQUIRED_PROPERTIES`."""
+"""The 14 actions; ``load.otherwise`` is compiled but not validated (it is not in ``nested``)."""

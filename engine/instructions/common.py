@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.codegen import Emitter
-from engine.datatypes import TypeContext, text_value, type_factory
+from engine.compile import Compiler
+from engine.datatypes import text_value, type_factory
 from engine.errors import SetupError
 from engine.filters import Filter
 from engine.jsvalues import js_string, js_truthy
 from engine.models import Destination, NameSpec
 from engine.transform import Getter, RecordGetter
+from engine.typecontext import TypeContext
 from engine.values import MISSING, Converter
-
-if TYPE_CHECKING:
-    from engine.compile import Compiler
 
 
 @dataclass(frozen=True, slots=True)

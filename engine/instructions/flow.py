@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.codegen import PRESENT, Emitter, InlineCode, Item
+from engine.compile import Compiler
 from engine.instructions.common import ValueSlot, decode_value
 from engine.jsvalues import js_string, js_truthy, strict_key
-
-if TYPE_CHECKING:
-    from engine.compile import Compiler
 
 
 class _Branch(InlineCode):

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.codegen import Emitter, InlineCode, Item
+from engine.compile import Compiler
 from engine.errors import BatchError
 from engine.jsvalues import js_string, js_truthy
 from engine.models import LOAD_BY_PREFIX, LOAD_BY_REF, Destination
 from engine.transform import BatchEnv, Target, Transformation
-
-if TYPE_CHECKING:
-    from engine.compile import Compiler
 
 
 def _unknown(message: str) -> Item:

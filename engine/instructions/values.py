@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.codegen import PRESENT, Emitter, InlineCode, Item
+from engine.compile import Compiler
 from engine.datatypes import person_name_value
 from engine.instructions.common import ValueSlot, decode_value
 from engine.jsvalues import js_string
 from engine.models import PERSON_NAME, Destination
 from engine.transform import Transformation
-
-if TYPE_CHECKING:
-    from engine.compile import Compiler
 
 NOT_CONVERTED: Any = object()
 

@@ -113,7 +113,7 @@ class ArrayPieces:
 
     def _parse_piece(self, piece: bytes, offset: int) -> list[Any]:
         try:
-            parsed = loads(b"[" + piece + b"]")
+            parsed: list[Any] = loads(b"[" + piece + b"]")
         except ValueError as error:
             raise self._fail(error, offset - 1) from None
         return parsed

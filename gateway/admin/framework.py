@@ -7,31 +7,14 @@ from typing import Any
 
 from starlette.responses import Response
 
+from engine.datatypes import describe_data_types
 from engine.filters import describe_filters
 from gateway.admin.generator import Choice, generate_control_file, generator_rows
 from gateway.admin.web import Page, admin_view
 
-# Short descriptions of the data types (spec §6.4) for the documentation page and the models' Type links.
-TYPE_DOCS: dict[str, str] = {
-    "text": "A string; numbers and booleans are converted with JavaScript rules (the default type).",
-    "text-paragraph": "Any present value, stored as its string form.",
-    "text-multiline": "Any present value, stored as its string form.",
-    "configuration-name": "Any present value, stored as its string form.",
-    "isbn": "Any present value, stored as its string form.",
-    "email-address": "A string with an @ after its first character.",
-    "url": "A string that starts with a scheme such as https: (see the haplo:fix-up-url filter).",
-    "telephone-number": "A string, normalised to international format using the instruction's country (default GB).",
-    "integer": "A whole number, or a string that is exactly its decimal form.",
-    "number": "A JSON number, or a string holding one decimal literal.",
-    "boolean": "true/false, or the strings given by trueValue/falseValue.",
-    "datetime": "A string parsed with the instruction's dateFormat (SimpleDateFormat letters); stored as ISO-8601 UTC.",
-    "date": "Alias of datetime.",
-    "json": "Any object or array, stored unchanged.",
-    "object-type": "A type code from the model's types list.",
-    "ref": "A reference to another record (from a filter or refMapping), stored as its primary key.",
-    "person-name": "Built with value:person-name (title, first, middle, last, suffix) and field-structured; needs last.",
-    "postal-address": "Built with value:postal-address (street1, street2, city, county, postcode, country) and field-structured; needs a two-letter country.",
-}
+# Short descriptions of the data types (spec §6.4) for the documentation page and the models' Type links,
+# from the engine's data type registry.
+TYPE_DOCS: dict[str, str] = describe_data_types()
 
 
 def models_registry(page: Page) -> Any:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
-from engine import MAX_ERRORS_TO_REPORT, TOO_MANY_ERRORS, BatchFile, run_batch, validate_control
+from engine import BatchError, BatchFile, prepare_batch
 from engine.readers.base import KEEP_LIMIT
 from gateway.imports.commit_buffer import FlushFailed
 from gateway.imports.service import BatchService, Progress, parse_control_bytes
@@ -138,23 +138,6 @@ class _Run:
             self.progress.errors = self.errors
         self._maybe_checkpoint()
 
-    def capped_log(self, cap: int) -> Callable[[str], None]:
-        """``log`` with a cap other than the engine's: errors up to ``cap - 1`` are logged, the
-        ``cap``-th becomes TOO_MANY_ERRORS, later ones are only counted (``cap <= 0``: no cap)."""
-        seen = [0]
-
-        def deliver(line: str) -> None:
-            seen[0] += 1
-            if cap > 0 and seen[0] >= cap:
-                if seen[0] == cap:
-                    self.log(TOO_MANY_ERRORS)
-                else:
-                    self.progress.errors = seen[0]
-                return
-            self.log(line)
-
-        return deliver
-
     def records(self, done: int) -> None:
         self.progress.records_done = int(done)
         self._maybe_checkpoint()
@@ -246,12 +229,11 @@ class BatchRunner:
             return RunResult(0, 0, f"Control file not found: {row.get('control')}")
         except (UnicodeDecodeError, ValueError) as exc:
             return RunResult(0, 0, f"Control file is not JSON: {exc}")
-        models = self.models.all()
-        name = control.get("model") if isinstance(control, dict) else None
-        model = models.get(name) if isinstance(name, str) else None
-        if model is None:
-            problems = validate_control(control, set(models)) or ["Control file has no usable model"]
-            return RunResult(0, 0, "Errors in control file:" + "".join("\n  " + p for p in problems))
+        try:
+            prepared = prepare_batch(control, self.models.all())
+        except BatchError as exc:  # the engine's one validation of the control file
+            return RunResult(0, 0, exc.message)
+        model = prepared.model
         batch_files = [self._batch_file(entry, state) for entry in files]
         store = ModelTargetStore(
             self.gateway.storage,
@@ -264,21 +246,15 @@ class BatchRunner:
             store.flush()
             state.records(done)
 
-        cap = int(self.gateway.config.get("import.max_errors") or 0)
-        engine_cap = cap == MAX_ERRORS_TO_REPORT
-        assert isinstance(control, dict)
-        outcome = run_batch(
-            control,
-            model,
+        outcome = prepared.run(
             batch_files,
             store,
             dry_run=dry_run,
-            log=state.log if engine_cap else state.capped_log(cap),
+            log=state.log,
             progress=progress,
             should_stop=state.should_stop(self.stopping),
-            report_all_errors=not engine_cap,
+            max_errors=int(self.gateway.config.get("import.max_errors") or 0),
             batch_identifier=state.identifier,
-            models=models,
         )
         try:
             store.flush()  # normally done by the engine's last progress report

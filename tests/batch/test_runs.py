@@ -7,6 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+import engine.batch
+from engine import validate_control
 from gateway.storage.system import SYSTEM_DB
 from tests.batch.conftest import BatchApi, minimal_control, start_api
 from tests.conftest import make_client
@@ -140,6 +144,23 @@ def test_unregistered_model_at_run_time(api: BatchApi) -> None:
     )
 
 
+def test_control_file_is_validated_once_per_run(api: BatchApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[Any] = []
+
+    def validate(control: Any, names: Any) -> list[str]:
+        checked.append(control)
+        return validate_control(control, names)
+
+    monkeypatch.setattr(engine.batch, "validate_control", validate)
+    assert run(api, minimal_control(), {"p": json.dumps(PEOPLE).encode()})["state"] == "complete"
+    assert len(checked) == 1
+    batch = api.create_batch(api.upload_control(minimal_control()))
+    api.op({"operation": "drop_import_model", "name": "haplo:person"})
+    api.schedule(batch)
+    assert api.wait(batch)["state"] == "error"
+    assert len(checked) == 2
+
+
 def test_error_cap_from_configuration(root: Path) -> None:
     with make_client(root, **{"import.max_errors": 5}) as client:
         api = start_api(client)
@@ -152,6 +173,21 @@ def test_error_cap_from_configuration(root: Path) -> None:
         assert lines == [f"bad (record {i})" for i in range(4)] + [
             "Too many errors in import batch, no further errors will be reported"
         ]
+        assert info["errors"] == 8
+
+
+@pytest.mark.parametrize(("cap", "logged"), [(3, 2), (0, 8)])
+def test_other_error_caps_from_configuration(root: Path, cap: int, logged: int) -> None:
+    with make_client(root, **{"import.max_errors": cap}) as client:
+        api = start_api(client)
+        control = minimal_control()
+        control["instructions"].append({"action": "log-error", "message": "bad"})
+        info = run(
+            api, control, {"d": json.dumps([{"first": "a", "last": str(i)} for i in range(8)]).encode()}
+        )
+        lines = info["log"].split("\n")[1:-1]
+        too_many = ["Too many errors in import batch, no further errors will be reported"] if cap else []
+        assert lines == [f"bad (record {i})" for i in range(logged)] + too_many
         assert info["errors"] == 8
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from engine import RECORD_PROCESSORS, TOO_MANY_ERRORS, Model
+import engine.batch
+from engine import RECORD_PROCESSORS, TOO_MANY_ERRORS, BatchError, Model, prepare_batch
 from tests.engine.fakes import MemoryStore, memory_file
 from tests.engine.helpers import control_for, items_model, person_model, run
 
@@ -155,9 +156,27 @@ def test_error_cap_and_report_all_errors() -> None:
     assert len(capped.lines) == 500
     assert capped.lines[498] == "Problem (record 498)"
     assert capped.lines[499] == TOO_MANY_ERRORS
-    every = run(model, instructions, records, report_all_errors=True)
+    every = run(model, instructions, records, max_errors=None)
     assert every.outcome.errors == 502 and len(every.lines) == 502
     assert every.lines[-1] == "Problem (record 501)"
+
+
+@pytest.mark.parametrize("cap", [1, 2, 3, 7])
+def test_error_cap_is_a_parameter(cap: int) -> None:
+    model = items_model()
+    instructions = [NEW, {"action": "abort-record", "message": "Problem"}]
+    result = run(model, instructions, [{}] * 9, max_errors=cap)
+    assert result.lines == [f"Problem (record {i})" for i in range(cap - 1)] + [TOO_MANY_ERRORS]
+    assert result.outcome.errors == 9 and result.outcome.records == 9
+
+
+@pytest.mark.parametrize("cap", [None, 0, -1])
+def test_no_error_cap(cap: int | None) -> None:
+    model = items_model()
+    instructions = [NEW, {"action": "abort-record", "message": "Problem"}]
+    result = run(model, instructions, [{}] * 600, max_errors=cap)
+    assert result.lines == [f"Problem (record {i})" for i in range(600)]
+    assert result.outcome.errors == 600
 
 
 def test_record_numbers_continue_across_files_and_non_objects_have_no_properties() -> None:
@@ -376,3 +395,32 @@ def test_json_round_trip_of_stored_values() -> None:
     row = result.rows("item")[0]
     assert json.loads(json.dumps(row)) == row
     assert row["j"] == {"a": [1, {"b": None}]} and row["n"] == 2.5
+
+
+# -- setup once, run many -------------------------------------------------------------
+
+
+def test_prepare_batch_validates_and_selects_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    items, person = items_model(), person_model()
+    models = {items.name: items, person.name: person}
+    with pytest.raises(BatchError) as raised:
+        prepare_batch({"dataImportControlFileVersion": 0, "model": "test:other"}, models)
+    assert raised.value.message == (
+        "Errors in control file:\n  Model not implemented: test:other\n"
+        "  Control file does not specify processing instructions in the instructions property\n"
+        "  Control file does not have files property"
+    )
+    with pytest.raises(BatchError, match="^Errors in control file:\n  Not a control file\n"):
+        prepare_batch([], models)
+    prepared = prepare_batch(control_for(items, [NEW, field("a")]), models)
+    assert prepared.model is items
+    calls: list[Any] = []
+    monkeypatch.setattr(engine.batch, "validate_control", lambda *args: calls.append(args) or [])
+    for value in ("x", "y"):  # run many: no validation again
+        store = MemoryStore()
+        lines: list[str] = []
+        files = [memory_file("f", json.dumps([{"a": value}]))]
+        outcome = prepared.run(files, store, dry_run=False, log=lines.append)
+        assert (outcome.exception, outcome.committed, lines) == (None, 1, [])
+        assert [r["a"] for r in store.rows("item")] == [value]
+    assert calls == []

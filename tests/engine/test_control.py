@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from engine import FILTERS, READERS, RECORD_PROCESSORS, validate_control
-from engine.control import FOR_EACH_OVERWRITE, REQUIRED_PROPERTIES
+from engine.control import FOR_EACH_OVERWRITE
+from engine.instructions import INSTRUCTIONS
 
 MODELS = {"test:items"}
 
@@ -66,7 +67,7 @@ def test_unknown_and_missing_action() -> None:
     ]
 
 
-@pytest.mark.parametrize(("action", "required"), sorted(REQUIRED_PROPERTIES.items()))
+@pytest.mark.parametrize(("action", "required"), sorted((a, i.required) for a, i in INSTRUCTIONS.items()))
 def test_required_properties_are_checked_by_presence(action: str, required: tuple[str, ...]) -> None:
     assert errors(instructions=[{"action": action}]) == [
         f"Expected property not found in {action} instruction: {', '.join(required)}"

@@ -8,9 +8,9 @@ import pytest
 
 from engine import UNDEFINED, Model, Ref
 from engine.countries import ISO_3166_ALPHA2
-from engine.datatypes import DATA_TYPES, Converter, TypeContext, type_factory
+from engine.datatypes import DATA_TYPES, Converter, TypeContext, describe_data_types, type_factory
 from engine.errors import SetupError
-from engine.models import NameSpec
+from engine.models import BUILTIN_TYPES, NameSpec
 from tests.engine.fakes import MemoryStore
 from tests.engine.helpers import person_model
 
@@ -46,6 +46,21 @@ def test_registry_covers_every_type_of_the_spec() -> None:
         "telephone-number", "integer", "number", "boolean", "datetime", "date", "json", "object-type", "ref",
         "person-name", "postal-address",
     }  # fmt: skip
+
+
+def test_models_accept_exactly_the_registered_types() -> None:
+    assert set(DATA_TYPES) == BUILTIN_TYPES
+
+
+def test_every_registered_type_has_a_description() -> None:
+    docs = describe_data_types()
+    assert list(docs) == list(DATA_TYPES)
+    assert all(text and text == text.strip() and text.endswith(".") for text in docs.values())
+    assert docs["date"] == "Alias of datetime."
+    assert DATA_TYPES["date"].factory is DATA_TYPES["datetime"].factory
+    shared = ("text-paragraph", "text-multiline", "configuration-name", "isbn")
+    assert {DATA_TYPES[n].factory for n in shared} == {DATA_TYPES["text-paragraph"].factory}
+    assert {docs[n] for n in shared} == {"Any present value, stored as its string form."}
 
 
 @pytest.mark.parametrize(
