@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.admin.support import CONTROL, PERSON_MODEL
+from tests.support.prerequisites import missing_prerequisite, require
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, ServerProcess, start_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -40,12 +41,15 @@ WAIT_MS = 30_000
 
 
 def _browser_or_skip() -> Any:
+    """Playwright's ``sync_playwright``; skips (fails under ``CI=true``) without it or Chromium."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("the playwright package is not installed (pip install playwright)")
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.skip("no browser: install Debian's chromium (apt-get install chromium)")
+        missing_prerequisite("the playwright package is not installed (pip install playwright)")
+    require(
+        Path(CHROMIUM).exists() or shutil.which("chromium"),
+        f"no browser at {CHROMIUM}: install Debian's chromium (apt-get install chromium)",
+    )
     return sync_playwright
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from tests.batch.conftest import person_model
 from tests.batch.remote import RemoteBatchApi, all_records
+from tests.support.prerequisites import require
 from tests.support.server import start_server
 
 pytestmark = pytest.mark.slow
@@ -93,8 +94,8 @@ def run_curl_script(workdir: Path, base: str, key: str, dry_run: bool) -> tuple[
     return done.stdout, batch
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="the curl binary is not installed")
 def test_documented_curl_script(tmp_path: Path) -> None:
+    require(shutil.which("curl"), "the curl binary is not installed (apt-get install curl)")
     server = start_server(tmp_path / "root")
     try:
         api = RemoteBatchApi(server)
