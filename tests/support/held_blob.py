@@ -10,12 +10,15 @@ Uploaded files are content-addressed blobs, ``<root>/blobs/ab/<sha256>``
 * the records pass gets only the first ``held_at`` bytes; the write end then stays
   open, so the run is blocked in a read mid-file, with the records before that point
   processed and none after it, for as long as the test wants;
-* :meth:`HeldBlob.release` writes the rest and closes, so the run can finish.
+* :meth:`HeldBlob.release` writes the rest and closes, so the run can finish;
+  :meth:`HeldBlob.release_when` does that once an event is set (say, the server's
+  "stopping"), and then does not mind if the run stops reading before the end.
 
 With ``gated=True`` nothing is served (the run waits in its first ``open``) until
 :meth:`HeldBlob.serve`. Nothing here depends on how fast the server is: every wait is
 for an event, bounded by a generous time limit only so that a broken server cannot
-hang the test. On leaving the ``with`` block the regular file is put back.
+hang the test. On leaving the ``with`` block (or at :meth:`HeldBlob.close`, for a
+test whose server outlives the block it would need) the regular file is put back.
 
 The feeder needs Linux's ``/proc``: between the two passes it waits until the server
 process no longer has the FIFO open, so that the second pass's ``open`` (not the
@@ -73,6 +76,9 @@ class HeldBlob:
         self._release = threading.Event()
         self._done = threading.Event()
         self._stop = threading.Event()
+        self._release_on: threading.Event | None = None
+        self._unread_ok = False
+        self._started = False
         self._fifo: tuple[int, int] | None = None
         self._thread = threading.Thread(target=self._run, name="held-blob", daemon=True)
         if not gated:
@@ -81,6 +87,10 @@ class HeldBlob:
     # -- the test's side ------------------------------------------------------
 
     def __enter__(self) -> HeldBlob:
+        return self.start()
+
+    def start(self) -> HeldBlob:
+        """Put the FIFO in place of the stored file and start feeding it."""
         require(Path(f"/proc/{self.reader_pid}/fd").is_dir(), "no /proc/<pid>/fd: HeldBlob needs Linux")
         assert self.path.is_file(), f"no stored upload at {self.path}"
         assert self.path.read_bytes() == self.data, f"{self.path} does not hold the data"
@@ -89,6 +99,7 @@ class HeldBlob:
         st = self.path.stat()
         self._fifo = (st.st_dev, st.st_ino)
         self._thread.start()
+        self._started = True
         return self
 
     def serve(self) -> None:
@@ -104,16 +115,28 @@ class HeldBlob:
         self._release.set()
         self._wait(self._done, timeout, "the rest of the file was not read")
 
+    def release_when(self, event: threading.Event) -> None:
+        """Write the rest of the file once ``event`` is set (the run may stop reading before the end)."""
+        self._unread_ok = True
+        self._release_on = event
+
     def __exit__(
         self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.close(check=kind is None)
+
+    def close(self, check: bool = True) -> None:
+        """Stop feeding and put the regular file back; with ``check``, raise what the feeder failed on."""
+        if not self._started:
+            return
+        self._started = False
         self._stop.set()
         self._thread.join(timeout=30)
         assert not self._thread.is_alive(), "the feeder thread did not stop"
         restored = self.path.with_name(self.path.name + ".restore")
         restored.write_bytes(self.data)
         os.replace(restored, self.path)  # the regular file again, for whatever runs next
-        if kind is None and self.error is not None:
+        if check and self.error is not None:
             raise AssertionError(f"the feeder failed: {self.error!r}") from self.error
 
     def _wait(self, event: threading.Event, timeout: float, what: str) -> None:
@@ -137,8 +160,12 @@ class HeldBlob:
             try:
                 self._write(fd, self.data[: self.held_at])
                 self._held.set()
-                self._until(self._release.is_set, "release()")
-                self._write(fd, self.data[self.held_at :])
+                self._until(self._released, "release()")
+                try:
+                    self._write(fd, self.data[self.held_at :])
+                except BrokenPipeError:  # the run stopped reading and closed the file
+                    if not self._unread_ok:
+                        raise
             finally:
                 os.close(fd)
             self._done.set()
@@ -146,6 +173,10 @@ class HeldBlob:
             pass
         except BaseException as exc:  # reported to the test by _wait / __exit__
             self.error = exc
+
+    def _released(self) -> bool:
+        event = self._release_on
+        return self._release.is_set() or (event is not None and event.is_set())
 
     def _until(self, condition: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + LIMIT
