@@ -2,7 +2,8 @@
 
 A real ``gateway serve`` subprocess is started once for the module and the
 cases' own runner (``run_cases.py --json``) is run against it; each case then
-becomes one test whose failure message lists the runner's reasons.
+becomes one test whose failure message lists the runner's reasons. Without the
+cases folder or its runner the tests skip, naming the path; under ``CI=true`` they fail.
 """
 
 from __future__ import annotations
@@ -16,23 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.haplo_cases import CASES_DIR, RUNNER, case_params, check_case_folder, require_cases
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, start_server
-
-REPO = Path(__file__).resolve().parents[2]
-CASES = REPO.parent / "shared" / "haplo_cases"
-RUNNER = CASES / "run_cases.py"
-
-
-def case_names() -> list[str]:
-    if not RUNNER.is_file():
-        return []
-    return sorted(p.name for p in CASES.iterdir() if (p / "expected.json").is_file())
-
-
-CASE_NAMES = case_names()
-PARAMS = CASE_NAMES or [
-    pytest.param("none", marks=pytest.mark.skip(reason=f"acceptance cases not found at {CASES}"))
-]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +42,7 @@ def case_results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
                 "60",
                 "--json",
                 str(out),
-                str(CASES),
+                str(CASES_DIR),
             ],
             capture_output=True,
             text=True,
@@ -71,9 +57,17 @@ def case_results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     yield results
 
 
+def test_case_folder_is_complete() -> None:
+    check_case_folder()
+    require_cases(runner=True)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("case", PARAMS)
-def test_case(case: str, case_results: dict[str, Any]) -> None:
-    outcome = case_results.get(case)
-    assert outcome is not None, f"run_cases.py did not report {case}:\n{case_results['__output__']}"
-    assert outcome["ok"], f"{case} failed:\n  " + "\n  ".join(outcome["reasons"])
+@pytest.mark.parametrize("case", case_params())
+def test_case(case: Path | None, request: pytest.FixtureRequest) -> None:
+    require_cases(runner=True)  # before the module's server is started for nothing
+    assert case is not None
+    case_results: dict[str, Any] = request.getfixturevalue("case_results")
+    outcome = case_results.get(case.name)
+    assert outcome is not None, f"run_cases.py did not report {case.name}:\n{case_results['__output__']}"
+    assert outcome["ok"], f"{case.name} failed:\n  " + "\n  ".join(outcome["reasons"])

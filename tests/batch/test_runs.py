@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from engine import validate_control
 from gateway.storage.system import SYSTEM_DB
 from tests.batch.conftest import BatchApi, minimal_control, start_api
 from tests.conftest import make_client
+from tests.support.held_blob import HeldBlob
 
 PEOPLE = [
     {"first": "Ada", "last": "Lovelace", "email": "ada@example.com"},
@@ -247,21 +249,34 @@ def test_recovery_fails_running_and_requeues_scheduled(root: Path) -> None:
 
 
 def test_shutdown_stops_a_running_batch_at_a_record_boundary(root: Path) -> None:
-    people = [{"first": "F", "last": f"L{i}", "email": f"p{i}@example.com"} for i in range(40000)]
-    with make_client(root) as client:
-        api = start_api(client)
-        batch = api.create_batch(api.upload_control(minimal_control()))
-        api.add_file(batch, "p", json.dumps(people).encode())
-        api.schedule(batch)
-        deadline = time.monotonic() + 60
-        while api.op({"operation": "get_import_batch", "batch": batch})["progress"]["records_done"] < 1000:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    total, held = 40000, 20000
+    people = [{"first": "F", "last": f"L{i}", "email": f"p{i}@example.com"} for i in range(total)]
+    data = json.dumps(people).encode()
+    # The run is held after `held` records (tests/support/held_blob.py) and gets the rest of the
+    # file only once the shutdown has begun, so it is still running when it is asked to stop.
+    feed = HeldBlob(root, data, os.getpid(), held_at=len(json.dumps(people[:held]).encode()) - 1)
+    try:
+        with make_client(root) as client:
+            api = start_api(client)
+            batch = api.create_batch(api.upload_control(minimal_control()))
+            api.add_file(batch, "p", data)
+            feed.start()
+            api.schedule(batch)
+            feed.wait_held()
+            deadline = time.monotonic() + 60  # only a bound: the held run reaches 1000 records
+            while (
+                api.op({"operation": "get_import_batch", "batch": batch})["progress"]["records_done"] < 1000
+            ):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            feed.release_when(client.app.state.gateway.stopping)  # type: ignore[attr-defined]
+    finally:
+        feed.close()
     with make_client(root) as client:
         api = BatchApi(client, "")
         info = api.op({"operation": "get_import_batch", "batch": batch})
         assert info["state"] == "error"
         assert "EXCEPTION: Error during import: Batch stopped: server shutting down" in info["log"]
         done = len(profiles(api))
-        assert 1000 <= done < 40000
+        assert 1000 <= done < total
         assert done == info["progress"]["records_done"]

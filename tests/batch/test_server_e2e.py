@@ -3,7 +3,9 @@
 The restart tests use the documented knob ``import.job_start_delay``
 (``GATEWAY_IMPORT_JOB_START_DELAY``): a batch job waits that many seconds before
 it starts, and a stopping server cancels the wait, so "scheduled but not
-started" is deterministic.
+started" is deterministic. The crash test holds its run mid-file instead
+(tests/support/held_blob.py: the upload is served through a FIFO that the test
+feeds), so "killed while running" does not depend on the machine's speed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import pytest
 
 from tests.batch.conftest import person_model
 from tests.batch.remote import RemoteBatchApi, all_records
+from tests.support.held_blob import HeldBlob
+from tests.support.prerequisites import require
 from tests.support.server import start_server
 
 pytestmark = pytest.mark.slow
@@ -93,8 +97,8 @@ def run_curl_script(workdir: Path, base: str, key: str, dry_run: bool) -> tuple[
     return done.stdout, batch
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="the curl binary is not installed")
 def test_documented_curl_script(tmp_path: Path) -> None:
+    require(shutil.which("curl"), "the curl binary is not installed (apt-get install curl)")
     server = start_server(tmp_path / "root")
     try:
         api = RemoteBatchApi(server)
@@ -185,22 +189,31 @@ def test_scheduled_batch_runs_after_restart(tmp_path: Path) -> None:
 
 def test_killed_run_is_error_with_whole_records_only(tmp_path: Path) -> None:
     root = tmp_path / "root"
-    total = 30000
+    total, held = 30000, 20000
     rows = [{"title": f"P{i}", "supervisor": f"s{i}", "role": "R"} for i in range(total)]
+    data = json.dumps(rows).encode()
+    # the run is held mid-file: it can read the first `held` records and no byte after them
+    prefix = json.dumps(rows[:held]).encode()[:-1]
+    assert data.startswith(prefix)
     server = start_server(root)
     try:
         api = RemoteBatchApi(server)
         api.require({"operation": "add_import_model", "model": SUPERVISION_MODEL})
-        batch = api.batch_with_file(SUPERVISION_CONTROL, "rows", json.dumps(rows).encode())
-        api.ok("schedule", {"batch": batch})
-        deadline = time.monotonic() + 60
-        while True:
-            info = api.batch_info(batch)
-            if info["state"] == "running" and info["progress"]["records_done"] >= 3000:
-                break
-            assert info["state"] in ("scheduled", "running"), info["state"]
-            assert time.monotonic() < deadline, "the batch never got going"
-            time.sleep(0.05)
+        batch = api.batch_with_file(SUPERVISION_CONTROL, "rows", data)
+        with HeldBlob(root, data, server.process.pid, held_at=len(prefix)) as feed:
+            api.ok("schedule", {"batch": batch})
+            feed.wait_held()
+            deadline = time.monotonic() + 120  # only a bound: the run cannot get past the held bytes
+            while True:
+                info = api.batch_info(batch)
+                assert info["state"] in ("scheduled", "running"), info
+                if info["state"] == "running" and info["progress"]["records_done"] >= 3000:
+                    break
+                assert time.monotonic() < deadline, f"the held run never reported 3000 records: {info}"
+                time.sleep(0.05)
+            seen = info["progress"]["records_done"]
+            assert seen <= held, info
+            server.stop(signal.SIGKILL)
     finally:
         server.stop(signal.SIGKILL)
     server = start_server(root)
@@ -216,7 +229,8 @@ def test_killed_run_is_error_with_whole_records_only(tmp_path: Path) -> None:
         )
         projects = all_records(server, "test_supervision", "project")
         supervisions = all_records(server, "test_supervision", "supervision")
-        assert 3000 <= len(projects) < total
+        # records reported done were committed first; none past the held bytes could be read
+        assert 3000 <= seen <= len(projects) <= held < total
         assert len(supervisions) == len(projects)  # each record's two targets were written together
         by_id = {p["id"]: p for p in projects}
         for row in supervisions:
@@ -226,5 +240,6 @@ def test_killed_run_is_error_with_whole_records_only(tmp_path: Path) -> None:
         # no re-run happened: the batch stays failed and nothing new appears
         time.sleep(1)
         assert len(all_records(server, "test_supervision", "project")) == len(projects)
+        assert api.batch_info(batch)["state"] == "error"
     finally:
         server.stop()

@@ -128,7 +128,10 @@ def test_wrong_credentials_end_the_job_with_the_s3_error(s3op: Ops, bucket: Any,
 def test_endpoint_on_a_private_address_needs_the_allow_flag(op: Ops, moto_url: str) -> None:
     op({"operation": "create_table", "database": "dev", "table": "dog", "primary_key": "id"})
     error = op(_import("dogs.csv", moto_url), 400)["error"]
-    assert error.startswith("s3.endpoint_url host '127.0.0.1' resolves to 127.0.0.1")
+    assert error == (
+        "s3.endpoint_url host '127.0.0.1' resolves to 127.0.0.1, a private, loopback or link-local "
+        "address: refused (set bulk.url_allow_private to allow it)"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])

@@ -111,8 +111,9 @@ def test_private_loopback_and_link_local_targets_are_refused_before_any_connecti
     op({"operation": "create_table", "database": "dev", "table": "breed", "primary_key": "id"})
     error = op(_body(f"http://{host}:8080/breeds.csv"), 400)["error"]
     shown = host.strip("[]")
-    assert error.startswith(
-        f"csv_url host '{shown}' resolves to {shown}, a private, loopback or link-local address"
+    assert error == (
+        f"csv_url host '{shown}' resolves to {shown}, a private, loopback or link-local address: "
+        "refused (set bulk.url_allow_private to allow it)"
     )
     assert no_outside_connections == []
 
