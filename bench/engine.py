@@ -140,19 +140,17 @@ def _store_blob(blobs: Any, path: Path) -> tuple[str, int]:
 def child_batch(path: Path, workdir: Path, dry_run: bool) -> dict[str, Any]:
     """Run the batch through BatchService + BatchRunner on a fresh gateway root, in this thread."""
     sys.path.insert(0, str(ROOT))
-    from gateway import batches
     from gateway.app import open_gateway
     from gateway.config import load_config
 
     config = load_config(workdir / "root", environ={}, overrides={"import.job_start_delay": 0})
     gateway = open_gateway(config)
     try:
-        batches.install(gateway)
-        services = gateway.services
-        services["models"].add(MODEL)
-        service, runner = services["batches"], services["batch_runner"]
+        family = gateway.imports
+        family.models.add(MODEL)
+        service, runner = family.batches, family.runner
         control = service.upload_control(json.dumps(CONTROL).encode(), "bench")
-        digest, size = _store_blob(services["blobs"], path)
+        digest, size = _store_blob(family.blobs, path)
         files = [{"name": "people", "file": {"digest": digest, "fileSize": size, "filename": path.name}}]
         batch = service.create_batch(control["digest"], "bench", state="ready", files=files)
         identifier = batch["identifier"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -12,62 +13,55 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway import batches, bulk_jobs
+from gateway import auth, bulk, imports, jobs
 from gateway.audit import AuditLog
-from gateway.auth.tokens import TokenIssuer
-from gateway.auth.users import UserDirectory
 from gateway.config import Config, load_config
 from gateway.http import admin_routes, batch_api, health, openapi
 from gateway.http.operations_endpoint import operations_endpoint
-from gateway.jobs import JobRunner
 from gateway.logs import configure_logging
-from gateway.state import Gateway
+from gateway.process import Gateway
 from gateway.storage.backends import open_storage
 
 log = logging.getLogger("gateway.app")
 
 
 def open_gateway(config: Config) -> Gateway:
-    """Open the store and build the process state (the scheduler is not started yet)."""
+    """Open the configured storage and install every family (the scheduler is not started yet)."""
     config.ensure_layout()
     configure_logging(config.log_dir, str(config.get("logging.level")))
     storage = open_storage(config)
     try:
+        stopping = threading.Event()
         audit = AuditLog(storage)
-        users = UserDirectory(storage)
-        tokens = TokenIssuer(
-            config.root / "keys",
-            int(config.get("authentication.operation_token_timeout")),
-            int(config.get("authentication.refresh_token_timeout")),
+        job_family = jobs.install(config, storage, stopping)
+        return Gateway(
+            config=config,
+            storage=storage,
+            audit=audit,
+            auth=auth.install(config, storage, audit),
+            jobs=job_family,
+            bulk=bulk.install(config),
+            imports=imports.install(config, storage, audit, job_family),
+            stopping=stopping,
         )
     except Exception:
         storage.close()
         raise
-    return Gateway(
-        config=config,
-        storage=storage,
-        audit=audit,
-        users=users,
-        tokens=tokens,
-        jobs=JobRunner(int(config.get("jobs.threads"))),
-    )
 
 
 def start_gateway(gateway: Gateway, admin_username: str | None, admin_password: str | None) -> str | None:
-    """First-start super user, family services, scheduler, recovery. Returns a generated password."""
-    generated = gateway.users.bootstrap(admin_username, admin_password)
-    batches.install(gateway)
-    bulk_jobs.install(gateway)
-    gateway.jobs.start()
-    batches.recover(gateway)
-    bulk_jobs.recover(gateway)
+    """First-start super user, scheduler, recovery of cut-short work. Returns a generated password."""
+    generated = gateway.auth.users.bootstrap(admin_username, admin_password)
+    gateway.jobs.scheduler.start()
+    gateway.imports.recover()
+    gateway.jobs.recover()
     return generated
 
 
 def stop_gateway(gateway: Gateway) -> None:
-    """Stop accepting work, let running work reach a record boundary, close the store."""
+    """Stop accepting work, let running work reach a record boundary, close the storage."""
     gateway.stopping.set()
-    gateway.jobs.shutdown()
+    gateway.jobs.scheduler.shutdown()
     gateway.storage.close()
 
 

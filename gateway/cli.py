@@ -8,11 +8,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import uvicorn
+
+from gateway.app import create_app, open_gateway
 from gateway.config import Config, ConfigError, load_config
+from gateway.imports import cli as import_verbs
+from gateway.storage.backends import open_storage
 from gateway.storage.errors import StoreError, StoreLocked
 
 Command = Callable[[argparse.Namespace], int]
-_COMMANDS: dict[str, Command] = {}
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -33,10 +37,6 @@ def _config(args: argparse.Namespace) -> Config:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the HTTP server, scheduler and store in this process."""
-    import uvicorn
-
-    from gateway.app import create_app, open_gateway
-
     config = _config(args)
     try:
         gateway = open_gateway(config)
@@ -81,8 +81,6 @@ class _StopSignals:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     """A checkpoint of the (stopped) server's store in DIR."""
-    from gateway.storage.backends import open_storage
-
     config = _config(args)
     target = Path(args.dir).resolve()
     if target.exists():
@@ -101,12 +99,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_command(name: str, command: Command) -> None:
-    """Add a verb (used by families that contribute CLI commands)."""
-    _COMMANDS[name] = command
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
+    """The ``gateway`` parser and the handler of each verb (the families' verbs included)."""
     parser = argparse.ArgumentParser(prog="gateway", description="Batch import gateway")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the server")
@@ -116,17 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="write a RocksDB checkpoint of a stopped server's store")
     _common(backup)
     backup.add_argument("dir")
-    from gateway import cli_imports
-
-    cli_imports.add_parsers(sub, _common)
-    return parser
+    commands: dict[str, Command] = {"serve": cmd_serve, "backup": cmd_backup}
+    commands.update(import_verbs.add_parsers(sub, _common))
+    return parser, commands
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    handlers: dict[str, Command] = {"serve": cmd_serve, "backup": cmd_backup, **_COMMANDS}
+    parser, commands = build_parser()
+    args = parser.parse_args(argv)
     try:
-        return handlers[args.command](args)
+        return commands[args.command](args)
     except (ConfigError, StoreError) as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 1

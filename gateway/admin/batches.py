@@ -46,12 +46,12 @@ async def batch_home(page: Page) -> Response:
 @admin_view
 async def control_files(page: Page) -> Response:
     """Every control file, newest first."""
-    controls = await run_in_threadpool(page.service("batches").list_controls)
+    controls = await run_in_threadpool(page.gateway.imports.batches.list_controls)
     return page.render("control_files.html", title="Control files", controls=controls)
 
 
 async def _control(page: Page) -> dict[str, Any] | None:
-    service = page.service("batches")
+    service = page.gateway.imports.batches
     return await run_in_threadpool(service.get_control, page.request.path_params["control_id"])
 
 
@@ -61,7 +61,7 @@ async def control_file(page: Page) -> Response:
     control = await _control(page)
     if control is None:
         return page.message("Not found", "No such control file.", 404, "/admin/control-files")
-    raw = await run_in_threadpool(page.service("batches").control_bytes, control["digest"])
+    raw = await run_in_threadpool(page.gateway.imports.batches.control_bytes, control["digest"])
     try:
         pretty = json.dumps(parse_control_bytes(raw), indent=2, ensure_ascii=False)
     except (UnicodeDecodeError, ValueError):
@@ -75,7 +75,7 @@ async def control_file_download(page: Page) -> Response:
     control = await _control(page)
     if control is None:
         return page.message("Not found", "No such control file.", 404, "/admin/control-files")
-    path = page.service("blobs").path(control["digest"])
+    path = page.gateway.imports.blobs.path(control["digest"])
     name = f"control-{control['digest'][:10]}.json"
     return FileResponse(path, media_type="application/json", headers=_attachment(name))
 
@@ -112,7 +112,7 @@ async def new_control_file(page: Page) -> Response:
         return page.render(
             "new_control_file.html", 400, title="New control file", error=error, comment=comment
         )
-    service = page.service("batches")
+    service = page.gateway.imports.batches
     try:
         row = await run_in_threadpool(service.upload_control, data, comment, False)
     except BatchRequestError as refused:
@@ -187,14 +187,14 @@ async def new_batch(page: Page) -> Response:
         error = "A comment is required."
     if error is not None:
         return form(400, error, comment, [r.name for r in rows])
-    blobs = page.service("blobs")
+    blobs = page.gateway.imports.blobs
     files = []
     for row in rows:
         assert row.upload is not None
         digest, size = await blobs.save_stream(_chunks(row.upload))
         entry = {"digest": digest, "fileSize": size, "filename": row.upload.filename or ""}
         files.append({"name": row.name, "file": entry})
-    service = page.service("batches")
+    service = page.gateway.imports.batches
     try:
         batch = await run_in_threadpool(service.create_batch, control["digest"], comment, "ready", files)
     except BatchRequestError as refused:
@@ -206,12 +206,12 @@ async def new_batch(page: Page) -> Response:
 @admin_view
 async def batches(page: Page) -> Response:
     """Every batch, newest first."""
-    found = await run_in_threadpool(page.service("batches").list)
+    found = await run_in_threadpool(page.gateway.imports.batches.list)
     return page.render("batches.html", title="Batch import jobs", batches=found)
 
 
 async def _batch(page: Page) -> dict[str, Any] | None:
-    return await run_in_threadpool(page.service("batches").get, page.request.path_params["identifier"])
+    return await run_in_threadpool(page.gateway.imports.batches.get, page.request.path_params["identifier"])
 
 
 def _not_found(page: Page) -> Response:
@@ -224,7 +224,7 @@ async def batch(page: Page) -> Response:
     found = await _batch(page)
     if found is None:
         return _not_found(page)
-    controls = page.service("batches")
+    controls = page.gateway.imports.batches
     control = await run_in_threadpool(controls.get_control, found.get("control_id") or "")
     return page.render(
         "batch.html",
@@ -255,7 +255,7 @@ async def batch_file(page: Page) -> Response:
     if found is None or not 0 <= index < len(files):
         return _not_found(page)
     entry = files[index]["file"]
-    path = page.service("blobs").path(entry["digest"])
+    path = page.gateway.imports.blobs.path(entry["digest"])
     if not path.is_file():
         return page.message(
             "Not found", "The stored file is missing.", 404, f"/admin/batch/{found['identifier']}"
@@ -301,7 +301,7 @@ async def schedule_batch(page: Page) -> Response:
         return page.render(
             "confirm.html", title=f"{button}: {found.get('comment')}", text=text, button=button, back=back
         )
-    service = page.service("batches")
+    service = page.gateway.imports.batches
     try:
         await run_in_threadpool(service.schedule, found["identifier"], MODES[mode], ("ready",))
     except BatchRequestError:
@@ -326,7 +326,7 @@ async def copy_batch(page: Page) -> Response:
             back=back,
         )
     try:
-        copied = await run_in_threadpool(page.service("batches").copy, found["identifier"])
+        copied = await run_in_threadpool(page.gateway.imports.batches.copy, found["identifier"])
     except BatchRequestError as refused:
         return page.message("Cannot copy", refused.message, 400, back)
     page.set_flash("Batch copied: this is the new batch.")

@@ -11,20 +11,16 @@ from engine.datatypes import describe_data_types
 from engine.filters import describe_filters
 from gateway.admin.generator import Choice, generate_control_file, generator_rows
 from gateway.admin.web import Page, admin_view
+from gateway.imports.models import ModelRegistry
 
 # Short descriptions of the data types (spec §6.4) for the documentation page and the models' Type links,
 # from the engine's data type registry.
 TYPE_DOCS: dict[str, str] = describe_data_types()
 
 
-def models_registry(page: Page) -> Any:
-    """The model registry (``gateway.models.ModelRegistry``) of this process."""
-    registry = page.gateway.services.get("models")
-    if registry is None:
-        registry = getattr(page.service("batches"), "models", None)
-    if registry is None:
-        page.service("models")
-    return registry
+def models_registry(page: Page) -> ModelRegistry:
+    """The model registry of this process."""
+    return page.gateway.imports.models
 
 
 def described_models(page: Page) -> list[dict[str, Any]]:

@@ -16,14 +16,14 @@ async def create_api_key(page: Page) -> Response:
     """GET: the confirmation page. POST: create the key and show it this one time."""
     if page.form is None:
         return page.render("api_key_new.html", title="Create API key", key_path=KEY_PATH)
-    created = await run_in_threadpool(page.service("api_keys").create, KEY_NAME, KEY_PATH)
+    created = await run_in_threadpool(page.gateway.auth.api_keys.create, KEY_NAME, KEY_PATH)
     return page.render("api_key_created.html", title="API key created", key=created)
 
 
 @admin_view
 async def api_keys(page: Page) -> Response:
     """The keys (never their secrets), with a revoke button each."""
-    keys = await run_in_threadpool(page.service("api_keys").list)
+    keys = await run_in_threadpool(page.gateway.auth.api_keys.list)
     return page.render("api_keys.html", title="API keys", keys=keys)
 
 
@@ -33,6 +33,6 @@ async def revoke_api_key(page: Page) -> Response:
     key_id = page.request.path_params["key_id"]
     if page.form is None:
         return page.redirect("/admin/api-keys")
-    revoked = await run_in_threadpool(page.service("api_keys").revoke, key_id)
+    revoked = await run_in_threadpool(page.gateway.auth.api_keys.revoke, key_id)
     page.set_flash("API key revoked." if revoked else "That API key was already gone.")
     return page.redirect("/admin/api-keys")

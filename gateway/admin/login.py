@@ -6,10 +6,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.admin.session import COOKIE_NAME, Session, password_fingerprint
 from gateway.admin.web import Page, admin_view, gateway_of, read_form, session_user, signer
+from gateway.auth.sessions import COOKIE_NAME, Session, password_fingerprint
 from gateway.auth.users import AuthFailure, User
-from gateway.state import Gateway
+from gateway.process import Gateway
 
 
 def safe_next(target: str | None) -> str:
@@ -21,10 +21,10 @@ def safe_next(target: str | None) -> str:
 
 def _check_password(gateway: Gateway, username: str, password: str) -> tuple[User | None, str | None]:
     try:
-        user = gateway.users.authenticate(username, password)
+        user = gateway.auth.users.authenticate(username, password)
     except AuthFailure as failure:
         return None, str(failure)
-    record = gateway.users.user_record(username) or {}
+    record = gateway.auth.users.user_record(username) or {}
     return user, password_fingerprint(str(record.get("password", "")))
 
 

@@ -21,7 +21,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from gateway.admin.session import (
+from gateway.auth.sessions import (
     COOKIE_NAME,
     COOKIE_PATH,
     SESSION_MAX_AGE,
@@ -30,7 +30,7 @@ from gateway.admin.session import (
     password_fingerprint,
 )
 from gateway.auth.users import User
-from gateway.state import Gateway
+from gateway.process import Gateway
 
 MAX_FORM_FILES = 100
 MAX_FORM_FIELDS = 1000
@@ -85,11 +85,7 @@ TEMPLATES.filters.update(
 
 def signer(gateway: Gateway) -> SessionSigner:
     """The process's session signer (its secret lives in ``<root>/keys``)."""
-    existing = gateway.services.get("admin.sessions")
-    if existing is None:
-        existing = gateway.services["admin.sessions"] = SessionSigner(gateway.config.root / "keys")
-    assert isinstance(existing, SessionSigner)
-    return existing
+    return gateway.auth.sessions
 
 
 @dataclass
@@ -103,13 +99,6 @@ class Page:
     form: FormData | None = None
     nonce: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     session_changed: bool = False
-
-    def service(self, name: str) -> Any:
-        """A family service (``batches``, ``blobs``, ``api_keys``); 503 page if it is not installed."""
-        found = self.gateway.services.get(name)
-        if found is None:
-            raise ServiceMissing(name)
-        return found
 
     def field(self, name: str) -> str:
         """A text field of the posted form, stripped ('' when absent)."""
@@ -153,10 +142,6 @@ class Page:
         return response
 
 
-class ServiceMissing(Exception):
-    """A family service the page needs is not installed in this process."""
-
-
 def secure_headers(response: Response, nonce: str) -> None:
     """Content-Security-Policy (scripts only with this page's nonce), no caching, no framing."""
     response.headers.setdefault(
@@ -187,10 +172,10 @@ def session_user(gateway: Gateway, session: Session | None) -> User | None:
     """The active user a session belongs to, if its password has not changed since login."""
     if session is None or session.username is None:
         return None
-    record = gateway.users.user_record(session.username)
+    record = gateway.auth.users.user_record(session.username)
     if record is None or session.fingerprint != password_fingerprint(str(record.get("password", ""))):
         return None
-    user = gateway.users.load_user(session.username)
+    user = gateway.auth.users.load_user(session.username)
     return user if user is not None and user.active else None
 
 
@@ -240,12 +225,7 @@ def admin_view(view: View) -> Callable[[Request], Awaitable[Response]]:
                             403,
                         )
                     )
-            try:
-                response = await view(page)
-            except ServiceMissing as missing:
-                response = page.message(
-                    "Not available", f"The '{missing}' service is not running in this server.", 503
-                )
+            response = await view(page)
         finally:
             if page.form is not None:
                 await page.form.close()

@@ -35,7 +35,7 @@ from gateway.bulk.arrowencode import Column, TypedColumn
 from gateway.bulk.casting import SPECIAL_FIRST, SPECIAL_VALUES, cast_cells, cast_column
 from gateway.bulk.csvsource import FIELD_LIMIT, text_blocks
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare
-from gateway.bulk.progress import Progress
+from gateway.jobs.progress import Progress
 
 MIN_BYTES = 1 << 20  # smaller files: the Python path (no thread pool start-up)
 _CHECK_BLOCK = 2 << 20

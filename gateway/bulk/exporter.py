@@ -17,8 +17,8 @@ from typing import IO, Any
 
 import orjson
 
-from gateway.bulk.progress import Progress
-from gateway.bulk.searches import SearchRows
+from gateway.jobs.progress import Progress
+from gateway.query.searches import SearchRows
 
 FORMATS = ("json", "csv")
 _BUFFER = 1 << 20

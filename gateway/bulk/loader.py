@@ -20,22 +20,19 @@ from typing import Any
 from gateway.bulk.arrowcsv import arrow_parts
 from gateway.bulk.arrowencode import encode_chunk, python_columns
 from gateway.bulk.casting import cast_cell, cast_column
+from gateway.bulk.errors import LoadFailed, SourceError
 from gateway.bulk.jsonsource import JsonFormatError, json_records
 from gateway.bulk.listencode import encode_columns
 from gateway.bulk.prefetch import close_iterator as _close
 from gateway.bulk.prefetch import prefetched
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare, where
-from gateway.bulk.progress import Progress, SourceError
+from gateway.jobs.progress import Progress
 from gateway.storage.errors import ChunkRecordError
 from gateway.storage.ports import Storage
 from gateway.storage.records import WriteMode
 
 NO_CSV_RECORDS = "No records parsed from csv file."
 NO_JSON_RECORDS = "No records parsed from json file."
-
-
-class LoadFailed(Exception):
-    """The load stopped at a bad row; the message names it (the job ends with ERROR)."""
 
 
 def load_message(loaded: int, total: int) -> str:

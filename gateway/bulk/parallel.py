@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from gateway.bulk.arrowcsv import arrow_parts
+from gateway.bulk.errors import SourceError
 from gateway.bulk.parseworker import read_frames
 from gateway.bulk.prepare import Part
-from gateway.bulk.progress import Progress, SourceError
+from gateway.jobs.progress import Progress
 
 
 def worker_parts(handle: BinaryIO, progress: Progress) -> Iterator[Part]:

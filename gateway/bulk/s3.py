@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.bulk.progress import SourceError
+from gateway.bulk.errors import SourceError
 
 REQUIRED = ("aws_access_key_id", "aws_secret_access_key", "bucket", "key", "region")
 LOAD_EXTENSIONS = (".csv", ".json")

@@ -20,7 +20,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.bulk.progress import SourceError
+from gateway.bulk.errors import SourceError
 
 MAX_REDIRECTS = 5
 ACCEPTED_TYPES = {"text/csv", "application/octet-stream", "text/plain", "application/vnd.ms-excel"}

@@ -14,8 +14,6 @@ Every answer is text/plain except the API-key 403, which is Haplo's JSON.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -24,10 +22,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.auth.api_keys import SERVICE_USER, ApiKeyRejected, ApiKeyService
+from gateway.auth.api_keys import SERVICE_USER, ApiKeyRejected
+from gateway.auth.basic import basic_credentials
 from gateway.http.uploads import Form, MalformedRequest, merged_parameters, stream_form
 from gateway.imports.service import BatchRequestError, BatchService
-from gateway.storage.blobs import BlobStore
+from gateway.process import Gateway
 
 PREFIX = "/api/haplo-data-import-batch/"
 FAILED_VALIDATION = "Bad request (failed validation)"
@@ -40,23 +39,17 @@ def text(body: str, status: int = 200) -> Response:
     return PlainTextResponse(body, status_code=status)
 
 
-def _services(request: Request) -> tuple[BatchService, BlobStore, ApiKeyService]:
-    services = request.app.state.gateway.services
-    return services["batches"], services["blobs"], services["api_keys"]
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
 
 
 def _presented_key(request: Request) -> str | None:
     """The key of an ``Authorization: Basic haplo:<key>`` header, else None (anonymous)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() != "basic":
+    credentials = basic_credentials(request.headers.get("authorization"))
+    if credentials is None or credentials[0] != SERVICE_USER:
         return None
-    try:
-        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, sep, key = decoded.partition(":")
-    return key if sep and user == SERVICE_USER else None
+    return credentials[1]
 
 
 async def authenticate(request: Request) -> bool | Response:
@@ -64,7 +57,7 @@ async def authenticate(request: Request) -> bool | Response:
     key = _presented_key(request)
     if key is None:
         return False
-    _, _, api_keys = _services(request)
+    api_keys = _gateway(request).auth.api_keys
     client_ip = request.client.host if request.client else ""
     try:
         await run_in_threadpool(api_keys.authenticate, key, request.url.path, client_ip)
@@ -84,7 +77,7 @@ def endpoint(required: tuple[str, ...], keep_files: tuple[str, ...] = ()) -> Cal
             allowed = await authenticate(request)
             if isinstance(allowed, Response):
                 return allowed
-            _, blobs, _ = _services(request)
+            blobs = _gateway(request).imports.blobs
             try:
                 async with stream_form(request, blobs if allowed else None, set(keep_files)) as form:
                     params = merged_parameters(request, form)
@@ -110,7 +103,7 @@ def endpoint(required: tuple[str, ...], keep_files: tuple[str, ...] = ()) -> Cal
 @endpoint(required=("file",), keep_files=("file",))
 async def upload_control(request: Request, params: dict[str, Any], form: Form) -> Response:
     """§1.2.1: validate and store a control file; 200 with its digest."""
-    service, _, _ = _services(request)
+    service = _gateway(request).imports.batches
     part = form.files["file"]
     assert part.blob is not None
     if part.size > MAX_CONTROL_BYTES:
@@ -134,7 +127,7 @@ def _store_control(service: BatchService, form: Form, comment: str | None) -> di
 @endpoint(required=("control",))
 async def create_batch(request: Request, params: dict[str, Any], form: Form) -> Response:
     """§1.2.2: a new ``uploading`` batch; 200 with its identifier."""
-    service, _, _ = _services(request)
+    service = _gateway(request).imports.batches
     try:
         batch = await run_in_threadpool(
             service.create_batch, params["control"], params.get("comment") or None
@@ -158,7 +151,7 @@ def _store_file(service: BatchService, identifier: str, name: str, form: Form) -
 @endpoint(required=("batch", "name", "file"), keep_files=("file",))
 async def add_file(request: Request, params: dict[str, Any], form: Form) -> Response:
     """§1.2.3: store a data file and append it to an ``uploading`` batch; 200 with its digest."""
-    service, _, _ = _services(request)
+    service = _gateway(request).imports.batches
     try:
         digest = await run_in_threadpool(_store_file, service, params["batch"], params["name"], form)
     except BatchRequestError as error:
@@ -169,7 +162,7 @@ async def add_file(request: Request, params: dict[str, Any], form: Form) -> Resp
 @endpoint(required=("batch",))
 async def schedule(request: Request, params: dict[str, Any], form: Form) -> Response:
     """§1.2.4: schedule an ``uploading`` batch (``mode=dry-run`` for a dry run); 200 ``SCHEDULED``."""
-    service, _, _ = _services(request)
+    service = _gateway(request).imports.batches
     mode = params.get("mode") or ""
     if mode not in ("", "dry-run"):
         return text(f"Unknown mode: {mode}", 400)
@@ -186,7 +179,7 @@ async def status(request: Request, params: dict[str, Any], form: Form) -> Respon
 
     With ``log=1`` the stored log follows after a blank line (nothing before the run).
     """
-    service, _, _ = _services(request)
+    service = _gateway(request).imports.batches
     batch = await run_in_threadpool(service.get, params["batch"])
     if batch is None:
         return text(f"Batch not found: {params['batch']}", 400)

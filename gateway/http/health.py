@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from gateway.state import Gateway
+from gateway.process import Gateway
 
 MIN_FREE_BYTES = 64 * 1024 * 1024
 
@@ -28,7 +28,7 @@ def readiness_problems(gateway: Gateway | None) -> list[str]:
         gateway.storage.records.get("system", "hdb_user", "")
     except Exception as exc:
         problems.append(f"store: {exc}")
-    if not gateway.jobs.running:
+    if not gateway.jobs.scheduler.running:
         problems.append("scheduler: not running")
     free = shutil.disk_usage(gateway.config.root).free
     if free < MIN_FREE_BYTES:

@@ -8,8 +8,6 @@ with HarperDB's status; nothing a client sends produces a 500.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from typing import Any
 
@@ -18,13 +16,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway import fields
 from gateway.auth.permissions import require_super_user, require_table_permission
-from gateway.auth.tokens import OPERATION, InvalidToken
-from gateway.auth.users import AuthFailure, User
+from gateway.auth.users import User
 from gateway.errors import OperationError
 from gateway.operations import OPERATIONS
 from gateway.operations.registry import HARPERDB_OPERATIONS, OperationContext
-from gateway.state import Gateway
+from gateway.process import Gateway
 from gateway.storage.errors import (
     AttributeExists,
     DatabaseExists,
@@ -35,14 +33,6 @@ from gateway.storage.errors import (
 )
 
 log = logging.getLogger("gateway.operations")
-
-# HarperDB's deprecated spellings, accepted everywhere.
-FIELD_ALIASES = {
-    "schema": "database",
-    "hash_values": "ids",
-    "search_attribute": "attribute",
-    "search_value": "value",
-}
 
 
 def json_response(content: Any, status: int = 200) -> Response:
@@ -68,42 +58,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         raise OperationError(f"Invalid JSON in request body: {exc}") from exc
     if not isinstance(body, dict) or "operation" not in body:
         raise OperationError("Request body must include an 'operation' property.")
-    for old, new in FIELD_ALIASES.items():
-        if old in body and new not in body:
-            body[new] = body[old]
-    return body
-
-
-def authenticate(gateway: Gateway, header: str | None) -> User:
-    """The user behind an Authorization header, or a 401."""
-    if not header:
-        raise OperationError("Must login", 401)
-    scheme, _, credentials = header.partition(" ")
-    scheme = scheme.lower()
-    if scheme == "basic":
-        try:
-            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError) as exc:
-            raise OperationError("Login failed", 401) from exc
-        username, sep, password = decoded.partition(":")
-        if not sep:
-            raise OperationError("Login failed", 401)
-        try:
-            return gateway.users.authenticate(username, password)
-        except AuthFailure as exc:
-            raise OperationError(str(exc), 401) from exc
-    if scheme == "bearer":
-        try:
-            username = gateway.tokens.verify(credentials.strip(), OPERATION)
-        except InvalidToken as exc:
-            raise OperationError("invalid token", 401) from exc
-        user = gateway.users.load_user(username)
-        if user is None:
-            raise OperationError("invalid token", 401)
-        if not user.active:
-            raise OperationError("Cannot complete request: User is inactive", 401)
-        return user
-    raise OperationError("Login failed", 401)
+    return fields.with_aliases(body)
 
 
 def execute(
@@ -118,7 +73,7 @@ def execute(
         shown = name if isinstance(name, str) else orjson.dumps(name).decode()
         raise OperationError(f"Operation '{shown}' not found")
     if user is None:
-        user = authenticate(gateway, auth) if spec.needs_auth else _anonymous()
+        user = gateway.auth.authenticate(auth) if spec.needs_auth else _anonymous()
     if spec.super_user:
         require_super_user(user, spec.internal_name)
     if spec.permission is not None:
@@ -143,7 +98,7 @@ def handle(gateway: Gateway, body: dict[str, Any], auth: str | None, client_ip: 
     """Authenticate (unless the operation needs none) and execute, in one worker-thread hop."""
     name = body.get("operation")
     spec = OPERATIONS.get(name) if isinstance(name, str) else None
-    user = authenticate(gateway, auth) if spec is None or spec.needs_auth else None
+    user = gateway.auth.authenticate(auth) if spec is None or spec.needs_auth else None
     return execute(gateway, body, user, client_ip, auth)
 
 

@@ -1,1 +1,58 @@
-"""The Haplo-style batch import family: batches, control files, models, runs."""
+"""The import family: models, control files, batches and their runs (haplo-import.md §1).
+
+``install`` builds :class:`Imports`: the uploaded files (blobs), the model
+registry, the batch service (the one place that changes a batch row) and the
+runner that executes scheduled batches on the process's scheduler. ``recover``
+applies the restart rule: batches left ``scheduled`` are queued again, batches
+left ``running`` become ``error`` with an ``EXCEPTION:`` line (they are never
+silently re-run, because records committed before the stop are kept).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from gateway.audit import AuditLog
+from gateway.config import Config
+from gateway.imports.models import ModelRegistry
+from gateway.imports.runner import BatchRunner
+from gateway.imports.service import BatchService
+from gateway.jobs import Jobs
+from gateway.storage.blobs import BlobStore
+from gateway.storage.ports import Storage
+
+log = logging.getLogger("gateway.imports")
+
+
+@dataclass
+class Imports:
+    """Everything the batch import API, its operations and its admin pages use."""
+
+    blobs: BlobStore
+    models: ModelRegistry
+    batches: BatchService
+    runner: BatchRunner
+
+    def recover(self) -> None:
+        """Re-queue scheduled batches and fail batches left running."""
+        requeued, failed = self.runner.recover()
+        if requeued or failed:
+            log.info(
+                "batch recovery: %d scheduled batch(es) queued again, %d interrupted run(s) failed",
+                requeued,
+                failed,
+            )
+
+
+def install(config: Config, storage: Storage, audit: AuditLog, jobs: Jobs) -> Imports:
+    """The import family on this process's storage and scheduler (uploads left unfinished are removed)."""
+    blobs = BlobStore(config.blob_dir)
+    removed = blobs.clean_temporary()
+    if removed:
+        log.info("removed %d unfinished upload(s) left by a previous run", removed)
+    models = ModelRegistry(storage)
+    batches = BatchService(storage, blobs, models)
+    runner = BatchRunner(config, storage, audit, jobs, batches, blobs, models)
+    batches.on_scheduled = runner.submit
+    return Imports(blobs, models, batches, runner)

@@ -21,12 +21,15 @@ from typing import Any, BinaryIO, cast
 
 from engine import BatchError, BatchFile, prepare_batch
 from engine.readers.base import KEEP_LIMIT
+from gateway.audit import AuditLog
+from gateway.config import Config
 from gateway.imports.commit_buffer import FlushFailed
+from gateway.imports.models import ModelRegistry
 from gateway.imports.service import BatchService, Progress, parse_control_bytes
 from gateway.imports.target import ModelTargetStore, generated_key_tables
-from gateway.models import ModelRegistry
-from gateway.state import Gateway
+from gateway.jobs import Jobs
 from gateway.storage.blobs import BlobNotFound, BlobStore
+from gateway.storage.ports import Storage
 from gateway.timestamps import iso_now
 
 log = logging.getLogger("gateway.imports")
@@ -158,31 +161,42 @@ class _Run:
 
 
 class BatchRunner:
-    """Queues and runs batches on the gateway's scheduler."""
+    """Queues and runs batches on the process's scheduler."""
 
-    def __init__(self, gateway: Gateway, service: BatchService, blobs: BlobStore, models: ModelRegistry):
-        self.gateway = gateway
+    def __init__(
+        self,
+        config: Config,
+        storage: Storage,
+        audit: AuditLog,
+        jobs: Jobs,
+        service: BatchService,
+        blobs: BlobStore,
+        models: ModelRegistry,
+    ) -> None:
+        self.config = config
+        self.storage = storage
+        self.jobs = jobs
         self.service = service
         self.blobs = blobs
         self.models = models
-        self.audit = gateway.audit
+        self.audit = audit
 
     def submit(self, identifier: str) -> None:
         """Queue the run of a scheduled batch (job id ``batch:<identifier>``)."""
-        self.gateway.jobs.submit(f"batch:{identifier}", self.run, identifier)
+        self.jobs.scheduler.submit(f"batch:{identifier}", self.run, identifier)
 
     def stopping(self) -> bool:
         """Whether the process is shutting down."""
-        return self.gateway.stopping.is_set() or self.gateway.jobs.stopping.is_set()
+        return self.jobs.stopping()
 
     def _wait_start_delay(self) -> bool:
         """Honour ``import.job_start_delay`` (seconds); False if the server stops meanwhile."""
-        delay = float(self.gateway.config.get("import.job_start_delay") or 0)
+        delay = float(self.config.get("import.job_start_delay") or 0)
         deadline = time.monotonic() + delay
         while time.monotonic() < deadline:
             if self.stopping():
                 return False
-            self.gateway.jobs.stopping.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+            self.jobs.scheduler.stopping.wait(min(0.1, max(0.0, deadline - time.monotonic())))
         return not self.stopping()
 
     def run(self, identifier: str) -> None:
@@ -236,7 +250,7 @@ class BatchRunner:
         model = prepared.model
         batch_files = [self._batch_file(entry, state) for entry in files]
         store = ModelTargetStore(
-            self.gateway.storage,
+            self.storage,
             model.database,
             read_only=dry_run,
             generated_keys=generated_key_tables(model),
@@ -253,7 +267,7 @@ class BatchRunner:
             log=state.log,
             progress=progress,
             should_stop=state.should_stop(self.stopping),
-            max_errors=int(self.gateway.config.get("import.max_errors") or 0),
+            max_errors=int(self.config.get("import.max_errors") or 0),
             batch_identifier=state.identifier,
         )
         try:

@@ -20,7 +20,7 @@ from typing import Any
 
 from engine import validate_control
 from gateway.auth.api_keys import haplo_random_identifier
-from gateway.models import ModelRegistry
+from gateway.imports.models import ModelRegistry
 from gateway.storage.blobs import BlobStore
 from gateway.storage.ports import Storage
 from gateway.storage.records import AttributeInfo, KeyRange

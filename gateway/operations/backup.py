@@ -16,7 +16,7 @@ from typing import Any
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse
 
-from gateway.operations import fields
+from gateway import fields
 from gateway.operations.registry import OperationContext, operation
 
 

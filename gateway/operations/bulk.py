@@ -16,22 +16,22 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from gateway import fields
 from gateway.auth.permissions import require_table_permissions
 from gateway.bulk import paths, s3, urlfetch
 from gateway.bulk.csvsource import text_blocks
 from gateway.bulk.exporter import FORMATS, export_file
-from gateway.bulk.jobstore import Job, epoch_ms
 from gateway.bulk.loader import load_csv, load_json, load_parts
 from gateway.bulk.parallel import worker_parts, worth_a_worker
-from gateway.bulk.progress import Progress
-from gateway.bulk.searches import SearchFailed, run_search, search_operation_name, search_table
-from gateway.bulk.sqlexec import deleted_message
-from gateway.bulk_jobs import JobError, Work, service
 from gateway.errors import OperationError
-from gateway.operations import fields
+from gateway.jobs.progress import Progress
+from gateway.jobs.service import JobError, Work
+from gateway.jobs.table import Job
 from gateway.operations.registry import OperationContext, operation
+from gateway.query.searches import SearchFailed, run_search, search_operation_name, search_table
+from gateway.query.sqlexec import deleted_message
 from gateway.storage.records import CREATED, KeyRange, WriteMode
-from gateway.timestamps import parse_iso_ms
+from gateway.timestamps import epoch_ms, parse_iso_ms
 
 ACTIONS: tuple[WriteMode, ...] = ("insert", "update", "upsert")
 ACTION_ERROR = "Action is required and must be either insert, update, or upsert"
@@ -77,12 +77,12 @@ def _job_body(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _submit(ctx: OperationContext, job_type: str, body: dict[str, Any], work: Work) -> dict[str, str]:
-    job = service(ctx.gateway).submit(job_type, ctx.user.username, _job_body(body), work)
+    job = ctx.gateway.jobs.service.submit(job_type, ctx.user.username, _job_body(body), work)
     return _started(job)
 
 
 def _allow_private(ctx: OperationContext) -> bool:
-    return bool(ctx.gateway.config.get("bulk.url_allow_private"))
+    return ctx.gateway.bulk.url_allow_private
 
 
 def _string_blocks(data: str, progress: Progress) -> Iterator[str]:
@@ -127,8 +127,8 @@ def csv_file_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
     mode = _action(body)
     database, table = _load_target(ctx, body, mode)
     raw = fields.string(body, "file_path")
-    allowed = ctx.gateway.config.import_dirs
-    worker_min = int(ctx.gateway.config.get("bulk.parse_worker_min_bytes"))
+    allowed = ctx.gateway.bulk.import_dirs
+    worker_min = ctx.gateway.bulk.parse_worker_min_bytes
     try:
         path = paths.import_file(raw, allowed)
     except paths.PathRefused as exc:
@@ -163,8 +163,8 @@ def csv_url_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
     except urlfetch.UrlRefused as exc:
         raise OperationError(str(exc)) from exc
     storage = ctx.gateway.storage
-    max_bytes = int(ctx.gateway.config.get("bulk.url_max_bytes"))
-    timeout = float(ctx.gateway.config.get("bulk.url_timeout"))
+    max_bytes = ctx.gateway.bulk.url_max_bytes
+    timeout = ctx.gateway.bulk.url_timeout
 
     def work(job: Job) -> tuple[str, None]:
         try:
@@ -248,7 +248,7 @@ def _export_checks(body: dict[str, Any]) -> str:
 def _export(ctx: OperationContext, body: dict[str, Any], directory: Path, name: str, job: Job) -> Path:
     fmt = _export_checks(body)
     try:
-        search = run_search(ctx, body["search_operation"])
+        search = run_search(ctx.gateway.storage, ctx.user, body["search_operation"])
     except (SearchFailed, OperationError) as exc:
         raise JobError(str(exc)) from exc
     return export_file(directory, f"{name}.{fmt}", fmt, search, job.progress)
@@ -259,7 +259,7 @@ def export_local(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Export a search's results to ``<path>/<filename or epoch ms>.<format>`` on the server."""
     raw = fields.string(body, "path")
     try:
-        directory = paths.export_directory(raw, ctx.gateway.config.export_dirs)
+        directory = paths.export_directory(raw, ctx.gateway.bulk.export_dirs)
     except paths.PathRefused as exc:
         raise OperationError(str(exc)) from exc
     filename = fields.optional_string(body, "filename")
@@ -288,7 +288,7 @@ def export_to_s3(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Export a search's results to S3 as ``<s3.key>.<format>``."""
     spec = _s3_spec(ctx, body)
     _check_search_permission(ctx, body)
-    staging = ctx.gateway.config.root / "tmp"
+    staging = ctx.gateway.bulk.staging_dir
 
     def work(job: Job) -> tuple[str, dict[str, Any]]:
         fmt = _export_checks(body)

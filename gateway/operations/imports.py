@@ -1,7 +1,7 @@
 """Operations of the import family (operations.md §4): models, control files, batches, API keys.
 
 All super_user except ``get_import_batch``. The work is done by the services
-that ``gateway.batches.install`` registers; handlers only check fields and shape
+of the import family (``gateway.imports``); handlers only check fields and shape
 the answers.
 """
 
@@ -13,24 +13,21 @@ from typing import Any
 from engine import validate_control
 from gateway.auth.api_keys import DEFAULT_PATH, ApiKeyRequestError, ApiKeyService
 from gateway.errors import OperationError
+from gateway.imports.models import ModelRegistry, ModelRejected
 from gateway.imports.service import STATES, BatchRequestError, BatchService
-from gateway.models import ModelRegistry, ModelRejected
 from gateway.operations.registry import OperationContext, operation
 
 
 def _models(ctx: OperationContext) -> ModelRegistry:
-    registry: ModelRegistry = ctx.gateway.services["models"]
-    return registry
+    return ctx.gateway.imports.models
 
 
 def _batches(ctx: OperationContext) -> BatchService:
-    service: BatchService = ctx.gateway.services["batches"]
-    return service
+    return ctx.gateway.imports.batches
 
 
 def _keys(ctx: OperationContext) -> ApiKeyService:
-    keys: ApiKeyService = ctx.gateway.services["api_keys"]
-    return keys
+    return ctx.gateway.auth.api_keys
 
 
 def _required_str(body: dict[str, Any], name: str) -> str:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.bulk.jobstore import dated_job, public_job
-from gateway.bulk_jobs import service
 from gateway.errors import OperationError
+from gateway.jobs.table import dated_job, public_job
 from gateway.operations.registry import OperationContext, operation
 from gateway.timestamps import parse_iso_ms
 
@@ -23,7 +22,7 @@ def get_job(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """``[job]`` for a known id, ``[]`` otherwise."""
     if body.get("id") is None:
         raise OperationError("'id' is required")
-    record = service(ctx.gateway).store.get(body["id"])
+    record = ctx.gateway.jobs.service.table.get(body["id"])
     if record is None or not _visible(ctx, record):
         return []
     return [public_job(record)]
@@ -38,5 +37,5 @@ def search_jobs_by_start_date(ctx: OperationContext, body: dict[str, Any]) -> An
     high = parse_iso_ms(body.get("to_date"))
     if high is None:
         raise OperationError("Invalid 'to' date, must be in ISO-8601 format (YYYY-MM-DD)")
-    records = service(ctx.gateway).store.started_between(low, high)
+    records = ctx.gateway.jobs.service.table.started_between(low, high)
     return [dated_job(r) for r in records if _visible(ctx, r)]

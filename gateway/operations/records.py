@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway import fields
 from gateway.auth.permissions import require_table_permissions
 from gateway.errors import OperationError
-from gateway.operations import fields
 from gateway.operations.registry import OperationContext, operation
 from gateway.storage.records import WriteMode
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from gateway.auth.users import User
-    from gateway.state import Gateway
+from gateway.auth.users import User
+from gateway.process import Gateway
 
 TablePermission = Literal["read", "insert", "update", "delete"]
 

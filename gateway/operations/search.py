@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.operations import fields
-from gateway.operations.conditions import Group, parse_group, parse_operator, wildcard_condition
-from gateway.operations.query import parse_sort, projector, run_query
+from gateway import fields
 from gateway.operations.registry import OperationContext, operation
+from gateway.query.conditions import Group, parse_group, parse_operator, wildcard_condition
+from gateway.query.matching import parse_sort, projector, run_query
 from gateway.storage.records import TableInfo
 
 

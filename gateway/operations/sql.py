@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway import fields
 from gateway.auth.permissions import require_table_permission
-from gateway.bulk import sqlexec
-from gateway.bulk.sqlplan import DeletePlan, InsertPlan, SelectPlan, SqlError, parse
 from gateway.errors import OperationError
-from gateway.operations import fields
 from gateway.operations.registry import OperationContext, operation
+from gateway.query import sqlexec
+from gateway.query.sqlplan import DeletePlan, InsertPlan, SelectPlan, SqlError, parse
 
 
 @operation("sql")

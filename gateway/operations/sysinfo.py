@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gateway.state import Gateway
+from gateway.process import Gateway
 
 
 def _read(path: str) -> str:

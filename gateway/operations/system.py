@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
+from gateway import fields
 from gateway.errors import OperationError
 from gateway.logs import LOG_FILE
-from gateway.operations import fields
 from gateway.operations.registry import OperationContext, operation
 from gateway.operations.sysinfo import SECTIONS
 

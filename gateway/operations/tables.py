@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway import fields
 from gateway.auth.permissions import can_see_table
 from gateway.errors import OperationError, forbidden
-from gateway.operations import fields
 from gateway.operations.registry import OperationContext, operation
 from gateway.storage.errors import DatabaseNotFound, InvalidRecord
 from gateway.storage.harper_types import KNOWN_TYPES, canonical_type

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from gateway import fields
 from gateway.auth.users import User, UserDirectory
 from gateway.errors import OperationError
-from gateway.operations import fields
 from gateway.operations.registry import OperationContext, operation
 from gateway.storage.records import CREATED, UPDATED
 
@@ -102,7 +102,7 @@ def _audit(ctx: OperationContext, kind: str, data: dict[str, Any]) -> None:
 
 @operation("list_roles", super_user=True, internal_name="listRoles")
 def list_roles(ctx: OperationContext, body: dict[str, Any]) -> Any:
-    return [role_record(r) for r in ctx.gateway.users.roles()]
+    return [role_record(r) for r in ctx.gateway.auth.users.roles()]
 
 
 @operation("add_role", super_user=True, internal_name="addRole")
@@ -111,7 +111,7 @@ def add_role(ctx: OperationContext, body: dict[str, Any]) -> Any:
     name = fields.string(body, "role")
     role_id = fields.optional_string(body, "id") or name
     permission = _permission(body)
-    users = ctx.gateway.users
+    users = ctx.gateway.auth.users
     if users.role_by_name(name) is not None or users.role(role_id) is not None:
         raise OperationError(f"A role with name '{name}' already exists", 409)
     role = users.add_role(name, permission, role_id=role_id)
@@ -128,7 +128,7 @@ def alter_role(ctx: OperationContext, body: dict[str, Any]) -> Any:
         changes["role"] = fields.string(body, "role")
     if body.get("permission") is not None:
         changes["permission"] = _permission(body)
-    users = ctx.gateway.users
+    users = ctx.gateway.auth.users
     current = users.role(role_id)
     if current is None:
         raise OperationError(f"{role_id} role not found", 404)
@@ -159,7 +159,7 @@ def _active_super_users_outside_role(users: UserDirectory, role_id: str) -> list
 def drop_role(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Delete a role that no user has; 404 if unknown, 409 while users are assigned to it."""
     role_id = fields.string(body, "id")
-    users = ctx.gateway.users
+    users = ctx.gateway.auth.users
     role = users.role(role_id)
     if role is None:
         raise OperationError(f"{role_id} role not found", 404)
@@ -193,7 +193,7 @@ def _username(body: dict[str, Any]) -> str:
 @operation("list_users", super_user=True, internal_name="listUsersExternal")
 def list_users(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Every user with its full role record; never the password hash."""
-    users = ctx.gateway.users
+    users = ctx.gateway.auth.users
     roles = {r.get("id"): r for r in users.roles()}
     out = []
     for u in users.users():
@@ -224,7 +224,7 @@ def add_user(ctx: OperationContext, body: dict[str, Any]) -> Any:
     password = fields.string(body, "password")
     role_name = fields.string(body, "role")
     active = fields.boolean(body, "active", True)
-    users = ctx.gateway.users
+    users = ctx.gateway.auth.users
     role = _role_for(users, role_name)
     if users.user_record(username) is not None:
         raise OperationError(f"User {username} already exists", 409)
@@ -242,7 +242,7 @@ def alter_user(ctx: OperationContext, body: dict[str, Any]) -> Any:
         changes["password"] = fields.string(body, "password")
     if body.get("active") is not None:
         changes["active"] = fields.boolean(body, "active", True)
-    users = ctx.gateway.users
+    users = ctx.gateway.auth.users
     if body.get("role") is not None:
         role = _role_for(users, fields.string(body, "role"))
         changes["role"] = role["id"]
@@ -267,7 +267,7 @@ def alter_user(ctx: OperationContext, body: dict[str, Any]) -> Any:
 @operation("drop_user", super_user=True, internal_name="dropUser")
 def drop_user(ctx: OperationContext, body: dict[str, Any]) -> Any:
     username = _username(body)
-    users = ctx.gateway.users
+    users = ctx.gateway.auth.users
     if users.user_record(username) is None:
         raise OperationError(f"User {username} does not exist", 404)
     actives = _active_super_users(users)

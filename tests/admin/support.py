@@ -70,7 +70,7 @@ def login(client: TestClient, username: str = ADMIN_USER, password: str = ADMIN_
 
 
 def register_model(client: TestClient, model: dict[str, Any] | None = None) -> None:
-    client.app.state.gateway.services["models"].add(model or PERSON_MODEL, replace=True)
+    client.app.state.gateway.imports.models.add(model or PERSON_MODEL, replace=True)
 
 
 def upload_control(client: TestClient, csrf: str, control: Any = None, comment: str = "People") -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.admin.session import COOKIE_NAME, Session, SessionSigner
 from gateway.auth.passwords import hash_password
+from gateway.auth.sessions import COOKIE_NAME, Session, SessionSigner
 from tests.admin.support import csrf_of, login
 
 
@@ -62,8 +62,8 @@ def test_login_form_needs_its_token(client):
 
 def test_only_super_users(client):
     gateway = client.app.state.gateway
-    role = gateway.users.add_role("reader", {"super_user": False})
-    gateway.users.add_user("reader", "reader-password", role["id"])
+    role = gateway.auth.users.add_role("reader", {"super_user": False})
+    gateway.auth.users.add_user("reader", "reader-password", role["id"])
     form = client.get("/admin/login").text
     response = client.post(
         "/admin/login", data={"csrf": csrf_of(form), "username": "reader", "password": "reader-password"}
@@ -77,7 +77,7 @@ def test_posts_need_the_csrf_token(client):
     response = client.post("/admin/create-api-key", data={"csrf": "wrong"})
     assert response.status_code == 403 and "expired" in response.text
     assert client.post("/admin/create-api-key", data={}).status_code == 403
-    assert client.app.state.gateway.services["api_keys"].list() == []
+    assert client.app.state.gateway.auth.api_keys.list() == []
     assert client.post("/admin/create-api-key", data={"csrf": csrf}).status_code == 200
 
 
@@ -111,10 +111,10 @@ def test_password_change_and_logout_end_the_session(client):
 
     login(client)
     gateway = client.app.state.gateway
-    record = gateway.users.user_record("admin")
+    record = gateway.auth.users.user_record("admin")
     record["password"] = hash_password("another-password")
     gateway.storage.records.write("system", "hdb_user", [record], "upsert")
-    gateway.users.invalidate()
+    gateway.auth.users.invalidate()
     assert client.get("/admin/", follow_redirects=False).status_code == 303
 
 

@@ -36,7 +36,7 @@ def test_control_file_upload_validates_and_never_dedupes(client):
     assert "2 control files" in listing and digest[:10] + "…" in listing
     download = client.get(first + "/download")
     assert download.content == json.dumps(CONTROL).encode()
-    assert client.app.state.gateway.services["blobs"].exists(digest)
+    assert client.app.state.gateway.imports.blobs.exists(digest)
 
     def refused(data: bytes, comment: str = "x") -> str:
         response = client.post(

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from engine import BatchFile, StoreError, TargetWrite, run_batch
+from gateway.imports.models import ModelRegistry
 from gateway.imports.target import ModelTargetStore, generated_key_tables
-from gateway.models import ModelRegistry
 from gateway.storage.ports import Storage
 from gateway.storage.records import KeyRange
 from gateway.storage.rocksdb import open_rocksdb

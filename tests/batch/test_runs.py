@@ -47,7 +47,7 @@ def run(api: BatchApi, control: Any, files: dict[str, bytes], mode: str | None =
 
 def test_real_run_commits_records(api: BatchApi) -> None:
     finished: list[str] = []
-    service = api.client.app.state.gateway.services["batches"]  # type: ignore[attr-defined]
+    service = api.client.app.state.gateway.imports.batches  # type: ignore[attr-defined]
     service.on_finished.append(finished.append)
     info = run(api, minimal_control(), {"people": json.dumps(PEOPLE).encode()})
     # The end state is saved before the completion listeners run: give them a moment.
@@ -205,7 +205,7 @@ def test_copy_and_list(api: BatchApi) -> None:
         copy["identifier"]
     ]
     assert len(api.op({"operation": "list_import_batches", "limit": 1})) == 1
-    service = api.client.app.state.gateway.services["batches"]  # type: ignore[attr-defined]
+    service = api.client.app.state.gateway.imports.batches  # type: ignore[attr-defined]
     service.schedule(copy["identifier"], False, ("ready",))
     assert api.wait(copy["identifier"])["state"] == "complete"
     assert len(profiles(api)) == 2
@@ -226,7 +226,7 @@ def test_recovery_fails_running_and_requeues_scheduled(root: Path) -> None:
         api.add_file(waiting, "p", json.dumps(PEOPLE).encode())
         api.schedule(waiting)
         crashed = api.create_batch(digest, "crashed")
-        service = client.app.state.gateway.services["batches"]  # type: ignore[attr-defined]
+        service = client.app.state.gateway.imports.batches  # type: ignore[attr-defined]
         row = service._row(crashed)
         row.update(state="running", log="START: 2024-01-01T00:00:00.000Z\nbad thing (record 0)", errors=1)
         service._save(row)

@@ -1,4 +1,4 @@
-"""The BatchService interface used by the admin pages (gateway.services["batches"])."""
+"""The BatchService interface used by the admin pages (gateway.imports.batches)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tests.batch.conftest import BatchApi, minimal_control
 
 
 def service_of(api: BatchApi) -> BatchService:
-    return api.client.app.state.gateway.services["batches"]  # type: ignore[attr-defined, no-any-return]
+    return api.client.app.state.gateway.imports.batches  # type: ignore[attr-defined, no-any-return]
 
 
 def test_ui_uploads_are_not_deduplicated(api: BatchApi) -> None:
@@ -32,7 +32,7 @@ def test_ui_uploads_are_not_deduplicated(api: BatchApi) -> None:
 
 def test_ready_batches_and_scheduling_paths(api: BatchApi) -> None:
     service = service_of(api)
-    blobs = api.client.app.state.gateway.services["blobs"]  # type: ignore[attr-defined]
+    blobs = api.client.app.state.gateway.imports.blobs  # type: ignore[attr-defined]
     control = service.upload_control(json.dumps(minimal_control()).encode(), None)
     digest, size = blobs.save_bytes(b"[]")
     files = [{"name": "a", "file": {"digest": digest, "fileSize": size, "filename": "a.json"}}]

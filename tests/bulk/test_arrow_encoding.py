@@ -19,7 +19,7 @@ from gateway.bulk.csvsource import text_blocks
 from gateway.bulk.loader import LoadFailed, load_parts
 from gateway.bulk.prefetch import prefetched
 from gateway.bulk.prepare import prepare
-from gateway.bulk.progress import Progress
+from gateway.jobs.progress import Progress
 from gateway.storage import keys as K
 from gateway.storage.ports import Storage
 from gateway.storage.records import AttributeInfo, ChunkPlan, WriteMode

@@ -17,7 +17,7 @@ from gateway.bulk.casting import cast_column
 from gateway.bulk.csvsource import text_blocks
 from gateway.bulk.loader import LoadFailed, load_csv, load_parts
 from gateway.bulk.prepare import Part, prepare
-from gateway.bulk.progress import Progress
+from gateway.jobs.progress import Progress
 from gateway.storage.records import AttributeInfo
 from gateway.storage.rocksdb import open_rocksdb
 from tests.bulk.test_casting import RECORDED

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gateway.bulk.jobstore import JOB_TABLE
+from gateway.jobs.table import JOB_TABLE
 from gateway.storage.system import SYSTEM_DB
 from tests.bulk.helpers import all_records, run_job
 from tests.conftest import ADMIN_AUTH, Ops, basic, make_client

@@ -21,7 +21,7 @@ from itertools import chain, islice
 from typing import Any
 
 from gateway.errors import OperationError
-from gateway.operations.conditions import Condition, Group
+from gateway.query.conditions import Condition, Group
 from gateway.storage import keys as K
 from gateway.storage.ports import Storage
 from gateway.storage.records import TableInfo

@@ -24,7 +24,7 @@ from typing import Any
 from gateway.audit import AuditLog
 from gateway.auth.api_keys import DEFAULT_PATH, SECRET_FILE, ApiKeyRequestError, ApiKeyService
 from gateway.config import Config, load_config
-from gateway.models import ModelRegistry, ModelRejected
+from gateway.imports.models import ModelRegistry, ModelRejected
 from gateway.storage.backends import open_storage
 from gateway.storage.errors import StoreLocked
 from gateway.storage.ports import Storage
@@ -34,10 +34,11 @@ class CliFailure(Exception):
     """A verb failed; the message is printed and the exit status is 1."""
 
 
-def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Add this family's sub-commands to the ``gateway`` parser."""
-    from gateway.cli import register_command
+Command = Callable[[argparse.Namespace], int]
 
+
+def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> dict[str, Command]:
+    """Add this family's sub-commands to the ``gateway`` parser; their handlers by name."""
     create = sub.add_parser("create-key", help="create an API key for the batch API (printed once)")
     common(create)
     create.add_argument("--name", default="Batch Data Import", help="key name (default: Batch Data Import)")
@@ -55,12 +56,14 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     model.add_argument("file")
     model.add_argument("--replace", action="store_true", help="replace a registered model of the same name")
     model.add_argument("--url", help="server URL when the store is in use (default from the configuration)")
-    register_command("create-key", _guarded(cmd_create_key))
-    register_command("revoke-key", _guarded(cmd_revoke_key))
-    register_command("add-model", _guarded(cmd_add_model))
+    return {
+        "create-key": _guarded(cmd_create_key),
+        "revoke-key": _guarded(cmd_revoke_key),
+        "add-model": _guarded(cmd_add_model),
+    }
 
 
-def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+def _guarded(command: Command) -> Command:
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)

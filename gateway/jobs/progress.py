@@ -1,4 +1,4 @@
-"""Progress of a running bulk job, as ``get_job`` shows it."""
+"""Progress of a running job, as ``get_job`` shows it, and how the job learns it must stop."""
 
 from __future__ import annotations
 
@@ -9,10 +9,6 @@ from typing import Any
 
 class JobStopped(Exception):
     """The server is stopping: the job ends at a record boundary."""
-
-
-class SourceError(Exception):
-    """Reading the input failed (download, S3): the load ends with this message."""
 
 
 @dataclass

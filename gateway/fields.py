@@ -1,8 +1,9 @@
-"""Checks of request-body fields shared by the operation families.
+"""Request bodies of the Operations API: HarperDB's field aliases and the checks of single fields.
 
-Every helper raises ``OperationError`` (400 unless stated) with HarperDB's
+Every check raises ``OperationError`` (400 unless stated) with HarperDB's
 wording (``'table' is required``), so handlers validate a whole body before
-they touch the store.
+they touch the store. Shared by the operation handlers and by the searches an
+export runs (``gateway.query.searches``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,25 @@ from gateway.storage.ports import Catalog
 from gateway.storage.records import TableInfo
 from gateway.storage.system import SYSTEM_DB
 
+FIELD_ALIASES = {
+    "schema": "database",
+    "hash_values": "ids",
+    "search_attribute": "attribute",
+    "search_value": "value",
+}
+"""HarperDB's deprecated spellings, accepted everywhere: old name → current name."""
 DEFAULT_DATABASE = "data"
 _FORBIDDEN_NAME_CHARS = set("/`") | {chr(c) for c in range(32)}
 MAX_NAME_LENGTH = 250
+
+
+def with_aliases(body: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``body`` where each deprecated field also stands under its current name (if unset)."""
+    out = dict(body)
+    for old, new in FIELD_ALIASES.items():
+        if old in out and new not in out:
+            out[new] = out[old]
+    return out
 
 
 def required(body: dict[str, Any], name: str) -> Any:

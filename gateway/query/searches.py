@@ -1,6 +1,6 @@
 """The ``search_operation`` of export_local and export_to_s3, as a stream of rows.
 
-``run_search(ctx, body)`` answers the columns of the export and an iterator of
+``run_search(storage, user, body)`` answers the columns of the export and an iterator of
 rows, reading the table lazily so an export of any size keeps memory flat
 (unless the search sorts, which needs its matches in memory). Searches are
 those of the operations (same validation, same index planning); ``*`` exports
@@ -15,23 +15,18 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from gateway import fields
 from gateway.auth.permissions import require_table_permission
-from gateway.bulk import sqlexec
-from gateway.bulk.sqlplan import SelectPlan, SqlError, parse
+from gateway.auth.users import User
 from gateway.errors import OperationError
-from gateway.operations import fields
-from gateway.operations.conditions import Group, parse_group, parse_operator, wildcard_condition
-from gateway.operations.query import matching_records, parse_sort, run_query
-from gateway.operations.registry import OperationContext
+from gateway.query import sqlexec
+from gateway.query.conditions import Group, parse_group, parse_operator, wildcard_condition
+from gateway.query.matching import matching_records, parse_sort, run_query
+from gateway.query.sqlplan import SelectPlan, SqlError, parse
+from gateway.storage.ports import Storage
 from gateway.storage.records import TableInfo
 
 EXPORT_SEARCHES = ("search_by_value", "search_by_hash", "sql", "search_by_conditions")
-_ALIASES = {
-    "schema": "database",
-    "hash_values": "ids",
-    "search_attribute": "attribute",
-    "search_value": "value",
-}
 
 
 class SearchFailed(Exception):
@@ -68,18 +63,9 @@ def search_table(body: dict[str, Any]) -> tuple[str, str] | None:
         if body.get("operation") == "sql":
             plan = parse(body.get("sql"))
             return (plan.table.database, plan.table.table)
-        resolved = _resolved(body)
-        return fields.table_ref(resolved)
+        return fields.table_ref(fields.with_aliases(body))
     except (SqlError, OperationError):
         return None
-
-
-def _resolved(body: dict[str, Any]) -> dict[str, Any]:
-    out = dict(body)
-    for old, new in _ALIASES.items():
-        if old in out and new not in out:
-            out[new] = out[old]
-    return out
 
 
 def export_columns(info: TableInfo, get_attributes: list[str]) -> list[str]:
@@ -97,15 +83,14 @@ def _project(records: Iterator[dict[str, Any]], columns: list[str]) -> Iterator[
         yield {name: record.get(name) for name in columns}
 
 
-def run_search(ctx: OperationContext, body: Any) -> SearchRows:
-    """Run an export's ``search_operation``; SearchFailed (or OperationError) explains a refusal."""
+def run_search(storage: Storage, user: User, body: Any) -> SearchRows:
+    """Run an export's ``search_operation`` as ``user``; SearchFailed (or OperationError) explains a refusal."""
     name = search_operation_name(body)
     if name == "sql":
-        return _sql(ctx, body)
-    request = _resolved(body)
+        return _sql(storage, user, body)
+    request = fields.with_aliases(body)
     database, table = fields.table_ref(request)
-    require_table_permission(ctx.user, database, table, "read")
-    storage = ctx.gateway.storage
+    require_table_permission(user, database, table, "read")
     get_attributes = fields.attribute_names(request)
     info = fields.existing_table(storage.catalog, database, table, 404)
     columns = export_columns(info, get_attributes)
@@ -132,7 +117,7 @@ def run_search(ctx: OperationContext, body: Any) -> SearchRows:
     return SearchRows(columns, _project(records, columns))
 
 
-def _sql(ctx: OperationContext, body: dict[str, Any]) -> SearchRows:
+def _sql(storage: Storage, user: User, body: dict[str, Any]) -> SearchRows:
     try:
         plan = parse(body.get("sql"))
     except SqlError as exc:
@@ -140,7 +125,7 @@ def _sql(ctx: OperationContext, body: dict[str, Any]) -> SearchRows:
     if not isinstance(plan, SelectPlan):
         raise SearchFailed("an export's sql search_operation must be a SELECT")
     fields.refuse_system(plan.table.database)
-    require_table_permission(ctx.user, plan.table.database, plan.table.table, "read")
-    fields.existing_table(ctx.gateway.storage.catalog, plan.table.database, plan.table.table, 404)
-    columns, rows = sqlexec.select(ctx.gateway.storage, plan)
+    require_table_permission(user, plan.table.database, plan.table.table, "read")
+    fields.existing_table(storage.catalog, plan.table.database, plan.table.table, 404)
+    columns, rows = sqlexec.select(storage, plan)
     return SearchRows(columns, rows)

@@ -1,4 +1,4 @@
-"""Bulk job records in ``system.hdb_job`` (HarperDB's job fields plus ``progress``).
+"""Job records in ``system.hdb_job`` (HarperDB's job fields plus ``progress``).
 
 A job is written when it is created (IN_PROGRESS), when it starts and when it
 ends (COMPLETE or ERROR). While it runs, ``get_job`` reads its live progress
@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.bulk.progress import Progress
+from gateway.jobs.progress import Progress
 from gateway.storage.ports import Storage
 from gateway.storage.records import AttributeInfo, KeyRange
 from gateway.storage.system import SystemTable
@@ -86,7 +86,7 @@ def dated_job(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class JobStore:
+class JobTable:
     """Creates, updates and finds job records; keeps running jobs in memory."""
 
     def __init__(self, storage: Storage) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from gateway.bulk.sqlplan import (
+from gateway.query.sqlplan import (
     Aggregate,
     DeletePlan,
     Filter,
