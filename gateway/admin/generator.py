@@ -71,7 +71,7 @@ def _type_extras(spec: dict[str, Any], model: dict[str, Any]) -> dict[str, Any]:
 
 def _name_instructions(
     dest: str, spec: dict[str, Any], multivalue: bool, model: dict[str, Any]
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     name = spec["name"]
     kind = spec.get("type", "text")
     out: list[dict[str, Any]] = []

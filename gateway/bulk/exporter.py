@@ -33,7 +33,8 @@ def csv_cell(value: Any) -> str:
     """One CSV cell of an export."""
     kind = type(value)
     if kind is str:
-        return '"' + value.replace('"', '""') + '"' if '"' in value else '"' + value + '"'
+        text: str = value
+        return '"' + text.replace('"', '""') + '"' if '"' in text else '"' + text + '"'
     if value is None:
         return ""
     if kind is bool:

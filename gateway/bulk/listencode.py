@@ -61,21 +61,7 @@ def encode_columns(names: list[str], columns: list[Sequence[Any]], plan: ChunkPl
             values = [plan.stamp] * count
         else:
             continue
-        entries = _index_entries(values, keys_sorted)
+        entries = K.index_entries(values, keys_sorted)
         entries.sort()
         index[attribute] = entries
     return EncodedChunk(plan, list(names), keys_sorted, rows, index)
-
-
-def _index_entries(values: Sequence[Any], ekeys: list[bytes]) -> list[bytes]:
-    """Index keys (value + primary key) of one attribute over the chunk, unsorted."""
-    kinds = set(map(type, values))
-    if kinds <= {str} or kinds <= {int, float}:
-        try:
-            return list(map(bytes.__add__, K.encode_keys(values), ekeys))
-        except K.UnencodableKey:
-            pass
-    entries: list[bytes] = []
-    for value, ekey in zip(values, ekeys, strict=True):
-        entries.extend(value_key + ekey for value_key in K.value_keys(value))
-    return entries

@@ -63,7 +63,7 @@ def encode_key(value: Any) -> bytes:
     """Encode a scalar JSON value as an order-preserving key."""
     kind = type(value)
     if kind is str:
-        raw = value.encode("utf-8")
+        raw: bytes = value.encode("utf-8")
         if b"\x00" in raw:
             raw = raw.replace(b"\x00", b"\x00\xff")
         return STRING_PREFIX + raw + STRING_TERMINATOR
@@ -140,6 +140,8 @@ def index_values(value: Any) -> list[Any]:
 
 
 _SCALARS = (str, int, float, bool, type(None))
+MISSING: Any = object()
+"""An attribute a record does not have: it has no index keys."""
 
 
 def value_keys(value: Any) -> tuple[bytes, ...]:
@@ -215,3 +217,27 @@ def encode_keys(values: Sequence[Any]) -> list[bytes]:
     elif kinds == {str} and "\x00" not in "".join(values):
         return _string_keys(values)
     return list(map(encode_key, values))
+
+
+def index_entries(values: Sequence[Any], owners: Sequence[bytes]) -> list[bytes]:
+    """Index keys (``value_keys`` of each value + its record's encoded primary key), unsorted.
+
+    ``values`` is one attribute over several records (``MISSING`` where a record
+    lacks it), aligned with ``owners``. Uniform columns of strings or numbers, and
+    columns of arrays of them, are encoded at once.
+    """
+    kinds = set(map(type, values))
+    flat: Sequence[Any] = values
+    if kinds == {list}:  # arrays: index every element
+        owners = list(chain.from_iterable(map(repeat, owners, map(len, values))))
+        values = list(chain.from_iterable(values))
+        if not values:
+            return []
+        flat = [[value] for value in values]
+        kinds = set(map(type, values))
+    if values and (kinds <= {str} or kinds <= {int, float}):
+        try:
+            return list(map(bytes.__add__, encode_keys(values), owners))
+        except UnencodableKey:
+            pass
+    return [vk + owner for value, owner in zip(flat, owners, strict=True) for vk in value_keys(value)]

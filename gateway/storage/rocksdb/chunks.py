@@ -24,7 +24,7 @@ from gateway.storage.errors import ChunkRecordError
 from gateway.storage.harper_types import type_errors, types_ok
 from gateway.storage.records import CREATED, UPDATED, ChunkPlan, EncodedChunk, TableInfo, WriteMode
 from gateway.storage.rocksdb.database import RocksDatabase, TableHandle
-from gateway.storage.rocksdb.staging import MISSING, stage_writes
+from gateway.storage.rocksdb.staging import stage_writes
 
 
 class RocksChunkWrites:
@@ -207,23 +207,7 @@ def _stage_fresh(
     for ekey, raw in zip(ekeys, map(orjson.dumps, records), strict=True):
         put(ekey, raw, handle)
     for attribute, index_handle in entry.index_handles.items():
-        entries = _index_entries(records, ekeys, attribute)
+        entries = K.index_entries(list(map(dict.get, records, repeat(attribute), repeat(K.MISSING))), ekeys)
         entries.sort()
         for key in entries:
             put(key, b"", index_handle)
-
-
-def _index_entries(records: list[dict[str, Any]], ekeys: list[bytes], attribute: str) -> list[bytes]:
-    """Index keys (value + primary key) of one attribute over a chunk of new records."""
-    values = list(map(dict.get, records, repeat(attribute), repeat(MISSING)))
-    kinds = set(map(type, values))
-    if (kinds <= {str} or kinds <= {int, float}) and MISSING not in values:
-        try:
-            return list(map(bytes.__add__, K.encode_keys(values), ekeys))
-        except K.UnencodableKey:
-            pass
-    entries: list[bytes] = []
-    for value, ekey in zip(values, ekeys, strict=True):
-        if value is not MISSING:
-            entries.extend(value_key + ekey for value_key in K.value_keys(value))
-    return entries

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -14,7 +14,7 @@ import rocksdict
 from gateway.storage import keys as K
 from gateway.storage.records import FinalRecord, WriteMode
 from gateway.storage.rocksdb.database import RocksDatabase, TableHandle
-from gateway.storage.rocksdb.staging import MISSING, keys_for_write, put_record
+from gateway.storage.rocksdb.staging import keys_for_write, put_record
 
 
 class RocksImportWrites:
@@ -79,24 +79,6 @@ def _stage_final(
         new_keys.append(ekey)
         put(ekey, item.raw, handle)
     for attribute, index_handle in entry.index_handles.items():
-        for index_key in _flat_index_entries(new_records, new_keys, attribute):
+        values = list(map(dict.get, new_records, repeat(attribute), repeat(K.MISSING)))
+        for index_key in K.index_entries(values, new_keys):
             put(index_key, b"", index_handle)
-
-
-def _flat_index_entries(records: list[dict[str, Any]], ekeys: list[bytes], attribute: str) -> list[bytes]:
-    """Index keys of one attribute over new records (``keys.value_keys``' rule), column at a time."""
-    values: list[Any] = list(map(dict.get, records, repeat(attribute), repeat(MISSING)))
-    kinds = set(map(type, values))
-    owners: Sequence[bytes] = ekeys
-    if kinds == {list}:  # arrays: index every element
-        owners = list(chain.from_iterable(map(repeat, ekeys, map(len, values))))
-        values = list(chain.from_iterable(values))
-        kinds = set(map(type, values))
-    if values and (kinds <= {str} or kinds <= {int, float}):
-        try:
-            return list(map(bytes.__add__, K.encode_keys(values), owners))
-        except K.UnencodableKey:
-            pass
-    if owners is ekeys:
-        return [vk + ekey for value, ekey in zip(values, ekeys, strict=True) for vk in K.value_keys(value)]
-    return [vk + ekey for value, ekey in zip(values, owners, strict=True) for vk in K.value_keys([value])]

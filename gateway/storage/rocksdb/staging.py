@@ -23,8 +23,6 @@ from gateway.storage.harper_types import check_records
 from gateway.storage.records import CREATED, UPDATED, WriteMode, WriteResult
 from gateway.storage.rocksdb.database import TableHandle
 
-MISSING: Any = object()
-"""An attribute a record does not have (its index keys: none)."""
 MISSING_UPDATE_KEY = "a valid hash attribute must be provided with update record, check log for more info"
 
 
@@ -126,8 +124,8 @@ def put_record(
             handle = handles.get(attribute)
             if handle is None:
                 continue
-            before = old.get(attribute, MISSING)
-            after = new.get(attribute, MISSING) if new is not None else MISSING
+            before = old.get(attribute, K.MISSING)
+            after = new.get(attribute, K.MISSING) if new is not None else K.MISSING
             kind = type(before)
             if kind is type(after) and kind is not list and before == after:
                 continue
