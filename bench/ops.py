@@ -3,7 +3,7 @@
 On a temp root: insert 100,000 records in requests of 1,000 (``insert``), then a few
 thousand ``search_by_id`` requests of one id each over one keep-alive connection,
 and the server's peak RSS. The baseline, measured in the same run, is the store
-itself without HTTP: ``RocksRecordStore.write`` of the same batches and
+itself without HTTP: ``Records.write`` (the RocksDB backend) of the same batches and
 ``get_many`` of one id, on another temp store. Prints figures and ratios.
 
     python bench/ops.py [--records 100000] [--batch 1000] [--lookups 5000]
