@@ -17,7 +17,7 @@ from gateway.storage.ports import Storage
 from gateway.storage.records import KeyRange
 from gateway.storage.rocksdb import open_rocksdb
 from gateway.storage.rocksdb.backup import copy_database
-from gateway.storage.rocksdb.database import RocksDatabase
+from gateway.storage.rocksdb.database import RocksDatabase, count_key
 
 
 @pytest.fixture
@@ -59,3 +59,26 @@ def test_records_are_orjson_under_order_preserving_keys(store: Storage) -> None:
     store.records.write("d", "t", [{"id": "k", "v": [1, "two"]}], "insert")
     entry = store.catalog._rocks.get_table("d", "t")  # type: ignore[attr-defined]  # noqa: SLF001
     assert list(entry.cf.items()) == [(K.encode_key("k"), b'{"id":"k","v":[1,"two"]}')]
+
+
+def test_a_store_without_kept_counts_is_counted_once_at_open(tmp_path: Path) -> None:
+    """Stores written before counts were kept get theirs counted (and kept) when opened."""
+    path = tmp_path / "old"
+    store = open_rocksdb(path)
+    store.catalog.create_table("d", "t")
+    store.records.write("d", "t", [{"id": i} for i in range(12)], "insert")
+    rocks = store.catalog._rocks  # type: ignore[attr-defined]  # noqa: SLF001
+    rocks.db.delete(count_key(rocks.get_table("d", "t").cf_name))  # as an older version left it
+    store.close()
+    reopened = open_rocksdb(path)
+    try:
+        assert reopened.catalog.count("d", "t") == 12
+        reopened.records.write("d", "t", [{"id": 12}], "insert")
+        assert reopened.catalog.count("d", "t") == 13
+    finally:
+        reopened.close()
+    third = open_rocksdb(path)
+    try:
+        assert third.catalog.count("d", "t") == 13
+    finally:
+        third.close()

@@ -79,6 +79,7 @@ def copy_database(source: RocksDatabase, database: str, target: RocksDatabase) -
             _copy_cf(target, entry.cf, clone.handle)
             for attribute, index_cf in entry.index_cfs.items():
                 _copy_cf(target, index_cf, clone.index_handles[attribute])
+            target.set_count(clone, entry.count)
 
 
 def _clone_table(target: RocksDatabase, info: TableInfo, indexed: list[str]) -> TableHandle:

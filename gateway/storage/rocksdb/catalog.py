@@ -105,6 +105,7 @@ class RocksCatalog:
             with entry.lock:
                 rocks.db.delete(rocks.table_key(database, table))
                 del rocks.tables[(database, table)]
+                rocks.forget_count(entry)
                 rocks.close_table(entry)
                 for cf_name in [entry.cf_name, *entry.index_cf.values()]:
                     rocks.db.drop_column_family(cf_name)
@@ -176,11 +177,13 @@ class RocksCatalog:
     # -- facts ------------------------------------------------------------
 
     def count(self, database: str, table: str) -> int:
-        entry = self._rocks.get_table(database, table)
-        estimate = int(entry.cf.property_int_value("rocksdb.estimate-num-keys") or 0)
-        if estimate > 200_000:
-            return estimate
-        return sum(1 for _ in entry.cf.keys())  # noqa: SIM118 (Rdict iteration)
+        """Exact: kept with every write. A table that expires records counts its live ones (a scan)."""
+        rocks = self._rocks
+        entry = rocks.get_table(database, table)
+        if entry.info.expiration:
+            now = rocks.now_ms()
+            return sum(1 for raw in entry.cf.values() if not entry.info.expired(orjson.loads(raw), now))
+        return entry.count
 
     def size_bytes(self, database: str, table: str) -> int:
         entry = self._rocks.get_table(database, table)

@@ -72,14 +72,14 @@ class RocksChunkWrites:
             batch = rocksdict.WriteBatch(raw_mode=True)
             if fresh:
                 _stage_fresh(entry, batch, [live[i] for i in order], keys_sorted, stamp)
-                written = len(live)
+                written = added = len(live)
             else:
                 keys = [record[info.primary_key] for record in live]
-                result = stage_writes(entry, batch, live, keys, mode, stamp, {})
+                result, added = stage_writes(entry, batch, live, keys, mode, stamp, {})
                 written = len(result.written)
                 skipped += len(result.skipped)
             if batch.len():
-                rocks.write(batch)
+                rocks.write(batch, {entry: added})
         return written, skipped
 
     def chunk_plan(self, database: str, table: str, names: Sequence[str], stamp: float | None) -> ChunkPlan:
@@ -114,7 +114,7 @@ class RocksChunkWrites:
             staged = chunk.staged
             if staged is None or not all(map(operator.is_, staged[0], _chunk_handles(entry, chunk))):
                 staged = ((), _chunk_batch(entry, chunk))
-            rocks.write(staged[1])
+            rocks.write(staged[1], {entry: len(chunk)})
         return True
 
     def stage_encoded(self, database: str, table: str, chunk: EncodedChunk) -> None:

@@ -6,6 +6,8 @@ Layout:
   → table info (primary key, attributes, the names of the table's column families).
 - one column family per table: ``encode_key(pk)`` → orjson record.
 - one column family per secondary index: ``encode_key(value) + encode_key(pk)`` → b"".
+- default column family: ``C<table column family>`` → the table's record count (8-byte signed),
+  written in the same WriteBatch as the records that change it, so it is exact.
 
 A record and its index entries are written in one ``WriteBatch``. Values are
 orjson-encoded JSON; no pickle anywhere. Locks: the metadata lock is always taken
@@ -16,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from gateway.storage.ports import Clock
 from gateway.storage.records import AttributeInfo, TableInfo
 
 _SEQ_KEY = b"#seq"
+_COUNT = struct.Struct(">q")
 CHUNK = 10_000
 """Records per WriteBatch when a whole table is rewritten (drop_attribute, copies)."""
 
@@ -54,10 +58,15 @@ def _options() -> rocksdict.Options:
     return opts
 
 
+def count_key(cf_name: str) -> bytes:
+    """The metadata key holding the record count of the table stored in column family ``cf_name``."""
+    return b"C" + cf_name.encode()
+
+
 class TableHandle:
     """Cached column families and schema of one table."""
 
-    __slots__ = ("info", "cf_name", "cf", "handle", "index_cf", "index_cfs", "index_handles", "lock")
+    __slots__ = ("info", "cf_name", "cf", "handle", "index_cf", "index_cfs", "index_handles", "lock", "count")
 
     def __init__(self, info: TableInfo, cf_name: str) -> None:
         self.info = info
@@ -68,6 +77,8 @@ class TableHandle:
         self.index_cfs: dict[str, Any] = {}
         self.index_handles: dict[str, Any] = {}
         self.lock = threading.RLock()
+        self.count = 0
+        """Records stored (expired ones included until they are overwritten); changed under ``lock``."""
 
 
 class RocksDatabase:
@@ -108,6 +119,18 @@ class RocksDatabase:
                 break
             table = self._table_from_meta(orjson.loads(value))
             self.tables[(table.info.database, table.info.name)] = table
+        for table in self.tables.values():
+            table.count = self._stored_count(table)
+
+    def _stored_count(self, table: TableHandle) -> int:
+        """The table's record count, counted once (and kept) for a store written before counts were."""
+        raw = self.db.get(count_key(table.cf_name))
+        if raw is not None:
+            count: int = _COUNT.unpack(raw)[0]
+            return count
+        counted = sum(1 for _ in table.cf.keys())  # noqa: SIM118 (Rdict iteration)
+        self.db.put(count_key(table.cf_name), _COUNT.pack(counted))
+        return counted
 
     def _table_from_meta(self, meta: dict[str, Any]) -> TableHandle:
         info = TableInfo(
@@ -188,6 +211,7 @@ class RocksDatabase:
         entry.handle = self.db.get_column_family_handle(cf_name)
         for attribute in indexed:
             self.add_index(entry, attribute)
+        self.db.put(count_key(cf_name), _COUNT.pack(0))
         self.save_table(entry)
         self.tables[(info.database, info.name)] = entry
         return entry
@@ -268,9 +292,29 @@ class RocksDatabase:
 
     # -- whole store --------------------------------------------------------
 
-    def write(self, batch: rocksdict.WriteBatch) -> None:
-        """Apply a WriteBatch atomically."""
+    def write(self, batch: rocksdict.WriteBatch, counted: Mapping[TableHandle, int] | None = None) -> None:
+        """Apply a WriteBatch atomically.
+
+        ``counted``: tables whose record count the batch changes, by how much; their new
+        counts go into the same batch (the caller holds the tables' locks).
+        """
+        if counted:
+            for entry, delta in counted.items():
+                if delta:
+                    batch.put(count_key(entry.cf_name), _COUNT.pack(entry.count + delta))
         self.db.write(batch)
+        if counted:
+            for entry, delta in counted.items():
+                entry.count += delta
+
+    def set_count(self, entry: TableHandle, count: int) -> None:
+        """Store a table's record count as it is (after a raw copy of its records)."""
+        self.db.put(count_key(entry.cf_name), _COUNT.pack(count))
+        entry.count = count
+
+    def forget_count(self, entry: TableHandle) -> None:
+        """Remove a dropped table's record count."""
+        self.db.delete(count_key(entry.cf_name))
 
     def flush_wal(self) -> None:
         """Sync the write-ahead log to disk."""

@@ -43,6 +43,7 @@ class RocksImportWrites:
         entries = {table: rocks.get_table(database, table) for table in tables}
         batch = rocksdict.WriteBatch(raw_mode=True)
         written = 0
+        counted: dict[TableHandle, int] = {}
         with contextlib.ExitStack() as stack:
             for entry in sorted(entries.values(), key=lambda e: e.cf_name):
                 stack.enter_context(rocks.locked(entry))
@@ -53,10 +54,10 @@ class RocksImportWrites:
                     rocks.register_attributes(entry, sorted(seen.difference(entry.info.attributes)))
                 stale = [ekey for ekey, item in items.items() if not item.fresh]
                 stored = dict(zip(stale, entry.cf.get(stale), strict=True)) if stale else {}
-                _stage_final(entry, batch, items, stored)
+                counted[entry] = _stage_final(entry, batch, items, stored)
                 written += len(items)
             if batch.len():
-                rocks.write(batch)
+                rocks.write(batch, counted)
         return written
 
 
@@ -65,8 +66,8 @@ def _stage_final(
     batch: rocksdict.WriteBatch,
     items: Mapping[bytes, FinalRecord],
     stored: dict[bytes, Any],
-) -> None:
-    """Put one table's final records (and their index changes) into ``batch``."""
+) -> int:
+    """Put one table's final records (and their index changes) into ``batch``; how many keys are new."""
     put, handle = batch.put, entry.handle
     new_records: list[dict[str, Any]] = []
     new_keys: list[bytes] = []
@@ -82,3 +83,4 @@ def _stage_final(
         values = list(map(dict.get, new_records, repeat(attribute), repeat(K.MISSING)))
         for index_key in K.index_entries(values, new_keys):
             put(index_key, b"", index_handle)
+    return len(new_keys)

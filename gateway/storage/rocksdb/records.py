@@ -105,9 +105,9 @@ class RocksRecords:
         with rocks.locked(entry):
             if new_names:
                 rocks.register_attributes(entry, sorted(new_names))
-            result = stage_writes(entry, batch, records, keys, mode, rocks.now_ms(), {})
+            result, added = stage_writes(entry, batch, records, keys, mode, rocks.now_ms(), {})
             if batch.len():
-                rocks.write(batch)
+                rocks.write(batch, {entry: added})
         return result
 
     def write_many(
@@ -125,6 +125,7 @@ class RocksRecords:
         stamp = rocks.now_ms()
         batch = rocksdict.WriteBatch(raw_mode=True)
         results: list[WriteResult] = []
+        counted: dict[TableHandle, int] = {}
         pending: dict[tuple[int, bytes], dict[str, Any] | None] = {}
         with contextlib.ExitStack() as stack:
             for entry in locked:
@@ -133,7 +134,8 @@ class RocksRecords:
                 new_names = {n for r in records for n in r if n not in entry.info.attributes}
                 if new_names:
                     rocks.register_attributes(entry, sorted(new_names))
-                result = stage_writes(entry, batch, records, keys, mode, stamp, pending)
+                result, added = stage_writes(entry, batch, records, keys, mode, stamp, pending)
+                counted[entry] = counted.get(entry, 0) + added
                 if strict and result.skipped:
                     problem = "already exists" if mode == "insert" else "does not exist"
                     raise InvalidRecord(
@@ -142,7 +144,7 @@ class RocksRecords:
                     )
                 results.append(result)
             if batch.len():
-                rocks.write(batch)
+                rocks.write(batch, counted)
         return results
 
     def delete(self, database: str, table: str, keys: Iterable[Any]) -> WriteResult:
@@ -166,7 +168,7 @@ class RocksRecords:
                 put_record(entry, batch, ekey, orjson.loads(raw), None)
                 result.written.append(key)
             if batch.len():
-                rocks.write(batch)
+                rocks.write(batch, {entry: -len(result.written)})
         return result
 
     def sync(self) -> None:

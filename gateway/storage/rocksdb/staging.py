@@ -64,14 +64,18 @@ def stage_writes(
     mode: WriteMode,
     stamp: float,
     pending: dict[tuple[int, bytes], dict[str, Any] | None],
-) -> WriteResult:
-    """Put one write()'s records into ``batch`` (``pending``: records staged earlier in the batch)."""
+) -> tuple[WriteResult, int]:
+    """Put one write()'s records into ``batch`` (``pending``: records staged earlier in the batch).
+
+    Returns the keys written and skipped, and by how much the table's record count grows.
+    """
     info = entry.info
     pk = info.primary_key
     stamped = not info.schema_defined or bool(info.expiration)
     encoded = [K.encode_key(k) for k in keys]
     stored = entry.cf.get(encoded) if encoded else []
     result = WriteResult()
+    added = 0
     for record, key, ekey, raw in zip(records, keys, encoded, stored, strict=True):
         slot = (id(entry), ekey)
         stored_old = pending[slot] if slot in pending else (orjson.loads(raw) if raw else None)
@@ -96,10 +100,10 @@ def stage_writes(
         if stamped:
             new[CREATED] = old[CREATED] if old is not None and CREATED in old else stamp
             new[UPDATED] = stamp
-        put_record(entry, batch, ekey, stored_old, new)
+        added += put_record(entry, batch, ekey, stored_old, new)
         pending[slot] = new
         result.written.append(key)
-    return result
+    return result, added
 
 
 def put_record(
@@ -108,8 +112,11 @@ def put_record(
     ekey: bytes,
     old: dict[str, Any] | None,
     new: dict[str, Any] | None,
-) -> None:
-    """Add the record (or its deletion: ``new`` None) and its index changes to ``batch``."""
+) -> int:
+    """Add the record (or its deletion: ``new`` None) and its index changes to ``batch``.
+
+    Returns the change of the table's record count: 1 for a new key, -1 for a deletion, else 0.
+    """
     handles = entry.index_handles
     if old is None:
         if new is not None:
@@ -137,5 +144,6 @@ def put_record(
                 batch.put(value_key + ekey, b"", handle)
     if new is None:
         batch.delete(ekey, entry.handle)
-    else:
-        batch.put(ekey, orjson.dumps(new), entry.handle)
+        return -1 if old is not None else 0
+    batch.put(ekey, orjson.dumps(new), entry.handle)
+    return 1 if old is None else 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from gateway.storage.errors import (
@@ -157,3 +159,67 @@ def test_the_catalog_survives_a_restart(factory: StoreFactory) -> None:
     typed = again.catalog.table("d", "typed")
     assert typed.schema_defined and typed.expiration == 30 and typed.attributes["n"].type == "Int"
     assert again.records.get("d", "t", "a") is not None
+
+
+def test_counts_are_exact_after_inserts_upserts_and_deletes(storage: Storage) -> None:
+    catalog = storage.catalog
+    catalog.create_table("d", "t")
+    rows = [{"id": i, "v": i % 7} for i in range(3_000)]
+    assert storage.chunks.load_chunk("d", "t", [dict(r) for r in rows], "insert") == (3_000, 0)
+    assert storage.chunks.load_chunk("d", "t", [dict(r) for r in rows], "upsert") == (3_000, 0)
+    storage.records.write("d", "t", rows[:500], "upsert")
+    storage.records.write("d", "t", rows[:10], "replace")
+    storage.records.write("d", "t", [{"id": i} for i in range(2_990, 3_010)], "insert")
+    assert catalog.count("d", "t") == 3_010
+    storage.records.delete("d", "t", [0, 1, 1, 5_000])
+    storage.records.write_many(
+        [("d", "t", [{"id": "s"}], "insert"), ("d", "t", [{"id": "s", "x": 1}], "upsert")]
+    )
+    storage.imports.write_records("d", {"t": {}})
+    assert catalog.count("d", "t") == sum(1 for _ in storage.records.scan("d", "t")) == 3_009
+
+
+def test_counts_stay_exact_under_concurrent_writers(storage: Storage) -> None:
+    storage.catalog.create_table("d", "t")
+    errors: list[BaseException] = []
+
+    def writer(offset: int) -> None:
+        try:
+            for round_ in range(30):
+                keys = [(offset + round_ * 7 + i) % 400 for i in range(40)]
+                storage.records.write("d", "t", [{"id": k, "w": offset} for k in keys], "upsert")
+                storage.records.delete("d", "t", keys[::3])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n * 97,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors and not any(t.is_alive() for t in threads)
+    assert storage.catalog.count("d", "t") == sum(1 for _ in storage.records.scan("d", "t"))
+
+
+def test_counts_survive_a_restart_and_drops(factory: StoreFactory) -> None:
+    first = factory.open()
+    first.catalog.create_table("d", "t")
+    first.catalog.create_table("d", "gone")
+    first.records.write("d", "t", [{"id": i} for i in range(25)], "insert")
+    first.records.write("d", "gone", [{"id": 1}], "insert")
+    first.catalog.drop_table("d", "gone")
+    first.close()
+    again = factory.open()
+    assert again.catalog.count("d", "t") == 25
+    again.catalog.create_table("d", "gone")
+    assert again.catalog.count("d", "gone") == 0
+
+
+def test_a_table_that_expires_records_counts_the_live_ones(storage: Storage, clock: ManualClock) -> None:
+    storage.catalog.create_table("d", "t", expiration=10)
+    storage.records.write("d", "t", [{"id": 1}, {"id": 2}], "insert")
+    clock.advance(6)
+    storage.records.write("d", "t", [{"id": 3}], "insert")
+    assert storage.catalog.count("d", "t") == 3
+    clock.advance(6)
+    assert storage.catalog.count("d", "t") == 1
