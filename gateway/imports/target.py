@@ -34,6 +34,7 @@ from gateway.storage.records import (
     TableInfo,
     WriteMode,
 )
+from gateway.storage.writeplan import merged
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -274,18 +275,13 @@ class ModelTargetStore:
         old: dict[str, Any] | None
         if prior is not None:
             old, fresh = prior.record, prior.fresh
-            if info.expired(old, stamp):
-                old = None
         elif write.is_new and table in self.generated_keys:
             old, fresh = None, True
         else:
             old, fresh = self._records.get(self.database, table, key), False
-        if write.is_new and old is not None:
+        new = merged(info, "insert" if write.is_new else "replace", record, key, old, stamp)
+        if new is None:
             raise InvalidRecord(
                 f"a record with {pk} {orjson.dumps(key).decode()} already exists in '{table}'"
             )
-        record[pk] = key
-        if not info.schema_defined or info.expiration:
-            record[CREATED] = old[CREATED] if old is not None and CREATED in old else stamp
-            record[UPDATED] = stamp
-        staged[slot] = FinalRecord(key, record, orjson.dumps(record), fresh)
+        staged[slot] = FinalRecord(key, new, orjson.dumps(new), fresh)

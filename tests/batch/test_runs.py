@@ -231,7 +231,9 @@ def test_recovery_fails_running_and_requeues_scheduled(root: Path) -> None:
         row.update(state="running", log="START: 2024-01-01T00:00:00.000Z\nbad thing (record 0)", errors=1)
         service._save(row)
         started = time.monotonic()
-    assert time.monotonic() - started < 10  # the start delay does not hold up shutdown
+    # The start delay (300 s) does not hold up shutdown: any bound well below it shows that,
+    # and a loaded machine needs room (a shutdown here takes well under a second when idle).
+    assert time.monotonic() - started < 120
     with make_client(root) as client:
         api = BatchApi(client, "")
         assert api.wait(waiting)["state"] == "complete"

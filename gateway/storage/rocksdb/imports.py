@@ -14,7 +14,8 @@ import rocksdict
 from gateway.storage import keys as K
 from gateway.storage.records import FinalRecord, WriteMode
 from gateway.storage.rocksdb.database import RocksDatabase, TableHandle
-from gateway.storage.rocksdb.staging import keys_for_write, put_record
+from gateway.storage.rocksdb.staging import put_record
+from gateway.storage.writeplan import keys_for_write
 
 
 class RocksImportWrites:
@@ -26,7 +27,7 @@ class RocksImportWrites:
     def check_keys(
         self, database: str, table: str, records: Sequence[dict[str, Any]], mode: WriteMode
     ) -> list[Any]:
-        return keys_for_write(self._rocks.get_table(database, table), records, mode)
+        return keys_for_write(self._rocks.get_table(database, table).info, records, mode)
 
     def ensure_attributes(self, database: str, table: str, names: Iterable[str]) -> None:
         rocks = self._rocks

@@ -13,7 +13,8 @@ from gateway.storage import keys as K
 from gateway.storage.errors import InvalidRecord, StoreError, TableNotFound
 from gateway.storage.records import KeyRange, WriteMode, WriteResult
 from gateway.storage.rocksdb.database import RocksDatabase, TableHandle
-from gateway.storage.rocksdb.staging import keys_for_write, put_record, stage_writes
+from gateway.storage.rocksdb.staging import put_record, stage_writes
+from gateway.storage.writeplan import keys_for_write
 
 
 class RocksRecords:
@@ -98,7 +99,7 @@ class RocksRecords:
         """Every record is checked (key, declared types) before anything is written."""
         rocks = self._rocks
         entry = rocks.get_table(database, table)
-        keys = keys_for_write(entry, records, mode)
+        keys = keys_for_write(entry.info, records, mode)
         attributes = entry.info.attributes
         new_names = {n for r in records for n in r if n not in attributes}
         batch = rocksdict.WriteBatch(raw_mode=True)
@@ -120,7 +121,7 @@ class RocksRecords:
         prepared: list[tuple[TableHandle, Sequence[dict[str, Any]], list[Any], WriteMode]] = []
         for database, table, records, mode in operations:
             entry = rocks.get_table(database, table)
-            prepared.append((entry, records, keys_for_write(entry, records, mode), mode))
+            prepared.append((entry, records, keys_for_write(entry.info, records, mode), mode))
         locked = sorted({id(p[0]): p[0] for p in prepared}.values(), key=lambda e: e.cf_name)
         stamp = rocks.now_ms()
         batch = rocksdict.WriteBatch(raw_mode=True)
