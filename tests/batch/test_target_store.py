@@ -1,4 +1,7 @@
-"""The engine's TargetStore over RocksDB: indexed lookups, oldest-first order, atomic commits."""
+"""The engine's TargetStore over the storage ports (RocksDB): indexed lookups, the commit buffer, oldest first.
+
+The storage ports it writes through are covered backend by backend in tests/storage/contract.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from engine import Model, StoreError, TargetWrite
 from engine.lookups import find_by_code
 from gateway.imports.target import ModelTargetStore, generated_key_tables, value_matches
-from gateway.storage import keys as K
-from gateway.storage.errors import StoreError as StorageError
 from gateway.storage.ports import Records, Storage
-from gateway.storage.records import AttributeInfo, FinalRecord, KeyRange
+from gateway.storage.records import AttributeInfo
 from gateway.storage.rocksdb import open_rocksdb
 
 
@@ -49,11 +49,6 @@ def store(tmp_path: Path) -> Iterator[CountingStore]:
     counting.catalog.create_table("m", "fixed", "id", attributes=[AttributeInfo("code", False)])
     yield counting
     counting.close()
-
-
-def final(table: str, records: list[dict[str, Any]], fresh: bool) -> dict[str, dict[bytes, FinalRecord]]:
-    """``write_records``' argument for ``records`` of one table."""
-    return {table: {K.encode_key(r["id"]): FinalRecord(r["id"], r, orjson.dumps(r), fresh) for r in records}}
 
 
 CODED: dict[str, Any] = {
@@ -155,25 +150,6 @@ def test_dry_run_adapter_refuses_writes(store: CountingStore) -> None:
     assert store.records.get("m", "person", "p1") is None
 
 
-def test_write_many_rejects_bad_keys_before_writing(store: CountingStore) -> None:
-    from gateway.storage.errors import InvalidRecord
-
-    with pytest.raises(InvalidRecord):
-        store.records.write_many(
-            [("m", "person", [{"id": "ok"}], "insert"), ("m", "contact", [{"id": {"bad": 1}}], "insert")]
-        )
-    assert store.records.get("m", "person", "ok") is None
-    results = store.records.write_many(
-        [
-            ("m", "person", [{"id": "a"}, {"id": "a", "x": 1}], "insert"),
-            ("m", "person", [{"id": "a", "y": 2}], "update"),
-        ]
-    )
-    assert [r.written for r in results] == [["a"], ["a"]] and results[0].skipped == ["a"]
-    stored = store.records.get("m", "person", "a")
-    assert stored is not None and stored["y"] == 2 and "x" not in stored
-
-
 # -- the commit buffer's reads ---------------------------------------------------------
 
 
@@ -246,82 +222,3 @@ def test_generated_key_tables() -> None:
 
 
 # -- store methods used by the buffer ----------------------------------------------------
-
-ODD_VALUES: list[Any] = [
-    "text",
-    ["x", "y", "x"],
-    [1, "one", True, None, {"no": 1}, [2], 2.5],
-    7,
-    -0.0,
-    float("inf"),
-    True,
-    None,
-    {"nested": ["z"]},
-    [],
-    ["only", "strings"],
-]
-
-
-def test_write_records_indexes_like_write(store: CountingStore) -> None:
-    """New and replaced records get exactly the index entries write() gives them."""
-    for table in ("person", "contact"):
-        for name in ("v", "w"):
-            store.catalog.add_attribute("m", table, name)
-    records = [
-        {"id": f"r{i}", "v": value, **({"w": i} if i % 2 else {})} for i, value in enumerate(ODD_VALUES)
-    ]
-    store.records.write("m", "person", records, "insert")
-    stamp = 1700000000000.0
-    prepared = [{**r, "__createdtime__": stamp, "__updatedtime__": stamp} for r in records]
-    assert store.imports.write_records("m", final("contact", prepared, True)) == len(records)
-
-    def entries(table: str) -> dict[str, list[Any]]:
-        return {a: list(store.records.index_items("m", table, a)) for a in ("v", "w")}
-
-    assert entries("contact") == entries("person")
-    replaced = [{**r, "v": ODD_VALUES[-1 - i]} for i, r in enumerate(records)]
-    store.records.write("m", "person", replaced, "replace")
-    again = [{**r, "__createdtime__": stamp, "__updatedtime__": stamp + 1} for r in replaced]
-    store.imports.write_records("m", final("contact", again, False))
-    assert entries("contact") == entries("person")
-    assert [r["v"] for r in store.records.scan("m", "contact")] == [
-        r["v"] for r in store.records.scan("m", "person")
-    ]
-
-
-def test_write_records_is_one_atomic_write_and_registers_attributes(store: CountingStore) -> None:
-    good = {"id": "p1", "fresh_attribute": "x"}
-    with pytest.raises(StorageError):
-        store.imports.write_records(
-            "m", final("person", [good], True) | final("missing", [{"id": "c1"}], True)
-        )
-    assert store.records.get("m", "person", "p1") is None
-    store.imports.write_records("m", final("person", [good], True))
-    assert store.records.get("m", "person", "p1") == good
-    assert store.catalog.table("m", "person").attributes["fresh_attribute"].indexed
-    assert [k for _, k in store.records.index_items("m", "person", "fresh_attribute")] == ["p1"]
-
-
-def test_check_keys_ensure_attributes_and_index_attribute(store: CountingStore) -> None:
-    assert store.imports.check_keys("m", "person", [{"id": "a"}, {"id": 3}], "replace") == ["a", 3]
-    generated = store.imports.check_keys("m", "person", [{}], "insert")[0]
-    assert isinstance(generated, str) and len(generated) == 36
-    with pytest.raises(StorageError, match="a valid hash attribute must be provided"):
-        store.imports.check_keys("m", "person", [{}], "replace")
-    store.imports.ensure_attributes("m", "fixed", ["code", "colour"])
-    assert not store.catalog.table("m", "fixed").attributes["colour"].indexed  # schema-defined: not indexed
-    store.records.write(
-        "m", "fixed", [{"id": 1, "code": "A", "colour": "red"}, {"id": 2, "code": ["B", "A"]}], "insert"
-    )
-    assert not store.catalog.is_indexed("m", "fixed", "code")
-    assert store.catalog.index_attribute("m", "fixed", "code") is True
-    assert store.catalog.index_attribute("m", "fixed", "code") is False
-    assert store.catalog.table("m", "fixed").attributes["code"].indexed
-    assert sorted(store.records.index_keys("m", "fixed", "code", KeyRange("A", True))) == [1, 2]
-    assert store.catalog.index_attribute("m", "fixed", "size") is True  # unknown: added, indexed
-    assert (
-        store.catalog.is_indexed("m", "fixed", "size")
-        and store.catalog.index_attribute("m", "fixed", "id") is False
-    )
-    reopened_info = store.catalog.table("m", "fixed")
-    assert reopened_info.attributes["size"].indexed

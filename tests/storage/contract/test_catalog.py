@@ -106,10 +106,11 @@ def test_attributes_are_added_indexed_and_dropped(storage: Storage) -> None:
     assert not catalog.is_indexed("d", "t", "c")
     with pytest.raises(AttributeExists, match="attribute 'c' already exists in d.t"):
         catalog.add_attribute("d", "t", "c")
-    records.write("d", "t", [{"id": 1, "c": "late"}], "update")
+    records.write("d", "t", [{"id": 1, "c": "late"}, {"id": 2, "c": ["x", "late"]}], "upsert")
     assert catalog.index_attribute("d", "t", "c") is True  # built from the stored records
     assert catalog.index_attribute("d", "t", "c") is False
-    assert list(records.index_keys("d", "t", "c", KeyRange("late", True))) == [1]
+    assert catalog.table("d", "t").attributes["c"].indexed
+    assert list(records.index_keys("d", "t", "c", KeyRange("late", True))) == [1, 2]
     assert catalog.index_attribute("d", "t", "new") is True and catalog.is_indexed("d", "t", "new")
     assert catalog.index_attribute("d", "t", "id") is False
     catalog.drop_attribute("d", "t", "a")
