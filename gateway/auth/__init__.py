@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from gateway.audit import AuditLog
 from gateway.auth.api_keys import SECRET_FILE, ApiKeyService
 from gateway.auth.basic import basic_credentials
-from gateway.auth.sessions import SessionSigner
+from gateway.auth.session_store import SessionStore
+from gateway.auth.sessions import SESSION_MAX_AGE, SessionSigner, password_fingerprint
 from gateway.auth.tokens import OPERATION, InvalidToken, TokenIssuer
 from gateway.auth.users import AuthFailure, User, UserDirectory
 from gateway.config import Config
@@ -29,6 +30,7 @@ class Auth:
     tokens: TokenIssuer
     api_keys: ApiKeyService
     sessions: SessionSigner
+    session_store: SessionStore
 
     def authenticate(self, header: str | None) -> User:
         """The user behind an Authorization header (Basic or Bearer operation token), or a 401."""
@@ -51,6 +53,30 @@ class Auth:
             return self.active_user(username)
         raise OperationError("Login failed", 401)
 
+    def start_session(self, username: str) -> str:
+        """A new admin session for a user who has just logged in; its id, for the cookie only."""
+        record = self.users.user_record(username) or {}
+        return self.session_store.start(username, password_fingerprint(str(record.get("password", ""))))
+
+    def session_user(self, session_id: str) -> User | None:
+        """The active user of a live admin session, or None.
+
+        None when the session has ended or expired, or the user is gone, inactive or
+        has a password other than at login (even one written around the directory).
+        """
+        live = self.session_store.lookup(session_id)
+        if live is None:
+            return None
+        record = self.users.user_record(live.username)
+        if record is None or live.fingerprint != password_fingerprint(str(record.get("password", ""))):
+            return None
+        user = self.users.load_user(live.username)
+        return user if user is not None and user.active else None
+
+    def end_session(self, session_id: str) -> None:
+        """Log out: the session ends at once, for every process on this database."""
+        self.session_store.end(session_id)
+
     def active_user(self, username: str) -> User:
         """The user a valid token names, if it still exists and is active (401 otherwise)."""
         user = self.users.load_user(username)
@@ -62,10 +88,11 @@ class Auth:
 
 
 def install(config: Config, storage: Storage, audit: AuditLog) -> Auth:
-    """Users, token keys, API keys and the admin session secret (keys under ``<root>/keys``)."""
+    """Users, token keys, API keys, admin sessions (secrets under ``<root>/keys``)."""
     keys = config.root / "keys"
+    session_store = SessionStore(storage, SESSION_MAX_AGE)
     return Auth(
-        users=UserDirectory(storage),
+        users=UserDirectory(storage, end_sessions=session_store.end_user),
         tokens=TokenIssuer(
             keys,
             int(config.get("authentication.operation_token_timeout")),
@@ -79,4 +106,5 @@ def install(config: Config, storage: Storage, audit: AuditLog) -> Auth:
             failure_window=float(config.get("authentication.api_key_failure_window")),
         ),
         sessions=SessionSigner(keys),
+        session_store=session_store,
     )
