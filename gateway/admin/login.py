@@ -1,6 +1,8 @@
 """Log in and log out of the admin pages with the gateway's users.
 
-A login starts a server-side session; logout ends it at once.
+A login checks the password through ``Auth.check_password`` (throttled per user
+and client address: 429 with ``Retry-After`` and the wait on the form) and starts
+a server-side session; logout ends it at once.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.admin.web import Page, admin_view, gateway_of, read_form, session_user, signer
+from gateway.auth.login_throttle import LoginThrottled
 from gateway.auth.sessions import COOKIE_NAME, Session
 from gateway.auth.users import AuthFailure, User
 from gateway.process import Gateway
@@ -22,10 +25,10 @@ def safe_next(target: str | None) -> str:
     return "/admin/"
 
 
-def _check_password(gateway: Gateway, username: str, password: str) -> User | str:
-    """The user, or the message to show."""
+def _check_password(gateway: Gateway, username: str, password: str, client_ip: str) -> User | str:
+    """The user, or the message to show (a throttled login raises LoginThrottled)."""
     try:
-        return gateway.auth.users.authenticate(username, password)
+        return gateway.auth.check_password(username, password, client_ip)
     except AuthFailure as failure:
         return str(failure)
 
@@ -53,7 +56,20 @@ async def login(request: Request) -> Response:
             return page.finish(
                 page.render("login.html", 403, title="Log in", error=error, username=username, next=target)
             )
-        user = await run_in_threadpool(_check_password, gateway, username, password)
+        client_ip = request.client.host if request.client else ""
+        try:
+            user = await run_in_threadpool(_check_password, gateway, username, password, client_ip)
+        except LoginThrottled as throttled:
+            response = page.render(
+                "login.html",
+                throttled.status,
+                title="Log in",
+                error=throttled.message,
+                username=username,
+                next=target,
+            )
+            response.headers.update(throttled.headers)
+            return page.finish(response)
         if isinstance(user, str):
             return page.finish(
                 page.render("login.html", 401, title="Log in", error=user, username=username, next=target)

@@ -1,7 +1,10 @@
-"""The auth family: users and roles, passwords, JWT tokens, API keys, admin sessions.
+"""The auth family: users and roles, passwords, JWT tokens, API keys, admin sessions, throttles.
 
 ``install`` builds :class:`Auth`, whose :meth:`Auth.authenticate` turns an
-``Authorization`` header (Basic or Bearer) into a user or HarperDB's 401.
+``Authorization`` header (Basic or Bearer) into a user or HarperDB's 401, and
+whose :meth:`Auth.check_password` is the one check of a user name and password
+(Basic auth, ``create_authentication_tokens``, the admin login), throttled per
+user and client address (429 with ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ from dataclasses import dataclass
 from gateway.audit import AuditLog
 from gateway.auth.api_keys import SECRET_FILE, ApiKeyService
 from gateway.auth.basic import basic_credentials
+from gateway.auth.login_throttle import PasswordThrottle
 from gateway.auth.session_store import SessionStore
 from gateway.auth.sessions import SESSION_MAX_AGE, SessionSigner, password_fingerprint
 from gateway.auth.tokens import OPERATION, InvalidToken, TokenIssuer
-from gateway.auth.users import AuthFailure, User, UserDirectory
+from gateway.auth.users import AuthFailure, InactiveUser, User, UserDirectory
 from gateway.config import Config
 from gateway.errors import OperationError
 from gateway.storage.ports import Storage
@@ -31,9 +35,25 @@ class Auth:
     api_keys: ApiKeyService
     sessions: SessionSigner
     session_store: SessionStore
+    password_throttle: PasswordThrottle
 
-    def authenticate(self, header: str | None) -> User:
-        """The user behind an Authorization header (Basic or Bearer operation token), or a 401."""
+    def check_password(self, username: str, password: str, client_ip: str) -> User:
+        """The user for these credentials, or AuthFailure; LoginThrottled (429) while this user
+        is locked out from this address (the password is then not checked at all)."""
+        self.password_throttle.check(username, client_ip)
+        try:
+            user = self.users.authenticate(username, password)
+        except InactiveUser:
+            raise
+        except AuthFailure:
+            self.password_throttle.failed(username, client_ip)
+            raise
+        self.password_throttle.succeeded(username, client_ip)
+        return user
+
+    def authenticate(self, header: str | None, client_ip: str) -> User:
+        """The user behind an Authorization header (Basic or Bearer operation token), or a 401
+        (429 for Basic credentials while they are throttled from ``client_ip``)."""
         if not header:
             raise OperationError("Must login", 401)
         scheme = header.partition(" ")[0].lower()
@@ -42,7 +62,7 @@ class Auth:
             if credentials is None:
                 raise OperationError("Login failed", 401)
             try:
-                return self.users.authenticate(*credentials)
+                return self.check_password(*credentials, client_ip)
             except AuthFailure as exc:
                 raise OperationError(str(exc), 401) from exc
         if scheme == "bearer":
@@ -88,7 +108,7 @@ class Auth:
 
 
 def install(config: Config, storage: Storage, audit: AuditLog) -> Auth:
-    """Users, token keys, API keys, admin sessions (secrets under ``<root>/keys``)."""
+    """Users, token keys, API keys, admin sessions (secrets under ``<root>/keys``), throttles."""
     keys = config.root / "keys"
     session_store = SessionStore(storage, SESSION_MAX_AGE)
     return Auth(
@@ -107,4 +127,9 @@ def install(config: Config, storage: Storage, audit: AuditLog) -> Auth:
         ),
         sessions=SessionSigner(keys),
         session_store=session_store,
+        password_throttle=PasswordThrottle(
+            max_failures=int(config.get("authentication.password_max_failures")),
+            window=float(config.get("authentication.password_failure_window")),
+            user_max_failures=int(config.get("authentication.password_user_max_failures")),
+        ),
     )

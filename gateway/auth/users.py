@@ -53,6 +53,10 @@ class AuthFailure(Exception):
     """Credentials were not accepted; the message is HarperDB's."""
 
 
+class InactiveUser(AuthFailure):
+    """The password was right but the user is inactive (not a guess: throttles do not count it)."""
+
+
 def _no_sessions(username: str) -> object:
     return None
 
@@ -109,7 +113,7 @@ class UserDirectory:
         user = self.load_user(username)
         assert user is not None
         if not user.active:
-            raise AuthFailure("Cannot complete request: User is inactive")
+            raise InactiveUser("Cannot complete request: User is inactive")
         with self._lock:
             self._verified[cache_key] = user
         return user

@@ -200,6 +200,11 @@ def operations_endpoint_doc() -> Schema:
             "403": {"description": "The role does not allow it.", "content": ERROR_JSON},
             "404": {"description": "Database or table not found.", "content": ERROR_JSON},
             "409": {"description": "Duplicate user or role.", "content": ERROR_JSON},
+            "429": {
+                "description": "Too many failed login attempts for this user from this address; "
+                "wait the seconds in Retry-After.",
+                "content": ERROR_JSON,
+            },
         },
     }
 
