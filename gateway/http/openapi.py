@@ -39,8 +39,8 @@ ERROR_JSON: Schema = {
     }
 }
 KEY_REFUSED: Schema = {
-    "description": "API key refused (Haplo's JSON: kind INVALID-API-KEY, UNAUTHORISED or THROTTLE), or no key "
-    "(text/plain 'You are not permitted to perform this action.').",
+    "description": "API key refused (Haplo's JSON: kind INVALID-API-KEY, UNAUTHORISED or THROTTLE; THROTTLE "
+    "comes with Retry-After), or no key (text/plain 'You are not permitted to perform this action.').",
     "content": {
         "application/json": {
             "schema": {
