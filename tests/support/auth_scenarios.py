@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
+import urllib.error
+import urllib.request
+from typing import Any
 
 from starlette.testclient import TestClient
 
@@ -40,3 +44,43 @@ def from_address(client: TestClient, host: str) -> TestClient:
 
 def basic_header(user: str, password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def post_json(
+    url: str, body: dict[str, Any], headers: dict[str, str] | None = None, timeout: float = 30
+) -> tuple[int, dict[str, str], Any]:
+    """POST JSON to a real server; (status, lower-cased headers, decoded body)."""
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **(headers or {})},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return (
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                json.loads(response.read()),
+            )
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        return err.code, {k.lower(): v for k, v in err.headers.items()}, json.loads(raw) if raw else None
+
+
+def post_form(
+    url: str, fields: dict[str, str], headers: dict[str, str], timeout: float = 30
+) -> tuple[int, dict[str, str], bytes]:
+    """POST an urlencoded form to a real server; (status, lower-cased headers, raw body)."""
+    data = "&".join(f"{k}={urllib.request.quote(v)}" for k, v in fields.items()).encode()
+    request = urllib.request.Request(
+        url,
+        data=data,
+        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
