@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -84,3 +86,23 @@ def post_form(
             return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
     except urllib.error.HTTPError as err:
         return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()
+
+
+def seconds_until_closed(sock: socket.socket, limit: float) -> float | None:
+    """Read (and drop) whatever arrives until the server closes the connection; the seconds
+    that took, or None if it was still open after ``limit`` seconds."""
+    started = time.monotonic()
+    deadline = started + limit
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            return None
+        except ConnectionResetError:
+            return time.monotonic() - started
+        if not data:
+            return time.monotonic() - started
