@@ -17,11 +17,13 @@ The rule, so that a correct password is never locked out by another client:
 
 ``max_failures`` 0 turns the throttle off; ``user_max_failures`` 0 turns the
 per-user budget off. Counts live in this process's memory (bounded, see
-:mod:`gateway.auth.throttle`).
+:mod:`gateway.auth.throttle`), keyed by a digest of the user name, which comes
+from the client and may be of any length.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 
@@ -35,6 +37,11 @@ def too_many_message(seconds: int) -> str:
     """The one message of a throttled login: how long to wait."""
     unit = "second" if seconds == 1 else "seconds"
     return f"Too many failed login attempts; try again in {seconds} {unit}"
+
+
+def _user_key(username: str) -> bytes:
+    """A fixed-size stand-in for a user name of any length."""
+    return hashlib.sha256(username.encode("utf-8", "surrogatepass")).digest()
 
 
 class LoginThrottled(OperationError):
@@ -61,24 +68,26 @@ class PasswordThrottle:
         self._pairs = FailureCounter(window, max(1, self.max_failures), clock)
         self._users = FailureCounter(window, max(1, self.user_max_failures), clock)
 
-    def _limit(self, username: str) -> int:
+    def _limit(self, user: bytes) -> int:
         """The pair's budget: ``max_failures``, or 1 while the user is under a spread attack."""
-        if self.user_max_failures and self._users.count(username) >= self.user_max_failures:
+        if self.user_max_failures and self._users.count(user) >= self.user_max_failures:
             return min(1, self.max_failures)
         return self.max_failures
 
     def check(self, username: str, address: str) -> None:
         """Raise :class:`LoginThrottled` if this user may not try a password from this address now."""
-        wait = self._pairs.wait((username, address), self._limit(username))
+        user = _user_key(username)
+        wait = self._pairs.wait((user, address), self._limit(user))
         if wait:
             raise LoginThrottled(wait)
 
     def failed(self, username: str, address: str) -> None:
         """Count one wrong password."""
         if self.max_failures:
-            self._pairs.add((username, address))
-            self._users.add(username)
+            user = _user_key(username)
+            self._pairs.add((user, address))
+            self._users.add(user)
 
     def succeeded(self, username: str, address: str) -> None:
         """The right password: the pair starts again from zero (the per-user count stays)."""
-        self._pairs.clear((username, address))
+        self._pairs.clear((_user_key(username), address))

@@ -182,3 +182,18 @@ def test_counts_stay_bounded_in_memory() -> None:
     assert counter.count("one") == 3  # at most ``depth`` stamps per key
     clock.advance(61)
     assert counter.count("one") == 0 and counter.wait("one", 3) == 0
+
+
+def test_a_huge_user_name_is_not_kept_in_memory() -> None:
+    """User names come from clients (a token request can carry megabytes): counts keep a digest."""
+    throttle = PasswordThrottle(max_failures=5, clock=ManualClock())
+    huge = "u" * 1_000_000
+    throttle.failed(huge, "10.0.0.66")
+    counters = (throttle._pairs._failures, throttle._users._failures)
+    assert all(len(repr(key)) < 200 for counter in counters for key in counter)
+    for _ in range(4):
+        throttle.failed(huge, "10.0.0.66")
+    with pytest.raises(LoginThrottled):
+        throttle.check(huge, "10.0.0.66")
+    throttle.check(huge, "10.0.0.67")
+    throttle.check("u", "10.0.0.66")
