@@ -12,6 +12,7 @@ import uvicorn
 
 from gateway.app import create_app, open_gateway
 from gateway.config import Config, ConfigError, load_config
+from gateway.http.server import uvicorn_options
 from gateway.imports import cli as import_verbs
 from gateway.storage.backends import open_storage
 from gateway.storage.errors import StoreError, StoreLocked
@@ -38,6 +39,7 @@ def _config(args: argparse.Namespace) -> Config:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the HTTP server, scheduler and store in this process."""
     config = _config(args)
+    options = uvicorn_options(config)
     try:
         gateway = open_gateway(config)
     except StoreLocked as exc:
@@ -51,7 +53,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url_file.write_text(gateway.config.local_url() + "\n", encoding="utf-8")
     stops = _StopSignals()
     try:
-        uvicorn.run(app, host=host, port=port, workers=1, log_level="warning", timeout_graceful_shutdown=30)
+        uvicorn.run(
+            app, host=host, port=port, workers=1, log_level="warning", timeout_graceful_shutdown=30, **options
+        )
     finally:
         stops.restore()
         url_file.unlink(missing_ok=True)

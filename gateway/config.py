@@ -59,7 +59,10 @@ def _coerce(raw: str, default: Any, name: str) -> Any:
         except ValueError as exc:
             raise ConfigError(f"{name} must be an integer, not {raw!r}") from exc
     if isinstance(default, list):
-        loaded = yaml.safe_load(raw)
+        try:
+            loaded = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            loaded = None  # not YAML (e.g. "*"): split it like a path list below
         return loaded if isinstance(loaded, list) else [p for p in raw.split(os.pathsep) if p]
     return raw
 

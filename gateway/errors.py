@@ -1,7 +1,8 @@
 """The gateway's own error type for answers to clients.
 
 Handlers raise ``OperationError(message, status)``; the HTTP layer turns it into
-``{"error": message, **extra}`` with that status. Foreign exceptions are
+``{"error": message, **extra}`` with that status (and the error's ``headers``, e.g.
+``Retry-After``). Foreign exceptions are
 translated into it (or into ``gateway.storage.errors``) once, at the adapter.
 """
 
@@ -22,6 +23,7 @@ class OperationError(Exception):
         self.message = message
         self.status = status
         self.extra = extra
+        self.headers: dict[str, str] = {}
 
     def body(self) -> dict[str, Any]:
         return {"error": self.message, **self.extra}

@@ -1,4 +1,9 @@
-"""Log in and log out of the admin pages with the gateway's users."""
+"""Log in and log out of the admin pages with the gateway's users.
+
+A login checks the password through ``Auth.check_password`` (throttled per user
+and client address: 429 with ``Retry-After`` and the wait on the form) and starts
+a server-side session; logout ends it at once.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from gateway.admin.web import Page, admin_view, gateway_of, read_form, session_user, signer
-from gateway.auth.sessions import COOKIE_NAME, Session, password_fingerprint
+from gateway.auth.login_throttle import LoginThrottled
+from gateway.auth.sessions import COOKIE_NAME, Session
 from gateway.auth.users import AuthFailure, User
 from gateway.process import Gateway
 
@@ -19,13 +25,12 @@ def safe_next(target: str | None) -> str:
     return "/admin/"
 
 
-def _check_password(gateway: Gateway, username: str, password: str) -> tuple[User | None, str | None]:
+def _check_password(gateway: Gateway, username: str, password: str, client_ip: str) -> User | str:
+    """The user, or the message to show (a throttled login raises LoginThrottled)."""
     try:
-        user = gateway.auth.users.authenticate(username, password)
+        return gateway.auth.check_password(username, password, client_ip)
     except AuthFailure as failure:
-        return None, str(failure)
-    record = gateway.auth.users.user_record(username) or {}
-    return user, password_fingerprint(str(record.get("password", "")))
+        return str(failure)
 
 
 async def login(request: Request) -> Response:
@@ -51,20 +56,34 @@ async def login(request: Request) -> Response:
             return page.finish(
                 page.render("login.html", 403, title="Log in", error=error, username=username, next=target)
             )
-        user, fingerprint = await run_in_threadpool(_check_password, gateway, username, password)
-        if user is None:
+        client_ip = request.client.host if request.client else ""
+        try:
+            user = await run_in_threadpool(_check_password, gateway, username, password, client_ip)
+        except LoginThrottled as throttled:
+            response = page.render(
+                "login.html",
+                throttled.status,
+                title="Log in",
+                error=throttled.message,
+                username=username,
+                next=target,
+            )
+            response.headers.update(throttled.headers)
+            return page.finish(response)
+        if isinstance(user, str):
             return page.finish(
-                page.render(
-                    "login.html", 401, title="Log in", error=fingerprint, username=username, next=target
-                )
+                page.render("login.html", 401, title="Log in", error=user, username=username, next=target)
             )
         if not user.is_super_user:
             error = "You are not permitted to perform this action: the admin pages are for super users."
             return page.finish(
                 page.render("login.html", 403, title="Log in", error=error, username=username, next=target)
             )
-        # A new session (new CSRF token) on every login: no session fixation.
-        page.session = Session(username=user.username, fingerprint=fingerprint)
+        # A new session (new id, new CSRF token) on every login: no session fixation.
+        if page.session.session_id is not None:
+            await run_in_threadpool(gateway.auth.end_session, page.session.session_id)
+        session_id = await run_in_threadpool(gateway.auth.start_session, user.username)
+        page.session = Session(username=user.username, session_id=session_id)
         page.session_changed = True
         return page.finish(RedirectResponse(target, status_code=303))
     finally:
@@ -73,7 +92,9 @@ async def login(request: Request) -> Response:
 
 @admin_view
 async def logout(page: Page) -> Response:
-    """End the session."""
+    """End the session: its server-side record is deleted, so the old cookie opens nothing."""
+    if page.session.session_id is not None:
+        await run_in_threadpool(page.gateway.auth.end_session, page.session.session_id)
     page.session = Session()
     page.set_flash("You have logged out.")
     return page.redirect("/admin/login")

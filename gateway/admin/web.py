@@ -1,8 +1,8 @@
 """The admin pages' request plumbing: templates, the session, login and CSRF checks.
 
 Every admin view is an ``async def view(page: Page) -> Response`` wrapped by
-:func:`admin_view`, which loads the signed session, requires a logged-in super
-user (anyone else is sent to the login form or refused), parses POST forms once
+:func:`admin_view`, which loads the signed cookie and the server-side session it
+names, requires a logged-in super user (anyone else is sent to the login form or refused), parses POST forms once
 and checks their CSRF token, and adds the security headers to the answer.
 """
 
@@ -21,14 +21,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from gateway.auth.sessions import (
-    COOKIE_NAME,
-    COOKIE_PATH,
-    SESSION_MAX_AGE,
-    Session,
-    SessionSigner,
-    password_fingerprint,
-)
+from gateway.auth.sessions import COOKIE_NAME, COOKIE_PATH, SESSION_MAX_AGE, Session, SessionSigner
 from gateway.auth.users import User
 from gateway.process import Gateway
 
@@ -169,14 +162,11 @@ def set_session_cookie(request: Request, response: Response, value: str) -> None
 
 
 def session_user(gateway: Gateway, session: Session | None) -> User | None:
-    """The active user a session belongs to, if its password has not changed since login."""
-    if session is None or session.username is None:
+    """The active user of the live server-side session this cookie names (None after logout)."""
+    if session is None or session.username is None or session.session_id is None:
         return None
-    record = gateway.auth.users.user_record(session.username)
-    if record is None or session.fingerprint != password_fingerprint(str(record.get("password", ""))):
-        return None
-    user = gateway.auth.users.load_user(session.username)
-    return user if user is not None and user.active else None
+    user = gateway.auth.session_user(session.session_id)
+    return user if user is not None and user.username == session.username else None
 
 
 def gateway_of(request: Request) -> Gateway:

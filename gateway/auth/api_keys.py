@@ -5,13 +5,19 @@ clear as the lookup id; the rest is stored as HMAC-SHA256 under a server secret
 kept in ``<root>/keys/api-key-secret`` (created 0600 on first start). A key has
 a name and a path rule: a prefix, or ``=/exact/path``. Keys belong to the
 service user ``haplo`` and are presented as HTTP Basic ``haplo:<key>``.
-Failed attempts are throttled per client IP.
+
+Failed attempts are throttled per client IP: once an address has had
+``max_failures`` failed keys within ``failure_window`` seconds, every key from it
+that does not check out is answered ``THROTTLE`` (with the seconds to wait), and
+is not counted again. A valid key is still accepted from a throttled address
+(deviation from Haplo, which refuses it too): the address may be shared (NAT, a
+proxy) and a 44-character random key cannot be guessed, so refusing the right
+key would only lock its owner out because of someone else's failures.
 """
 
 from __future__ import annotations
 
 import base64
-import collections
 import hashlib
 import hmac
 import os
@@ -26,6 +32,7 @@ from typing import Any
 import orjson
 
 from gateway.audit import AuditLog
+from gateway.auth.throttle import FailureCounter
 from gateway.storage.ports import Storage
 from gateway.storage.system import SystemTable
 from gateway.timestamps import iso_now
@@ -39,7 +46,6 @@ INVALID = "INVALID-API-KEY"
 THROTTLE = "THROTTLE"
 UNAUTHORISED = "UNAUTHORISED"
 _LAST_USED_RESOLUTION = 1.0  # seconds between two last_used writes of one key
-_MAX_TRACKED_IPS = 10_000
 
 
 def haplo_random_identifier() -> str:
@@ -54,11 +60,15 @@ def haplo_random_identifier() -> str:
 
 
 class ApiKeyRejected(Exception):
-    """A key was refused; ``kind`` is INVALID-API-KEY, THROTTLE or UNAUTHORISED."""
+    """A key was refused; ``kind`` is INVALID-API-KEY, THROTTLE or UNAUTHORISED.
 
-    def __init__(self, kind: str) -> None:
+    ``retry_after``: for THROTTLE, whole seconds until the address may try again.
+    """
+
+    def __init__(self, kind: str, retry_after: int | None = None) -> None:
         super().__init__(kind)
         self.kind = kind
+        self.retry_after = retry_after
 
     def body(self) -> bytes:
         """The 403 JSON body, byte for byte as Haplo sends it."""
@@ -131,7 +141,7 @@ class ApiKeyService:
         self.failure_window = failure_window
         self._clock = clock
         self._lock = threading.Lock()
-        self._failures: collections.OrderedDict[str, collections.deque[float]] = collections.OrderedDict()
+        self._failures = FailureCounter(failure_window, max(1, max_failures), clock)
         self._last_used_written: dict[str, float] = {}
 
     def _hash(self, rest: str) -> str:
@@ -196,46 +206,35 @@ class ApiKeyService:
 
     # -- checking ---------------------------------------------------------------
 
-    def throttled(self, client_ip: str) -> bool:
-        """Whether this client has used up its failed attempts in the window."""
-        with self._lock:
-            return len(self._recent_failures(client_ip)) >= self.max_failures
+    def throttled(self, client_ip: str) -> int:
+        """Seconds this client must wait after using up its failed attempts; 0 if it need not."""
+        return self._failures.wait(client_ip, self.max_failures)
 
-    def _recent_failures(self, client_ip: str) -> collections.deque[float]:
-        attempts = self._failures.get(client_ip)
-        if attempts is None:
-            return collections.deque()
-        horizon = self._clock() - self.failure_window
-        while attempts and attempts[0] <= horizon:
-            attempts.popleft()
-        if not attempts:
-            del self._failures[client_ip]
-        return attempts
-
-    def _fail(self, client_ip: str) -> ApiKeyRejected:
-        with self._lock:
-            attempts = self._failures.setdefault(client_ip, collections.deque())
-            attempts.append(self._clock())
-            self._failures.move_to_end(client_ip)
-            while len(self._failures) > _MAX_TRACKED_IPS:
-                self._failures.popitem(last=False)
-        return ApiKeyRejected(INVALID)
-
-    def authenticate(self, key: str, request_path: str, client_ip: str) -> dict[str, Any]:
-        """The key's record if it may call ``request_path``; raise ApiKeyRejected otherwise.
-
-        Checks, in Haplo's order: length, throttle, existence and secret, path,
-        then (ours) expiry.
-        """
-        if len(key) < LOOKUP_LENGTH:
-            raise ApiKeyRejected(INVALID)
-        if self.throttled(client_ip):
-            raise ApiKeyRejected(THROTTLE)
+    def _check(self, key: str) -> dict[str, Any] | None:
+        """The key's record if the key exists and its secret matches."""
         record = self._table.get(key[:LOOKUP_LENGTH])
         if record is None or not hmac.compare_digest(
             str(record.get("secret_hash", "")), self._hash(key[LOOKUP_LENGTH:])
         ):
-            raise self._fail(client_ip)
+            return None
+        return record
+
+    def authenticate(self, key: str, request_path: str, client_ip: str) -> dict[str, Any]:
+        """The key's record if it may call ``request_path``; raise ApiKeyRejected otherwise.
+
+        Checks, in Haplo's order: length, existence and secret (a key that does not
+        check out is THROTTLE from a throttled address, else counted and INVALID),
+        path, then (ours) expiry.
+        """
+        if len(key) < LOOKUP_LENGTH:
+            raise ApiKeyRejected(INVALID)
+        record = self._check(key)
+        if record is None:
+            wait = self.throttled(client_ip)
+            if wait:
+                raise ApiKeyRejected(THROTTLE, wait)
+            self._failures.add(client_ip)
+            raise ApiKeyRejected(INVALID)
         if not path_allows(str(record.get("path", "")), request_path):
             raise ApiKeyRejected(INVALID)
         expires = record.get("expires")

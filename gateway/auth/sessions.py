@@ -1,10 +1,12 @@
 """Signed session cookies and CSRF tokens for the admin pages.
 
-The session is a small JSON payload in a cookie, signed with HMAC-SHA256 under
-a random secret kept in ``<root>/keys/admin-session.key``. It carries the
-logged-in user name, a fingerprint of that user's password hash (changing the
-password ends every session), the issue time and a per-session CSRF token that
-every state-changing form echoes back.
+The cookie is a small JSON payload signed with HMAC-SHA256 under a random
+secret kept in ``<root>/keys/admin-session.key``. It carries a per-session CSRF
+token that every state-changing form echoes back, a one-time flash notice, the
+issue time and, once logged in, the user name and the id of a server-side
+session (:mod:`gateway.auth.session_store`). The cookie alone never logs anyone
+in: the session it names must still exist in storage, so logout, a password
+change, a role change, deactivation or dropping the user end it at once.
 """
 
 from __future__ import annotations
@@ -40,19 +42,19 @@ class Session:
 
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     username: str | None = None
-    fingerprint: str | None = None
+    session_id: str | None = None
     issued: float = field(default_factory=time.time)
     flash: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return {"c": self.csrf, "u": self.username, "p": self.fingerprint, "t": self.issued, "f": self.flash}
+        return {"c": self.csrf, "u": self.username, "s": self.session_id, "t": self.issued, "f": self.flash}
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> Session:
         return cls(
             csrf=str(data["c"]),
             username=data.get("u") if isinstance(data.get("u"), str) else None,
-            fingerprint=data.get("p") if isinstance(data.get("p"), str) else None,
+            session_id=data.get("s") if isinstance(data.get("s"), str) else None,
             issued=float(data["t"]),
             flash=data.get("f") if isinstance(data.get("f"), str) else None,
         )
@@ -63,7 +65,7 @@ class Session:
 
 
 def password_fingerprint(password_hash: str) -> str:
-    """A short digest of a stored password hash: sessions end when it changes."""
+    """A short digest of a stored password hash: a session ends when it changes."""
     return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:16]
 
 

@@ -4,7 +4,9 @@ Users live in ``system.hdb_user`` (primary key ``username``), roles in
 ``system.hdb_role`` (primary key ``id``), as in HarperDB. Verified credentials
 are cached (keyed by a hash of the password) so that the slow hash runs once per
 user and password, not once per request; any change to users or roles clears
-the cache.
+the cache. A change that takes a user's rights away (a new password, another
+role, deactivation, a drop, a role's new permissions) also ends that user's
+admin sessions at once, through the ``end_sessions`` callback given at install.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hashlib
 import secrets
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,12 +53,21 @@ class AuthFailure(Exception):
     """Credentials were not accepted; the message is HarperDB's."""
 
 
+class InactiveUser(AuthFailure):
+    """The password was right but the user is inactive (not a guess: throttles do not count it)."""
+
+
+def _no_sessions(username: str) -> object:
+    return None
+
+
 class UserDirectory:
     """Reads and caches users and roles; verifies passwords."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, end_sessions: Callable[[str], object] = _no_sessions) -> None:
         self._users = SystemTable(storage, USER_TABLE, "username")
         self._roles = SystemTable(storage, ROLE_TABLE, "id")
+        self._end_sessions = end_sessions
         self._lock = threading.Lock()
         self._verified: dict[tuple[str, bytes], User] = {}
 
@@ -101,7 +113,7 @@ class UserDirectory:
         user = self.load_user(username)
         assert user is not None
         if not user.active:
-            raise AuthFailure("Cannot complete request: User is inactive")
+            raise InactiveUser("Cannot complete request: User is inactive")
         with self._lock:
             self._verified[cache_key] = user
         return user
@@ -137,9 +149,21 @@ class UserDirectory:
         return list(self._users.scan())
 
     def update_role(self, role_id: str, changes: dict[str, Any]) -> dict[str, Any] | None:
-        """Change ``role``/``permission`` of a role; the new record, or None if it does not exist."""
+        """Change ``role``/``permission`` of a role; the new record, or None if it does not exist.
+
+        New permissions end the sessions of every user with this role.
+        """
+        before = self.role(role_id)
         result = self._roles.write([{"id": role_id, **changes}], "update")
         self.invalidate()
+        if (
+            before is not None
+            and "permission" in changes
+            and changes["permission"] != before.get("permission")
+        ):
+            for user in self.users():
+                if user.get("role") == role_id:
+                    self._end_sessions(str(user["username"]))
         return self.role(role_id) if result.written else None
 
     def delete_role(self, role_id: str) -> bool:
@@ -148,17 +172,25 @@ class UserDirectory:
         return bool(result.written)
 
     def update_user(self, username: str, changes: dict[str, Any]) -> bool:
-        """Change ``password`` (hashed here), ``role`` or ``active``; False if the user does not exist."""
+        """Change ``password`` (hashed here), ``role`` or ``active``; False if the user does not exist.
+
+        A new password, another role or deactivation ends the user's sessions.
+        """
+        before = self.user_record(username)
         record = {"username": username, **changes}
         if "password" in record:
             record["password"] = hash_password(str(record["password"]))
         result = self._users.write([record], "update")
         self.invalidate()
+        if before is not None and _ends_sessions(before, changes):
+            self._end_sessions(username)
         return bool(result.written)
 
     def delete_user(self, username: str) -> bool:
+        """Drop a user and end their sessions; False if there was no such user."""
         result = self._users.delete([username])
         self.invalidate()
+        self._end_sessions(username)
         return bool(result.written)
 
     def bootstrap(self, username: str | None, password: str | None) -> str | None:
@@ -176,3 +208,12 @@ class UserDirectory:
             generated = password = secrets.token_urlsafe(18)
         self.add_user(username or "admin", password, role["id"])
         return generated
+
+
+def _ends_sessions(before: dict[str, Any], changes: dict[str, Any]) -> bool:
+    """Whether a user change takes rights away: a new password, another role, deactivation."""
+    return (
+        "password" in changes
+        or ("role" in changes and changes["role"] != before.get("role"))
+        or changes.get("active") is False
+    )

@@ -62,7 +62,10 @@ async def authenticate(request: Request) -> bool | Response:
     try:
         await run_in_threadpool(api_keys.authenticate, key, request.url.path, client_ip)
     except ApiKeyRejected as rejected:
-        return Response(rejected.body(), status_code=403, media_type="application/json")
+        response = Response(rejected.body(), status_code=403, media_type="application/json")
+        if rejected.retry_after is not None:
+            response.headers["Retry-After"] = str(rejected.retry_after)
+        return response
     return True
 
 

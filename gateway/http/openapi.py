@@ -39,8 +39,8 @@ ERROR_JSON: Schema = {
     }
 }
 KEY_REFUSED: Schema = {
-    "description": "API key refused (Haplo's JSON: kind INVALID-API-KEY, UNAUTHORISED or THROTTLE), or no key "
-    "(text/plain 'You are not permitted to perform this action.').",
+    "description": "API key refused (Haplo's JSON: kind INVALID-API-KEY, UNAUTHORISED or THROTTLE; THROTTLE "
+    "comes with Retry-After), or no key (text/plain 'You are not permitted to perform this action.').",
     "content": {
         "application/json": {
             "schema": {
@@ -200,6 +200,11 @@ def operations_endpoint_doc() -> Schema:
             "403": {"description": "The role does not allow it.", "content": ERROR_JSON},
             "404": {"description": "Database or table not found.", "content": ERROR_JSON},
             "409": {"description": "Duplicate user or role.", "content": ERROR_JSON},
+            "429": {
+                "description": "Too many failed login attempts for this user from this address; "
+                "wait the seconds in Retry-After.",
+                "content": ERROR_JSON,
+            },
         },
     }
 

@@ -45,7 +45,9 @@ def json_response(content: Any, status: int = 200) -> Response:
 
 
 def error_response(error: OperationError) -> Response:
-    return json_response(error.body(), error.status)
+    response = json_response(error.body(), error.status)
+    response.headers.update(error.headers)
+    return response
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -73,7 +75,7 @@ def execute(
         shown = name if isinstance(name, str) else orjson.dumps(name).decode()
         raise OperationError(f"Operation '{shown}' not found")
     if user is None:
-        user = gateway.auth.authenticate(auth) if spec.needs_auth else _anonymous()
+        user = gateway.auth.authenticate(auth, client_ip) if spec.needs_auth else _anonymous()
     if spec.super_user:
         require_super_user(user, spec.internal_name)
     if spec.permission is not None:
@@ -98,7 +100,7 @@ def handle(gateway: Gateway, body: dict[str, Any], auth: str | None, client_ip: 
     """Authenticate (unless the operation needs none) and execute, in one worker-thread hop."""
     name = body.get("operation")
     spec = OPERATIONS.get(name) if isinstance(name, str) else None
-    user = gateway.auth.authenticate(auth) if spec is None or spec.needs_auth else None
+    user = gateway.auth.authenticate(auth, client_ip) if spec is None or spec.needs_auth else None
     return execute(gateway, body, user, client_ip, auth)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.auth.tokens import OPERATION, REFRESH, InvalidToken
-from gateway.auth.users import AuthFailure
+from gateway.auth.users import AuthFailure, InactiveUser
 from gateway.errors import OperationError
 from gateway.operations.registry import OperationContext, operation
 
@@ -19,15 +19,18 @@ _INVALID_TOKEN = "invalid token"
 
 @operation("create_authentication_tokens", needs_auth=False)
 def create_authentication_tokens(ctx: OperationContext, body: dict[str, Any]) -> Any:
-    """``{operation_token, refresh_token}`` for the body's username and password (401 otherwise)."""
+    """``{operation_token, refresh_token}`` for the body's username and password (401 otherwise).
+
+    429 while that user is locked out from the caller's address (see ``Auth.check_password``).
+    """
     username = body.get("username")
     password = body.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         raise OperationError("invalid credentials", 401)
     try:
-        user = ctx.gateway.auth.users.authenticate(username, password)
+        user = ctx.gateway.auth.check_password(username, password, ctx.client_ip)
     except AuthFailure as exc:
-        message = str(exc) if "inactive" in str(exc) else "invalid credentials"
+        message = str(exc) if isinstance(exc, InactiveUser) else "invalid credentials"
         raise OperationError(message, 401) from exc
     tokens = ctx.gateway.auth.tokens
     return {
@@ -53,7 +56,7 @@ def refresh_operation_token(ctx: OperationContext, body: dict[str, Any]) -> Any:
     if scheme.lower() == "bearer" and "refresh_token" not in body:
         username = _verify(ctx, credentials.strip(), REFRESH)
     else:
-        caller = ctx.gateway.auth.authenticate(ctx.auth_header)
+        caller = ctx.gateway.auth.authenticate(ctx.auth_header, ctx.client_ip)
         username = _verify(ctx, body.get("refresh_token"), REFRESH)
         if username != caller.username and not caller.is_super_user:
             raise OperationError(_INVALID_TOKEN, 401)

@@ -136,8 +136,11 @@ def test_throttle_after_failures(small_limit_client: TestClient) -> None:
     good = op(client, {"operation": "create_api_key", "name": "k"})["key"]
     for _ in range(3):
         assert schedule_probe(client, "y" * 44).content == INVALID
-    response = schedule_probe(client, good)
+    response = schedule_probe(client, "z" * 44)
     assert (response.status_code, response.content) == (403, THROTTLED)
+    assert 1 <= int(response.headers["retry-after"]) <= 300
+    # the valid key is still accepted from the throttled address
+    assert schedule_probe(client, good).status_code == 400
     # a too-short key is refused before the throttle is consulted
     assert schedule_probe(client, "short").content == INVALID
 
