@@ -52,9 +52,18 @@ class JobRunner:
         )
 
     def shutdown(self) -> None:
-        """Ask running work to stop at a record boundary, then wait for it."""
+        """Ask running work to stop at a record boundary, then wait for it.
+
+        The scheduler is paused and emptied first: ``remove_all_jobs`` waits for a job
+        submission in progress to finish, so APScheduler's own removal of that one-shot
+        job does not meet a stopped scheduler (``JobLookupError`` in its thread). Work not
+        started yet is dropped here as the shutdown would drop it; each family re-queues
+        its own at the next start.
+        """
         self.stopping.set()
         if self.scheduler.running:
+            self.scheduler.pause()
+            self.scheduler.remove_all_jobs()
             self.scheduler.shutdown(wait=True)
 
 
