@@ -34,7 +34,8 @@ class RocksBackup:
         self._open = open_database
 
     def checkpoint(self, directory: str) -> None:
-        rocksdict.Checkpoint(self._rocks.db).create_checkpoint(directory)
+        with self._rocks.guard("make a checkpoint"):
+            rocksdict.Checkpoint(self._rocks.db).create_checkpoint(directory)
 
     def database_archive(self, database: str, work_dir: Path) -> Path:
         """``<work_dir>/<database>.tar`` holding a fresh store with only ``database``."""

@@ -103,11 +103,11 @@ class RocksCatalog:
         with rocks.meta_lock:
             entry = rocks.get_table(database, table)
             with entry.lock:
-                rocks.db.delete(rocks.table_key(database, table))
+                rocks.forget_table(database, table)  # from here on the table is gone
                 del rocks.tables[(database, table)]
                 rocks.close_table(entry)
                 for cf_name in [entry.cf_name, *entry.index_cf.values()]:
-                    rocks.db.drop_column_family(cf_name)
+                    rocks.drop_cf_quietly(cf_name)
 
     # -- attributes -------------------------------------------------------
 
@@ -122,8 +122,9 @@ class RocksCatalog:
     def drop_attribute(self, database: str, table: str, attribute: str) -> None:
         """Forget an attribute: its index, and its value in every record.
 
-        The metadata is saved first, so a crash part-way leaves records that still
-        carry the value; a later write of such a record registers it again.
+        The metadata is saved first, so a crash (or a full device) part-way leaves
+        records that still carry the value; a later write of such a record registers it
+        again. If the metadata cannot be saved, nothing changes.
         """
         rocks = self._rocks
         entry = rocks.get_table(database, table)
@@ -132,15 +133,16 @@ class RocksCatalog:
         with rocks.meta_lock, entry.lock:
             if attribute not in entry.info.attributes:
                 return
-            del entry.info.attributes[attribute]
-            cf_name = entry.index_cf.pop(attribute, None)
-            entry.index_handles.pop(attribute, None)
-            index_cf = entry.index_cfs.pop(attribute, None)
-            rocks.save_table(entry)
+            with rocks.schema_change(entry):
+                del entry.info.attributes[attribute]
+                cf_name = entry.index_cf.pop(attribute, None)
+                entry.index_handles.pop(attribute, None)
+                index_cf = entry.index_cfs.pop(attribute, None)
+                rocks.save_table(entry)
             if index_cf is not None:
-                index_cf.close()
+                rocks.close_cf(index_cf)
             if cf_name:
-                rocks.db.drop_column_family(cf_name)
+                rocks.drop_cf_quietly(cf_name)
             batch = rocksdict.WriteBatch(raw_mode=True)
             for raw_key, raw in entry.cf.items():
                 record = orjson.loads(raw)
@@ -156,7 +158,7 @@ class RocksCatalog:
     def index_attribute(self, database: str, table: str, attribute: str) -> bool:
         rocks = self._rocks
         entry = rocks.get_table(database, table)
-        with rocks.meta_lock, entry.lock:
+        with rocks.meta_lock, entry.lock, rocks.schema_change(entry):
             if attribute == entry.info.primary_key or attribute in entry.index_cfs:
                 return False
             known = entry.info.attributes.get(attribute)
