@@ -47,7 +47,7 @@ class Imports:
 
 def install(config: Config, storage: Storage, audit: AuditLog, jobs: Jobs) -> Imports:
     """The import family on this process's storage and scheduler (uploads left unfinished are removed)."""
-    blobs = BlobStore(config.blob_dir)
+    blobs = BlobStore(config.blob_dir, int(config.get("storage.min_free_bytes")))
     removed = blobs.clean_temporary()
     if removed:
         log.info("removed %d unfinished upload(s) left by a previous run", removed)

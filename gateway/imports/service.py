@@ -106,8 +106,8 @@ class BatchService:
     def upload_control(self, data: bytes, comment: str | None, dedupe: bool = True) -> dict[str, Any]:
         """Validate and store a control file; its row (an identical API re-upload reuses the row)."""
         self.check_control(data)
-        digest, size = self.blobs.save_bytes(data)
-        return self.add_control_row(digest, size, comment, dedupe)
+        with self.blobs.stage_bytes(data).kept() as (digest, size):  # no row, no blob
+            return self.add_control_row(digest, size, comment, dedupe)
 
     def add_control_row(self, digest: str, size: int, comment: str | None, dedupe: bool) -> dict[str, Any]:
         """The control row for a stored, validated file (new unless deduplicated)."""

@@ -17,8 +17,10 @@ import errno
 import logging
 import os
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -26,6 +28,7 @@ from gateway.logs import JsonLinesHandler
 
 MiB = 1024 * 1024
 BLOCK = MiB
+T = TypeVar("T")
 
 
 class SmallDisk:
@@ -99,3 +102,14 @@ def small_disk(directory: Path, size: int) -> Iterator[SmallDisk]:
         unmounted = subprocess.run(["umount", str(mountpoint)], capture_output=True, text=True, check=False)
         if unmounted.returncode != 0:  # still busy (a server that did not stop): detach it anyway
             subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True, check=False)
+
+
+def eventually(check: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
+    """Poll ``check`` until it returns something (RocksDB's own recovery is a 5-second poll)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"{what} within {timeout}s"
+        time.sleep(0.1)
