@@ -164,3 +164,39 @@ def test_a_full_disk_while_a_record_is_committed_ends_the_run_not_the_record(tmp
             assert ended.value.message == FULL
         finally:
             storage.close()
+
+
+def test_an_export_to_a_full_disk_ends_error_and_leaves_no_file(disk: SmallDisk) -> None:
+    with make_client(disk.root, **{"storage.min_free_bytes": 0}) as client:
+        op = Ops(client, ADMIN_AUTH)
+        op({"operation": "create_table", "database": "dev", "table": "dog", "primary_key": "id"})
+        dogs = [{"id": i, "notes": "x" * 1000} for i in range(2000)]
+        op({"operation": "insert", "database": "dev", "table": "dog", "records": dogs})
+        export_dir = (disk.root / "export").resolve()
+        disk.fill(leave=256 * 1024)  # room for the job's record, not for the 2 MB export
+        started = op(
+            {
+                "operation": "export_local",
+                "path": str(export_dir),
+                "format": "json",
+                "search_operation": {
+                    "operation": "search_by_value",
+                    "database": "dev",
+                    "table": "dog",
+                    "search_attribute": "id",
+                    "search_value": "*",
+                    "get_attributes": ["*"],
+                },
+            }
+        )
+
+        def ended() -> dict[str, Any] | None:
+            (job,) = op({"operation": "get_job", "id": started["job_id"]})
+            return job if job["status"] != "IN_PROGRESS" else None
+
+        job = eventually(ended, "the export to end")
+        assert (job["status"], job["message"]) == (
+            "ERROR",
+            f"no space left on the device (export directory {export_dir})",
+        )
+        assert list(export_dir.iterdir()) == []
