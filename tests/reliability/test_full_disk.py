@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gateway.config import load_config
 from tests.admin.support import CONTROL, csrf_of, login, register_model, upload_control
@@ -266,3 +267,11 @@ def test_ready_floor_is_a_setting(tmp_path: Path) -> None:
     config = load_config(root=tmp_path / "root", environ={"GATEWAY_STORAGE_MIN_FREE_BYTES": "1234"})
     assert config.get("storage.min_free_bytes") == 1234
     assert load_config(root=tmp_path / "root", environ={}).get("storage.min_free_bytes") == 64 * MiB
+
+
+def test_openapi_documents_507(tmp_path: Path) -> None:
+    with make_client(tmp_path / "root") as client:
+        document = yaml.safe_load(client.get("/openapi.yaml").text)
+    assert "507" in document["paths"]["/"]["post"]["responses"]
+    for endpoint in ("control", "batch", "file", "schedule"):
+        assert "507" in document["paths"][API + endpoint]["post"]["responses"], endpoint
