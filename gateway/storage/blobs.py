@@ -167,15 +167,19 @@ class BlobStore:
         return shutil.disk_usage(self.directory).free
 
     def check_room(self, size: int) -> None:
-        """OutOfSpace unless ``size`` more bytes fit with ``min_free_bytes`` still free afterwards."""
+        """OutOfSpace unless ``size`` more bytes fit with ``min_free_bytes`` still free afterwards.
+
+        ``size`` 0 (not declared) fits only while more than ``min_free_bytes`` are free.
+        """
         free = self.free_bytes()
         room = max(0, free - self.min_free_bytes)
-        if size > room:
-            raise OutOfSpace(
-                FILES_STORE,
-                f"the upload needs {size} bytes and {room} are available "
-                f"({free} free, {self.min_free_bytes} kept free)",
-            )
+        if size > room or room == 0:
+            kept = f"({free} free, {self.min_free_bytes} kept free)"
+            if size:
+                raise OutOfSpace(
+                    FILES_STORE, f"the upload needs {size} bytes and {room} are available {kept}"
+                )
+            raise OutOfSpace(FILES_STORE, f"no upload fits, no bytes are available {kept}")
 
     def place(self, temp: Path, digest: str) -> bool:
         """Rename a finished temporary file to the blob's path; whether it was not stored before."""

@@ -215,8 +215,24 @@ def test_uploads_that_do_not_fit_are_refused_before_they_are_read(disk: SmallDis
         ), response.text
         assert pulled == []  # not a byte of the body was read
         assert blob_files(disk.root) == kept
-        small = api.add_file(batch, "small", b"[]")  # what fits is taken
-        assert len(small) == 64
+        assert len(api.add_file(batch, "small", b"[]")) == 64  # what fits is taken
+        kept = blob_files(disk.root)
+
+        # Below the floor even an upload that declares no length is refused before it is read.
+        disk.fill(leave=floor - 1 * MiB)
+        response = client.post(
+            API + "file",
+            content=chunks(),
+            headers={**api.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        assert response.status_code == 507
+        assert re.fullmatch(
+            re.escape(FILES_FULL)
+            + rf": no upload fits, no bytes are available \(\d+ free, {floor} kept free\)",
+            response.text,
+        ), response.text
+        assert pulled == []
+        assert blob_files(disk.root) == kept
 
 
 def test_admin_pages_answer_507_and_keep_no_file(disk: SmallDisk) -> None:

@@ -49,9 +49,10 @@ def test_create_table_on_a_full_device_keeps_nothing_and_the_store_opens_again(
         schema = [AttributeInfo("id", True)] + [
             AttributeInfo(f"a{i}", True, "String") for i in range(indexed)
         ]
-        with pytest.raises(OutOfSpace) as refused:
-            storage.catalog.create_table("dev", "cat", "id", schema if indexed else None)
+        with pytest.raises(OutOfSpace) as refused:  # in a new database, made by create_table
+            storage.catalog.create_table("zoo", "cat", "id", schema if indexed else None)
         assert str(refused.value) == FULL
+        assert storage.catalog.list_databases() == ["dev"]
         assert [t.name for t in storage.catalog.list_tables("dev")] == ["dog"]
         # A new attribute needs a new index: refused whole, the schema as it was.
         disk.fill()  # the failed table's dropped families may have given some space back
@@ -68,15 +69,17 @@ def test_create_table_on_a_full_device_keeps_nothing_and_the_store_opens_again(
         storage = open_rocksdb(path)  # opens with what the MANIFEST lists; unnamed families dropped
         try:
             assert column_families(path) == before
+            assert storage.catalog.list_databases() == ["dev"]
             assert [t.name for t in storage.catalog.list_tables("dev")] == ["dog"]
-            storage.catalog.create_table("dev", "cat", "id", schema if indexed else None)
+            storage.catalog.create_table("zoo", "cat", "id", schema if indexed else None)
             storage.records.write("dev", "dog", [{"id": 2, "name": "Kato", "age": 3}], "insert")
             assert list(storage.records.index_keys("dev", "dog", "age", KeyRange(3, True))) == [2]
         finally:
             storage.close()
         reopened = open_rocksdb(path)
         try:
-            assert [t.name for t in reopened.catalog.list_tables("dev")] == ["cat", "dog"]
+            assert reopened.catalog.list_databases() == ["dev", "zoo"]
+            assert [t.name for t in reopened.catalog.list_tables("zoo")] == ["cat"]
         finally:
             reopened.close()
 

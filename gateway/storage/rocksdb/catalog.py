@@ -69,34 +69,52 @@ class RocksCatalog:
     ) -> TableInfo:
         rocks = self._rocks
         with rocks.meta_lock:
-            if database not in rocks.databases:
-                self.create_database(database)
             if (database, table) in rocks.tables:
                 raise TableExists(database, table)
-            schema_defined = attributes is not None
-            info = TableInfo(
-                database=database,
-                name=table,
-                primary_key=primary_key,
-                schema_defined=schema_defined,
-                created=rocks.now_ms(),
-                expiration=expiration,
-            )
-            info.attributes[primary_key] = AttributeInfo(primary_key, True, None)
-            indexed: list[str] = []
-            for attr in attributes or ():
-                if attr.name == primary_key:
-                    info.attributes[primary_key].type = attr.type
-                    continue
-                info.attributes[attr.name] = AttributeInfo(attr.name, attr.indexed, attr.type)
-                if attr.indexed:
-                    indexed.append(attr.name)
-            if not schema_defined:
-                for name in (CREATED, UPDATED):
-                    info.attributes[name] = AttributeInfo(name, True, None)
-                    indexed.append(name)
-            rocks.new_table(info, indexed)
-            return info
+            new_database = database not in rocks.databases
+            if new_database:
+                self.create_database(database)
+            try:
+                return self._new_table(database, table, primary_key, attributes, expiration)
+            except BaseException:
+                if new_database:  # all or nothing: not even the database the table would have made
+                    rocks.forget_database_quietly(database)
+                raise
+
+    def _new_table(
+        self,
+        database: str,
+        table: str,
+        primary_key: str,
+        attributes: Sequence[AttributeInfo] | None,
+        expiration: int | None,
+    ) -> TableInfo:
+        """The table's info and indexes, created (all or nothing) in the store."""
+        rocks = self._rocks
+        schema_defined = attributes is not None
+        info = TableInfo(
+            database=database,
+            name=table,
+            primary_key=primary_key,
+            schema_defined=schema_defined,
+            created=rocks.now_ms(),
+            expiration=expiration,
+        )
+        info.attributes[primary_key] = AttributeInfo(primary_key, True, None)
+        indexed: list[str] = []
+        for attr in attributes or ():
+            if attr.name == primary_key:
+                info.attributes[primary_key].type = attr.type
+                continue
+            info.attributes[attr.name] = AttributeInfo(attr.name, attr.indexed, attr.type)
+            if attr.indexed:
+                indexed.append(attr.name)
+        if not schema_defined:
+            for name in (CREATED, UPDATED):
+                info.attributes[name] = AttributeInfo(name, True, None)
+                indexed.append(name)
+        rocks.new_table(info, indexed)
+        return info
 
     def drop_table(self, database: str, table: str) -> None:
         rocks = self._rocks

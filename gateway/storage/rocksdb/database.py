@@ -203,6 +203,13 @@ class RocksDatabase:
             self.db.delete(b"D" + database.encode())
         del self.databases[database]
 
+    def forget_database_quietly(self, database: str) -> None:
+        """Undo a database's creation; a failure is logged (the database stays, empty)."""
+        try:
+            self.forget_database(database)
+        except StoreFailure as exc:
+            log.warning("database %s stays, empty: %s", database, exc)
+
     def save_table(self, table: TableHandle) -> None:
         """Store a table's metadata (after its schema or column families changed)."""
         with self.guard("save a table's metadata"):
