@@ -90,7 +90,7 @@ def small_disk(directory: Path, size: int) -> Iterator[SmallDisk]:
     except OSError as exc:  # no mount command
         pytest.skip(f"full-disk tests need a tmpfs of their own and cannot mount one: {exc}")
     if mounted.returncode != 0:
-        reason = (mounted.stderr or mounted.stdout).strip()
+        reason = ((mounted.stderr or mounted.stdout).strip().splitlines() or ["no reason given"])[0]
         pytest.skip(
             "full-disk tests need a tmpfs of their own (root, or CAP_SYS_ADMIN, to mount one): "
             f"mount -t tmpfs failed: {reason}"
