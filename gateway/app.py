@@ -59,9 +59,14 @@ def start_gateway(gateway: Gateway, admin_username: str | None, admin_password: 
 
 
 def stop_gateway(gateway: Gateway) -> None:
-    """Stop accepting work, let running work reach a record boundary, close the storage."""
+    """Stop accepting work, let running work reach a record boundary, close the storage.
+
+    Ended jobs and batches that a full device kept in memory get a last chance to be stored.
+    """
     gateway.stopping.set()
     gateway.jobs.scheduler.shutdown()
+    gateway.jobs.save_unsaved()
+    gateway.imports.batches.save_unsaved()
     gateway.storage.close()
 
 

@@ -185,6 +185,10 @@ def write_config_file(config: Config, changes: Mapping[str, Any]) -> dict[str, A
     deep(merged, changes)
     config.file.parent.mkdir(parents=True, exist_ok=True)
     tmp = config.file.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(merged, sort_keys=False), "utf-8")
-    tmp.replace(config.file)
+    try:
+        tmp.write_text(yaml.safe_dump(merged, sort_keys=False), "utf-8")
+        tmp.replace(config.file)
+    except BaseException:  # a full device: the old file stays, no half-written copy
+        tmp.unlink(missing_ok=True)
+        raise
     return merged

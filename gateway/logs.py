@@ -1,15 +1,66 @@
-"""Process logging: a JSON-lines log file under the root that read_log reads back."""
+"""Process logging: a JSON-lines log file under the root that read_log reads back.
+
+A line is written whole or not at all. While the device is full (ENOSPC, EDQUOT)
+lines are dropped and counted, with one notice on stderr, and requests carry on;
+the first line written once there is space again is preceded by a ``warning`` line
+saying how many were dropped (``N log line(s) were dropped: no space left on the
+device (logs store)``).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
+import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 
 LOG_FILE = "gateway.log"
+NO_SPACE = "no space left on the device (logs store)"
+_NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def _line(created: float, thread: str | None, level: str, tag: str, message: str) -> bytes:
+    entry = {
+        "timestamp": datetime.fromtimestamp(created, UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z"),
+        "thread": thread,
+        "level": level,
+        "tags": [tag],
+        "message": message,
+    }
+    return orjson.dumps(entry) + b"\n"
+
+
+def append_whole(path: Path, data: bytes) -> bool:
+    """Append ``data`` to ``path``; False, with nothing appended, when the device is full."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno in _NO_SPACE_ERRNOS:
+            return False
+        raise
+    try:
+        start = os.fstat(fd).st_size
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError as exc:
+            if exc.errno not in _NO_SPACE_ERRNOS:
+                raise
+            os.ftruncate(fd, start)  # no half line
+            return False
+    finally:
+        os.close(fd)
+    return True
 
 
 class JsonLinesHandler(logging.Handler):
@@ -18,23 +69,26 @@ class JsonLinesHandler(logging.Handler):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
+        self.dropped = 0  # lines lost to a full device since the last one written
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            entry = {
-                "timestamp": datetime.fromtimestamp(record.created, UTC)
-                .isoformat(timespec="milliseconds")
-                .replace("+00:00", "Z"),
-                "thread": record.threadName,
-                "level": record.levelname.lower(),
-                "tags": [record.name],
-                "message": record.getMessage(),
-            }
-            line = orjson.dumps(entry) + b"\n"
-            with self._lock, self.path.open("ab") as fh:
-                fh.write(line)
+            line = _line(
+                record.created, record.threadName, record.levelname.lower(), record.name, record.getMessage()
+            )
+            with self._lock:
+                if self.dropped:
+                    notice = f"{self.dropped} log line(s) were dropped: {NO_SPACE}"
+                    line = _line(time.time(), record.threadName, "warning", "gateway.logs", notice) + line
+                if append_whole(self.path, line):
+                    self.dropped = 0
+                    return
+                if not self.dropped:
+                    with contextlib.suppress(OSError, ValueError):
+                        sys.stderr.write(f"gateway: {NO_SPACE}: log lines are dropped until there is space\n")
+                self.dropped += 1
         except Exception:  # logging must never raise into the caller
             self.handleError(record)
 

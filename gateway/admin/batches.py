@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from engine.control import validate_control
 from gateway.admin.framework import models_registry
 from gateway.admin.web import Page, admin_view
 from gateway.imports.service import BatchRequestError, parse_control_bytes
+from gateway.storage.blobs import PendingBlob
 
 MAX_CONTROL_BYTES = 16 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -188,17 +190,25 @@ async def new_batch(page: Page) -> Response:
     if error is not None:
         return form(400, error, comment, [r.name for r in rows])
     blobs = page.gateway.imports.blobs
-    files = []
-    for row in rows:
-        assert row.upload is not None
-        digest, size = await blobs.save_stream(_chunks(row.upload))
-        entry = {"digest": digest, "fileSize": size, "filename": row.upload.filename or ""}
-        files.append({"name": row.name, "file": entry})
     service = page.gateway.imports.batches
+    staged: list[PendingBlob] = []
     try:
-        batch = await run_in_threadpool(service.create_batch, control["digest"], comment, "ready", files)
+        for row in rows:
+            assert row.upload is not None
+            staged.append(await blobs.stage_stream(_chunks(row.upload)))
+        with contextlib.ExitStack() as stored:  # the files are kept only if the batch is created
+            files = []
+            for row, pending in zip(rows, staged, strict=True):
+                assert row.upload is not None
+                digest, size = stored.enter_context(pending.kept())
+                entry = {"digest": digest, "fileSize": size, "filename": row.upload.filename or ""}
+                files.append({"name": row.name, "file": entry})
+            batch = await run_in_threadpool(service.create_batch, control["digest"], comment, "ready", files)
     except BatchRequestError as refused:
         return form(400, refused.message, comment, [r.name for r in rows])
+    finally:
+        for pending in staged:
+            await pending.discard()
     page.set_flash("Batch created. Do a dry run first.")
     return page.redirect(f"/admin/batch/{batch['identifier']}")
 

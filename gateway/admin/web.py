@@ -2,8 +2,10 @@
 
 Every admin view is an ``async def view(page: Page) -> Response`` wrapped by
 :func:`admin_view`, which loads the signed cookie and the server-side session it
-names, requires a logged-in super user (anyone else is sent to the login form or refused), parses POST forms once
-and checks their CSRF token, and adds the security headers to the answer.
+names, requires a logged-in super user (anyone else is sent to the login form or
+refused), parses POST forms once and checks their CSRF token, and adds the security
+headers to the answer. A full device is a 507 "Insufficient storage" page naming the
+store; an upload whose declared size does not fit is refused so before its body is read.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from gateway.auth.sessions import COOKIE_NAME, COOKIE_PATH, SESSION_MAX_AGE, Session, SessionSigner
 from gateway.auth.users import User
 from gateway.process import Gateway
+from gateway.storage.errors import OutOfSpace
 
 MAX_FORM_FILES = 100
 MAX_FORM_FIELDS = 1000
@@ -180,6 +183,14 @@ async def read_form(request: Request) -> FormData:
     return await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
 
 
+def _declared_length(request: Request) -> int:
+    """The body's declared ``Content-Length`` (0 when absent or unreadable)."""
+    try:
+        return max(0, int(request.headers.get("content-length", "0")))
+    except ValueError:
+        return 0
+
+
 def login_url(request: Request) -> str:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return "/admin/login?next=" + quote(target, safe="")
@@ -206,6 +217,8 @@ def admin_view(view: View) -> Callable[[Request], Awaitable[Response]]:
             )
         try:
             if request.method == "POST":
+                if request.headers.get("content-type", "").startswith("multipart/form-data"):
+                    gateway.imports.blobs.check_room(_declared_length(request))
                 page.form = await read_form(request)
                 if not session.csrf_ok(page.form.get("csrf")):
                     return page.finish(
@@ -216,6 +229,10 @@ def admin_view(view: View) -> Callable[[Request], Awaitable[Response]]:
                         )
                     )
             response = await view(page)
+        except OutOfSpace as full:  # 507 Insufficient Storage: nothing of the request was kept
+            response = page.message(
+                "Insufficient storage", f"Nothing was saved: {full}. Free some space and try again.", 507
+            )
         finally:
             if page.form is not None:
                 await page.form.close()

@@ -18,6 +18,7 @@ key would only lock its owner out because of someone else's failures.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -33,6 +34,7 @@ import orjson
 
 from gateway.audit import AuditLog
 from gateway.auth.throttle import FailureCounter
+from gateway.storage.errors import OutOfSpace
 from gateway.storage.ports import Storage
 from gateway.storage.system import SystemTable
 from gateway.timestamps import iso_now
@@ -250,4 +252,6 @@ class ApiKeyService:
             if now - self._last_used_written.get(key_id, float("-inf")) < _LAST_USED_RESOLUTION:
                 return
             self._last_used_written[key_id] = now
-        self._table.write([{"id": key_id, "last_used": iso_now()}], "update")
+        # last_used is informative: a full device must not turn away a valid key (reads still work).
+        with contextlib.suppress(OutOfSpace):
+            self._table.write([{"id": key_id, "last_used": iso_now()}], "update")

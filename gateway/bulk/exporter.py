@@ -18,7 +18,9 @@ from typing import IO, Any
 import orjson
 
 from gateway.jobs.progress import Progress
+from gateway.jobs.service import JobError
 from gateway.query.searches import SearchRows
+from gateway.storage.errors import is_no_space
 
 FORMATS = ("json", "csv")
 _BUFFER = 1 << 20
@@ -91,8 +93,10 @@ def export_file(directory: Path, filename: str, fmt: str, search: SearchRows, pr
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, final)
-    except BaseException:
+    except BaseException as exc:
         temp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and is_no_space(exc):
+            raise JobError(f"no space left on the device (export directory {directory})") from exc
         raise
     progress.bytes_read = final.stat().st_size
     progress.finished = True

@@ -9,7 +9,9 @@ writes are synced once at the end.
 A malformed input (unterminated quote, more cells than the header, bad UTF-8,
 an unusable primary key, a value of the wrong declared type) ends the load at
 that row: every row before it is written, nothing from it on. The error names
-the row and says how many records before it were loaded.
+the row and says how many records before it were loaded. A full device ends the
+load the same way at the chunk that could not be written (``no space left on the
+device (records store); rows before it were processed: …``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from gateway.bulk.prefetch import close_iterator as _close
 from gateway.bulk.prefetch import prefetched
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare, where
 from gateway.jobs.progress import Progress
-from gateway.storage.errors import ChunkRecordError
+from gateway.storage.errors import ChunkRecordError, OutOfSpace
 from gateway.storage.ports import Storage
 from gateway.storage.records import WriteMode
 
@@ -180,6 +182,8 @@ def load_parts(
     except LoadFailed:
         storage.records.sync()
         raise
+    except OutOfSpace as exc:  # no sync: the store takes no writes until space returns
+        raise writer.failed(str(exc)) from exc
     return writer.finish(NO_CSV_RECORDS)
 
 
@@ -220,6 +224,8 @@ def load_json(
     except LoadFailed:
         writer.storage.records.sync()
         raise
+    except OutOfSpace as exc:  # no sync: the store takes no writes until space returns
+        raise writer.failed(str(exc)) from exc
     return writer.finish(NO_JSON_RECORDS)
 
 

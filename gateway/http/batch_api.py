@@ -9,7 +9,10 @@ Order of checks for every endpoint (haplo-import.md §1.1, §1.2):
 4. the permission check: a caller without a valid key gets 403
    ``You are not permitted to perform this action.``;
 5. the endpoint itself (400 with the spec's text, or 200).
-Every answer is text/plain except the API-key 403, which is Haplo's JSON.
+Every answer is text/plain except the API-key 403, which is Haplo's JSON. A full
+device is 507 naming the store (``no space left on the device (files store)``);
+an upload whose declared ``Content-Length`` does not fit is refused so before
+anything is read.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from gateway.auth.basic import basic_credentials
 from gateway.http.uploads import Form, MalformedRequest, merged_parameters, stream_form
 from gateway.imports.service import BatchRequestError, BatchService
 from gateway.process import Gateway
+from gateway.storage.errors import OutOfSpace
 
 PREFIX = "/api/haplo-data-import-batch/"
 FAILED_VALIDATION = "Bad request (failed validation)"
@@ -69,6 +73,14 @@ async def authenticate(request: Request) -> bool | Response:
     return True
 
 
+def declared_length(request: Request) -> int:
+    """The body's declared ``Content-Length`` (0 when absent or unreadable: the stream decides)."""
+    try:
+        return max(0, int(request.headers.get("content-length", "0")))
+    except ValueError:
+        return 0
+
+
 Handler = Callable[[Request, dict[str, Any], Form], Awaitable[Response]]
 
 
@@ -82,6 +94,8 @@ def endpoint(required: tuple[str, ...], keep_files: tuple[str, ...] = ()) -> Cal
                 return allowed
             blobs = _gateway(request).imports.blobs
             try:
+                if allowed and keep_files:
+                    blobs.check_room(declared_length(request))
                 async with stream_form(request, blobs if allowed else None, set(keep_files)) as form:
                     params = merged_parameters(request, form)
                     for name in required:
@@ -95,6 +109,8 @@ def endpoint(required: tuple[str, ...], keep_files: tuple[str, ...] = ()) -> Cal
                     return await handler(request, params, form)
             except MalformedRequest:
                 return text(FAILED_VALIDATION, 400)
+            except OutOfSpace as full:  # 507 Insufficient Storage: nothing of the request was kept
+                return text(str(full), 507)
 
         route.__name__ = handler.__name__
         route.__doc__ = handler.__doc__
@@ -123,8 +139,8 @@ def _store_control(service: BatchService, form: Form, comment: str | None) -> di
     part = form.files["file"]
     assert part.blob is not None
     service.check_control(part.blob.temp.read_bytes() if part.size else b"")
-    digest, size = part.blob.commit()
-    return service.add_control_row(digest, size, comment, True)
+    with part.blob.kept() as (digest, size):  # no row, no blob
+        return service.add_control_row(digest, size, comment, True)
 
 
 @endpoint(required=("control",))
@@ -146,8 +162,8 @@ def _store_file(service: BatchService, identifier: str, name: str, form: Form) -
     assert part.blob is not None
     with service.lock:
         service.check_can_add(identifier, name)
-        digest, size = part.blob.commit()
-        service.add_file(identifier, name, digest, size, part.filename)
+        with part.blob.kept() as (digest, size):  # no row, no blob
+            service.add_file(identifier, name, digest, size, part.filename)
     return digest
 
 

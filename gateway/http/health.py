@@ -10,8 +10,6 @@ from starlette.routing import Route
 
 from gateway.process import Gateway
 
-MIN_FREE_BYTES = 64 * 1024 * 1024
-
 
 async def health(request: Request) -> Response:
     """200 whenever the process answers."""
@@ -31,8 +29,11 @@ def readiness_problems(gateway: Gateway | None) -> list[str]:
     if not gateway.jobs.scheduler.running:
         problems.append("scheduler: not running")
     free = shutil.disk_usage(gateway.config.root).free
-    if free < MIN_FREE_BYTES:
-        problems.append(f"disk: only {free} bytes free under {gateway.config.root}")
+    floor = int(gateway.config.get("storage.min_free_bytes"))
+    if free < floor:
+        problems.append(
+            f"disk: only {free} bytes free under {gateway.config.root} (storage.min_free_bytes is {floor})"
+        )
     return problems
 
 

@@ -81,6 +81,11 @@ def _batch_endpoint(summary: str, body: Schema, ok: str) -> Schema:
             "400": BAD_REQUEST,
             "403": KEY_REFUSED,
             "413": {"description": "The request body is too large.", "content": TEXT},
+            "507": {
+                "description": "No space left on the device, naming the store (records, files); "
+                "nothing of the request was kept.",
+                "content": TEXT,
+            },
         },
     }
 
@@ -203,6 +208,11 @@ def operations_endpoint_doc() -> Schema:
             "429": {
                 "description": "Too many failed login attempts for this user from this address; "
                 "wait the seconds in Retry-After.",
+                "content": ERROR_JSON,
+            },
+            "507": {
+                "description": "No space left on the device, naming the store "
+                "(`no space left on the device (records store)`); nothing of the operation was kept.",
                 "content": ERROR_JSON,
             },
         },

@@ -28,6 +28,7 @@ from gateway.storage.errors import (
     DatabaseExists,
     DatabaseNotFound,
     InvalidRecord,
+    OutOfSpace,
     TableExists,
     TableNotFound,
 )
@@ -90,6 +91,8 @@ def execute(
         raise OperationError(str(exc), 404) from exc
     except (DatabaseExists, TableExists, AttributeExists, InvalidRecord) as exc:
         raise OperationError(str(exc), 400) from exc
+    except OutOfSpace as exc:  # 507 Insufficient Storage: nothing of the operation was kept
+        raise OperationError(str(exc), 507) from exc
 
 
 def _anonymous() -> User:

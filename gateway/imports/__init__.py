@@ -18,7 +18,7 @@ from gateway.config import Config
 from gateway.imports.models import ModelRegistry
 from gateway.imports.runner import BatchRunner
 from gateway.imports.service import BatchService
-from gateway.jobs import Jobs
+from gateway.jobs import SAVE_UNSAVED_SECONDS, Jobs
 from gateway.storage.blobs import BlobStore
 from gateway.storage.ports import Storage
 
@@ -47,7 +47,7 @@ class Imports:
 
 def install(config: Config, storage: Storage, audit: AuditLog, jobs: Jobs) -> Imports:
     """The import family on this process's storage and scheduler (uploads left unfinished are removed)."""
-    blobs = BlobStore(config.blob_dir)
+    blobs = BlobStore(config.blob_dir, int(config.get("storage.min_free_bytes")))
     removed = blobs.clean_temporary()
     if removed:
         log.info("removed %d unfinished upload(s) left by a previous run", removed)
@@ -55,4 +55,5 @@ def install(config: Config, storage: Storage, audit: AuditLog, jobs: Jobs) -> Im
     batches = BatchService(storage, blobs, models)
     runner = BatchRunner(config, storage, audit, jobs, batches, blobs, models)
     batches.on_scheduled = runner.submit
+    jobs.scheduler.every("batches:save-unsaved", SAVE_UNSAVED_SECONDS, batches.save_unsaved)
     return Imports(blobs, models, batches, runner)

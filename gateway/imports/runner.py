@@ -7,7 +7,10 @@ through a write-behind buffer flushed at every progress report; a dry run
 writes nothing), appends an ``EXCEPTION:`` line if the run stopped, audits
 the end, writes ``END:`` and stores state, error count and log. Progress lives
 in memory while the batch runs; the log and error count are checkpointed to the
-batch row every few seconds so that a crash keeps them.
+batch row every few seconds so that a crash keeps them. A full device ends the
+run in ``error`` (``EXCEPTION: Error during import: … no space left on the device
+(records store)``), also when the run cannot even be started; the end state is
+stored once the store takes writes again (``BatchService.finish_run``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from gateway.imports.service import BatchService, Progress, parse_control_bytes
 from gateway.imports.target import ModelTargetStore, generated_key_tables
 from gateway.jobs import Jobs
 from gateway.storage.blobs import BlobNotFound, BlobStore
+from gateway.storage.errors import OutOfSpace
 from gateway.storage.ports import Storage
 from gateway.timestamps import iso_now
 
@@ -209,6 +213,11 @@ class BatchRunner:
             row = self.service.start_run(identifier, [start_line])
         except RuntimeError as exc:
             log.warning("%s", exc)
+            return
+        except OutOfSpace as exc:
+            log.warning("batch %s cannot start: %s", identifier, exc)
+            lines = [start_line, EXCEPTION_PREFIX + str(exc), f"END: {iso_now()}"]
+            self.service.finish_run(identifier, "error", 0, lines, 0)
             return
         files = list(row.get("files") or [])
         total = sum(_expected_reads(int((f.get("file") or {}).get("fileSize") or 0)) for f in files)

@@ -3,7 +3,9 @@
 ``BatchService`` is the one place that changes a batch row; the HTTP API, the
 operations, the admin pages and the background run all go through it. The
 batch table is the source of truth: the scheduler only holds in-memory jobs
-that ``recover`` re-creates from it at startup.
+that ``recover`` re-creates from it at startup. A run's end state that cannot be
+stored (a full device) is kept in memory, shown by every read, and stored by
+``save_unsaved`` once the store takes writes again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from engine import validate_control
 from gateway.auth.api_keys import haplo_random_identifier
 from gateway.imports.models import ModelRegistry
 from gateway.storage.blobs import BlobStore
+from gateway.storage.errors import OutOfSpace
 from gateway.storage.ports import Storage
 from gateway.storage.records import AttributeInfo, KeyRange
 from gateway.storage.system import SystemTable
@@ -83,6 +86,8 @@ class BatchService:
         # Haplo's notify-batch-complete hook (§1.5 step 5): called with the identifier of a
         # batch that reached an end state. Listener failures are logged, never raised.
         self.on_finished: builtins.list[Callable[[str], None]] = []
+        # Rows whose last change (a run's end) could not be stored for lack of space.
+        self._unsaved: dict[str, dict[str, Any]] = {}
         self._controls = SystemTable(
             storage, CONTROL_TABLE, "id", [AttributeInfo("digest", True), AttributeInfo("created", True)]
         )
@@ -106,8 +111,8 @@ class BatchService:
     def upload_control(self, data: bytes, comment: str | None, dedupe: bool = True) -> dict[str, Any]:
         """Validate and store a control file; its row (an identical API re-upload reuses the row)."""
         self.check_control(data)
-        digest, size = self.blobs.save_bytes(data)
-        return self.add_control_row(digest, size, comment, dedupe)
+        with self.blobs.stage_bytes(data).kept() as (digest, size):  # no row, no blob
+            return self.add_control_row(digest, size, comment, dedupe)
 
     def add_control_row(self, digest: str, size: int, comment: str | None, dedupe: bool) -> dict[str, Any]:
         """The control row for a stored, validated file (new unless deduplicated)."""
@@ -203,10 +208,38 @@ class BatchService:
     def _row(self, identifier: str) -> dict[str, Any] | None:
         if not isinstance(identifier, str) or not identifier:
             return None
+        unsaved = self._unsaved.get(identifier)
+        if unsaved is not None:
+            return dict(unsaved)
         return self._batches.get(identifier)
 
     def _save(self, row: dict[str, Any]) -> None:
         self._batches.write([row], "replace")
+        self._unsaved.pop(str(row["identifier"]), None)
+
+    def _with_unsaved(
+        self, rows: builtins.list[dict[str, Any]], state: str | None
+    ) -> builtins.list[dict[str, Any]]:
+        """Stored rows with the unsaved ones laid over them (only those in ``state``, if given)."""
+        unsaved = dict(self._unsaved)
+        if not unsaved:
+            return rows
+        merged = {str(r.get("identifier")): unsaved.get(str(r.get("identifier")), r) for r in rows}
+        for identifier, row in unsaved.items():
+            merged.setdefault(identifier, row)
+        return [dict(r) for r in merged.values() if state is None or r.get("state") == state]
+
+    def save_unsaved(self) -> int:
+        """Store the rows kept in memory because the store was full; how many were stored."""
+        stored = 0
+        with self.lock:
+            for row in builtins.list(self._unsaved.values()):
+                try:
+                    self._save(row)
+                except OutOfSpace:
+                    break
+                stored += 1
+        return stored
 
     def check_can_add(self, identifier: str, name: str) -> None:
         """BatchRequestError unless a file called ``name`` may be added to the batch now."""
@@ -287,7 +320,7 @@ class BatchService:
 
     def rows_in_state(self, state: str) -> list[dict[str, Any]]:
         """Raw rows of one state, oldest first (for recovery)."""
-        rows = self._batches.find("state", KeyRange(state, True))
+        rows = self._with_unsaved(self._batches.find("state", KeyRange(state, True)), state)
         rows.sort(key=lambda r: (str(r.get("created")), str(r.get("identifier"))))
         return rows
 
@@ -305,22 +338,35 @@ class BatchService:
             return row
 
     def checkpoint(self, identifier: str, log: Sequence[str], errors: int, records: int) -> None:
-        """Save the log, error count and records done of a running batch (so a crash keeps them)."""
+        """Save the log, error count and records done of a running batch (so a crash keeps them).
+
+        Skipped while the store is full: the next checkpoint or the run's end stores them.
+        """
         with self.lock:
             row = self._row(identifier)
             if row is None or row.get("state") != "running":
                 return
             row.update(log="\n".join(log), errors=errors, records=records)
-            self._save(row)
+            try:
+                self._save(row)
+            except OutOfSpace as exc:
+                logger.warning("batch %s: checkpoint skipped: %s", identifier, exc)
 
     def finish_run(self, identifier: str, state: str, errors: int, log: Sequence[str], records: int) -> None:
-        """Store the end state, error count, log and record count of a run."""
+        """Store the end state, error count, log and record count of a run.
+
+        If the store is full the row is kept in memory (reads show it) until ``save_unsaved``.
+        """
         with self.lock:
             row = self._row(identifier)
             if row is None:
                 return
             row.update(state=state, errors=errors, log="\n".join(log), records=records)
-            self._save(row)
+            try:
+                self._save(row)
+            except OutOfSpace as exc:
+                self._unsaved[identifier] = row
+                logger.warning("batch %s ended %s; storing it waits for space: %s", identifier, state, exc)
             self.progress.pop(identifier, None)
         logger.info("batch %s finished: %s, %d error(s), %d record(s)", identifier, state, errors, records)
         for listener in list(self.on_finished):
@@ -337,6 +383,7 @@ class BatchService:
             rows = self._batches.find("state", KeyRange(state, True))
         else:
             rows = list(self._batches.scan())
+        rows = self._with_unsaved(rows, state)
         rows.sort(key=lambda r: (str(r.get("created")), str(r.get("identifier"))), reverse=True)
         if limit is not None:
             rows = rows[: max(0, limit)]

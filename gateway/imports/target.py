@@ -8,7 +8,9 @@ failure is that record's error) and kept in a write-behind buffer
 report and at the end of the run; a record is never split across writes. Later
 records of the batch see earlier records' commits (§7.2.5): ``get`` and indexed
 ``find`` read pending records too; other reads flush first. A dry run's adapter
-refuses every write. Records are read with their store metadata: ``__createdtime__``
+refuses every write. A failure of the store itself (a full device) while a record is
+committed is not that record's error: it ends the run (a ``BatchError``). Records are
+read with their store metadata: ``__createdtime__``
 orders results, also across tables (``haplo:code-to-ref`` takes the oldest record of
 any table); the engine drops it from the targets it builds, and from what it commits.
 """
@@ -20,11 +22,12 @@ from typing import Any
 
 import orjson
 
+from engine import BatchError
 from engine.models import Model
 from engine.ports import TargetWrite
 from gateway.imports.commit_buffer import FLUSH_RECORDS, FLUSH_SECONDS, CommitBuffer
 from gateway.storage import keys as K
-from gateway.storage.errors import DatabaseNotFound, InvalidRecord, StoreError, TableNotFound
+from gateway.storage.errors import DatabaseNotFound, InvalidRecord, StoreError, StoreFailure, TableNotFound
 from gateway.storage.ports import Storage
 from gateway.storage.records import (
     CREATED,
@@ -219,7 +222,8 @@ class ModelTargetStore:
         Raises StoreError (the engine's) for what ``write_many(strict=True)`` would
         refuse (bad key, an insert of a stored key, a value of the wrong declared
         type); nothing of the record is kept then. FlushFailed (not a record error)
-        if a flush this commit triggers fails.
+        if a flush this commit triggers fails; BatchError if the store itself fails
+        (StoreFailure, OutOfSpace), which ends the run.
         """
         if self.read_only:
             raise StoreError("a dry run writes nothing")
@@ -230,9 +234,12 @@ class ModelTargetStore:
         keyed = [self._keyed(write) for write in writes]  # every key is checked first, as write_many does
         for write, info, record, key, ekey in keyed:
             self._stage(write, info, record, key, ekey, stamp, staged)
-        for _, info, record, _, _ in keyed:
-            if not record.keys() <= info.attributes.keys():
-                self._imports.ensure_attributes(self.database, info.name, record.keys())
+        try:
+            for _, info, record, _, _ in keyed:
+                if not record.keys() <= info.attributes.keys():
+                    self._imports.ensure_attributes(self.database, info.name, record.keys())
+        except StoreFailure as exc:  # the store, not this record: the run ends
+            raise BatchError(str(exc)) from exc
         self.buffer.add(staged)
 
     def _keyed(self, write: TargetWrite) -> tuple[TargetWrite, TableInfo, dict[str, Any], Any, bytes]:

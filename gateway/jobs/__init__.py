@@ -18,6 +18,9 @@ from gateway.jobs.service import JobService
 from gateway.jobs.table import JobTable
 from gateway.storage.ports import Storage
 
+SAVE_UNSAVED_SECONDS = 2.0
+"""How often ended work that a full device kept from being stored is tried again."""
+
 
 @dataclass
 class Jobs:
@@ -34,6 +37,10 @@ class Jobs:
         """Jobs cut short by the last stop become ERROR; how many."""
         return self.service.recover()
 
+    def save_unsaved(self) -> int:
+        """Store ended jobs a full device kept in memory; how many were stored."""
+        return self.service.table.save_unsaved()
+
 
 def install(config: Config, storage: Storage, stopping: threading.Event) -> Jobs:
     """The scheduler (not started yet) and the job records."""
@@ -42,4 +49,6 @@ def install(config: Config, storage: Storage, stopping: threading.Event) -> Jobs
     def should_stop() -> bool:
         return stopping.is_set() or scheduler.stopping.is_set()
 
-    return Jobs(scheduler, JobService(JobTable(storage), scheduler, should_stop))
+    family = Jobs(scheduler, JobService(JobTable(storage), scheduler, should_stop))
+    scheduler.every("jobs:save-unsaved", SAVE_UNSAVED_SECONDS, family.save_unsaved)
+    return family

@@ -51,6 +51,20 @@ class JobRunner:
             max_instances=1,
         )
 
+    def every(self, job_id: str, seconds: float, func: Callable[[], Any]) -> None:
+        """Run ``func()`` every ``seconds`` (housekeeping), under APScheduler id ``job_id``."""
+        self.scheduler.add_job(
+            _guarded,
+            trigger="interval",
+            seconds=seconds,
+            args=(job_id, func),
+            id=job_id,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
+        )
+
     def shutdown(self) -> None:
         """Ask running work to stop at a record boundary, then wait for it.
 

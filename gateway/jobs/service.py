@@ -2,8 +2,9 @@
 
 Operations call :meth:`JobService.submit` with the work to run. The work gets the
 Job (whose ``progress`` it updates) and returns ``(message, result)``; raising
-:class:`JobError` ends the job with ERROR and that message, and a stop of the
-server (``JobStopped`` at a record boundary) ends it with ERROR saying so.
+:class:`JobError` ends the job with ERROR and that message, a stop of the
+server (``JobStopped`` at a record boundary) ends it with ERROR saying so, and
+so does a full device (``OutOfSpace``: ``no space left on the device (records store)``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from gateway.jobs.progress import JobStopped
 from gateway.jobs.scheduler import JobRunner
 from gateway.jobs.table import COMPLETE, ERROR, INTERRUPTED, Job, JobTable
+from gateway.storage.errors import OutOfSpace
 
 log = logging.getLogger("gateway.bulk")
 
@@ -41,13 +43,15 @@ class JobService:
         return job
 
     def _run(self, job: Job, work: Work) -> None:
-        self.table.started(job)
         try:
+            self.table.started(job)
             message, result = work(job)
         except JobError as exc:
             self.table.finished(job, ERROR, str(exc))
         except JobStopped:
             self.table.finished(job, ERROR, f"{INTERRUPTED} ({job.progress.records_done} records processed)")
+        except OutOfSpace as exc:
+            self.table.finished(job, ERROR, str(exc))
         except Exception as exc:  # a job records its failure; it never kills the worker
             log.exception("bulk job %s (%s) failed", job.id, job.type)
             self.table.finished(job, ERROR, f"unexpected error: {exc}")

@@ -4,16 +4,22 @@ A job is written when it is created (IN_PROGRESS), when it starts and when it
 ends (COMPLETE or ERROR). While it runs, ``get_job`` reads its live progress
 from memory. Jobs still IN_PROGRESS when the server starts were cut short by a
 stop or a crash and become ERROR (``recover``).
+
+A job that ends while its end cannot be stored (a full device) stays in memory
+with its status and message, so ``get_job`` shows it at once, and is stored by
+``save_unsaved`` once the store takes writes again.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.jobs.progress import Progress
+from gateway.storage.errors import OutOfSpace
 from gateway.storage.ports import Storage
 from gateway.storage.records import AttributeInfo, KeyRange
 from gateway.storage.system import SystemTable
@@ -24,6 +30,8 @@ IN_PROGRESS = "IN_PROGRESS"
 COMPLETE = "COMPLETE"
 ERROR = "ERROR"
 INTERRUPTED = "the server stopped before the job finished"
+
+log = logging.getLogger("gateway.jobs")
 
 
 @dataclass
@@ -104,7 +112,12 @@ class JobTable:
         job = Job(str(uuid.uuid4()), job_type, user, epoch_ms(), body)
         with self._lock:
             self._live[job.id] = job
-        self._save(job)
+        try:
+            self._save(job)
+        except BaseException:  # no record, no job (OutOfSpace reaches the caller)
+            with self._lock:
+                self._live.pop(job.id, None)
+            raise
         return job
 
     def started(self, job: Job) -> None:
@@ -112,16 +125,35 @@ class JobTable:
         self._save(job)
 
     def finished(self, job: Job, status: str, message: str, result: dict[str, Any] | None = None) -> None:
-        """Record the outcome and forget the live job."""
+        """Record the outcome and forget the live job (kept in memory while the store is full)."""
         job.status = status
         job.message = message
         job.result = result
         job.end_datetime = epoch_ms()
         if status == COMPLETE:
             job.progress.finished = True
-        self._save(job)
+        try:
+            self._save(job)
+        except OutOfSpace as exc:
+            log.warning("job %s ended %s; storing it waits for space: %s", job.id, status, exc)
+            return
         with self._lock:
             self._live.pop(job.id, None)
+
+    def save_unsaved(self) -> int:
+        """Store the ended jobs kept in memory because the store was full; how many were stored."""
+        with self._lock:
+            ended = [job for job in self._live.values() if job.status != IN_PROGRESS]
+        stored = 0
+        for job in ended:
+            try:
+                self._save(job)
+            except OutOfSpace:
+                break
+            with self._lock:
+                self._live.pop(job.id, None)
+            stored += 1
+        return stored
 
     def _save(self, job: Job) -> None:
         self._table.write([job.record()], "upsert")

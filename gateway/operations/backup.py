@@ -18,6 +18,7 @@ from starlette.responses import FileResponse
 
 from gateway import fields
 from gateway.operations.registry import OperationContext, operation
+from gateway.storage.errors import RECORDS_STORE, OutOfSpace, is_no_space
 
 
 @operation("get_backup", super_user=True, internal_name="getBackup")
@@ -25,8 +26,13 @@ def get_backup(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """The tar of a checkpoint of the body's ``database`` (404 if it does not exist)."""
     database = fields.database_field(body)
     tmp_root = ctx.gateway.config.root / "tmp"
-    tmp_root.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix="backup-", dir=tmp_root))
+    try:
+        tmp_root.mkdir(parents=True, exist_ok=True)
+        work_dir = Path(tempfile.mkdtemp(prefix="backup-", dir=tmp_root))
+    except OSError as exc:
+        if is_no_space(exc):
+            raise OutOfSpace(RECORDS_STORE, "no room for the backup's working copy") from exc
+        raise
     try:
         tar_path = ctx.gateway.storage.backup.database_archive(database, work_dir)
     except BaseException:

@@ -19,6 +19,7 @@ from typing import Any
 from gateway.config import default_config, leaves, write_config_file
 from gateway.errors import OperationError
 from gateway.operations.registry import OperationContext, operation
+from gateway.storage.errors import is_no_space
 
 _SECRET = re.compile(r"(secret|password|access_key|private)", re.IGNORECASE)
 MASK = "********"
@@ -116,5 +117,12 @@ def set_configuration(ctx: OperationContext, body: dict[str, Any]) -> Any:
         node[path[-1]] = value
     if ctx.gateway.config.file is None:
         raise OperationError("this server has no configuration file to write", 409)
-    write_config_file(ctx.gateway.config, nested)
+    try:
+        write_config_file(ctx.gateway.config, nested)
+    except OSError as exc:
+        if is_no_space(exc):
+            raise OperationError(
+                f"no space left on the device (configuration file {ctx.gateway.config.file})", 507
+            ) from exc
+        raise
     return {"message": RESTART_MESSAGE}

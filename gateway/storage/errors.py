@@ -7,19 +7,36 @@ without any translation.
 
 from __future__ import annotations
 
+import errno
+
 from engine.ports import StoreError
 
 __all__ = [
+    "FILES_STORE",
+    "LOGS_STORE",
+    "RECORDS_STORE",
     "AttributeExists",
     "ChunkRecordError",
     "DatabaseExists",
     "DatabaseNotFound",
     "InvalidRecord",
+    "OutOfSpace",
     "StoreError",
+    "StoreFailure",
     "StoreLocked",
     "TableExists",
     "TableNotFound",
+    "is_no_space",
 ]
+
+RECORDS_STORE = "records"
+"""RocksDB under ``<root>/db``: records, indexes and the system tables."""
+FILES_STORE = "files"
+"""Uploaded files under ``<root>/blobs``."""
+LOGS_STORE = "logs"
+"""The log file under ``<root>/log``."""
+
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class StoreLocked(StoreError):
@@ -64,3 +81,31 @@ class ChunkRecordError(InvalidRecord):
     def __init__(self, index: int, message: str) -> None:
         super().__init__(message)
         self.index = index
+
+
+class StoreFailure(StoreError):
+    """The store itself failed (an I/O error, not the record's fault): the write did not happen.
+
+    Callers that treat a ``StoreError`` as one record's error (a batch run's commits) treat
+    this as the end of the run instead.
+    """
+
+
+class OutOfSpace(StoreFailure):
+    """A write failed because the device holding one of the gateway's stores is full (or over quota).
+
+    ``store`` is :data:`RECORDS_STORE`, :data:`FILES_STORE` or :data:`LOGS_STORE`. Nothing
+    of the failed write is kept. The message always starts
+    ``no space left on the device (<store> store)``; ``detail`` (optional) follows it.
+    """
+
+    def __init__(self, store: str, detail: str | None = None) -> None:
+        message = f"no space left on the device ({store} store)"
+        super().__init__(f"{message}: {detail}" if detail else message)
+        self.store = store
+        self.detail = detail
+
+
+def is_no_space(error: OSError) -> bool:
+    """Whether an OS error says the device is full or the quota is exhausted (ENOSPC, EDQUOT)."""
+    return error.errno in NO_SPACE_ERRNOS

@@ -19,7 +19,7 @@ from typing import Any
 
 import rocksdict
 
-from gateway.storage.errors import DatabaseNotFound, TableExists
+from gateway.storage.errors import RECORDS_STORE, DatabaseNotFound, OutOfSpace, TableExists, is_no_space
 from gateway.storage.records import AttributeInfo, TableInfo
 from gateway.storage.rocksdb.database import CHUNK, RocksDatabase, TableHandle
 
@@ -34,7 +34,8 @@ class RocksBackup:
         self._open = open_database
 
     def checkpoint(self, directory: str) -> None:
-        rocksdict.Checkpoint(self._rocks.db).create_checkpoint(directory)
+        with self._rocks.guard("make a checkpoint"):
+            rocksdict.Checkpoint(self._rocks.db).create_checkpoint(directory)
 
     def database_archive(self, database: str, work_dir: Path) -> Path:
         """``<work_dir>/<database>.tar`` holding a fresh store with only ``database``."""
@@ -55,11 +56,16 @@ class RocksBackup:
             source.close()
         shutil.rmtree(checkpoint, ignore_errors=True)
         tar_path = work_dir / f"{database}.tar"
-        with tarfile.open(tar_path, "w") as tar:
-            for path in sorted(fresh.iterdir()):
-                if path.name in _SKIPPED_FILES or path.name.startswith("LOG.old"):
-                    continue
-                tar.add(path, arcname=f"{database}/{path.name}")
+        try:
+            with tarfile.open(tar_path, "w") as tar:
+                for path in sorted(fresh.iterdir()):
+                    if path.name in _SKIPPED_FILES or path.name.startswith("LOG.old"):
+                        continue
+                    tar.add(path, arcname=f"{database}/{path.name}")
+        except OSError as exc:
+            if is_no_space(exc):
+                raise OutOfSpace(RECORDS_STORE, "no room for the backup archive") from exc
+            raise
         shutil.rmtree(fresh, ignore_errors=True)
         return tar_path
 

@@ -69,46 +69,64 @@ class RocksCatalog:
     ) -> TableInfo:
         rocks = self._rocks
         with rocks.meta_lock:
-            if database not in rocks.databases:
-                self.create_database(database)
             if (database, table) in rocks.tables:
                 raise TableExists(database, table)
-            schema_defined = attributes is not None
-            info = TableInfo(
-                database=database,
-                name=table,
-                primary_key=primary_key,
-                schema_defined=schema_defined,
-                created=rocks.now_ms(),
-                expiration=expiration,
-            )
-            info.attributes[primary_key] = AttributeInfo(primary_key, True, None)
-            indexed: list[str] = []
-            for attr in attributes or ():
-                if attr.name == primary_key:
-                    info.attributes[primary_key].type = attr.type
-                    continue
-                info.attributes[attr.name] = AttributeInfo(attr.name, attr.indexed, attr.type)
-                if attr.indexed:
-                    indexed.append(attr.name)
-            if not schema_defined:
-                for name in (CREATED, UPDATED):
-                    info.attributes[name] = AttributeInfo(name, True, None)
-                    indexed.append(name)
-            rocks.new_table(info, indexed)
-            return info
+            new_database = database not in rocks.databases
+            if new_database:
+                self.create_database(database)
+            try:
+                return self._new_table(database, table, primary_key, attributes, expiration)
+            except BaseException:
+                if new_database:  # all or nothing: not even the database the table would have made
+                    rocks.forget_database_quietly(database)
+                raise
+
+    def _new_table(
+        self,
+        database: str,
+        table: str,
+        primary_key: str,
+        attributes: Sequence[AttributeInfo] | None,
+        expiration: int | None,
+    ) -> TableInfo:
+        """The table's info and indexes, created (all or nothing) in the store."""
+        rocks = self._rocks
+        schema_defined = attributes is not None
+        info = TableInfo(
+            database=database,
+            name=table,
+            primary_key=primary_key,
+            schema_defined=schema_defined,
+            created=rocks.now_ms(),
+            expiration=expiration,
+        )
+        info.attributes[primary_key] = AttributeInfo(primary_key, True, None)
+        indexed: list[str] = []
+        for attr in attributes or ():
+            if attr.name == primary_key:
+                info.attributes[primary_key].type = attr.type
+                continue
+            info.attributes[attr.name] = AttributeInfo(attr.name, attr.indexed, attr.type)
+            if attr.indexed:
+                indexed.append(attr.name)
+        if not schema_defined:
+            for name in (CREATED, UPDATED):
+                info.attributes[name] = AttributeInfo(name, True, None)
+                indexed.append(name)
+        rocks.new_table(info, indexed)
+        return info
 
     def drop_table(self, database: str, table: str) -> None:
         rocks = self._rocks
         with rocks.meta_lock:
             entry = rocks.get_table(database, table)
             with entry.lock:
-                rocks.db.delete(rocks.table_key(database, table))
+                rocks.forget_table(database, table)  # from here on the table is gone
                 del rocks.tables[(database, table)]
-                rocks.forget_count(entry)
                 rocks.close_table(entry)
                 for cf_name in [entry.cf_name, *entry.index_cf.values()]:
-                    rocks.db.drop_column_family(cf_name)
+                    rocks.drop_cf_quietly(cf_name)
+                rocks.forget_count_quietly(entry)
 
     # -- attributes -------------------------------------------------------
 
@@ -123,8 +141,9 @@ class RocksCatalog:
     def drop_attribute(self, database: str, table: str, attribute: str) -> None:
         """Forget an attribute: its index, and its value in every record.
 
-        The metadata is saved first, so a crash part-way leaves records that still
-        carry the value; a later write of such a record registers it again.
+        The metadata is saved first, so a crash (or a full device) part-way leaves
+        records that still carry the value; a later write of such a record registers it
+        again. If the metadata cannot be saved, nothing changes.
         """
         rocks = self._rocks
         entry = rocks.get_table(database, table)
@@ -133,15 +152,16 @@ class RocksCatalog:
         with rocks.meta_lock, entry.lock:
             if attribute not in entry.info.attributes:
                 return
-            del entry.info.attributes[attribute]
-            cf_name = entry.index_cf.pop(attribute, None)
-            entry.index_handles.pop(attribute, None)
-            index_cf = entry.index_cfs.pop(attribute, None)
-            rocks.save_table(entry)
+            with rocks.schema_change(entry):
+                del entry.info.attributes[attribute]
+                cf_name = entry.index_cf.pop(attribute, None)
+                entry.index_handles.pop(attribute, None)
+                index_cf = entry.index_cfs.pop(attribute, None)
+                rocks.save_table(entry)
             if index_cf is not None:
-                index_cf.close()
+                rocks.close_cf(index_cf)
             if cf_name:
-                rocks.db.drop_column_family(cf_name)
+                rocks.drop_cf_quietly(cf_name)
             batch = rocksdict.WriteBatch(raw_mode=True)
             for raw_key, raw in entry.cf.items():
                 record = orjson.loads(raw)
@@ -157,7 +177,7 @@ class RocksCatalog:
     def index_attribute(self, database: str, table: str, attribute: str) -> bool:
         rocks = self._rocks
         entry = rocks.get_table(database, table)
-        with rocks.meta_lock, entry.lock:
+        with rocks.meta_lock, entry.lock, rocks.schema_change(entry):
             if attribute == entry.info.primary_key or attribute in entry.index_cfs:
                 return False
             known = entry.info.attributes.get(attribute)

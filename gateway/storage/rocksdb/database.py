@@ -12,11 +12,20 @@ Layout:
 A record and its index entries are written in one ``WriteBatch``. Values are
 orjson-encoded JSON; no pickle anywhere. Locks: the metadata lock is always taken
 before a table's lock; the column-family lock is a leaf.
+
+Failures (a full device above all) are translated by ``failures.py``. The stored
+metadata is the truth about the catalog: a schema change whose metadata cannot be
+saved is undone in memory and the column families it created are dropped; the store
+is opened with every column family its MANIFEST lists (an OPTIONS file that could not
+be written on a full device may miss some), and column families no table's metadata
+names (left by a failure, or by a drop cut short) are dropped at open.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
 import os
 import struct
 import threading
@@ -28,9 +37,20 @@ import orjson
 import rocksdict
 
 from gateway.storage import keys as K
-from gateway.storage.errors import DatabaseNotFound, StoreError, StoreLocked, TableNotFound
+from gateway.storage.errors import (
+    RECORDS_STORE,
+    DatabaseNotFound,
+    OutOfSpace,
+    StoreError,
+    StoreFailure,
+    StoreLocked,
+    TableNotFound,
+)
 from gateway.storage.ports import Clock
 from gateway.storage.records import AttributeInfo, TableInfo
+from gateway.storage.rocksdb.failures import NO_SPACE_TEXTS, FailureTranslator
+
+log = logging.getLogger("gateway.storage")
 
 _SEQ_KEY = b"#seq"
 _COUNT = struct.Struct(">q")
@@ -87,21 +107,32 @@ class RocksDatabase:
     def __init__(self, path: str | Path, clock: Clock) -> None:
         self.path = str(path)
         self.clock = clock
+        self.failures = FailureTranslator()
         Path(self.path).mkdir(parents=True, exist_ok=True)
         try:
-            self.db: Any = rocksdict.Rdict(self.path, _options())
+            families = _column_families(self.path)
+            self.db: Any = rocksdict.Rdict(
+                self.path, _options(), column_families={name: _options() for name in families}
+            )
         except Exception as exc:  # rocksdict raises a bare Exception
             if "lock" in str(exc).lower():
                 raise StoreLocked(
                     f"the store at {self.path} is locked by another process "
                     f"(lock file {os.path.join(self.path, 'LOCK')}): {exc}"
                 ) from exc
+            if any(marker in str(exc) for marker in NO_SPACE_TEXTS):
+                raise OutOfSpace(RECORDS_STORE, f"cannot open the store at {self.path}") from exc
             raise StoreError(f"cannot open the store at {self.path}: {exc}") from exc
         self.meta_lock = threading.RLock()
         self._cf_lock = threading.Lock()
         self.tables: dict[tuple[str, str], TableHandle] = {}
         self.databases: dict[str, dict[str, Any]] = {}
         self._load_metadata()
+        self._drop_unnamed(families)
+
+    def guard(self, action: str) -> contextlib.AbstractContextManager[None]:
+        """Run a write to RocksDB, translating its failure (StoreFailure, OutOfSpace)."""
+        return self.failures.guard(action)
 
     def now_ms(self) -> float:
         """The store's clock in epoch milliseconds (records' ``__createdtime__``/``__updatedtime__``)."""
@@ -129,8 +160,17 @@ class RocksDatabase:
             count: int = _COUNT.unpack(raw)[0]
             return count
         counted = sum(1 for _ in table.cf.keys())  # noqa: SIM118 (Rdict iteration)
-        self.db.put(count_key(table.cf_name), _COUNT.pack(counted))
+        with self.guard("save a record count"):
+            self.db.put(count_key(table.cf_name), _COUNT.pack(counted))
         return counted
+
+    def _drop_unnamed(self, families: list[str]) -> None:
+        """Drop column families that no table's metadata names (left by a failed or cut-short change)."""
+        named = {name for entry in self.tables.values() for name in (entry.cf_name, *entry.index_cf.values())}
+        for name in families:
+            if name not in named:
+                log.warning("dropping column family %s of the records store: no table names it", name)
+                self.drop_cf_quietly(name)
 
     def _table_from_meta(self, meta: dict[str, Any]) -> TableHandle:
         info = TableInfo(
@@ -178,41 +218,93 @@ class RocksDatabase:
         return b"T" + database.encode() + b"\x00" + table.encode()
 
     def save_database(self, database: str, info: dict[str, Any]) -> None:
-        self.db.put(b"D" + database.encode(), orjson.dumps(info))
+        with self.guard("save a database"):
+            self.db.put(b"D" + database.encode(), orjson.dumps(info))
         self.databases[database] = info
 
     def forget_database(self, database: str) -> None:
-        self.db.delete(b"D" + database.encode())
+        with self.guard("drop a database"):
+            self.db.delete(b"D" + database.encode())
         del self.databases[database]
+
+    def forget_database_quietly(self, database: str) -> None:
+        """Undo a database's creation; a failure is logged (the database stays, empty)."""
+        try:
+            self.forget_database(database)
+        except StoreFailure as exc:
+            log.warning("database %s stays, empty: %s", database, exc)
 
     def save_table(self, table: TableHandle) -> None:
         """Store a table's metadata (after its schema or column families changed)."""
-        self.db.put(self.table_key(table.info.database, table.info.name), self._table_meta(table))
+        with self.guard("save a table's metadata"):
+            self.db.put(self.table_key(table.info.database, table.info.name), self._table_meta(table))
+
+    def forget_table(self, database: str, table: str) -> None:
+        """Delete a table's metadata (the first step of dropping it)."""
+        with self.guard("drop a table"):
+            self.db.delete(self.table_key(database, table))
 
     def _next_cf_name(self, prefix: str) -> str:
         raw = self.db.get(_SEQ_KEY)
         seq = int(raw) + 1 if raw else 1
-        self.db.put(_SEQ_KEY, str(seq).encode())
+        with self.guard("number a column family"):
+            self.db.put(_SEQ_KEY, str(seq).encode())
         return f"{prefix}{seq}"
 
     def create_cf(self, prefix: str) -> tuple[str, Any]:
-        """A new column family named ``<prefix><sequence>``; (name, column family)."""
+        """A new column family named ``<prefix><sequence>``; (name, column family).
+
+        If RocksDB fails (its MANIFEST may hold the new family even so), the name is
+        never used again and the next open drops the family.
+        """
         with self._cf_lock:  # a leaf lock: never held while taking another
             name = self._next_cf_name(prefix)
-            cf = self.db.create_column_family(name, _options())
+            with self.guard("create a column family"):
+                cf = self.db.create_column_family(name, _options())
         return name, cf
+
+    def close_cf(self, cf: Any) -> None:
+        """Release a column family object (rocksdict flushes it first); a failure to flush is logged.
+
+        Whatever was acknowledged is in the write-ahead log, so a flush that fails for lack of
+        space loses nothing.
+        """
+        try:
+            with self.guard("flush a column family"):
+                cf.close()
+        except StoreFailure as exc:
+            log.warning("a column family was released without a flush: %s", exc)
+
+    def drop_cf_quietly(self, name: str) -> None:
+        """Drop a column family that nothing names any more; a failure is logged (the next open retries)."""
+        try:
+            with self.guard("drop a column family"):
+                self.db.drop_column_family(name)
+        except StoreFailure as exc:
+            log.warning("column family %s is left for the next open to drop: %s", name, exc)
 
     def new_table(self, info: TableInfo, indexed: Iterable[str]) -> TableHandle:
         """Create the column families of a table (records, and an index per ``indexed`` attribute),
-        store its metadata and register it. The caller holds the metadata lock."""
+        store its metadata and register it. The caller holds the metadata lock.
+
+        All or nothing: if a step fails, the families created so far are dropped and the
+        table is not registered.
+        """
         cf_name, cf = self.create_cf("tb")
         entry = TableHandle(info, cf_name)
         entry.cf = cf
-        entry.handle = self.db.get_column_family_handle(cf_name)
-        for attribute in indexed:
-            self.add_index(entry, attribute)
-        self.db.put(count_key(cf_name), _COUNT.pack(0))
-        self.save_table(entry)
+        try:
+            entry.handle = self.db.get_column_family_handle(cf_name)
+            for attribute in indexed:
+                self.add_index(entry, attribute)
+            self.set_count(entry, 0)
+            self.save_table(entry)
+        except BaseException:
+            created = [cf_name, *entry.index_cf.values()]
+            self.close_table(entry)
+            for name in created:
+                self.drop_cf_quietly(name)
+            raise
         self.tables[(info.database, info.name)] = entry
         return entry
 
@@ -231,6 +323,41 @@ class RocksDatabase:
         table.index_cf[attribute] = cf_name
         table.index_cfs[attribute] = cf
         table.index_handles[attribute] = self.db.get_column_family_handle(cf_name)
+
+    @contextlib.contextmanager
+    def schema_change(self, entry: TableHandle) -> Iterator[None]:
+        """Undo a table's in-memory schema change if the block raises (its metadata was not saved).
+
+        Attributes and index column families are put back as they were, in place, and the
+        index column families created in the block are closed and dropped.
+        """
+        attributes = {name: dataclasses.replace(a) for name, a in entry.info.attributes.items()}
+        index_cf, index_cfs, index_handles = (
+            dict(entry.index_cf),
+            dict(entry.index_cfs),
+            dict(entry.index_handles),
+        )
+        try:
+            yield
+        except BaseException:
+            kept = set(index_cf.values())
+            created = [
+                (name, entry.index_cfs.get(a)) for a, name in entry.index_cf.items() if name not in kept
+            ]
+            entry.info.attributes.clear()
+            entry.info.attributes.update(attributes)
+            for current, saved in (
+                (entry.index_cf, index_cf),
+                (entry.index_cfs, index_cfs),
+                (entry.index_handles, index_handles),
+            ):
+                current.clear()
+                current.update(saved)
+            for name, cf in created:
+                if cf is not None:
+                    self.close_cf(cf)
+                self.drop_cf_quietly(name)
+            raise
 
     @contextlib.contextmanager
     def locked(self, entry: TableHandle) -> Iterator[None]:
@@ -253,7 +380,7 @@ class RocksDatabase:
         index = (not entry.info.schema_defined) if indexed is None else indexed
         # The table's own lock, not the metadata lock: writers hold table locks when they
         # get here, and the metadata lock is always taken before table locks (drop_table).
-        with entry.lock:
+        with entry.lock, self.schema_change(entry):
             changed = False
             for name in names:
                 if name in entry.info.attributes:
@@ -277,7 +404,7 @@ class RocksDatabase:
                 for value_key in K.value_keys(record[attribute]):
                     batch.put(value_key + raw_key, b"", handle)
         if batch.len():
-            self.db.write(batch)
+            self.write(batch)
 
     # -- records' lifetime ------------------------------------------------
 
@@ -293,7 +420,7 @@ class RocksDatabase:
     # -- whole store --------------------------------------------------------
 
     def write(self, batch: rocksdict.WriteBatch, counted: Mapping[TableHandle, int] | None = None) -> None:
-        """Apply a WriteBatch atomically.
+        """Apply a WriteBatch atomically (all of it or, raising StoreFailure/OutOfSpace, none).
 
         ``counted``: tables whose record count the batch changes, by how much; their new
         counts go into the same batch (the caller holds the tables' locks).
@@ -302,47 +429,67 @@ class RocksDatabase:
             for entry, delta in counted.items():
                 if delta:
                     batch.put(count_key(entry.cf_name), _COUNT.pack(entry.count + delta))
-        self.db.write(batch)
+        with self.guard("write"):
+            self.db.write(batch)
         if counted:
             for entry, delta in counted.items():
                 entry.count += delta
 
     def set_count(self, entry: TableHandle, count: int) -> None:
-        """Store a table's record count as it is (after a raw copy of its records)."""
-        self.db.put(count_key(entry.cf_name), _COUNT.pack(count))
+        """Store a table's record count as it is (a new table, or after a raw copy of its records)."""
+        with self.guard("save a record count"):
+            self.db.put(count_key(entry.cf_name), _COUNT.pack(count))
         entry.count = count
 
-    def forget_count(self, entry: TableHandle) -> None:
-        """Remove a dropped table's record count."""
-        self.db.delete(count_key(entry.cf_name))
+    def forget_count_quietly(self, entry: TableHandle) -> None:
+        """Remove a dropped table's record count; a failure leaves an unread key behind, nothing worse."""
+        with contextlib.suppress(StoreFailure), self.guard("drop a record count"):
+            self.db.delete(count_key(entry.cf_name))
 
     def flush_wal(self) -> None:
         """Sync the write-ahead log to disk."""
-        self.db.flush_wal(True)
+        with self.guard("sync the write-ahead log"):
+            self.db.flush_wal(True)
 
     def flush(self) -> None:
         """Write the memtables of every column family to SST files."""
-        self.db.flush(True)
-        for entry in self.tables.values():
-            for cf in (entry.cf, *entry.index_cfs.values()):
-                cf.flush(True)
+        with self.guard("flush"):
+            self.db.flush(True)
+            for entry in self.tables.values():
+                for cf in (entry.cf, *entry.index_cfs.values()):
+                    cf.flush(True)
 
-    @staticmethod
-    def close_table(entry: TableHandle) -> None:
+    def close_table(self, entry: TableHandle) -> None:
         """Release a table's column families (its handle becomes None: writers then fail)."""
         for cf in [entry.cf, *entry.index_cfs.values()]:
-            cf.close()
+            self.close_cf(cf)
         entry.index_cfs.clear()
         entry.index_handles.clear()
         entry.handle = None
 
     def close(self) -> None:
-        """Flush the WAL and release the store (and its lock file)."""
+        """Flush the WAL and release the store (and its lock file).
+
+        A store that cannot write (a full device) is still released: what it acknowledged
+        is in the write-ahead log already, so the failure is logged, not raised.
+        """
         with self.meta_lock:
             try:
-                self.db.flush_wal(True)
-            finally:
-                for entry in self.tables.values():
-                    self.close_table(entry)
-                self.tables.clear()
-                self.db.close()
+                self.flush_wal()
+            except StoreFailure as exc:
+                log.warning("closing the records store without a final sync: %s", exc)
+            for entry in self.tables.values():
+                self.close_table(entry)
+            self.tables.clear()
+            try:
+                with self.guard("close"):
+                    self.db.close()
+            except StoreFailure as exc:
+                log.warning("the records store did not close cleanly: %s", exc)
+
+
+def _column_families(path: str) -> list[str]:
+    """The column families (other than ``default``) of the store at ``path``, as its MANIFEST lists them."""
+    if not os.path.exists(os.path.join(path, "CURRENT")):
+        return []
+    return [name for name in rocksdict.Rdict.list_cf(path) if name != "default"]
