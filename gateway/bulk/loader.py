@@ -7,8 +7,8 @@ records (``load_chunk``), so memory stays flat whatever the input size, and the
 writes are synced once at the end.
 
 A malformed input (unterminated quote, more cells than the header, bad UTF-8,
-an unusable primary key, a value of the wrong declared type) ends the load at
-that row: every row before it is written, nothing from it on. The error names
+an unusable primary key, a value of the wrong declared type, a column name with a
+control character) ends the load at that row: every row before it is written, nothing from it on. The error names
 the row and says how many records before it were loaded.
 """
 
@@ -27,7 +27,7 @@ from gateway.bulk.prefetch import close_iterator as _close
 from gateway.bulk.prefetch import prefetched
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare, where
 from gateway.jobs.progress import Progress
-from gateway.storage.errors import ChunkRecordError
+from gateway.storage.errors import ChunkRecordError, InvalidRecord
 from gateway.storage.ports import Storage
 from gateway.storage.records import WriteMode
 
@@ -174,7 +174,7 @@ def load_parts(
                 row, line = part.row_of(error.index)
                 raise writer.failed(where(str(error), row, line))
             progress.check_stop()
-    except SourceError as exc:
+    except (SourceError, InvalidRecord) as exc:
         storage.records.sync()
         raise writer.failed(str(exc)) from exc
     except LoadFailed:
@@ -215,6 +215,9 @@ def load_json(
     except (JsonFormatError, SourceError) as exc:
         if chunk:
             _write_json_chunk(writer, chunk)
+        writer.storage.records.sync()
+        raise writer.failed(str(exc)) from exc
+    except InvalidRecord as exc:  # a whole chunk refused (an attribute name with a control character)
         writer.storage.records.sync()
         raise writer.failed(str(exc)) from exc
     except LoadFailed:

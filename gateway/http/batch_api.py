@@ -146,7 +146,7 @@ def _store_file(service: BatchService, identifier: str, name: str, form: Form) -
     part = form.files["file"]
     assert part.blob is not None
     with service.lock:
-        service.check_can_add(identifier, name)
+        service.check_can_add(identifier, name, part.filename)
         digest, size = part.blob.commit()
         service.add_file(identifier, name, digest, size, part.filename)
     return digest

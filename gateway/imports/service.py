@@ -22,6 +22,7 @@ from engine import validate_control
 from gateway.auth.api_keys import haplo_random_identifier
 from gateway.imports.models import ModelRegistry
 from gateway.storage.blobs import BlobStore
+from gateway.storage.names import name_problem
 from gateway.storage.ports import Storage
 from gateway.storage.records import AttributeInfo, KeyRange
 from gateway.storage.system import SystemTable
@@ -42,6 +43,17 @@ class BatchRequestError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def check_file_names(name: str, filename: str) -> None:
+    """BatchRequestError when a batch file's name or its uploaded file name has a control character.
+
+    ``File name "data\u00000" contains a control character (U+0000)``; the uploaded
+    name is ``Uploaded file name …``.
+    """
+    problem = name_problem(name, "File name") or name_problem(filename, "Uploaded file name")
+    if problem is not None:
+        raise BatchRequestError(problem)
 
 
 def timestamp() -> str:
@@ -191,6 +203,7 @@ class BatchService:
     @staticmethod
     def _file_entry(entry: dict[str, Any]) -> dict[str, Any]:
         file = entry.get("file") or {}
+        check_file_names(str(entry["name"]), str(file.get("filename", "")))
         return {
             "name": str(entry["name"]),
             "file": {
@@ -208,8 +221,9 @@ class BatchService:
     def _save(self, row: dict[str, Any]) -> None:
         self._batches.write([row], "replace")
 
-    def check_can_add(self, identifier: str, name: str) -> None:
-        """BatchRequestError unless a file called ``name`` may be added to the batch now."""
+    def check_can_add(self, identifier: str, name: str, filename: str = "") -> None:
+        """BatchRequestError unless a file called ``name`` (uploaded as ``filename``) may be added now."""
+        check_file_names(name, filename)
         row = self._row(identifier)
         if row is None:
             raise BatchRequestError(f"Batch not found: {identifier}")
@@ -221,7 +235,7 @@ class BatchService:
     def add_file(self, identifier: str, name: str, digest: str, size: int, filename: str) -> None:
         """Append a stored file to an ``uploading`` batch under a new name."""
         with self.lock:
-            self.check_can_add(identifier, name)
+            self.check_can_add(identifier, name, filename)
             row = self._row(identifier)
             assert row is not None
             entry = {"name": name, "file": {"digest": digest, "fileSize": size, "filename": filename}}
