@@ -14,7 +14,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from engine.control import validate_control
 from gateway.admin.framework import models_registry
 from gateway.admin.web import Page, admin_view
-from gateway.imports.service import BatchRequestError, parse_control_bytes
+from gateway.imports.service import BatchRequestError, ControlTooDeep, parse_control_bytes
 
 MAX_CONTROL_BYTES = 16 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -84,6 +84,8 @@ def _control_problems(page: Page, data: bytes) -> str | None:
     """The admin upload form's wording (spec §2.2) for an unusable control file, or None."""
     try:
         control = parse_control_bytes(data)
+    except ControlTooDeep as too_deep:
+        return f"Not a valid control file: {too_deep}"
     except (UnicodeDecodeError, ValueError):
         return "Not a valid JSON file"
     errors = validate_control(control, models_registry(page).names())

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine import validate_control
+from engine.limits import CONTROL_TOO_DEEP
 from gateway.auth.api_keys import haplo_random_identifier
 from gateway.imports.models import ModelRegistry
 from gateway.storage.blobs import BlobStore
@@ -65,10 +66,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+class ControlTooDeep(ValueError):
+    """A control file nests too deeply to be parsed (far beyond ``engine.limits.MAX_CONTROL_DEPTH``)."""
+
+    def __init__(self) -> None:
+        super().__init__(CONTROL_TOO_DEEP)
+
+
 def parse_control_bytes(data: bytes) -> Any:
-    """Decode UTF-8 and parse JSON as JavaScript's JSON.parse would; ValueError if not."""
+    """Decode UTF-8 and parse JSON as JavaScript's JSON.parse would; ValueError if not
+    (ControlTooDeep when it nests beyond what the parser's recursion allows)."""
     text = data.decode("utf-8")
-    return json.loads(text, parse_constant=_reject_constant)
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ControlTooDeep() from None
 
 
 @dataclass
@@ -108,6 +120,8 @@ class BatchService:
         """The parsed control file, or BatchRequestError with the §1.2.1 text."""
         try:
             control = parse_control_bytes(data)
+        except ControlTooDeep as exc:
+            raise BatchRequestError(f"Invalid control file:\n  {exc}") from exc
         except (UnicodeDecodeError, ValueError) as exc:
             raise BatchRequestError("Uploaded file is not JSON") from exc
         errors = validate_control(control, self.models.names())
