@@ -12,8 +12,9 @@ any operation sees it, and refused with a HarperDB-style 400 ``{"error": ...}``:
   double would become 0; the error names where in the body the number is
   (``records[1].id``).
 
-Both checks are cheap on the common body: the nesting check is one ``orjson.dumps``
-of the parsed body (under a sixth of the parse), the number check one ``translate``
+Both checks are cheap on the common body: the nesting check counts the brackets of a
+small body, else is one ``orjson.dumps`` of the parsed body (under a sixth of the
+parse), the number check one ``translate``
 of the raw bytes and two substring searches; only a body holding a run of 16 digits
 or a three-digit negative exponent is parsed again, by the standard library, to look
 at its number literals.
@@ -36,6 +37,7 @@ MAX_BODY_DEPTH: Final = 128
 TOO_DEEP: Final = f"Request body nests arrays and objects more than {MAX_BODY_DEPTH} levels deep"
 _ENCODER_DEPTH = 254  # the deepest value orjson.dumps writes
 _WRAPPING = _ENCODER_DEPTH - MAX_BODY_DEPTH
+_COUNT_BELOW = 1 << 16  # bodies this small: count their brackets before anything else
 
 # Digits → "0", exponent markers → "e", "-" kept, every other byte → " ": an integer of
 # 16 digits or more (beyond 2**53 needs 16) shows as 16 zeros, and an exponent of -100 or
@@ -58,12 +60,17 @@ _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
 
 def check_body(raw: bytes, body: Any) -> None:
     """OperationError (400) when the parsed ``body`` nests too deeply or ``raw`` holds an inexact number."""
-    check_depth(body)
+    check_depth(body, raw)
     check_numbers(raw)
 
 
-def check_depth(body: Any) -> None:
-    """400 :data:`TOO_DEEP` when ``body`` nests more than :data:`MAX_BODY_DEPTH` levels."""
+def check_depth(body: Any, raw: bytes | None = None) -> None:
+    """400 :data:`TOO_DEEP` when ``body`` nests more than :data:`MAX_BODY_DEPTH` levels.
+
+    A small ``raw`` body with too few brackets to nest that deep is let through at once.
+    """
+    if raw is not None and len(raw) < _COUNT_BELOW and raw.count(b"[") + raw.count(b"{") <= MAX_BODY_DEPTH:
+        return
     wrapped = body
     for _ in range(_WRAPPING):
         wrapped = [wrapped]
