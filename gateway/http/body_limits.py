@@ -13,11 +13,11 @@ any operation sees it, and refused with a HarperDB-style 400 ``{"error": ...}``:
   (``records[1].id``).
 
 Both checks are cheap on the common body: the nesting check counts the brackets of a
-small body, else is one ``orjson.dumps`` of the parsed body (under a sixth of the
-parse), the number check one ``translate``
-of the raw bytes and two substring searches; only a body holding a run of 16 digits
-or a three-digit negative exponent is parsed again, by the standard library, to look
-at its number literals.
+small body, else is one ``orjson.dumps`` of the parsed body (about a quarter of the
+parse), the number check one ``translate`` of the raw bytes and two substring
+searches (about a third); only a body holding a run of 16 digits or a three-digit
+negative exponent is parsed again, by the standard library, to look at its number
+literals.
 """
 
 from __future__ import annotations
@@ -39,20 +39,22 @@ _ENCODER_DEPTH = 254  # the deepest value orjson.dumps writes
 _WRAPPING = _ENCODER_DEPTH - MAX_BODY_DEPTH
 _COUNT_BELOW = 1 << 16  # bodies this small: count their brackets before anything else
 
-# Digits → "0", exponent markers → "e", "-" kept, every other byte → " ": an integer of
-# 16 digits or more (beyond 2**53 needs 16) shows as 16 zeros, and an exponent of -100 or
-# below (needed to get under the smallest double, 5e-324, without a long run of digits)
-# as "e-000".
-_NUMBER_SHAPES = bytes(
-    ord("0")
-    if 0x30 <= byte <= 0x39
-    else ord("e")
-    if byte in b"eE"
-    else byte
-    if byte == ord("-")
-    else ord(" ")
-    for byte in range(256)
-)
+
+def _number_shapes() -> bytes:
+    """A ``bytes.translate`` table: digits → ``0``, ``e``/``E`` → ``e``, ``-`` kept, all else → space.
+
+    In the translated body an integer of 16 digits or more (beyond 2**53 needs 16) shows
+    as 16 zeros, and an exponent of -100 or below (needed to get under the smallest
+    double, 5e-324, without a long run of digits) as ``e-000``.
+    """
+    table = bytearray(b" " * 256)
+    table[ord("0") : ord("9") + 1] = b"0" * 10
+    table[ord("e")] = table[ord("E")] = ord("e")
+    table[ord("-")] = ord("-")
+    return bytes(table)
+
+
+_NUMBER_SHAPES = _number_shapes()
 _DIGIT_RUN = b"0" * 16
 _LONG_EXPONENT = b"e-000"
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
