@@ -14,7 +14,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from engine.control import validate_control
 from gateway.admin.framework import models_registry
 from gateway.admin.web import Page, admin_view
-from gateway.imports.service import BatchRequestError, ControlTooDeep, parse_control_bytes
+from gateway.imports.service import BatchRequestError, ControlTooDeep, check_file_names, parse_control_bytes
 
 MAX_CONTROL_BYTES = 16 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -151,6 +151,11 @@ def _batch_rows(page: Page) -> tuple[list[Row], str | None]:
     duplicates = sorted({n for n in seen if seen.count(n) > 1})
     if duplicates:
         return rows, "Duplicate file names: " + ", ".join(duplicates)
+    for row in rows:  # before any file is stored
+        try:
+            check_file_names(row.name, (row.upload.filename if row.upload else None) or "")
+        except BatchRequestError as refused:
+            return rows, refused.message
     return rows, None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from tests.admin.support import login, register_model, upload_control
 from tests.batch.conftest import API, BatchApi, minimal_control, person_model, snapshot, start_api
 from tests.bulk.helpers import run_job
 from tests.conftest import Ops
@@ -187,3 +188,22 @@ def test_a_large_csv_file_with_a_control_character_in_a_column_name_fails_the_fa
         "rows before it were processed: successfully loaded 0 of 0 records",
     )
     assert op({"operation": "describe_table", "database": "dev", "table": "dog"})["record_count"] == 0
+
+
+def test_the_admin_new_batch_form_refuses_a_control_character_before_storing_anything(
+    client: TestClient, root: Any
+) -> None:
+    csrf = login(client)
+    register_model(client)
+    control_path = upload_control(client, csrf)
+    before = snapshot(root)
+    control_id = control_path.rsplit("/", 1)[-1]
+    response = client.post(
+        f"/admin/new-batch/for-control/{control_id}",
+        data={"csrf": csrf, "comment": "Run", "name": ["DEF\x01AULT"]},
+        files=[("file", ("people.json", b'[{"first": "A"}]', "application/json"))],
+        follow_redirects=False,
+    )
+    assert response.status_code == 400
+    assert "File name &#34;DEF\\u0001AULT&#34; contains a control character (U+0001)" in response.text
+    assert snapshot(root) == before

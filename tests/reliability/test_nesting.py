@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 
 from engine import READERS, BatchError
 from engine.readers import base
+from tests.admin.support import login, register_model
 from tests.batch.conftest import API, BatchApi, minimal_control, snapshot, start_api
 from tests.conftest import ADMIN_AUTH, Ops
 from tests.engine.fakes import memory_file
@@ -256,3 +257,19 @@ def test_a_batch_stores_a_128_level_record_and_refuses_a_deeper_one_before_commi
 def test_an_anonymous_deep_control_upload_is_not_parsed(client: TestClient) -> None:
     response = client.post(API + "control", files={"file": ("c.json", _control_text(5000))})
     assert (response.status_code, response.text) == (403, "You are not permitted to perform this action.")
+
+
+@pytest.mark.parametrize("levels", [129, 5000])
+def test_the_admin_control_upload_names_the_limit(client: TestClient, root: Any, levels: int) -> None:
+    csrf = login(client)
+    register_model(client)
+    before = snapshot(root)
+    response = client.post(
+        "/admin/new-control-file",
+        data={"csrf": csrf, "comment": "Deep"},
+        files={"file": ("control.json", _control_text(levels), "application/json")},
+        follow_redirects=False,
+    )
+    assert response.status_code == 400
+    assert f"Not a valid control file: {CONTROL_TOO_DEEP}" in response.text
+    assert snapshot(root) == before
