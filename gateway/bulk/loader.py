@@ -8,7 +8,7 @@ writes are synced once at the end.
 
 A malformed input (unterminated quote, more cells than the header, bad UTF-8,
 an unusable primary key, a value of the wrong declared type, a column name with a
-control character) ends the load at that row: every row before it is written, nothing from it on. The error names
+control character, a JSON record nesting more than 128 levels) ends the load at that row: every row before it is written, nothing from it on. The error names
 the row and says how many records before it were loaded.
 """
 
@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from engine.limits import MAX_RECORD_DEPTH, first_too_deep
 from gateway.bulk.arrowcsv import arrow_parts
 from gateway.bulk.arrowencode import encode_chunk, python_columns
 from gateway.bulk.casting import cast_cell, cast_column
 from gateway.bulk.errors import LoadFailed, SourceError
-from gateway.bulk.jsonsource import JsonFormatError, json_records
+from gateway.bulk.jsonsource import TOO_DEEP, JsonFormatError, json_records
 from gateway.bulk.listencode import encode_columns
 from gateway.bulk.prefetch import close_iterator as _close
 from gateway.bulk.prefetch import prefetched
@@ -228,6 +229,11 @@ def load_json(
 
 def _write_json_chunk(writer: _Writer, chunk: Sequence[dict[str, Any]]) -> None:
     records = list(chunk)
+    deep = first_too_deep(records, MAX_RECORD_DEPTH)
+    if deep is not None:  # the records before it are written, as for any bad record
+        if deep:
+            _write_json_chunk(writer, records[:deep])
+        raise writer.failed(f"JSON record {writer.total + 1} {TOO_DEEP}")
     error = writer.write(records)
     if error is not None:
         raise writer.failed(f"{error} at JSON record {writer.total + 1}")

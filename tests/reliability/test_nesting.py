@@ -12,16 +12,22 @@ encoder stops at 254 levels) and a control file nested about 990 levels 500
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto.server import ThreadedMotoServer
 from starlette.testclient import TestClient
 
 from engine import READERS, BatchError
 from engine.readers import base
 from tests.admin.support import login, register_model
 from tests.batch.conftest import API, BatchApi, minimal_control, snapshot, start_api
-from tests.conftest import ADMIN_AUTH, Ops
+from tests.bulk.helpers import run_job
+from tests.bulk.test_s3 import BUCKET, _import
+from tests.conftest import ADMIN_AUTH, Ops, make_client
 from tests.engine.fakes import memory_file
 
 BODY_TOO_DEEP = "Request body nests arrays and objects more than 128 levels deep"
@@ -273,3 +279,57 @@ def test_the_admin_control_upload_names_the_limit(client: TestClient, root: Any,
     assert response.status_code == 400
     assert f"Not a valid control file: {CONTROL_TOO_DEEP}" in response.text
     assert snapshot(root) == before
+
+
+# -- import_from_s3 of a .json object (the stdlib decoder, then the store) ------------------------
+
+
+@pytest.fixture(scope="module")
+def s3_url() -> Iterator[str]:
+    """moto's S3 server on 127.0.0.1 with the bucket the loads read from."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=BUCKET)
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("levels", [128, 129, 300, 5000])
+def test_an_s3_json_record_nested_too_deeply_fails_the_load_at_that_record(
+    root: Path, s3_url: str, levels: int
+) -> None:
+    body = '[{"id": 1}, {"id": 2, "v": ' + nested(levels - 1) + '}, {"id": 3}]'
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.put_object(Bucket=BUCKET, Key=f"deep{levels}.json", Body=body.encode())
+    with make_client(root, **{"bulk.url_allow_private": True}) as app:
+        s3op = Ops(app, ADMIN_AUTH)
+        s3op({"operation": "create_table", "database": "dev", "table": "dog", "primary_key": "id"})
+        job = run_job(s3op, _import(f"deep{levels}.json", s3_url))
+        stored = s3op({"operation": "sql", "sql": "SELECT id FROM dev.dog"})
+    if levels <= 128:
+        assert (job["status"], job["message"]) == ("COMPLETE", "successfully loaded 3 of 3 records")
+        assert len(stored) == 3
+        return
+    assert (job["status"], job["message"]) == (
+        "ERROR",
+        "JSON record 2 nests arrays and objects more than 128 levels deep; "
+        "rows before it were processed: successfully loaded 1 of 1 records",
+    )
+    assert stored == [{"id": 1}]
