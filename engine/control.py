@@ -1,4 +1,5 @@
-"""Control file validation (spec §2.2): five checks, in order, at most one message each.
+"""Control file validation (spec §2.2): five checks, in order, at most one message each
+(after a check of how deeply it nests, :mod:`engine.limits`).
 
 Instructions are checked with the rules of the instruction table
 (:data:`engine.instructions.INSTRUCTIONS`), the table compilation uses.
@@ -13,6 +14,7 @@ from engine.compile import action_of, unknown_action
 from engine.filters import FILTERS
 from engine.instructions import INSTRUCTIONS
 from engine.jsvalues import js_string, js_truthy
+from engine.limits import CONTROL_TOO_DEEP, MAX_CONTROL_DEPTH, nests_deeper
 from engine.processors import RECORD_PROCESSORS
 from engine.readers import READERS
 
@@ -23,7 +25,13 @@ FOR_EACH_OVERWRITE: Final = (
 
 
 def validate_control(control: object, model_names: Container[str]) -> list[str]:
-    """Validate a parsed control file; the list of messages (empty when valid)."""
+    """Validate a parsed control file; the list of messages (empty when valid).
+
+    Ours: a control file nesting arrays and objects more than
+    :data:`~engine.limits.MAX_CONTROL_DEPTH` levels gets that one message.
+    """
+    if nests_deeper(control, MAX_CONTROL_DEPTH):
+        return [CONTROL_TOO_DEEP]
     c: Mapping[str, Any] = control if isinstance(control, dict) else {}
     errors: list[str] = []
     if "dataImportControlFileVersion" not in c:

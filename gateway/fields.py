@@ -12,6 +12,7 @@ from typing import Any
 
 from gateway.errors import OperationError
 from gateway.storage.errors import DatabaseNotFound, TableNotFound
+from gateway.storage.names import control_character
 from gateway.storage.ports import Catalog
 from gateway.storage.records import TableInfo
 from gateway.storage.system import SYSTEM_DB
@@ -24,7 +25,7 @@ FIELD_ALIASES = {
 }
 """HarperDB's deprecated spellings, accepted everywhere: old name → current name."""
 DEFAULT_DATABASE = "data"
-_FORBIDDEN_NAME_CHARS = set("/`") | {chr(c) for c in range(32)}
+_FORBIDDEN_NAME_CHARS = set("/`")
 MAX_NAME_LENGTH = 250
 
 
@@ -105,10 +106,11 @@ def name_field(body: dict[str, Any], name: str, default: str | None = None) -> s
 
 
 def check_name(value: str, what: str) -> None:
-    """400 unless ``value`` can name a database, table or attribute."""
+    """400 unless ``value`` can name a database, table or attribute (no ``/``, backtick, NUL,
+    C0 or C1 control character or DEL; :mod:`gateway.storage.names`)."""
     if len(value) > MAX_NAME_LENGTH:
         raise OperationError(f"'{what}' must be at most {MAX_NAME_LENGTH} characters")
-    if any(ch in _FORBIDDEN_NAME_CHARS for ch in value):
+    if control_character(value) is not None or any(ch in _FORBIDDEN_NAME_CHARS for ch in value):
         raise OperationError(f"'{what}' cannot include backticks, forward slashes or control characters")
 
 

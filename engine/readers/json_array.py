@@ -7,7 +7,8 @@ when ``[piece]`` parses, because a comma inside a string or a nested value leave
 an unclosed string or bracket in the piece. When the cheap candidate fails (or the
 elements are not objects), the stdlib decoder walks the elements to find a cut.
 The byte offsets of the cuts are recorded, so the second pass cuts at the same
-places and only parses.
+places and only parses. The first pass also refuses a record nesting more than
+:data:`~engine.limits.MAX_RECORD_DEPTH` levels (one ``orjson.dumps`` per piece).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import IO, Any
 import orjson
 
 from engine.errors import BatchError
+from engine.limits import MAX_RECORD_DEPTH, first_too_deep
 from engine.readers.base import CHUNK_SIZE
 
 BOM = b"\xef\xbb\xbf"
@@ -32,13 +34,34 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"invalid literal {name}")
 
 
+class TooDeep(ValueError):
+    """The JSON nests arrays and objects beyond what the parsers take (orjson: 1,024 levels).
+
+    ``pos`` is where orjson stopped, in characters from the start of the parsed text.
+    """
+
+    def __init__(self, error: orjson.JSONDecodeError) -> None:
+        super().__init__(error.msg)
+        self.pos = error.pos
+
+
+def too_deep_message(kind: str, name: str, where: str = "") -> str:
+    """``JSON file <name>[ record N] nests arrays and objects more than 128 levels deep``."""
+    return f"{kind} file {name}{where} nests arrays and objects more than {MAX_RECORD_DEPTH} levels deep"
+
+
 def loads(data: bytes) -> Any:
-    """Parse strict JSON (orjson; the stdlib for integers beyond 64 bits). Raises JSONDecodeError."""
+    """Parse strict JSON (orjson; the stdlib for integers beyond 64 bits). Raises JSONDecodeError,
+    or TooDeep for nesting beyond the parsers' limits."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as fast_error:
+        if "depth limit exceeded" in fast_error.msg:
+            raise TooDeep(fast_error) from None
         try:
             return json.loads(data, parse_constant=_reject_constant)
+        except RecursionError:
+            raise TooDeep(fast_error) from None
         except (ValueError, UnicodeDecodeError):
             raise fast_error from None
 
@@ -48,6 +71,13 @@ def describe_error(error: ValueError, offset: int) -> str:
     if isinstance(error, json.JSONDecodeError):
         return f"{error.msg} (near byte {max(offset + error.pos, 0)})"
     return str(error)
+
+
+def check_depth(kind: str, name: str, records: list[Any], first: int) -> None:
+    """BatchError naming the record (``first`` is the number of ``records[0]``) nesting too deeply."""
+    index = first_too_deep(records, MAX_RECORD_DEPTH)
+    if index is not None:
+        raise BatchError(too_deep_message(kind, name, f" record {first + index}"))
 
 
 def _candidate(buf: bytes) -> int | None:
@@ -81,7 +111,7 @@ def _walk(buf: bytes) -> int | None:
     while index < size:
         try:
             _, end = decoder.raw_decode(text, index)
-        except ValueError:
+        except (ValueError, RecursionError):
             break
         after = _skip_ws(text, end)
         if after < size and text[after] == ",":
@@ -107,8 +137,12 @@ class ArrayPieces:
     def __init__(self, name: str) -> None:
         self.name = name
         self.cuts: list[int] = []
+        self.count = 0  # records parsed by the first pass so far
 
     def _fail(self, error: ValueError, offset: int) -> BatchError:
+        if isinstance(error, TooDeep):
+            near = f" (near byte {max(offset + error.pos, 0)})"
+            return BatchError(too_deep_message("JSON", self.name) + near)
         return BatchError(f"JSON file {self.name} is not valid JSON: {describe_error(error, offset)}")
 
     def _parse_piece(self, piece: bytes, offset: int) -> list[Any]:
@@ -141,18 +175,24 @@ class ArrayPieces:
                 continue
             cut, records = found
             self.cuts.append(base + cut)
-            yield records
+            yield self._checked(records)
             pending = _Pending(buf[cut + 1 :])
             base += cut + 1
             attempt_at = CHUNK_SIZE
-        yield self._last_piece(pending.joined(), base)
+        yield self._checked(self._last_piece(pending.joined(), base))
+
+    def _checked(self, records: list[Any]) -> list[Any]:
+        """``records`` once none nests more than ``MAX_RECORD_DEPTH`` levels (BatchError naming it)."""
+        check_depth("JSON", self.name, records, self.count + 1)
+        self.count += len(records)
+        return records
 
     def _find_cut(self, buf: bytes, base: int) -> tuple[int, list[Any]] | None:
         cut = _candidate(buf)
         if cut is not None:
             try:
                 parsed = loads(b"[" + buf[:cut] + b"]")
-            except ValueError:
+            except ValueError:  # TooDeep too: a wrong cut may read string text as brackets
                 pass
             else:
                 if parsed:

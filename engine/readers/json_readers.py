@@ -7,16 +7,26 @@ from typing import Any
 
 from engine.errors import BatchError
 from engine.jsvalues import js_truthy
+from engine.limits import MAX_RECORD_DEPTH, first_too_deep
 from engine.ports import BatchFile
 from engine.readers.base import BATCH_SIZE, TwoPassReader
-from engine.readers.json_array import BOM, ArrayPieces, describe_error, loads, open_array
+from engine.readers.json_array import (
+    BOM,
+    ArrayPieces,
+    TooDeep,
+    describe_error,
+    loads,
+    open_array,
+    too_deep_message,
+)
 
 
 class JsonReader(TwoPassReader):
     """A top-level array of records, or with ``singleRecord`` the whole document as one record.
 
     A UTF-8 byte-order mark is ignored. Ours (§11 #14): a top level that is not an
-    array, without ``singleRecord``, fails the batch.
+    array, without ``singleRecord``, fails the batch; so does a record nesting more than
+    :data:`~engine.limits.MAX_RECORD_DEPTH` levels.
     """
 
     def __init__(self, file: BatchFile, spec: Mapping[str, Any]) -> None:
@@ -31,6 +41,8 @@ class JsonReader(TwoPassReader):
             data = data[3:]
         try:
             return loads(data)
+        except TooDeep:
+            raise BatchError(too_deep_message("JSON", self.file.name)) from None
         except ValueError as error:
             raise BatchError(
                 f"JSON file {self.file.name} is not valid JSON: {describe_error(error, 0)}"
@@ -38,7 +50,10 @@ class JsonReader(TwoPassReader):
 
     def parse(self, first_pass: bool) -> Iterator[list[Any]]:
         if self.single:
-            yield [self._whole()]
+            record = [self._whole()]
+            if first_pass and first_too_deep(record, MAX_RECORD_DEPTH) is not None:
+                raise BatchError(too_deep_message("JSON", self.file.name))
+            yield record
             return
         with self.file.open() as stream:
             opened = open_array(stream)
@@ -59,6 +74,7 @@ class JsonLinesReader(TwoPassReader):
 
     def parse(self, first_pass: bool) -> Iterator[list[Any]]:
         batch: list[Any] = []
+        lines: list[int] = []  # the line number of each record of ``batch``
         with self.file.open() as stream:
             for number, line in enumerate(stream, 1):
                 if number == 1 and line.startswith(BOM):
@@ -68,12 +84,23 @@ class JsonLinesReader(TwoPassReader):
                     continue
                 try:
                     batch.append(loads(line))
+                except TooDeep:
+                    raise BatchError(too_deep_message("JSONL", self.file.name, f" line {number}")) from None
                 except ValueError as error:
                     message = error.msg if hasattr(error, "msg") else str(error)
                     raise BatchError(
                         f"JSONL file {self.file.name} line {number} is not valid JSON: {message}"
                     ) from None
+                lines.append(number)
                 if len(batch) >= BATCH_SIZE:
-                    yield batch
-                    batch = []
-        yield batch
+                    yield self._checked(batch, lines, first_pass)
+                    batch, lines = [], []
+        yield self._checked(batch, lines, first_pass)
+
+    def _checked(self, batch: list[Any], lines: list[int], first_pass: bool) -> list[Any]:
+        """``batch`` once none of its records (first pass) nests more than ``MAX_RECORD_DEPTH`` levels."""
+        if first_pass:
+            index = first_too_deep(batch, MAX_RECORD_DEPTH)
+            if index is not None:
+                raise BatchError(too_deep_message("JSONL", self.file.name, f" line {lines[index]}"))
+        return batch

@@ -15,7 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from engine.control import validate_control
 from gateway.admin.framework import models_registry
 from gateway.admin.web import Page, admin_view
-from gateway.imports.service import BatchRequestError, parse_control_bytes
+from gateway.imports.service import BatchRequestError, ControlTooDeep, check_file_names, parse_control_bytes
 from gateway.storage.blobs import PendingBlob
 
 MAX_CONTROL_BYTES = 16 * 1024 * 1024
@@ -86,6 +86,8 @@ def _control_problems(page: Page, data: bytes) -> str | None:
     """The admin upload form's wording (spec §2.2) for an unusable control file, or None."""
     try:
         control = parse_control_bytes(data)
+    except ControlTooDeep as too_deep:
+        return f"Not a valid control file: {too_deep}"
     except (UnicodeDecodeError, ValueError):
         return "Not a valid JSON file"
     errors = validate_control(control, models_registry(page).names())
@@ -151,6 +153,11 @@ def _batch_rows(page: Page) -> tuple[list[Row], str | None]:
     duplicates = sorted({n for n in seen if seen.count(n) > 1})
     if duplicates:
         return rows, "Duplicate file names: " + ", ".join(duplicates)
+    for row in rows:  # before any file is stored
+        try:
+            check_file_names(row.name, (row.upload.filename if row.upload else None) or "")
+        except BatchRequestError as refused:
+            return rows, refused.message
     return rows, None
 
 

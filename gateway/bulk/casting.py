@@ -4,8 +4,11 @@ Rules (harper-answers.md "How csv_data_load casts values"):
 - ``true``/``TRUE`` → true, ``false``/``FALSE`` → false; ``null``/``NULL``/``undefined``/``NaN`` → null.
 - A plain decimal number, optionally signed and surrounded by whitespace, is a number: ``42``,
   `` 5 ``, ``+3``, ``.5``, ``-0.5``, ``1.0`` (→ 1). Leading zeros (``007``), hex (``0x10``) and
-  exponents (``1e3``) stay strings. Numbers are JavaScript doubles: integers beyond 2**53 lose
-  precision, integral values are stored as integers.
+  exponents (``1e3``) stay strings. Numbers are JavaScript doubles and integral values are stored
+  as integers; a cell a double cannot hold exactly stays the string it is (deviation: HarperDB
+  rounds ``9007199254740993`` to ``9007199254740992``): an integral value beyond ±2**53
+  (``12345678901234567890``, ``9007199254740993.0``), a non-zero decimal that would become 0 or
+  one too large for a double (:mod:`gateway.storage.numbers`).
 - An ISO datetime with a time part becomes ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC); a date alone stays.
 - Everything else, the empty cell included, stays the string it is.
 
@@ -23,6 +26,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from gateway.storage.harper_types import is_date_only_column
+from gateway.storage.numbers import exact_integer, inexact_reason
 
 _MISSING = object()
 SPECIAL_VALUES: dict[str, Any] = {
@@ -50,19 +54,29 @@ _first = operator.itemgetter(0)
 
 # Whole-column patterns over cells joined by "\n" (used only when no cell contains "\n").
 _INT_COLUMN = re.compile(r"(?:-?(?:0|[1-9][0-9]{0,14})\n)*-?(?:0|[1-9][0-9]{0,14})")
-_FLOAT_COLUMN = re.compile(r"(?:-?(?:0|[1-9][0-9]{0,14})\.[0-9]+\n)*-?(?:0|[1-9][0-9]{0,14})\.[0-9]+")
+# A fraction of at most 300 digits: with more, a cell may be below the smallest double (per cell).
+_FLOAT_COLUMN = re.compile(
+    r"(?:-?(?:0|[1-9][0-9]{0,14})\.[0-9]{1,300}\n)*-?(?:0|[1-9][0-9]{0,14})\.[0-9]{1,300}"
+)
 _INTEGRAL_FRACTION = re.compile(r"\.0+$", re.MULTILINE)
 _BOOL_COLUMN = re.compile(r"(?:(?:true|false)\n)*(?:true|false)")
 _DATE_ONLY_COLUMN = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}\n)*[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _number(text: str) -> int | float:
+def _number(text: str) -> int | float | str:
+    """The value of a cell ``_NUMBER`` matches; the cell itself when a double cannot hold it exactly."""
     stripped = text.strip()
-    if "." not in stripped:
-        digits = len(stripped) - (stripped[0] in "+-")
+    whole, _, fraction = stripped.partition(".")
+    digits = len(whole) - (whole[:1] in ("+", "-"))
+    if not fraction.strip("0"):  # an integer, or a decimal with a fraction of zeros
         if digits <= 15:
-            return int(stripped)
+            return int(whole) if digits else 0
+        if digits > 20 or not exact_integer(int(whole)):
+            return text  # beyond ±2**53: kept as written, as "007" is
+        return int(whole)
     value = float(stripped)
+    if inexact_reason(stripped, value) is not None:  # non-zero yet 0, or infinite
+        return text
     if value.is_integer() and abs(value) <= _MAX_SAFE:
         return int(value)
     return value

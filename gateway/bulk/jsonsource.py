@@ -2,7 +2,10 @@
 
 The array is decoded one element at a time with ``json.JSONDecoder.raw_decode``
 over a sliding buffer, so memory holds one block plus one record whatever the
-file size.
+file size. A record nesting beyond the decoder's recursion is a JsonFormatError
+(``JSON record N nests arrays and objects more than 128 levels deep``, the limit of
+batch data files, :data:`engine.limits.MAX_RECORD_DEPTH`); the loader checks the
+depth of the records that do decode.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from engine.limits import MAX_RECORD_DEPTH
+
 MAX_RECORD_CHARS = 64 << 20
+TOO_DEEP = f"nests arrays and objects more than {MAX_RECORD_DEPTH} levels deep"
 _WHITESPACE = " \t\n\r"
 
 
@@ -84,6 +90,8 @@ def json_records(blocks: Iterator[str]) -> Iterator[dict[str, Any]]:
         while True:
             try:
                 value, end = decoder.raw_decode(buffer.text, buffer.pos)
+            except RecursionError:
+                raise JsonFormatError(f"JSON record {count + 1} {TOO_DEEP}") from None
             except json.JSONDecodeError as exc:
                 if len(buffer.text) - buffer.pos > MAX_RECORD_CHARS:
                     raise JsonFormatError(

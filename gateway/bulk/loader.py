@@ -7,7 +7,8 @@ records (``load_chunk``), so memory stays flat whatever the input size, and the
 writes are synced once at the end.
 
 A malformed input (unterminated quote, more cells than the header, bad UTF-8,
-an unusable primary key, a value of the wrong declared type) ends the load at
+an unusable primary key, a value of the wrong declared type, a column name with a
+control character, a JSON record nesting more than 128 levels) ends the load at
 that row: every row before it is written, nothing from it on. The error names
 the row and says how many records before it were loaded. A full device ends the
 load the same way at the chunk that could not be written (``no space left on the
@@ -19,17 +20,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from engine.limits import MAX_RECORD_DEPTH, first_too_deep
 from gateway.bulk.arrowcsv import arrow_parts
 from gateway.bulk.arrowencode import encode_chunk, python_columns
 from gateway.bulk.casting import cast_cell, cast_column
 from gateway.bulk.errors import LoadFailed, SourceError
-from gateway.bulk.jsonsource import JsonFormatError, json_records
+from gateway.bulk.jsonsource import TOO_DEEP, JsonFormatError, json_records
 from gateway.bulk.listencode import encode_columns
 from gateway.bulk.prefetch import close_iterator as _close
 from gateway.bulk.prefetch import prefetched
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare, where
 from gateway.jobs.progress import Progress
-from gateway.storage.errors import ChunkRecordError, OutOfSpace
+from gateway.storage.errors import ChunkRecordError, InvalidRecord, OutOfSpace
 from gateway.storage.ports import Storage
 from gateway.storage.records import WriteMode
 
@@ -176,7 +178,7 @@ def load_parts(
                 row, line = part.row_of(error.index)
                 raise writer.failed(where(str(error), row, line))
             progress.check_stop()
-    except SourceError as exc:
+    except (SourceError, InvalidRecord) as exc:
         storage.records.sync()
         raise writer.failed(str(exc)) from exc
     except LoadFailed:
@@ -221,6 +223,9 @@ def load_json(
             _write_json_chunk(writer, chunk)
         writer.storage.records.sync()
         raise writer.failed(str(exc)) from exc
+    except InvalidRecord as exc:  # a whole chunk refused (an attribute name with a control character)
+        writer.storage.records.sync()
+        raise writer.failed(str(exc)) from exc
     except LoadFailed:
         writer.storage.records.sync()
         raise
@@ -231,6 +236,11 @@ def load_json(
 
 def _write_json_chunk(writer: _Writer, chunk: Sequence[dict[str, Any]]) -> None:
     records = list(chunk)
+    deep = first_too_deep(records, MAX_RECORD_DEPTH)
+    if deep is not None:  # the records before it are written, as for any bad record
+        if deep:
+            _write_json_chunk(writer, records[:deep])
+        raise writer.failed(f"JSON record {writer.total + 1} {TOO_DEEP}")
     error = writer.write(records)
     if error is not None:
         raise writer.failed(f"{error} at JSON record {writer.total + 1}")

@@ -2,7 +2,10 @@
 
 ``check_url`` runs before a job starts: it parses the URL, resolves the host and
 refuses it when any address is not globally routable (private, loopback,
-link-local, shared, reserved, multicast) unless ``allow_private``. The download
+link-local, shared, reserved, multicast) unless ``allow_private``. An IPv6
+address that carries an IPv4 address (IPv4-mapped, IPv4-compatible,
+IPv4-translated, NAT64, 6to4, Teredo) is judged by the IPv4 address it reaches
+as well, so ``[::7f00:1]`` or ``[64:ff9b::7f00:1]`` is loopback. The download
 then connects to an address that was checked (not to a fresh DNS answer), sends
 the original Host header (and SNI for https), follows at most a few redirects
 (each checked the same way) and stops at ``max_bytes`` or ``timeout`` seconds.
@@ -47,11 +50,54 @@ class CheckedUrl:
     authorization: str | None
 
 
-def _refused_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+_EMBEDDING_PREFIXES = (
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated, RFC 4291)
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT, RFC 2765)
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64 well-known prefix (RFC 6052)
+)
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+"""RFC 8215's local-use NAT64 prefix: translated by the operator's own rules, so never allowed."""
+
+
+def reached_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address reaches by a transition mechanism (none for native IPv6).
+
+    IPv4-mapped, IPv4-compatible, IPv4-translated and NAT64 addresses carry it in
+    their last 32 bits, 6to4 (2002::/16) in bits 16-47, Teredo (2001::/32) carries
+    its server and its (obfuscated) client address: both count.
+    """
+    if ip.ipv4_mapped is not None:
+        return (ip.ipv4_mapped,)
+    if ip.sixtofour is not None:
+        return (ip.sixtofour,)
+    if ip.teredo is not None:
+        return ip.teredo
+    if ip in NAT64_LOCAL_USE or any(ip in prefix for prefix in _EMBEDDING_PREFIXES):
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    return ()
+
+
+def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not ip.is_global or ip.is_multicast
+
+
+def refused_address(address: str) -> str | None:
+    """None when ``address`` may be fetched from, else how to show it in the refusal.
+
+    An address is refused when it, or an IPv4 address it reaches
+    (:func:`reached_ipv4`), is not globally routable; the IPv4 address is named
+    when it is the reason (``::7f00:1 (IPv4 127.0.0.1)``).
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if _not_public(ip):
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        for ipv4 in reached_ipv4(ip):
+            if _not_public(ipv4):
+                return f"{address} (IPv4 {ipv4})"
+        if ip in NAT64_LOCAL_USE:
+            return f"{address} (local-use NAT64 prefix {NAT64_LOCAL_USE})"
+    return None
 
 
 def check_url(url: Any, allow_private: bool, field: str = "csv_url") -> CheckedUrl:
@@ -78,9 +124,10 @@ def check_url(url: Any, allow_private: bool, field: str = "csv_url") -> CheckedU
         raise UrlRefused(f"{field} host '{host}' cannot be resolved")
     if not allow_private:
         for address in addresses:
-            if _refused_address(address):
+            shown = refused_address(address)
+            if shown is not None:
                 raise UrlRefused(
-                    f"{field} host '{host}' resolves to {address}, a private, loopback or link-local "
+                    f"{field} host '{host}' resolves to {shown}, a private, loopback or link-local "
                     "address: refused (set bulk.url_allow_private to allow it)"
                 )
     target = parts.path or "/"

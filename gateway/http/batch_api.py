@@ -5,7 +5,9 @@ Order of checks for every endpoint (haplo-import.md §1.1, §1.2):
 2. the body is read (a multipart file streams into a pending blob, written only
    for an authenticated caller);
 3. the request-argument rule: a missing or empty required parameter is
-   400 ``Bad request (failed validation)``;
+   400 ``Bad request (failed validation)``; so is a body that is not a form, and
+   a file field sent twice is 400 ``Bad request (failed validation): more than
+   one 'file' part`` (nothing of it is stored);
 4. the permission check: a caller without a valid key gets 403
    ``You are not permitted to perform this action.``;
 5. the endpoint itself (400 with the spec's text, or 200).
@@ -27,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from gateway.auth.api_keys import SERVICE_USER, ApiKeyRejected
 from gateway.auth.basic import basic_credentials
-from gateway.http.uploads import Form, MalformedRequest, merged_parameters, stream_form
+from gateway.http.uploads import DuplicateFilePart, Form, MalformedRequest, merged_parameters, stream_form
 from gateway.imports.service import BatchRequestError, BatchService
 from gateway.process import Gateway
 from gateway.storage.errors import OutOfSpace
@@ -107,6 +109,8 @@ def endpoint(required: tuple[str, ...], keep_files: tuple[str, ...] = ()) -> Cal
                     if not allowed:
                         return text(NOT_PERMITTED, 403)
                     return await handler(request, params, form)
+            except DuplicateFilePart as duplicate:
+                return text(f"{FAILED_VALIDATION}: {duplicate}", 400)
             except MalformedRequest:
                 return text(FAILED_VALIDATION, 400)
             except OutOfSpace as full:  # 507 Insufficient Storage: nothing of the request was kept
@@ -161,7 +165,7 @@ def _store_file(service: BatchService, identifier: str, name: str, form: Form) -
     part = form.files["file"]
     assert part.blob is not None
     with service.lock:
-        service.check_can_add(identifier, name)
+        service.check_can_add(identifier, name, part.filename)
         with part.blob.kept() as (digest, size):  # no row, no blob
             service.add_file(identifier, name, digest, size, part.filename)
     return digest

@@ -20,6 +20,7 @@ from gateway import fields
 from gateway.auth.permissions import require_super_user, require_table_permission
 from gateway.auth.users import User
 from gateway.errors import OperationError
+from gateway.http import body_limits
 from gateway.operations import OPERATIONS
 from gateway.operations.registry import HARPERDB_OPERATIONS, OperationContext
 from gateway.process import Gateway
@@ -52,13 +53,17 @@ def error_response(error: OperationError) -> Response:
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
-    """The request body as an object with aliases resolved, or a 400."""
+    """The request body as an object with aliases resolved, or a 400 (nesting and number limits:
+    :mod:`gateway.http.body_limits`)."""
     if not raw.strip():
         raise OperationError("Body cannot be empty when content-type is set to 'application/json'")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "depth limit exceeded" in str(exc):  # orjson stops at 1,024 levels
+            raise OperationError(body_limits.TOO_DEEP) from None
         raise OperationError(f"Invalid JSON in request body: {exc}") from exc
+    body_limits.check_body(raw, body)
     if not isinstance(body, dict) or "operation" not in body:
         raise OperationError("Request body must include an 'operation' property.")
     return fields.with_aliases(body)

@@ -4,7 +4,8 @@ A multipart body is parsed with python-multipart's streaming parser straight
 from ``request.stream()``; a wanted file part goes chunk by chunk into a pending
 blob (temporary file + SHA-256), so memory stays flat whatever the size. The
 ``form_fields``/``stream_form`` helpers never spool a body in memory beyond a
-small cap for text fields. Every pending blob left uncommitted when the
+small cap for text fields. A wanted file field sent twice is refused
+(:class:`DuplicateFilePart`). Every pending blob left uncommitted when the
 ``stream_form`` context exits is discarded, so no temporary file survives an
 error, an oversized body or a rejected request.
 """
@@ -29,6 +30,14 @@ MAX_FORM_BYTES = 1024 * 1024  # a whole urlencoded body, or all text fields of a
 
 class MalformedRequest(Exception):
     """The body cannot be read as the expected form (answered as a failed validation)."""
+
+
+class DuplicateFilePart(MalformedRequest):
+    """A wanted file field comes twice in one body: which one counts would be a guess."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"more than one '{name}' part")
+        self.name = name
 
 
 @dataclass
@@ -147,8 +156,8 @@ class _MultipartReader:
         part.filename = _decode(raw_filename) if raw_filename is not None else None
         if part.name in self.keep_files:
             if part.name in self.form.files:
-                part.target = "discard"  # only the first part of a name counts
-            elif self.blobs is not None:
+                raise DuplicateFilePart(part.name)
+            if self.blobs is not None:
                 part.blob = self.blobs.begin()
                 self.pending.append(part.blob)
                 part.target = "blob"
@@ -180,9 +189,7 @@ class _MultipartReader:
             await part.blob.finish()
             self.form.files[part.name].size = part.size
         elif part.target == "discard" and part.name in self.keep_files:
-            entry = self.form.files[part.name]
-            if entry.blob is None and entry.size == 0:
-                entry.size = part.size
+            self.form.files[part.name].size = part.size
         elif part.target == "field":
             self.form.fields.setdefault(part.name, _decode(bytes(part.text)))
 

@@ -23,6 +23,7 @@ from typing import Any
 from engine import Model, ModelError
 from engine.lookups import CODE_ATTRIBUTE
 from gateway.storage.errors import AttributeExists, DatabaseExists, DatabaseNotFound, TableNotFound
+from gateway.storage.names import name_problem
 from gateway.storage.ports import Catalog, Storage
 from gateway.storage.records import TableInfo
 from gateway.storage.system import SystemTable, ensure_table
@@ -48,6 +49,16 @@ def attribute_plan(model: Model) -> dict[str, dict[str, bool]]:
             if name != dest.primary_key:
                 attributes[name] = attributes.get(name, False) or name in looked_up
     return plan
+
+
+def name_problems(model: Model) -> list[str]:
+    """One problem per database, table or attribute name of the model with a control character."""
+    names: dict[str, str] = {model.database: "Model database"}
+    for dest in model.stored_destinations:
+        names.setdefault(dest.table or dest.name, f"Destination {dest.name}: table")
+        for name in (dest.primary_key, *dest.names, dest.type_name):
+            names.setdefault(name, f"Destination {dest.name}: name")
+    return [problem for name, what in names.items() if (problem := name_problem(name, what)) is not None]
 
 
 class ModelRejected(Exception):
@@ -109,6 +120,9 @@ class ModelRegistry:
             model = Model.from_json(dict(data))
         except ModelError as exc:
             raise ModelRejected(list(exc.problems) or [str(exc)]) from exc
+        problems = name_problems(model)
+        if problems:
+            raise ModelRejected(problems)
         with self._lock:
             if model.name in self._models and not replace:
                 raise ModelRejected([f"Model '{model.name}' already exists (use replace: true)"])

@@ -21,10 +21,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine import validate_control
+from engine.limits import CONTROL_TOO_DEEP
 from gateway.auth.api_keys import haplo_random_identifier
 from gateway.imports.models import ModelRegistry
 from gateway.storage.blobs import BlobStore
 from gateway.storage.errors import OutOfSpace
+from gateway.storage.names import name_problem
 from gateway.storage.ports import Storage
 from gateway.storage.records import AttributeInfo, KeyRange
 from gateway.storage.system import SystemTable
@@ -47,6 +49,17 @@ class BatchRequestError(Exception):
         self.message = message
 
 
+def check_file_names(name: str, filename: str) -> None:
+    """BatchRequestError when a batch file's name or its uploaded file name has a control character.
+
+    ``File name "data\u00000" contains a control character (U+0000)``; the uploaded
+    name is ``Uploaded file name …``.
+    """
+    problem = name_problem(name, "File name") or name_problem(filename, "Uploaded file name")
+    if problem is not None:
+        raise BatchRequestError(problem)
+
+
 def timestamp() -> str:
     """Current UTC time, ISO-8601 with microseconds and ``Z`` (sorts by time)."""
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -56,10 +69,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+class ControlTooDeep(ValueError):
+    """A control file nests too deeply to be parsed (far beyond ``engine.limits.MAX_CONTROL_DEPTH``)."""
+
+    def __init__(self) -> None:
+        super().__init__(CONTROL_TOO_DEEP)
+
+
 def parse_control_bytes(data: bytes) -> Any:
-    """Decode UTF-8 and parse JSON as JavaScript's JSON.parse would; ValueError if not."""
+    """Decode UTF-8 and parse JSON as JavaScript's JSON.parse would; ValueError if not
+    (ControlTooDeep when it nests beyond what the parser's recursion allows)."""
     text = data.decode("utf-8")
-    return json.loads(text, parse_constant=_reject_constant)
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ControlTooDeep() from None
 
 
 @dataclass
@@ -101,6 +125,8 @@ class BatchService:
         """The parsed control file, or BatchRequestError with the §1.2.1 text."""
         try:
             control = parse_control_bytes(data)
+        except ControlTooDeep as exc:
+            raise BatchRequestError(f"Invalid control file:\n  {exc}") from exc
         except (UnicodeDecodeError, ValueError) as exc:
             raise BatchRequestError("Uploaded file is not JSON") from exc
         errors = validate_control(control, self.models.names())
@@ -196,6 +222,7 @@ class BatchService:
     @staticmethod
     def _file_entry(entry: dict[str, Any]) -> dict[str, Any]:
         file = entry.get("file") or {}
+        check_file_names(str(entry["name"]), str(file.get("filename", "")))
         return {
             "name": str(entry["name"]),
             "file": {
@@ -241,8 +268,9 @@ class BatchService:
                 stored += 1
         return stored
 
-    def check_can_add(self, identifier: str, name: str) -> None:
-        """BatchRequestError unless a file called ``name`` may be added to the batch now."""
+    def check_can_add(self, identifier: str, name: str, filename: str = "") -> None:
+        """BatchRequestError unless a file called ``name`` (uploaded as ``filename``) may be added now."""
+        check_file_names(name, filename)
         row = self._row(identifier)
         if row is None:
             raise BatchRequestError(f"Batch not found: {identifier}")
@@ -254,7 +282,7 @@ class BatchService:
     def add_file(self, identifier: str, name: str, digest: str, size: int, filename: str) -> None:
         """Append a stored file to an ``uploading`` batch under a new name."""
         with self.lock:
-            self.check_can_add(identifier, name)
+            self.check_can_add(identifier, name, filename)
             row = self._row(identifier)
             assert row is not None
             entry = {"name": name, "file": {"digest": digest, "fileSize": size, "filename": filename}}

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from engine import validate_control
+from engine.limits import CONTROL_TOO_DEEP
 from gateway.auth.api_keys import DEFAULT_PATH, ApiKeyRequestError, ApiKeyService
 from gateway.errors import OperationError
 from gateway.imports.models import ModelRegistry, ModelRejected
@@ -111,6 +112,8 @@ def validate_control_file(ctx: OperationContext, body: dict[str, Any]) -> Any:
     if isinstance(control, str):
         try:
             control = json.loads(control)
+        except RecursionError:
+            return {"valid": False, "errors": [CONTROL_TOO_DEEP]}
         except ValueError:
             return {"valid": False, "errors": ["Uploaded file is not JSON"]}
     errors = validate_control(control, _models(ctx).names())

@@ -10,7 +10,8 @@ are fetched by key in batches (multi-get) and checked against the whole tree.
 Without any usable index the table is scanned in primary-key order.
 
 Results come in the driving index's order (primary-key order for scans) unless
-``sort`` asks otherwise; ``offset``/``limit`` apply after sorting.
+``sort`` asks otherwise; ``offset``/``limit`` apply after sorting. A condition or
+sort attribute the table does not have is a 400 ``unknown attribute 'x'``.
 """
 
 from __future__ import annotations
@@ -173,6 +174,26 @@ def parse_sort(raw: Any) -> list[Sort]:
     return out
 
 
+def check_attributes(info: TableInfo, group: Group, sorts: list[Sort] | None = None) -> None:
+    """400 ``unknown attribute 'x'`` for a condition or sort attribute the table does not have.
+
+    HarperDB refuses an unknown attribute in ``get_attributes`` with this message
+    (harper-answers.md); a misspelled search or sort attribute gets the same answer
+    instead of an empty result or an unsorted one.
+    """
+    known = info.attributes
+    pending: list[Condition | Group] = [group]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Group):
+            pending.extend(reversed(node.children))
+        elif node.attribute not in known:
+            raise OperationError(f"unknown attribute '{node.attribute}'")
+    for spec in sorts or ():
+        if spec.attribute not in known:
+            raise OperationError(f"unknown attribute '{spec.attribute}'")
+
+
 def sort_records(records: list[dict[str, Any]], sorts: list[Sort]) -> list[dict[str, Any]]:
     """Sort by each key in turn (stable sorts, least significant first)."""
     for spec in reversed(sorts):
@@ -193,7 +214,11 @@ def run_query(
     offset: int = 0,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Matching records, sorted and paged (full records; project them afterwards)."""
+    """Matching records, sorted and paged (full records; project them afterwards).
+
+    400 for a condition or sort attribute the table does not have (:func:`check_attributes`).
+    """
+    check_attributes(info, group, sorts)
     matches = matching_records(storage, info, group)
     if sorts:
         ordered = sort_records(list(matches), sorts)

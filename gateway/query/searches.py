@@ -21,7 +21,7 @@ from gateway.auth.users import User
 from gateway.errors import OperationError
 from gateway.query import sqlexec
 from gateway.query.conditions import Group, parse_group, parse_operator, wildcard_condition
-from gateway.query.matching import matching_records, parse_sort, run_query
+from gateway.query.matching import check_attributes, matching_records, parse_sort, run_query
 from gateway.query.sqlplan import SelectPlan, SqlError, parse
 from gateway.storage.ports import Storage
 from gateway.storage.records import TableInfo
@@ -109,6 +109,7 @@ def run_search(storage: Storage, user: User, body: Any) -> SearchRows:
     else:
         group = parse_group(fields.array(request, "conditions"), parse_operator(request.get("operator")))
         sorts = parse_sort(request.get("sort"))
+    check_attributes(info, group, sorts)
     if sorts:
         records: Iterator[dict[str, Any]] = iter(run_query(storage, info, group, sorts, offset, limit))
     else:

@@ -20,6 +20,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from gateway.storage import keys as K
+from gateway.storage.numbers import INTEGER_REASON, inexact_reason, shown_literal
 from gateway.storage.records import KeyRange
 
 INVALID_SQL = (
@@ -178,22 +179,51 @@ def _shown(node: Any) -> str:
     return node.sql(dialect="mysql") if isinstance(node, exp.Expression) else str(node)
 
 
+class InexactNumber(SqlError):
+    """A number literal a double cannot carry exactly (:mod:`gateway.storage.numbers`)."""
+
+    def __init__(self, text: str, reason: str) -> None:
+        super().__init__(f"Value {shown_literal(text)} cannot be stored exactly: {reason}")
+        self.text = text
+        self.reason = reason
+
+    def at(self, where: str) -> SqlError:
+        """The same refusal naming where the value goes (``of column 'id' in row 2``)."""
+        return SqlError(f"Value {shown_literal(self.text)} {where} cannot be stored exactly: {self.reason}")
+
+
+def _number(text: str) -> int | float:
+    """A number literal's value; InexactNumber beyond ±2**53 (integers), below the smallest or
+    above the largest double."""
+    value: int | float
+    if len(text) > 20 and text.isdigit():  # beyond 2**64 (int() refuses over 4,300 digits)
+        raise InexactNumber(text, INTEGER_REASON)
+    try:
+        value = int(text)
+    except ValueError:
+        value = float(text)
+    reason = inexact_reason(text, value)
+    if reason is not None:
+        raise InexactNumber(text, reason)
+    return value
+
+
 def literal(node: Any) -> Any:
     """The Python value of a literal (numbers, strings, booleans, NULL, negatives)."""
     if isinstance(node, exp.Paren):
         return literal(node.this)
     if isinstance(node, exp.Neg):
-        value = literal(node.this)
+        try:
+            value = literal(node.this)
+        except InexactNumber as exc:
+            raise InexactNumber(f"-{exc.text}", exc.reason) from None
         if isinstance(value, int | float) and not isinstance(value, bool):
             return -value
     elif isinstance(node, exp.Literal):
         text = str(node.this)
         if node.is_string:
             return text
-        try:
-            return int(text)
-        except ValueError:
-            return float(text)
+        return _number(text)
     elif isinstance(node, exp.Boolean):
         return bool(node.this)
     elif isinstance(node, exp.Null):
@@ -294,12 +324,18 @@ def _insert(node: exp.Insert) -> InsertPlan:
     values = node.expression
     if not isinstance(values, exp.Values):
         raise unsupported("INSERT … SELECT")
-    rows = []
+    rows: list[list[Any]] = []
     for row in values.expressions:
         cells = row.expressions if isinstance(row, exp.Tuple) else [row]
         if len(cells) != len(columns):
             raise SqlError(f"INSERT has {len(columns)} columns but a row of {len(cells)} values")
-        rows.append([literal(c) for c in cells])
+        row_values: list[Any] = []
+        for column, cell in zip(columns, cells, strict=True):
+            try:
+                row_values.append(literal(cell))
+            except InexactNumber as exc:
+                raise exc.at(f"of column '{column}' in row {len(rows) + 1}") from None
+        rows.append(row_values)
     return InsertPlan(table, columns, rows)
 
 
@@ -310,7 +346,11 @@ def _update(node: exp.Update) -> UpdatePlan:
     for item in node.expressions:
         if not isinstance(item, exp.EQ):
             raise unsupported(f"assignment {_shown(item)}")
-        assignments[_attribute(item.this, table)] = literal(item.expression)
+        attribute = _attribute(item.this, table)
+        try:
+            assignments[attribute] = literal(item.expression)
+        except InexactNumber as exc:
+            raise exc.at(f"of column '{attribute}'") from None
     return UpdatePlan(table, assignments, _where(node.args.get("where"), table))
 
 

@@ -21,8 +21,10 @@ RECORDED = [
     ("1e3", "1e3"),
     ("1.5E-2", "1.5E-2"),
     ("NaN", None),
-    ("12345678901234567890", 12345678901234567890.0),
-    ("9007199254740993", 9007199254740992),
+    # Deviation: HarperDB rounds these to 12345678901234567000 and 9007199254740992; beyond ±2**53
+    # a double cannot hold them exactly, so they stay the strings they are (gateway.storage.numbers).
+    ("12345678901234567890", "12345678901234567890"),
+    ("9007199254740993", "9007199254740993"),
     ("true", True),
     ("false", False),
     ("TRUE", True),

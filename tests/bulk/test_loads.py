@@ -41,6 +41,15 @@ def _strip_times(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+# Deviation (gateway.storage.numbers): HarperDB rounds these cells of column ``big`` to doubles;
+# a double cannot hold them exactly, so they stay the strings they are.
+KEPT_AS_WRITTEN = {1: "12345678901234567890", 2: "9007199254740993"}
+
+
+def _with_deviations(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "big": KEPT_AS_WRITTEN[r["id"]]} if r.get("id") in KEPT_AS_WRITTEN else r for r in records]
+
+
 def test_transcript_csv_data_loads_give_harperdbs_messages_and_values(dev: Ops) -> None:
     first = run_job(dev, _entry("csv_data_load insert (type casting)")["request"])
     assert (first["status"], first["message"], first["type"], first["user"]) == (
@@ -52,7 +61,7 @@ def test_transcript_csv_data_loads_give_harperdbs_messages_and_values(dev: Ops) 
     assert first["created_datetime"] <= first["start_datetime"] <= first["end_datetime"]
     assert first["progress"]["records_done"] == 3 and first["progress"]["percent"] == 100.0
     assert "data" not in first["job_body"]
-    expected = _entry("csvtypes contents")["response"]
+    expected = _with_deviations(_entry("csvtypes contents")["response"])
     got = all_records(dev, "dev", "csvtypes")
     assert _strip_times(got) == _strip_times(expected)
     assert len({r["__createdtime__"] for r in got}) == 1  # one load, one creation time
@@ -64,7 +73,7 @@ def test_transcript_csv_data_loads_give_harperdbs_messages_and_values(dev: Ops) 
     ]:
         job = run_job(dev, _entry(label)["request"])
         assert (job["status"], job["message"]) == ("COMPLETE", message), label
-    after = _entry("csvtypes contents after upsert/update")["response"]
+    after = _with_deviations(_entry("csvtypes contents after upsert/update")["response"])
     assert _strip_times(all_records(dev, "dev", "csvtypes")) == _strip_times(after)
 
 

@@ -80,7 +80,8 @@ def test_search_family_reads_only(dogs):
             "attribute": "new_one",
             "value": 1,
             "get_attributes": ["id"],
-        }
+        },
+        400,  # unknown attribute 'new_one'
     )
     dogs(
         {
@@ -89,7 +90,8 @@ def test_search_family_reads_only(dogs):
             "table": "dog",
             "get_attributes": ["id"],
             "conditions": [{"search_attribute": "other_new", "search_type": "equals", "search_value": 1}],
-        }
+        },
+        400,  # unknown attribute 'other_new'
     )
     after = dogs({"operation": "describe_table", "database": "dev", "table": "dog"})
     assert after["attributes"] == before["attributes"] and after["record_count"] == len(DOGS)

@@ -40,12 +40,14 @@ from gateway.storage import keys as K
 from gateway.storage.errors import (
     RECORDS_STORE,
     DatabaseNotFound,
+    InvalidRecord,
     OutOfSpace,
     StoreError,
     StoreFailure,
     StoreLocked,
     TableNotFound,
 )
+from gateway.storage.names import name_problem
 from gateway.storage.ports import Clock
 from gateway.storage.records import AttributeInfo, TableInfo
 from gateway.storage.rocksdb.failures import NO_SPACE_TEXTS, FailureTranslator
@@ -373,10 +375,17 @@ class RocksDatabase:
         """Add attributes first seen in written records (and their indexes).
 
         Every attribute a record carries is registered before the record is
-        written, so a new attribute has no values to index yet: ``backfill``
+        written (InvalidRecord, before anything is registered, for a name with a
+        control character), so a new attribute has no values to index yet: ``backfill``
         (create_attribute) re-reads the table only to be safe after a crash in
         the middle of drop_attribute.
         """
+        names = list(names)
+        for name in names:
+            if name not in entry.info.attributes:
+                problem = name_problem(name, "attribute name")
+                if problem is not None:
+                    raise InvalidRecord(problem)
         index = (not entry.info.schema_defined) if indexed is None else indexed
         # The table's own lock, not the metadata lock: writers hold table locks when they
         # get here, and the metadata lock is always taken before table locks (drop_table).

@@ -309,3 +309,12 @@ def test_synced_writes_survive_a_restart(factory: StoreFactory) -> None:
     again = factory.open()
     assert again.catalog.count("d", "t") == 49
     assert list(again.records.index_keys("d", "t", "tag", KeyRange(0, True))) == list(range(2, 50, 2))
+
+
+def test_attribute_names_with_control_characters_write_nothing(table: Storage) -> None:
+    with pytest.raises(InvalidRecord, match=r"contains a control character \(U\+0000\)"):
+        table.records.write("d", "t", [{"id": 1}, {"id": 2, "q\x00r": 1}], "insert")
+    with pytest.raises(InvalidRecord, match=r"U\+0085"):
+        table.imports.ensure_attributes("d", "t", ["fine", "bad\x85"])
+    assert table.catalog.count("d", "t") == 0
+    assert "q\x00r" not in table.catalog.table("d", "t").attributes
