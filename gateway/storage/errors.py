@@ -15,8 +15,10 @@ __all__ = [
     "DatabaseExists",
     "DatabaseNotFound",
     "InvalidRecord",
+    "NotSupported",
     "StoreError",
     "StoreLocked",
+    "StoreUnavailable",
     "TableExists",
     "TableNotFound",
 ]
@@ -64,3 +66,11 @@ class ChunkRecordError(InvalidRecord):
     def __init__(self, index: int, message: str) -> None:
         super().__init__(message)
         self.index = index
+
+
+class StoreUnavailable(StoreError):
+    """The store's server cannot be reached (down, unreachable, refusing us); the message names it."""
+
+
+class NotSupported(StoreError):
+    """This backend does not offer the operation; the message says what to use instead."""
