@@ -27,6 +27,14 @@ from gateway.storage.writeplan import keys_for_write
 FIRST_PAGE = 500
 LAST_PAGE = 20_000
 """Rows per page of a scan: the first page is small (a caller may want one), later ones grow to this."""
+SCAN_PAGE: LiteralString = "SELECT k, r FROM {records} WHERE k >= %b ORDER BY k LIMIT %b"
+"""A page of records from a key on (bound: lowest key, page size)."""
+KEY_PAGE: LiteralString = "SELECT k, NULL FROM {records} WHERE k >= %b AND k < %b ORDER BY k LIMIT %b"
+"""A page of primary keys in a range (bound: lowest key, upper bound, page size)."""
+INDEX_PAGE: LiteralString = (
+    "SELECT e, NULL FROM {index} WHERE a = %b AND e >= %b AND e < %b ORDER BY e LIMIT %b"
+)
+"""A page of an attribute's index entries in a range (bound: attribute id, lowest entry, upper bound, size)."""
 
 
 class PgRecords:
@@ -69,8 +77,7 @@ class PgRecords:
     def scan(self, database: str, table: str) -> Iterator[dict[str, Any]]:
         handle = self._db.table(database, table)
         expiring = bool(handle.info.expiration)
-        query: LiteralString = "SELECT k, r FROM {records} WHERE k >= %b ORDER BY k LIMIT %b"
-        for _, raw in self._pages(database, table, query, lambda low: [low]):
+        for _, raw in self._pages(database, table, SCAN_PAGE, lambda low: [low]):
             if expiring:
                 record = self._live(handle, raw)
                 if record is not None:
@@ -97,16 +104,13 @@ class PgRecords:
         low, high = bounds(key_range or KeyRange())
         decode = K.decode_key
         if primary:
-            query: LiteralString = (
-                "SELECT k, NULL FROM {records} WHERE k >= %b AND k < %b ORDER BY k LIMIT %b"
-            )
-            for key, _ in self._pages(database, table, query, lambda after: [after, high], low):
+            for key, _ in self._pages(database, table, KEY_PAGE, lambda after: [after, high], low):
                 value = decode(key)
                 yield value, value
             return
-        query = "SELECT e, NULL FROM {index} WHERE a = %b AND e >= %b AND e < %b ORDER BY e LIMIT %b"
         length = K.key_length
-        for entry, _ in self._pages(database, table, query, lambda after: [attribute_id, after, high], low):
+        pages = self._pages(database, table, INDEX_PAGE, lambda after: [attribute_id, after, high], low)
+        for entry, _ in pages:
             yield decode(entry), decode(entry, length(entry))
 
     def _pages(
