@@ -1,4 +1,9 @@
-"""Shared fixtures: the real app on a temp root (real RocksDB, real scheduler)."""
+"""Shared fixtures: the real app on a temp root (real RocksDB, real scheduler).
+
+``client`` runs the app on the ``backend`` fixture's store: RocksDB here; suites that
+run on every backend parametrize ``backend`` (then PostgreSQL: a schema of its own in
+the run's database, which is dropped when the session ends).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.config import load_config
+from tests.support.postgres import drop_run_database, store_overrides
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER
 
 
@@ -36,10 +42,20 @@ def root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def client(root: Path) -> Iterator[TestClient]:
+def backend() -> str:
+    """The storage backend of the app under test (``tests.support.postgres.BACKENDS``)."""
+    return "rocksdb"
+
+
+@pytest.fixture
+def client(root: Path, backend: str) -> Iterator[TestClient]:
     """The real app with its lifespan running, on a temp root."""
-    with make_client(root) as test_client:
+    with make_client(root, **store_overrides(backend, root)) as test_client:
         yield test_client
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    drop_run_database()
 
 
 class Ops:
