@@ -2,12 +2,14 @@
 
 ``client`` runs the app on the ``backend`` fixture's store: RocksDB here; suites that
 run on every backend parametrize ``backend`` (then PostgreSQL: a schema of its own in
-the run's database, which is dropped when the session ends).
+the run's database, which is dropped when the session ends). ``GATEWAY_TEST_BACKEND=postgres``
+puts every other app of the run (``client``, ``make_client``) on PostgreSQL too.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ ADMIN_AUTH = basic(ADMIN_USER, ADMIN_PASSWORD)
 
 def make_client(root: Path, **overrides: Any) -> TestClient:
     """A TestClient for a fresh app on ``root`` (use it as a context manager)."""
+    overrides = {**store_overrides(default_backend(), root), **overrides}
     config = load_config(root=root, environ={}, overrides=overrides)
     app = create_app(config, admin_username=ADMIN_USER, admin_password=ADMIN_PASSWORD)
     return TestClient(app)
@@ -41,10 +44,15 @@ def root(tmp_path: Path) -> Path:
     return tmp_path / "root"
 
 
+def default_backend() -> str:
+    """The backend of apps whose test does not choose one (``GATEWAY_TEST_BACKEND``, else rocksdb)."""
+    return os.environ.get("GATEWAY_TEST_BACKEND") or "rocksdb"
+
+
 @pytest.fixture
 def backend() -> str:
     """The storage backend of the app under test (``tests.support.postgres.BACKENDS``)."""
-    return "rocksdb"
+    return default_backend()
 
 
 @pytest.fixture

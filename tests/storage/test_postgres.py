@@ -8,6 +8,7 @@ Each test has a schema of its own in the run's database (``postgres_dsn``).
 from __future__ import annotations
 
 import contextlib
+import gc
 import socket
 import threading
 from collections.abc import Iterator
@@ -292,3 +293,56 @@ def test_backups_name_pg_dump(open_store: Any, schema: str, tmp_path: Path) -> N
     store.catalog.create_table("d", "t")
     with pytest.raises(NotSupported, match=f"pg_dump --schema={schema}"):
         store.backup.database_archive("d", tmp_path)
+
+
+def _encoded(store: Storage, table: str, keys: list[int]) -> Any:
+    from gateway.bulk.listencode import encode_columns
+
+    names = ["id", "city"]
+    plan = store.chunks.chunk_plan("d", table, names, store.now_ms())
+    assert plan is not None
+    chunk = encode_columns(names, [keys, [f"c{k % 3}" for k in keys]], plan)
+    assert chunk is not None
+    return chunk
+
+
+def test_a_chunk_written_ahead_and_then_abandoned_leaves_nothing(open_store: Any) -> None:
+    store = open_store()
+    store.catalog.create_table("d", "t", "id", [AttributeInfo("city", True, "String")])
+    chunk = _encoded(store, "t", list(range(1000)))
+    store.chunks.stage_encoded("d", "t", chunk)  # its COPYs start on a connection of their own
+    del chunk
+    gc.collect()  # the loader dropped it unwritten: rolled back
+    assert store.catalog.count("d", "t") == 0 and list(store.records.scan("d", "t")) == []
+    store.catalog.drop_table("d", "t")  # no lock was left behind
+    store.catalog.create_table("d", "t", "id", [AttributeInfo("city", True, "String")])
+    store.chunks.stage_encoded("d", "t", _encoded(store, "t", [1, 2]))
+    store.close()  # closes with a write begun ahead
+
+
+def test_chunks_written_ahead_that_overlap_are_written_once(open_store: Any) -> None:
+    store = open_store()
+    store.catalog.create_table("d", "t", "id", [AttributeInfo("city", True, "String")])
+    first, second = _encoded(store, "t", list(range(0, 600))), _encoded(store, "t", list(range(500, 900)))
+    store.chunks.stage_encoded("d", "t", first)
+    store.chunks.stage_encoded("d", "t", second)  # waits for the first's keys 500..599, then finds them
+    assert store.chunks.write_encoded("d", "t", first, "insert") is True
+    assert store.chunks.write_encoded("d", "t", second, "insert") is False  # the loader writes it as records
+    assert store.catalog.count("d", "t") == 600 == len(list(store.records.scan("d", "t")))
+    assert len(list(store.records.index_keys("d", "t", "city", KeyRange("c1", True)))) == 200
+
+
+def test_a_chunk_written_ahead_is_refused_when_another_process_changed_the_table(open_store: Any) -> None:
+    a, b = open_store(), open_store()
+    a.catalog.create_table("d", "t")
+    chunk = _encoded(a, "t", list(range(100)))
+    a.chunks.write_encoded(
+        "d", "t", _encoded(a, "t", [1000]), "insert"
+    )  # 'city' registered: now staged ahead
+    chunk = _encoded(a, "t", list(range(100)))
+    a.chunks.stage_encoded("d", "t", chunk)
+    b.records.write("d", "t", [{"id": "b", "colour": "red"}], "insert")  # a new attribute, unknown to a
+    assert a.chunks.write_encoded("d", "t", chunk, "insert") is False  # planned for the old attributes
+    assert a.catalog.count("d", "t") == 2 == len(list(a.records.scan("d", "t")))
+    assert a.chunks.load_chunk("d", "t", [{"id": i, "city": "x"} for i in range(100)], "insert") == (100, 0)
+    assert b.catalog.count("d", "t") == 102

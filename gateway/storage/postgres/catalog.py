@@ -275,7 +275,8 @@ class PgCatalog:
                 row = conn.execute(
                     handle.sql(
                         "SELECT count(*) FROM {records}, "
-                        "LATERAL (SELECT coalesce(r -> '__updatedtime__', r -> '__createdtime__') AS w) AS m "
+                        "LATERAL (SELECT r::json AS j) AS parsed, "
+                        "LATERAL (SELECT coalesce(j -> '__updatedtime__', j -> '__createdtime__') AS w) AS m "
                         "WHERE NOT coalesce(CASE json_typeof(w) "
                         "WHEN 'number' THEN (w::text)::float8 "
                         "WHEN 'boolean' THEN (w::text)::boolean::int END + %s < %s, false)"
@@ -349,7 +350,7 @@ def _rewrite_without(conn: Connection, handle: PgTable, attribute: str) -> None:
     while True:
         rows = conn.execute(
             handle.sql(
-                "SELECT k, r FROM {records} WHERE k >= %b AND (r -> %s) IS NOT NULL ORDER BY k LIMIT %s"
+                "SELECT k, r FROM {records} WHERE k >= %b AND (r::json -> %s) IS NOT NULL ORDER BY k LIMIT %s"
             ),
             [low, attribute, REWRITE_ROWS],
             binary=True,
@@ -364,7 +365,7 @@ def _rewrite_without(conn: Connection, handle: PgTable, attribute: str) -> None:
             texts.append(orjson.dumps(record).decode())
         conn.execute(
             handle.sql(
-                "UPDATE {records} AS t SET r = u.r::json FROM unnest(%b::bytea[], %b::text[]) AS u(k, r) "
+                "UPDATE {records} AS t SET r = u.r FROM unnest(%b::bytea[], %b::text[]) AS u(k, r) "
                 "WHERE t.k = u.k"
             ),
             [keys, texts],
@@ -379,9 +380,10 @@ def _backfill(conn: Connection, handle: PgTable, attribute: str, attribute_id: i
     while True:
         rows = conn.execute(
             handle.sql(
-                "SELECT k, r -> %s FROM {records} WHERE k >= %b AND (r -> %s) IS NOT NULL ORDER BY k LIMIT %s"
+                "SELECT k, v FROM {records}, LATERAL (SELECT r::json -> %s AS v) AS value "
+                "WHERE k >= %b AND v IS NOT NULL ORDER BY k LIMIT %s"
             ),
-            [attribute, low, attribute, REWRITE_ROWS],
+            [attribute, low, REWRITE_ROWS],
             binary=True,
         ).fetchall()
         for key, raw in rows:

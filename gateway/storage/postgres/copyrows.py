@@ -1,7 +1,7 @@
 """PostgreSQL's binary ``COPY`` format for a table's relations, built a chunk at a time.
 
 Binary COPY needs no escaping: each row is its field count, then each field's
-length and bytes. Records are ``(k bytea, r json)`` (a json field is its text);
+length and bytes. Records are ``(k bytea, r text)``;
 index entries ``(a integer, e bytea)``. The payloads are built with C-level
 iteration (``map``/``zip``/``join``), not a Python loop per row.
 """

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, LiteralString, TypeVar
+from typing import Any, LiteralString, Protocol, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -51,7 +53,7 @@ _UNREACHABLE_STATES = ("57P01", "57P02", "57P03")
 
 
 class RawJson(Loader):
-    """Loads ``json`` columns as their bytes (orjson parses them), not through ``json.loads``."""
+    """Loads ``json`` values (``r::json -> attribute``) as their bytes for orjson, not through ``json.loads``."""
 
     def load(self, data: Buffer) -> bytes:
         return bytes(data)
@@ -100,6 +102,12 @@ class PgTable:
         return query
 
 
+class Abandonable(Protocol):
+    """A write begun ahead that can be rolled back."""
+
+    def abandon(self) -> None: ...
+
+
 class Stale(Exception):
     """The catalog changed under a transaction: reload it and run the transaction again."""
 
@@ -146,6 +154,12 @@ class PgDatabase:
             name=f"gateway-{schema}",
             num_workers=2,
         )
+        self.spare_connections = threading.BoundedSemaphore(max(1, min(4, pool_size - 4)))
+        """Connections bulk loads may hold for writes begun ahead (``prepared``); none below 5."""
+        if pool_size < 5:
+            self.spare_connections.acquire()
+        self._executor: ThreadPoolExecutor | None = None
+        self._open_writes: weakref.WeakSet[Abandonable] = weakref.WeakSet()
         self._refresh_lock = threading.Lock()
         self._version = -1
         self._databases: dict[str, float] = {}
@@ -347,12 +361,39 @@ class PgDatabase:
         self._tables = tables
         self._version = version
 
+    def flush(self) -> None:
+        """Make every transaction committed so far durable, those committed without waiting included.
+
+        A synchronous commit waits for the write-ahead log up to its own commit record,
+        which lies after every earlier commit's.
+        """
+        try:
+            with self.connection() as conn, conn.transaction():
+                conn.execute("SELECT pg_current_xact_id()")  # an xid: the commit writes (and waits for) WAL
+        except psycopg.Error as exc:
+            raise self.translate(exc) from exc
+
     def relation(self, name: str) -> sql.Composable:
         """A relation of the store's schema."""
         return sql.Identifier(self.schema, name)
 
+    def background(self, work: Callable[[], T]) -> Future[T]:
+        """Run ``work`` on the store's background thread, after the work handed to it before."""
+        with self._refresh_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"pg-{self.schema}")
+            return self._executor.submit(work)
+
+    def on_close(self, write: Abandonable) -> None:
+        """Abandon ``write`` at close if it is still around then."""
+        self._open_writes.add(write)
+
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Roll back writes begun ahead, stop the background threads, close every pooled connection."""
+        for write in list(self._open_writes):
+            write.abandon()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
         self.pool.close()
 
 

@@ -12,8 +12,10 @@ configured otherwise):
 - ``catalog``: one row whose ``version`` every catalog change bumps, so each
   process sees another's changes with one cheap read;
 - per gateway table, ``records_<id>`` (``k bytea PRIMARY KEY``: the
-  :func:`gateway.storage.keys.encode_key` of the primary key, ``r json``: the record
-  as written, attribute order and number formatting kept) and ``index_<id>``
+  :func:`gateway.storage.keys.encode_key` of the primary key, ``r text``: the record's
+  JSON as written, attribute order and number formatting kept; ``r::json`` in SQL; a
+  ``json`` column would have the server parse every record again on every write, the
+  largest cost of a bulk load after the btrees) and ``index_<id>``
   (``a``: an attribute id, ``e``: ``encode_key(value) + encode_key(primary key)``,
   ``PRIMARY KEY (a, e)``), so an index look-up is a btree range scan;
 - ``count_records(table, version, delta)``: adds ``delta`` to a table's record count
@@ -104,7 +106,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
-RECORDS_TABLE: LiteralString = "CREATE TABLE {schema}.{name} (k bytea PRIMARY KEY, r json NOT NULL)"
+RECORDS_TABLE: LiteralString = "CREATE TABLE {schema}.{name} (k bytea PRIMARY KEY, r text NOT NULL)"
 """A gateway table's records, at the newest layout."""
 INDEX_TABLE: LiteralString = (
     "CREATE TABLE {schema}.{name} (a integer NOT NULL, e bytea NOT NULL, PRIMARY KEY (a, e))"

@@ -57,7 +57,7 @@ class PgRecords:
                 encoded.append(None)
         present = sorted({e for e in encoded if e is not None})
 
-        def work(conn: Connection, handle: PgTable) -> dict[bytes, bytes]:
+        def work(conn: Connection, handle: PgTable) -> dict[bytes, str]:
             if not present:
                 return {}
             if len(present) == 1:
@@ -140,7 +140,7 @@ class PgRecords:
             size = min(size * 4, LAST_PAGE)
             rows = self._db.read(handle, partial(fetch, handle=handle, bound=[*params(low), size]))
 
-    def _live(self, handle: PgTable, raw: bytes | None) -> dict[str, Any] | None:
+    def _live(self, handle: PgTable, raw: str | None) -> dict[str, Any] | None:
         """The decoded record, or None when absent or past the table's expiration."""
         if raw is None:
             return None
@@ -227,7 +227,8 @@ class PgRecords:
         return db.transact(work)
 
     def sync(self) -> None:
-        """Nothing to do: a committed transaction is durable (``synchronous_commit``)."""
+        """Wait until every commit so far is on disk (bulk chunks commit without waiting)."""
+        self._db.flush()
 
 
 @dataclass(frozen=True)

@@ -59,14 +59,20 @@ class Plan:
         return self.stored.get(ekey)
 
 
-def begin(conn: Connection, tables: Iterable[PgTable]) -> None:
-    """Lock the tables' relations for writing, in id order (an undefined one: dropped meanwhile)."""
+def begin(conn: Connection, tables: Iterable[PgTable], deferred: bool = False) -> None:
+    """Lock the tables' relations for writing, in id order (an undefined one: dropped meanwhile).
+
+    ``deferred``: the commit does not wait for the disk (``synchronous_commit`` off for this
+    transaction); a later synchronous commit (``Records.sync``) makes it durable, and a crash
+    before loses it whole, never part of it.
+    """
     ordered = sorted(tables, key=lambda t: t.id)
-    if len(ordered) == 1:
-        conn.execute(ordered[0].sql("LOCK TABLE {records}, {index} IN ROW EXCLUSIVE MODE"))
-    elif ordered:
-        relations = sql.SQL(", ").join(r for t in ordered for r in (t.records, t.index))
-        conn.execute(sql.SQL("LOCK TABLE {} IN ROW EXCLUSIVE MODE").format(relations))
+    lock = sql.SQL("LOCK TABLE {} IN ROW EXCLUSIVE MODE").format(
+        sql.SQL(", ").join(r for t in ordered for r in (t.records, t.index))
+    )
+    if deferred:
+        lock = sql.SQL("SET LOCAL synchronous_commit TO off; ") + lock
+    conn.execute(lock)
 
 
 def register(conn: Connection, db: PgDatabase, plan: Plan, names: Iterable[str]) -> None:
@@ -250,7 +256,7 @@ def _send(conn: Connection, table: PgTable, change: _Changes) -> None:
     if change.update_keys:
         conn.execute(
             table.sql(
-                "UPDATE {records} AS t SET r = u.r::json FROM unnest(%b::bytea[], %b::text[]) AS u(k, r) "
+                "UPDATE {records} AS t SET r = u.r FROM unnest(%b::bytea[], %b::text[]) AS u(k, r) "
                 "WHERE t.k = u.k"
             ),
             [change.update_keys, change.update_rows],
@@ -258,7 +264,7 @@ def _send(conn: Connection, table: PgTable, change: _Changes) -> None:
     if change.insert_keys:
         conn.execute(
             table.sql(
-                "INSERT INTO {records} (k, r) SELECT k, r::json FROM unnest(%b::bytea[], %b::text[]) AS u(k, r)"
+                "INSERT INTO {records} (k, r) SELECT k, r FROM unnest(%b::bytea[], %b::text[]) AS u(k, r)"
             ),
             [change.insert_keys, [raw.decode() for raw in change.insert_rows]],
         )
