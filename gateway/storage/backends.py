@@ -25,6 +25,7 @@ def _postgres(config: Config) -> Storage:
         str(config.get("storage.postgres.dsn")),
         schema=str(config.get("storage.postgres.schema")),
         pool_size=int(config.get("storage.postgres.pool_size")),
+        timeout=float(config.get("storage.postgres.timeout")),
     )
 
 
