@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -51,3 +55,25 @@ def test_a_lost_server_is_503_naming_it(root: Path) -> None:
             assert "is unavailable" in str(answer["error"])
         ready = client.get("/ready")
         assert ready.status_code == 503 and "store: PostgreSQL at" in str(ready.json()["problems"])
+
+
+def test_serve_without_its_server_exits_naming_it(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        GATEWAY_ROOT=str(tmp_path / "root"),
+        GATEWAY_STORAGE_BACKEND="postgres",
+        GATEWAY_STORAGE_POSTGRES_DSN=f"postgresql://gw:s3cret@127.0.0.1:{port}/gatewaydb",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"gateway: PostgreSQL at gw@127.0.0.1:{port}/gatewaydb is unavailable: ")
+    assert "s3cret" not in done.stderr + done.stdout
