@@ -30,7 +30,12 @@ class TcpProxy:
         while True:
             try:
                 client, _ = self._listener.accept()
-            except OSError:  # the listener was closed: cut
+            except OSError:  # the listener was closed
+                return
+            with self._lock:
+                cut = self._cut
+            if cut:  # the wake-up connection of cut()
+                client.close()
                 return
             try:
                 upstream = socket.create_connection(self.target)
@@ -38,10 +43,6 @@ class TcpProxy:
                 client.close()
                 continue
             with self._lock:
-                if self._cut:
-                    client.close()
-                    upstream.close()
-                    return
                 self._sockets += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
@@ -59,9 +60,11 @@ class TcpProxy:
         with self._lock:
             self._cut = True
             sockets, self._sockets = self._sockets, []
+        with contextlib.suppress(OSError):  # wakes the accepting thread (closing the listener does not)
+            socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+        self._thread.join(timeout=5)
         self._listener.close()
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
-        self._thread.join(timeout=5)
