@@ -206,10 +206,11 @@ class PgChunkWrites:
         staged = _Staged.build(handle, chunk, handle.indexed)
         if not handle.info.expiration:
             keys = (chunk.keys[0], chunk.keys[-1])
-            staged.prepared = prepare(db, chunk, handle, staged.records, staged.index, keys)
-            if staged.prepared is not None:
-                with self._lock:
-                    self._ahead.setdefault((database, table), weakref.WeakSet()).add(staged.prepared)
+            with self._lock:
+                ahead = self._ahead.setdefault((database, table), weakref.WeakSet())
+                staged.prepared = prepare(db, chunk, handle, staged.records, staged.index, keys, list(ahead))
+                if staged.prepared is not None:
+                    ahead.add(staged.prepared)
         chunk.staged = staged
 
 

@@ -378,10 +378,10 @@ class PgDatabase:
         return sql.Identifier(self.schema, name)
 
     def background(self, work: Callable[[], T]) -> Future[T]:
-        """Run ``work`` on the store's background thread, after the work handed to it before."""
+        """Run ``work`` on one of the store's two background threads (taken in the order handed over)."""
         with self._refresh_lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"pg-{self.schema}")
+                self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"pg-{self.schema}")
             return self._executor.submit(work)
 
     def on_close(self, write: Abandonable) -> None:

@@ -8,9 +8,11 @@ open. Writing it then only counts the records (which fails if the table's
 attributes changed meanwhile) and commits. So the server COPYs the next chunk
 while the loader commits this one, instead of waiting for the loader between chunks.
 
-Waits: the background thread prepares chunks one at a time in the order they were
-staged, so a chunk waits only for keys of earlier chunks (committed by the loader
-before it waits for this one), never the reverse. A prepared write holds row locks
+Waits: the two background threads take chunks in the order they were staged, and a
+chunk whose key range meets that of a chunk staged before it (and not yet written)
+starts when that one's COPYs are done. So a chunk only ever waits for keys of
+earlier chunks (committed by the loader before it waits for this one), never the
+reverse; chunks of disjoint key ranges (a sorted input) are COPYed side by side. A prepared write holds row locks
 on its new keys and a ROW EXCLUSIVE lock on its table until it is committed or
 rolled back, so before the loader writes a table any other way it abandons the
 writes it prepared for that table (``ChunkWrites``): its own waits never meet them.
@@ -26,42 +28,64 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
-from collections.abc import Callable
-from concurrent.futures import Future
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, wait
 from typing import LiteralString
 
 import psycopg
+from psycopg import sql
 
 from gateway.storage.postgres.copyrows import copy_in
 from gateway.storage.postgres.database import Connection, PgDatabase, PgTable, Stale
-from gateway.storage.postgres.staging import range_empty
 
 
 class Prepared:
     """One encoded chunk's write, begun ahead on a connection of its own (one spare connection)."""
 
     def __init__(
-        self, db: PgDatabase, table: PgTable, records: bytes, index: bytes | None, keys: tuple[bytes, bytes]
+        self,
+        db: PgDatabase,
+        table: PgTable,
+        records: bytes,
+        index: bytes | None,
+        keys: tuple[bytes, bytes],
+        after: Sequence[Future[bool]],
     ) -> None:
         self._db = db
         self.low, self.high = keys
         self._lock = threading.Lock()
         self._conn: Connection | None = None
         self._closed = False
-        self.future: Future[bool] = db.background(lambda: self._begin(table, records, index, keys))
+        self.future: Future[bool] = db.background(lambda: self._begin(table, records, index, after))
 
-    def _begin(self, table: PgTable, records: bytes, index: bytes | None, keys: tuple[bytes, bytes]) -> bool:
-        """BEGIN, lock, check the key range, COPY; True with the transaction left open."""
+    def _begin(
+        self, table: PgTable, records: bytes, index: bytes | None, after: Sequence[Future[bool]]
+    ) -> bool:
+        """BEGIN, lock, check the key range, COPY; True with the transaction left open.
+
+        ``after``: writes begun ahead of this one whose keys may meet its keys; it starts when
+        their COPYs are done, so it can only wait for keys of earlier chunks.
+        """
         db = self._db
+        wait(after)
         try:
             conn = db.pool.getconn(timeout=db.timeout)
         except psycopg.Error:
             self._free(None)
             return False
         try:
-            conn.execute("BEGIN")
-            conn.execute(table.sql(_BEGIN))
-            if not range_empty(conn, table, *keys):
+            begun = conn.execute(
+                sql.SQL(_BEGIN).format(
+                    records=table.records,
+                    index=table.index,
+                    low=sql.Literal(self.low),
+                    high=sql.Literal(self.high),
+                )
+            )
+            while begun.nextset():  # the last statement's answer: is a key of the range stored?
+                pass
+            found = begun.fetchone()
+            if found is None or found[0]:
                 raise _Refused
             copy_in(conn, table.sql("COPY {records} (k, r) FROM STDIN (FORMAT BINARY)"), records)
             if index is not None:
@@ -115,12 +139,15 @@ class Prepared:
 
 
 _BEGIN: LiteralString = (
+    "BEGIN; "
     "SET LOCAL synchronous_commit TO off; "
     "SET LOCAL lock_timeout TO '10s'; "
     "SET LOCAL idle_in_transaction_session_timeout TO '5min'; "
-    "LOCK TABLE {records}, {index} IN ROW EXCLUSIVE MODE"
+    "LOCK TABLE {records}, {index} IN ROW EXCLUSIVE MODE; "
+    "SELECT EXISTS (SELECT 1 FROM {records} WHERE k >= {low} AND k <= {high})"
 )
-"""The prepared transaction's first statements (commits of bulk chunks wait for no disk: ``Records.sync``)."""
+"""The prepared transaction's first statements, sent at once (one round trip): commits of bulk
+chunks wait for no disk (``Records.sync`` does), and the chunk's key range must be free."""
 
 
 def prepare(
@@ -130,12 +157,16 @@ def prepare(
     records: bytes,
     index: bytes | None,
     keys: tuple[bytes, bytes],
+    ahead: Iterable[Prepared],
 ) -> Prepared | None:
     """A prepared write of ``owner``'s chunk (rolled back if ``owner`` is collected unwritten), or
-    None when no connection is spare for it. ``keys``: the chunk's lowest and highest key."""
+    None when no connection is spare for it. ``keys``: the chunk's lowest and highest key;
+    ``ahead``: the table's writes begun ahead and not yet written."""
     if not db.spare_connections.acquire(blocking=False):
         return None
-    prepared = Prepared(db, table, records, index, keys)
+    low, high = keys
+    after = [p.future for p in ahead if p.low <= high and low <= p.high]
+    prepared = Prepared(db, table, records, index, keys, after)
     weakref.finalize(owner, prepared.abandon)
     db.on_close(prepared)
     return prepared
