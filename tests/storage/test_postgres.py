@@ -346,3 +346,18 @@ def test_a_chunk_written_ahead_is_refused_when_another_process_changed_the_table
     assert a.catalog.count("d", "t") == 2 == len(list(a.records.scan("d", "t")))
     assert a.chunks.load_chunk("d", "t", [{"id": i, "city": "x"} for i in range(100)], "insert") == (100, 0)
     assert b.catalog.count("d", "t") == 102
+
+
+def test_a_write_of_the_same_keys_by_the_loader_abandons_the_chunk_written_ahead(open_store: Any) -> None:
+    store = open_store()
+    store.catalog.create_table("d", "t", "id", [AttributeInfo("city", True, "String")])
+    ahead = _encoded(store, "t", list(range(0, 600)))
+    store.chunks.stage_encoded("d", "t", ahead)
+    ahead.staged.prepared.future.result()  # its keys are inserted, not committed
+    # the same thread now writes some of those keys as records: it must not wait for itself
+    assert store.chunks.load_chunk("d", "t", [{"id": i, "city": "r"} for i in range(590, 610)], "insert") == (
+        20,
+        0,
+    )
+    assert store.chunks.write_encoded("d", "t", ahead, "insert") is False  # key 590 is stored now
+    assert store.catalog.count("d", "t") == 20
