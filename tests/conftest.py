@@ -1,8 +1,15 @@
-"""Shared fixtures: the real app on a temp root (real RocksDB, real scheduler)."""
+"""Shared fixtures: the real app on a temp root (real RocksDB, real scheduler).
+
+``client`` runs the app on the ``backend`` fixture's store: RocksDB here; suites that
+run on every backend parametrize ``backend`` (then PostgreSQL: a schema of its own in
+the run's database, which is dropped when the session ends). ``GATEWAY_TEST_BACKEND=postgres``
+puts every other app of the run (``client``, ``make_client``) on PostgreSQL too.
+"""
 
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +19,7 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.config import load_config
+from tests.support.postgres import drop_run_database, store_overrides
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER
 
 
@@ -25,6 +33,7 @@ ADMIN_AUTH = basic(ADMIN_USER, ADMIN_PASSWORD)
 
 def make_client(root: Path, **overrides: Any) -> TestClient:
     """A TestClient for a fresh app on ``root`` (use it as a context manager)."""
+    overrides = {**store_overrides(default_backend(), root), **overrides}
     config = load_config(root=root, environ={}, overrides=overrides)
     app = create_app(config, admin_username=ADMIN_USER, admin_password=ADMIN_PASSWORD)
     return TestClient(app)
@@ -35,11 +44,26 @@ def root(tmp_path: Path) -> Path:
     return tmp_path / "root"
 
 
+def default_backend() -> str:
+    """The backend of apps whose test does not choose one (``GATEWAY_TEST_BACKEND``, else rocksdb)."""
+    return os.environ.get("GATEWAY_TEST_BACKEND") or "rocksdb"
+
+
 @pytest.fixture
-def client(root: Path) -> Iterator[TestClient]:
+def backend() -> str:
+    """The storage backend of the app under test (``tests.support.postgres.BACKENDS``)."""
+    return default_backend()
+
+
+@pytest.fixture
+def client(root: Path, backend: str) -> Iterator[TestClient]:
     """The real app with its lifespan running, on a temp root."""
-    with make_client(root) as test_client:
+    with make_client(root, **store_overrides(backend, root)) as test_client:
         yield test_client
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    drop_run_database()
 
 
 class Ops:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
 
-from tests.support import haplo_cases
+from tests.support import haplo_cases, postgres
 from tests.support.prerequisites import missing_prerequisite, require, under_ci
 
 
@@ -81,3 +82,20 @@ def test_case_folder_checks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     (tmp_path / "03_c").mkdir()
     with pytest.raises(AssertionError, match=r"without expected.json .*\['03_c'\]"):
         haplo_cases.check_case_folder()
+
+
+def test_no_postgres_server_says_how_to_point_the_tests_at_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv(postgres.ENV, f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    monkeypatch.setattr(postgres, "_run", None)
+    monkeypatch.setattr(postgres, "_missing", None)
+    monkeypatch.delenv("CI", raising=False)
+    expected = f"no PostgreSQL server lets the tests create a database at 127.0.0.1:{port} as postgres"
+    with pytest.raises(pytest.skip.Exception, match=f"^{re.escape(expected)}.*point {postgres.ENV} at one"):
+        postgres.run_dsn()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=f"^{re.escape(expected)}.*\\(CI=true"):
+        postgres.store_overrides("postgres", Path("root"))
+    assert postgres.store_overrides("rocksdb", Path("root")) == {}

@@ -3,7 +3,9 @@
 Order of checks: body (JSON object) → authentication (Basic or Bearer; not for
 operations registered with ``needs_auth=False``) → operation lookup → role
 authorisation → handler in a worker thread. Every failure is ``{"error": …}``
-with HarperDB's status; nothing a client sends produces a 500.
+with HarperDB's status; nothing a client sends produces a 500. A store whose server
+cannot be reached answers 503 naming the backend, wherever the request met it
+(authentication included).
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from gateway.storage.errors import (
     DatabaseExists,
     DatabaseNotFound,
     InvalidRecord,
+    NotSupported,
     OutOfSpace,
+    StoreUnavailable,
     TableExists,
     TableNotFound,
 )
@@ -94,7 +98,7 @@ def execute(
         return spec.handler(ctx, body)
     except (DatabaseNotFound, TableNotFound) as exc:
         raise OperationError(str(exc), 404) from exc
-    except (DatabaseExists, TableExists, AttributeExists, InvalidRecord) as exc:
+    except (DatabaseExists, TableExists, AttributeExists, InvalidRecord, NotSupported) as exc:
         raise OperationError(str(exc), 400) from exc
     except OutOfSpace as exc:  # 507 Insufficient Storage: nothing of the operation was kept
         raise OperationError(str(exc), 507) from exc
@@ -124,6 +128,9 @@ async def operations_endpoint(request: Request) -> Response:
         if error.status >= 400:
             log.info("operation failed (%s): %s", error.status, error.message)
         return error_response(error)
+    except StoreUnavailable as exc:
+        log.warning("operation failed (503): %s", exc)
+        return error_response(OperationError(str(exc), 503))
     except Exception:
         log.exception("unexpected failure in an operation")
         return json_response({"error": "Internal server error"}, 500)

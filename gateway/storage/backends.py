@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from gateway.config import Config, ConfigError
 from gateway.storage.ports import Storage
+from gateway.storage.postgres import open_postgres
 from gateway.storage.rocksdb import open_rocksdb
 
 Opener = Callable[[Config], Storage]
@@ -19,8 +20,18 @@ def _rocksdb(config: Config) -> Storage:
     return open_rocksdb(config.store_dir)
 
 
+def _postgres(config: Config) -> Storage:
+    return open_postgres(
+        str(config.get("storage.postgres.dsn")),
+        schema=str(config.get("storage.postgres.schema")),
+        pool_size=int(config.get("storage.postgres.pool_size")),
+        timeout=float(config.get("storage.postgres.timeout")),
+    )
+
+
 BACKENDS: dict[str, Opener] = {
     "rocksdb": _rocksdb,
+    "postgres": _postgres,
 }
 
 

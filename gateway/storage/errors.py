@@ -20,10 +20,12 @@ __all__ = [
     "DatabaseExists",
     "DatabaseNotFound",
     "InvalidRecord",
+    "NotSupported",
     "OutOfSpace",
     "StoreError",
     "StoreFailure",
     "StoreLocked",
+    "StoreUnavailable",
     "TableExists",
     "TableNotFound",
     "is_no_space",
@@ -109,3 +111,11 @@ class OutOfSpace(StoreFailure):
 def is_no_space(error: OSError) -> bool:
     """Whether an OS error says the device is full or the quota is exhausted (ENOSPC, EDQUOT)."""
     return error.errno in NO_SPACE_ERRNOS
+
+
+class StoreUnavailable(StoreFailure):
+    """The store's server cannot be reached (down, unreachable, refusing us); the message names it."""
+
+
+class NotSupported(StoreError):
+    """This backend does not offer the operation; the message says what to use instead."""

@@ -5,20 +5,24 @@
 - :func:`merged`: what one write mode makes of an input record and the stored one
   (None: the record is skipped), with ``__createdtime__``/``__updatedtime__``;
 - :func:`index_changes`: the index keys an attribute loses and gains when a record
-  changes (array elements are indexed one by one; objects have none).
+  changes (array elements are indexed one by one; objects have none);
+- :func:`chunk_keys` and :func:`check_chunk_types`: the same key and type rules for a
+  bulk-load chunk, column at a time, naming the position of a bad record.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Any
 
 import orjson
 
 from gateway.storage import keys as K
-from gateway.storage.errors import InvalidRecord
-from gateway.storage.harper_types import check_records
+from gateway.storage.errors import ChunkRecordError, InvalidRecord
+from gateway.storage.harper_types import check_records, type_errors, types_ok
+from gateway.storage.names import name_problem
 from gateway.storage.records import CREATED, UPDATED, TableInfo, WriteMode
 
 MISSING_UPDATE_KEY = "a valid hash attribute must be provided with update record, check log for more info"
@@ -102,3 +106,60 @@ def index_changes(before: Any, after: Any) -> tuple[set[bytes], set[bytes]]:
     old_keys = set(K.value_keys(before))
     new_keys = set(K.value_keys(after))
     return old_keys - new_keys, new_keys - old_keys
+
+
+def chunk_keys(
+    records: list[dict[str, Any]], pk: str, mode: WriteMode
+) -> tuple[list[dict[str, Any]], list[bytes], int]:
+    """The records of a chunk to write, their encoded keys, and how many were skipped (update without key).
+
+    A missing insert or upsert key becomes a new UUID, set in the record. A bad key
+    raises ChunkRecordError with the record's position.
+    """
+    keys = list(map(dict.get, records, repeat(pk)))
+    kinds = set(map(type, keys))
+    if kinds <= {int, str} and (str not in kinds or "" not in keys):
+        try:
+            return records, K.encode_keys(keys), 0
+        except K.UnencodableKey:
+            pass
+    live: list[dict[str, Any]] = []
+    encoded: list[bytes] = []
+    skipped = 0
+    for index, (record, key) in enumerate(zip(records, keys, strict=True)):
+        kind = type(key)
+        if key is None or key == "":
+            if mode == "update":
+                skipped += 1
+                continue
+            key = record[pk] = str(uuid.uuid4())
+        elif kind is not int and kind is not str and kind is not float:
+            raise ChunkRecordError(
+                index, f"invalid primary key value {orjson.dumps(key).decode()} for '{pk}'"
+            )
+        try:
+            encoded.append(K.encode_key(key))
+        except K.UnencodableKey as exc:
+            raise ChunkRecordError(index, str(exc)) from exc
+        live.append(record)
+    return live, encoded, skipped
+
+
+def check_chunk_types(info: TableInfo, records: Sequence[dict[str, Any]]) -> None:
+    """ChunkRecordError for the first record of a chunk with a value of the wrong declared type."""
+    types = info.declared_types()
+    if not types or types_ok(records, types):
+        return
+    for index, record in enumerate(records):
+        errors = type_errors(record, types)
+        if errors:
+            raise ChunkRecordError(index, ". ".join(errors))
+
+
+def check_new_attributes(info: TableInfo, names: Iterable[str]) -> None:
+    """InvalidRecord for the first name new to the table that holds a control character."""
+    for name in names:
+        if name not in info.attributes:
+            problem = name_problem(name, "attribute name")
+            if problem is not None:
+                raise InvalidRecord(problem)

@@ -1,4 +1,8 @@
-"""Fixtures of the batch API tests: an API key, a registered model, a batch API client."""
+"""Fixtures of the batch API tests: an API key, a registered model, a batch API client.
+
+The tests that run an app run it on each storage backend (``backend``, module-scoped so
+that a module's shared app is one per backend).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import ADMIN_AUTH, basic, make_client
 from tests.support.people import person_control
+from tests.support.postgres import BACKENDS, store_overrides
 
 API = "/api/haplo-data-import-batch/"
 CASES = Path(__file__).resolve().parents[2].parent / "shared" / "haplo_cases"
@@ -94,11 +99,17 @@ def api(client: TestClient) -> BatchApi:
     return start_api(client)
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def small_limit_client(root: Path) -> Iterator[TestClient]:
+def small_limit_client(root: Path, backend: str) -> Iterator[TestClient]:
     """The app with a 64 KiB body limit and a 3-failure API key throttle."""
     with make_client(
         root,
+        **store_overrides(backend, root),
         **{
             "http.max_body_size": 64 * 1024,
             "authentication.api_key_max_failures": 3,
@@ -108,15 +119,16 @@ def small_limit_client(root: Path) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="module")
-def module_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One root for a whole test module (starting an app costs about a second)."""
-    return tmp_path_factory.mktemp("batch") / "root"
+def module_root(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Path:
+    """One root for a whole test module and backend (starting an app costs about a second)."""
+    return tmp_path_factory.mktemp(f"batch-{backend}") / "root"
 
 
 @pytest.fixture(scope="module")
-def module_client(module_root: Path) -> Iterator[TestClient]:
+def module_client(module_root: Path, backend: str) -> Iterator[TestClient]:
     """The real app shared by a module's tests; the API-key throttle is set out of reach."""
-    with make_client(module_root, **{"authentication.api_key_max_failures": 100000}) as test_client:
+    overrides = {**store_overrides(backend, module_root), "authentication.api_key_max_failures": 100000}
+    with make_client(module_root, **overrides) as test_client:
         yield test_client
 
 

@@ -1,7 +1,7 @@
 """The Haplo-derived acceptance cases (../shared/haplo_cases), one test per case.
 
-A real ``gateway serve`` subprocess is started once for the module and the
-cases' own runner (``run_cases.py --json``) is run against it; each case then
+A real ``gateway serve`` subprocess is started once for the module and backend and
+the cases' own runner (``run_cases.py --json``) is run against it; each case then
 becomes one test whose failure message lists the runner's reasons. Without the
 cases folder or its runner the tests skip, naming the path; under ``CI=true`` they fail.
 """
@@ -18,14 +18,15 @@ from typing import Any
 import pytest
 
 from tests.support.haplo_cases import CASES_DIR, RUNNER, case_params, check_case_folder, require_cases
+from tests.support.postgres import store_env
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, start_server
 
 
 @pytest.fixture(scope="module")
-def case_results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def case_results(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[dict[str, Any]]:
     """Run every case once against a fresh server; ``{case: {"ok", "reasons"}}``."""
-    workdir = tmp_path_factory.mktemp("acceptance")
-    server = start_server(workdir / "root")
+    workdir = tmp_path_factory.mktemp(f"acceptance-{backend}")
+    server = start_server(workdir / "root", store_env(backend, workdir / "root"))
     out = workdir / "results.json"
     try:
         done = subprocess.run(
@@ -64,7 +65,7 @@ def test_case_folder_is_complete() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", case_params())
-def test_case(case: Path | None, request: pytest.FixtureRequest) -> None:
+def test_case(case: Path | None, backend: str, request: pytest.FixtureRequest) -> None:
     require_cases(runner=True)  # before the module's server is started for nothing
     assert case is not None
     case_results: dict[str, Any] = request.getfixturevalue("case_results")

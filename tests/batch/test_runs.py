@@ -16,6 +16,7 @@ from gateway.storage.system import SYSTEM_DB
 from tests.batch.conftest import BatchApi, minimal_control, start_api
 from tests.conftest import make_client
 from tests.support.held_blob import HeldBlob
+from tests.support.postgres import store_overrides
 
 PEOPLE = [
     {"first": "Ada", "last": "Lovelace", "email": "ada@example.com"},
@@ -163,8 +164,8 @@ def test_control_file_is_validated_once_per_run(api: BatchApi, monkeypatch: pyte
     assert len(checked) == 2
 
 
-def test_error_cap_from_configuration(root: Path) -> None:
-    with make_client(root, **{"import.max_errors": 5}) as client:
+def test_error_cap_from_configuration(root: Path, backend: str) -> None:
+    with make_client(root, **store_overrides(backend, root), **{"import.max_errors": 5}) as client:
         api = start_api(client)
         control = minimal_control()
         control["instructions"].append({"action": "log-error", "message": "bad"})
@@ -179,8 +180,8 @@ def test_error_cap_from_configuration(root: Path) -> None:
 
 
 @pytest.mark.parametrize(("cap", "logged"), [(3, 2), (0, 8)])
-def test_other_error_caps_from_configuration(root: Path, cap: int, logged: int) -> None:
-    with make_client(root, **{"import.max_errors": cap}) as client:
+def test_other_error_caps_from_configuration(root: Path, cap: int, logged: int, backend: str) -> None:
+    with make_client(root, **store_overrides(backend, root), **{"import.max_errors": cap}) as client:
         api = start_api(client)
         control = minimal_control()
         control["instructions"].append({"action": "log-error", "message": "bad"})
@@ -218,8 +219,8 @@ def test_copy_and_list(api: BatchApi) -> None:
     assert api.op({"operation": "get_import_batch"}, 400) == {"error": "'batch' is required"}
 
 
-def test_recovery_fails_running_and_requeues_scheduled(root: Path) -> None:
-    with make_client(root, **{"import.job_start_delay": 300}) as client:
+def test_recovery_fails_running_and_requeues_scheduled(root: Path, backend: str) -> None:
+    with make_client(root, **store_overrides(backend, root), **{"import.job_start_delay": 300}) as client:
         api = start_api(client)
         digest = api.upload_control(minimal_control())
         waiting = api.create_batch(digest, "waiting")
@@ -234,7 +235,7 @@ def test_recovery_fails_running_and_requeues_scheduled(root: Path) -> None:
     # The start delay (300 s) does not hold up shutdown: any bound well below it shows that,
     # and a loaded machine needs room (a shutdown here takes well under a second when idle).
     assert time.monotonic() - started < 120
-    with make_client(root) as client:
+    with make_client(root, **store_overrides(backend, root)) as client:
         api = BatchApi(client, "")
         assert api.wait(waiting)["state"] == "complete"
         info = api.op({"operation": "get_import_batch", "batch": crashed})
@@ -250,7 +251,7 @@ def test_recovery_fails_running_and_requeues_scheduled(root: Path) -> None:
         assert len(profiles(api)) == 2
 
 
-def test_shutdown_stops_a_running_batch_at_a_record_boundary(root: Path) -> None:
+def test_shutdown_stops_a_running_batch_at_a_record_boundary(root: Path, backend: str) -> None:
     total, held = 40000, 20000
     people = [{"first": "F", "last": f"L{i}", "email": f"p{i}@example.com"} for i in range(total)]
     data = json.dumps(people).encode()
@@ -258,7 +259,7 @@ def test_shutdown_stops_a_running_batch_at_a_record_boundary(root: Path) -> None
     # file only once the shutdown has begun, so it is still running when it is asked to stop.
     feed = HeldBlob(root, data, os.getpid(), held_at=len(json.dumps(people[:held]).encode()) - 1)
     try:
-        with make_client(root) as client:
+        with make_client(root, **store_overrides(backend, root)) as client:
             api = start_api(client)
             batch = api.create_batch(api.upload_control(minimal_control()))
             api.add_file(batch, "p", data)
@@ -274,7 +275,7 @@ def test_shutdown_stops_a_running_batch_at_a_record_boundary(root: Path) -> None
             feed.release_when(client.app.state.gateway.stopping)  # type: ignore[attr-defined]
     finally:
         feed.close()
-    with make_client(root) as client:
+    with make_client(root, **store_overrides(backend, root)) as client:
         api = BatchApi(client, "")
         info = api.op({"operation": "get_import_batch", "batch": batch})
         assert info["state"] == "error"

@@ -158,13 +158,14 @@ def test_failed_stream_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()] == []
 
 
-def test_leftover_temporary_files_are_cleaned_at_start(root: Path) -> None:
+def test_leftover_temporary_files_are_cleaned_at_start(root: Path, backend: str) -> None:
     from tests.conftest import make_client
+    from tests.support.postgres import store_overrides
 
     tmp = root / "blobs" / "tmp"
     tmp.mkdir(parents=True)
     (tmp / "dead.part").write_bytes(b"half an upload")
-    with make_client(root) as client:
+    with make_client(root, **store_overrides(backend, root)) as client:
         assert client.get("/health").status_code == 200
         assert not (tmp / "dead.part").exists()
     assert os.listdir(tmp) == []

@@ -1,4 +1,7 @@
-"""Fixtures for the Operations API tests: a dev.dog table with HarperDB's sample dogs."""
+"""Fixtures for the Operations API tests: a dev.dog table with HarperDB's sample dogs.
+
+Every test here runs on each storage backend (``backend``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import Ops, basic
+from tests.support.postgres import BACKENDS
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
 
 DOGS: list[dict[str, Any]] = [
     {"id": 1, "dog_name": "Penny", "owner_name": "Kyle", "age": 5, "weight_lbs": 35.5, "breed_id": 154},

@@ -5,9 +5,12 @@ from __future__ import annotations
 import io
 import tarfile
 
+import pytest
+
 from gateway.storage.rocksdb import open_rocksdb
 from tests.conftest import make_client
 from tests.operations.conftest import DOGS
+from tests.support.postgres import store_overrides
 
 
 def test_create_and_drop_database(op):
@@ -302,7 +305,19 @@ def test_expiration(op):
     ) == {"error": "'expiration' must be a positive number of seconds"}
 
 
-def test_get_backup_holds_only_that_database(dogs, root, tmp_path):
+def test_get_backup_on_postgres_names_pg_dump(dogs, backend):
+    if backend != "postgres":
+        pytest.skip("the embedded store makes backups (the test below)")
+    answer = dogs({"operation": "get_backup", "database": "dev"}, 400)
+    assert "pg_dump --schema=" in answer["error"] and "pg_restore" in answer["error"]
+    assert dogs({"operation": "get_backup", "database": "nope"}, 404) == {
+        "error": "database 'nope' does not exist"
+    }
+
+
+def test_get_backup_holds_only_that_database(dogs, root, tmp_path, backend):
+    if backend == "postgres":
+        pytest.skip("a PostgreSQL store is backed up with pg_dump (the test above)")
     dogs({"operation": "create_database", "database": "other"})
     dogs({"operation": "create_table", "database": "other", "table": "secret_table", "primary_key": "id"})
     dogs(
@@ -336,8 +351,8 @@ def test_get_backup_holds_only_that_database(dogs, root, tmp_path):
     }
 
 
-def test_restart_keeps_tables_and_records(root):
-    with make_client(root) as client:
+def test_restart_keeps_tables_and_records(root, backend):
+    with make_client(root, **store_overrides(backend, root)) as client:
         from tests.conftest import ADMIN_AUTH
 
         def op(body):
@@ -348,7 +363,7 @@ def test_restart_keeps_tables_and_records(root):
         op({"operation": "create_table", "database": "dev", "table": "dog", "primary_key": "id"})
         op({"operation": "insert", "database": "dev", "table": "dog", "records": DOGS})
         op({"operation": "drop_attribute", "database": "dev", "table": "dog", "attribute": "weight_lbs"})
-    with make_client(root) as client:
+    with make_client(root, **store_overrides(backend, root)) as client:
         answer = client.post(
             "/",
             json={

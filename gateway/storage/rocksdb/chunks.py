@@ -10,7 +10,6 @@ the chunk's key range is empty).
 from __future__ import annotations
 
 import operator
-import uuid
 from collections import deque
 from collections.abc import Sequence
 from itertools import repeat
@@ -20,11 +19,10 @@ import orjson
 import rocksdict
 
 from gateway.storage import keys as K
-from gateway.storage.errors import ChunkRecordError
-from gateway.storage.harper_types import type_errors, types_ok
-from gateway.storage.records import CREATED, UPDATED, ChunkPlan, EncodedChunk, TableInfo, WriteMode
+from gateway.storage.records import CREATED, UPDATED, ChunkPlan, EncodedChunk, WriteMode
 from gateway.storage.rocksdb.database import RocksDatabase, TableHandle
 from gateway.storage.rocksdb.staging import stage_writes
+from gateway.storage.writeplan import check_chunk_types, chunk_keys
 
 
 class RocksChunkWrites:
@@ -51,9 +49,9 @@ class RocksChunkWrites:
         entry = rocks.get_table(database, table)
         info = entry.info
         stamp = rocks.now_ms() if stamp is None else stamp
-        live, ekeys, skipped = _chunk_keys(records, info.primary_key, mode)
+        live, ekeys, skipped = chunk_keys(records, info.primary_key, mode)
         if info.schema_defined:
-            _check_chunk_types(info, records)
+            check_chunk_types(info, records)
         if not live:
             return 0, skipped
         new_names = set().union(*live).difference(info.attributes)
@@ -137,49 +135,6 @@ def _chunk_batch(entry: TableHandle, chunk: EncodedChunk) -> rocksdict.WriteBatc
     for attribute, entries in chunk.index.items():
         deque(map(put, entries, repeat(b""), repeat(entry.index_handles[attribute])), 0)
     return batch
-
-
-def _chunk_keys(
-    records: list[dict[str, Any]], pk: str, mode: WriteMode
-) -> tuple[list[dict[str, Any]], list[bytes], int]:
-    """The records to write, their encoded keys, and how many were skipped (update without key)."""
-    keys = list(map(dict.get, records, repeat(pk)))
-    kinds = set(map(type, keys))
-    if kinds <= {int, str} and (str not in kinds or "" not in keys):
-        try:
-            return records, K.encode_keys(keys), 0
-        except K.UnencodableKey:
-            pass
-    live: list[dict[str, Any]] = []
-    encoded: list[bytes] = []
-    skipped = 0
-    for index, (record, key) in enumerate(zip(records, keys, strict=True)):
-        kind = type(key)
-        if key is None or key == "":
-            if mode == "update":
-                skipped += 1
-                continue
-            key = record[pk] = str(uuid.uuid4())
-        elif kind is not int and kind is not str and kind is not float:
-            raise ChunkRecordError(
-                index, f"invalid primary key value {orjson.dumps(key).decode()} for '{pk}'"
-            )
-        try:
-            encoded.append(K.encode_key(key))
-        except K.UnencodableKey as exc:
-            raise ChunkRecordError(index, str(exc)) from exc
-        live.append(record)
-    return live, encoded, skipped
-
-
-def _check_chunk_types(info: TableInfo, records: Sequence[dict[str, Any]]) -> None:
-    types = info.declared_types()
-    if not types or types_ok(records, types):
-        return
-    for index, record in enumerate(records):
-        errors = type_errors(record, types)
-        if errors:
-            raise ChunkRecordError(index, ". ".join(errors))
 
 
 def _range_empty(cf: Any, low: bytes, high: bytes) -> bool:

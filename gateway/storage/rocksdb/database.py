@@ -40,17 +40,16 @@ from gateway.storage import keys as K
 from gateway.storage.errors import (
     RECORDS_STORE,
     DatabaseNotFound,
-    InvalidRecord,
     OutOfSpace,
     StoreError,
     StoreFailure,
     StoreLocked,
     TableNotFound,
 )
-from gateway.storage.names import name_problem
 from gateway.storage.ports import Clock
 from gateway.storage.records import AttributeInfo, TableInfo
 from gateway.storage.rocksdb.failures import NO_SPACE_TEXTS, FailureTranslator
+from gateway.storage.writeplan import check_new_attributes
 
 log = logging.getLogger("gateway.storage")
 
@@ -381,11 +380,7 @@ class RocksDatabase:
         the middle of drop_attribute.
         """
         names = list(names)
-        for name in names:
-            if name not in entry.info.attributes:
-                problem = name_problem(name, "attribute name")
-                if problem is not None:
-                    raise InvalidRecord(problem)
+        check_new_attributes(entry.info, names)
         index = (not entry.info.schema_defined) if indexed is None else indexed
         # The table's own lock, not the metadata lock: writers hold table locks when they
         # get here, and the metadata lock is always taken before table locks (drop_table).

@@ -3,19 +3,26 @@
 A backend is correct when this suite passes on it unchanged. Add a backend by
 adding an opener to ``_OPENERS``: a function of a place (a directory for the
 test) and a clock that opens the store there, empty the first time, and the
-same store again after a close (a restart).
+same store again after a close (a restart). A backend that needs a server gets
+its opener from a fixture (and is skipped where none answers). ``FEATURES`` says
+what a backend documents as different; tests admit that, not the backend's name.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from gateway.storage.ports import Storage
+from gateway.storage.postgres import open_postgres
 from gateway.storage.rocksdb import open_rocksdb
+from tests.support.postgres import postgres_dsn, schema_for
+
+__all__ = ["postgres_dsn"]  # a fixture the postgres opener uses
 
 START = 1_700_000_000.0
 """The manual clock's first reading (seconds since the epoch)."""
@@ -34,11 +41,20 @@ class ManualClock:
         self.now += seconds
 
 
+@dataclass(frozen=True)
+class Features:
+    """What a backend offers beyond what every backend must (its documented differences)."""
+
+    archives: bool = True
+    """``Backup.checkpoint`` and ``database_archive`` copy the store; without: both answer NotSupported."""
+
+
 class StoreFactory:
     """Opens the backend's store for one test, and again after a close (a restart)."""
 
     def __init__(self, backend: str, opener: Opener, home: Path, clock: ManualClock) -> None:
         self.backend = backend
+        self.features = FEATURES[backend]
         self._opener = opener
         self._home = home
         self.clock = clock
@@ -61,13 +77,31 @@ class StoreFactory:
 
 
 Opener = Callable[[Path, ManualClock], Storage]
-_OPENERS: dict[str, Opener] = {"rocksdb": open_rocksdb}
-BACKENDS = sorted(_OPENERS)
+
+
+def _postgres(request: pytest.FixtureRequest) -> Opener:
+    """A schema of its own per place, in this run's PostgreSQL database."""
+    dsn: str = request.getfixturevalue("postgres_dsn")
+
+    def opener(place: Path, clock: ManualClock) -> Storage:
+        return open_postgres(dsn, clock, schema=schema_for(place))
+
+    return opener
+
+
+_OPENERS: dict[str, Callable[[pytest.FixtureRequest], Opener]] = {
+    "rocksdb": lambda request: open_rocksdb,
+    "postgres": _postgres,
+}
+FEATURES = {"rocksdb": Features(), "postgres": Features(archives=False)}
+BACKENDS = list(_OPENERS)
+"""The embedded store first: it needs no server (the engine's fake runs beside the first backend)."""
 
 
 @pytest.fixture(params=BACKENDS)
 def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
-    made = StoreFactory(request.param, _OPENERS[request.param], tmp_path / "db", ManualClock())
+    opener = _OPENERS[request.param](request)
+    made = StoreFactory(request.param, opener, tmp_path / "db", ManualClock())
     yield made
     made.close_all()
 

@@ -1,0 +1,71 @@
+"""The ImportWrites port on PostgreSQL: key checks, attribute registration, and a group of final
+records written in one transaction (the commit buffer of a batch run).
+
+A group of new records (``fresh`` keys) takes four round trips whatever its size:
+begin, the relation locks, one pipeline of the inserts of records and index
+entries and the record counts, and the commit. Records that may be stored already
+are read (and locked) in one more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from gateway.storage.postgres.database import Connection, PgDatabase
+from gateway.storage.postgres.staging import Plan, begin, bump_versions, finish, read_stored, register
+from gateway.storage.records import FinalRecord, WriteMode
+from gateway.storage.writeplan import keys_for_write
+
+
+class PgImportWrites:
+    """Prepared writes: the records arrive final and encoded; only index changes are computed here."""
+
+    def __init__(self, database: PgDatabase) -> None:
+        self._db = database
+
+    def check_keys(
+        self, database: str, table: str, records: Sequence[dict[str, Any]], mode: WriteMode
+    ) -> list[Any]:
+        return keys_for_write(self._db.table(database, table).info, records, mode)
+
+    def ensure_attributes(self, database: str, table: str, names: Iterable[str]) -> None:
+        db = self._db
+        wanted = set(names)
+        if wanted.issubset(db.table(database, table).info.attributes):
+            return
+
+        def work(conn: Connection) -> None:
+            plan = Plan(db.table(database, table))
+            register(conn, db, plan, wanted)
+            if plan.registered:
+                bump_versions(conn, db, [plan.table.id])
+
+        db.transact(work)
+        db.refresh()
+
+    def write_records(self, database: str, tables: Mapping[str, Mapping[bytes, FinalRecord]]) -> int:
+        """Every table is looked up before anything is written (TableNotFound writes nothing)."""
+        db = self._db
+        for table in tables:
+            db.table(database, table)
+        if not any(tables.values()):
+            return 0
+
+        def work(conn: Connection) -> tuple[int, bool]:
+            plans = {table: Plan(db.table(database, table)) for table in tables}
+            begin(conn, [plan.table for plan in plans.values()])
+            for table, plan in sorted(plans.items(), key=lambda item: item[1].table.id):
+                items = tables[table]
+                register(conn, db, plan, {n for item in items.values() for n in item.record})
+                read_stored(conn, plan, [ekey for ekey, item in items.items() if not item.fresh])
+                for ekey, item in items.items():
+                    plan.final[ekey] = item.record
+                    plan.raw[ekey] = item.raw
+            finish(conn, db, plans.values())
+            return sum(len(items) for items in tables.values()), any(p.registered for p in plans.values())
+
+        written, registered = db.transact(work)
+        if registered:
+            db.refresh()
+        return written
