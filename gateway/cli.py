@@ -111,7 +111,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     _common(serve)
     serve.add_argument("--host", help="bind address (env GATEWAY_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (env GATEWAY_PORT, default 9925)")
-    backup = sub.add_parser("backup", help="write a checkpoint of a stopped server's store (embedded store; PostgreSQL: use pg_dump)")
+    backup = sub.add_parser(
+        "backup",
+        help="write a checkpoint of a stopped server's store (embedded store; PostgreSQL: use pg_dump)",
+    )
     _common(backup)
     backup.add_argument("dir")
     commands: dict[str, Command] = {"serve": cmd_serve, "backup": cmd_backup}
