@@ -13,6 +13,7 @@ from typing import Any
 from gateway.errors import OperationError
 from gateway.storage.errors import DatabaseNotFound, TableNotFound
 from gateway.storage.names import control_character
+from gateway.storage.numbers import MAX_EXACT_INTEGER
 from gateway.storage.ports import Catalog
 from gateway.storage.records import TableInfo
 from gateway.storage.system import SYSTEM_DB
@@ -81,13 +82,29 @@ def boolean(body: dict[str, Any], name: str, default: bool) -> bool:
 
 
 def integer(body: dict[str, Any], name: str, default: int | None, minimum: int = 0) -> int | None:
-    """A non-negative (by default) integer field with a default."""
+    """A non-negative (by default) integer field with a default (``5.0`` is the integer 5, as in JSON)."""
     value = body.get(name, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    number = json_integer(value)
+    if number is None and isinstance(value, float) and value.is_integer():
+        raise OperationError(f"'{name}' must be an integer of at most {MAX_EXACT_INTEGER}")
+    if number is None or number < minimum:
         raise OperationError(f"'{name}' must be an integer of at least {minimum}")
-    return value
+    return number
+
+
+def json_integer(value: Any) -> int | None:
+    """``value`` as an int if it is a JSON integer the store keeps exactly, else None.
+
+    JSON does not tell ``5`` from ``5.0`` (HarperDB reads both as the number 5), so an
+    integral float counts, up to ±2**53 like integer literals (:mod:`gateway.storage.numbers`).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not (value.is_integer() and abs(value) <= MAX_EXACT_INTEGER):
+        return None
+    return int(value)
 
 
 def array(body: dict[str, Any], name: str) -> list[Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.config import default_config, leaves, write_config_file
 from gateway.errors import OperationError
+from gateway.fields import json_integer
 from gateway.operations.registry import OperationContext, operation
 from gateway.storage.errors import is_no_space
 
@@ -55,7 +56,7 @@ def _check_value(path: tuple[str, ...], value: Any, default: Any) -> str | None:
         ok = isinstance(value, bool)
         wanted = "a boolean"
     elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
+        ok = json_integer(value) is not None
         wanted = "an integer"
     elif isinstance(default, list):
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
@@ -97,7 +98,13 @@ def parse_changes(body: dict[str, Any]) -> dict[tuple[str, ...], Any]:
     problems = [p for p in (_check_value(path, v, defaults[path]) for path, v in changes.items()) if p]
     if problems:
         raise OperationError("; ".join(problems))
-    return changes
+    # 5.0 is the integer 5 (JSON does not tell them apart): written as 5
+    return {
+        path: json_integer(v)
+        if isinstance(defaults[path], int) and not isinstance(defaults[path], bool)
+        else v
+        for path, v in changes.items()
+    }
 
 
 @operation("get_configuration", super_user=True, internal_name="getConfiguration")

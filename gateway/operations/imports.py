@@ -174,8 +174,10 @@ def list_import_batches(ctx: OperationContext, body: dict[str, Any]) -> Any:
     if state is not None and state not in STATES:
         raise OperationError(f"'state' must be one of: {', '.join(STATES)}")
     limit = body.get("limit")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise OperationError("'limit' must be a non-negative integer")
+    if limit is not None:
+        limit = fields.json_integer(limit)
+        if limit is None or limit < 0:
+            raise OperationError("'limit' must be a non-negative integer")
     return _batches(ctx).list(state, limit)
 
 

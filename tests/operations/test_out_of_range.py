@@ -71,3 +71,22 @@ def test_expiration_up_to_2_53_seconds_is_kept(op: Ops) -> None:
 def test_a_model_as_json_text_with_a_64_bit_number_is_registered(op: Ops) -> None:
     text = json.dumps({**MODEL, "note": 2**63 - 1})
     assert op({"operation": "add_import_model", "model": text, "replace": None})["tables"] == ["t"]
+
+
+def test_integral_floats_are_integers(op: Ops, root) -> None:
+    """JSON does not tell 5 from 5.0 (schemathesis sent 3757.0 for an integer ``limit``: 400 before)."""
+    assert op({"operation": "read_log", "limit": 2.0, "start": 0.0}) is not None
+    assert op({"operation": "read_audit_log", "limit": 1.0}) is not None
+    assert op({"operation": "list_import_batches", "limit": 3.0}) == []
+    op({"operation": "set_configuration", "http.port": 9930.0})
+    assert "port: 9930\n" in (root / "gateway-config.yaml").read_text("utf-8")
+    for body in (
+        {"operation": "read_log", "limit": 2.5},
+        {"operation": "read_log", "limit": 1e300},
+        {"operation": "list_import_batches", "limit": 1e300},
+        {"operation": "set_configuration", "http.port": 1.5},
+    ):
+        assert op.raw(body).status_code == 400, body
+    assert op.raw({"operation": "read_log", "limit": 1e300}).json() == {
+        "error": f"'limit' must be an integer of at most {2**53}"
+    }
