@@ -79,7 +79,7 @@ ISO_DATE_TEXT: Final = (
     "RFC 3339 dates and date-times are always accepted."
 )
 EPOCH_MS_MIN: Final = -62135596800000  # 0001-01-01T00:00:00Z
-EPOCH_MS_MAX: Final = 253402300799999  # 9999-12-31T23:59:59.999Z
+EPOCH_MS_END: Final = 253402300800000  # 10000-01-01T00:00:00Z, the first instant beyond
 BATCH_ID: Final = "^[A-Za-z0-9][A-Za-z0-9_-]{42}[A-Za-z0-9]$"
 DIGEST: Final = "^[0-9a-f]{64}$"
 
@@ -211,7 +211,7 @@ SHARED: dict[str, Schema] = {
     "LogTime": {
         "anyOf": [
             {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]},
-            {"type": "number", "minimum": EPOCH_MS_MIN, "maximum": EPOCH_MS_MAX},
+            {"type": "number", "minimum": EPOCH_MS_MIN, "exclusiveMaximum": EPOCH_MS_END},
             {"type": "null"},
         ],
         "description": "An ISO 8601 date or date-time (no zone: UTC), or epoch milliseconds, within years "
@@ -585,7 +585,7 @@ _API_KEY_NAME: Schema = {
 _EXPIRES: Schema = {
     "anyOf": [
         {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}]},
-        {"type": "number", "minimum": EPOCH_MS_MIN, "maximum": EPOCH_MS_MAX},
+        {"type": "number", "minimum": EPOCH_MS_MIN, "exclusiveMaximum": EPOCH_MS_END},
         {"type": "null"},
     ],
     "description": "When the key stops working: an ISO 8601 date or date-time (no zone: UTC) or epoch "
@@ -989,7 +989,8 @@ DOCS: dict[str, OperationDoc] = {
         MESSAGE,
         closed=True,
         description="Keys nested, dotted (`http.port`) or flattened (`http_port`); unknown keys are refused "
-        "(400), and at least one is needed. 409 when the server has no configuration file.",
+        "(400), and at least one is needed. A key given in two spellings takes the later value; each value "
+        "must have the key's type. 409 when the server has no configuration file.",
     ),
     "registration_info": _doc(
         "Name and version.", {}, "", "403", _object({"name": STRING, "version": STRING})

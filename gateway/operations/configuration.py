@@ -68,10 +68,14 @@ def _check_value(path: tuple[str, ...], value: Any, default: Any) -> str | None:
 
 
 def parse_changes(body: dict[str, Any]) -> dict[tuple[str, ...], Any]:
-    """The body's settings as ``{key path: value}``; 400 listing unknown keys and wrong types."""
+    """The body's settings as ``{key path: value}``; 400 listing unknown keys and wrong types.
+
+    A key given in two spellings (``http.port`` and ``http_port``) takes the later value, and
+    each value given must have the key's type.
+    """
     defaults = dict(leaves(default_config()))
     flat = {"_".join(path): path for path in defaults}
-    changes: dict[tuple[str, ...], Any] = {}
+    given: list[tuple[tuple[str, ...], Any]] = []
     unknown: list[str] = []
     for key, value in body.items():
         if key == "operation":
@@ -82,28 +86,28 @@ def parse_changes(body: dict[str, Any]) -> dict[tuple[str, ...], Any]:
                 unknown.append(key)
             for path, leaf in nested:
                 if path in defaults:
-                    changes[path] = leaf
+                    given.append((path, leaf))
                 else:
                     unknown.append(".".join(path))
             continue
         path = tuple(key.split(".")) if "." in key else flat.get(key, (key,))
         if path in defaults:
-            changes[path] = value
+            given.append((path, value))
         else:
             unknown.append(key)
     if unknown:
         raise OperationError(f"Unknown configuration keys: {', '.join(sorted(unknown))}")
-    if not changes:
+    if not given:
         raise OperationError("set_configuration needs at least one configuration key")
-    problems = [p for p in (_check_value(path, v, defaults[path]) for path, v in changes.items()) if p]
+    problems = [p for p in (_check_value(path, v, defaults[path]) for path, v in given) if p]
     if problems:
-        raise OperationError("; ".join(problems))
+        raise OperationError("; ".join(dict.fromkeys(problems)))
     # 5.0 is the integer 5 (JSON does not tell them apart): written as 5
     return {
         path: json_integer(v)
         if isinstance(defaults[path], int) and not isinstance(defaults[path], bool)
         else v
-        for path, v in changes.items()
+        for path, v in given
     }
 
 

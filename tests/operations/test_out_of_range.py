@@ -90,3 +90,11 @@ def test_integral_floats_are_integers(op: Ops, root) -> None:
     assert op.raw({"operation": "read_log", "limit": 1e300}).json() == {
         "error": f"'limit' must be an integer of at most {2**53}"
     }
+
+
+def test_a_configuration_key_in_two_spellings_has_each_value_checked(op: Ops, root) -> None:
+    """The fuzzer's case: a wrong value under one spelling was dropped for a right one under another."""
+    body = {"operation": "set_configuration", "http_port": [1], "http.port": 9931}
+    assert op.raw(body).json() == {"error": "'http.port' must be an integer"}
+    op({"operation": "set_configuration", "http_port": 9932, "http": {"port": 9933}})
+    assert "port: 9933\n" in (root / "gateway-config.yaml").read_text("utf-8")
