@@ -1122,6 +1122,8 @@ def operation_schema(name: str, source: str) -> Schema:
         "x-statuses": statuses(source),
         "x-answer": f"answer_{source}",
     }
+    if doc.media != "application/json":
+        schema["x-answer-media"] = doc.media
     if doc.closed:
         schema["minProperties"] = 2
     if len(alternatives) == 1:

@@ -131,7 +131,7 @@ CHECKS = (
     "positive_data_acceptance",
     "negative_data_rejection",
 )
-MIN_CALLS = 1000
+MIN_CALLS = 2500
 
 
 @pytest.fixture(scope="module")
