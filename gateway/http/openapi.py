@@ -380,14 +380,25 @@ def fields_source(name: str) -> str | None:
     return next((n for n, s in sorted(OPERATIONS.items()) if s.handler is handler and n in DOCS), None)
 
 
+def undescribed_schema(name: str) -> Schema:
+    return {
+        "type": "object",
+        "title": name,
+        "description": "An operation of this gateway (not described yet).",
+        "properties": {"operation": {"type": "string", "const": name}},
+        "required": ["operation"],
+        "x-statuses": [200, 400, 401, 403, 404, 409, 429, 507],
+    }
+
+
 def operation_schemas() -> dict[str, Schema]:
     """``op_<name>`` for every registered operation and ``answer_<name>`` for every described one."""
     schemas: dict[str, Schema] = {}
     for name in sorted(OPERATIONS):
         source = fields_source(name)
-        if source is None:
-            raise LookupError(f"operation {name!r} has no description in gateway.http.openapi_operations")
-        schemas[f"op_{name}"] = operation_schema(name, source)
+        # An operation not described yet (tests/openapi fails until it is) gets a permissive branch:
+        # the description never omits one.
+        schemas[f"op_{name}"] = operation_schema(name, source) if source else undescribed_schema(name)
     for source in sorted(DOCS):
         schemas[f"answer_{source}"] = answer_schema(source)
     return schemas

@@ -556,7 +556,7 @@ _SEARCH_BY_VALUE: dict[str, Schema] = {
     "attribute": {
         "type": "string",
         "minLength": 1,
-        "description": "An attribute of the table (alias search_attribute).",
+        "description": "An attribute of the table (alias search_attribute); 400 `unknown attribute` otherwise.",
     },
     "value": {
         "$ref": "#/components/schemas/Scalar",

@@ -218,7 +218,7 @@ def operation_document(document: Doc, path: str, which: str) -> Doc:
         response = copy.deepcopy(post["responses"][str(status)])
         if status == 200:  # the operation's own answer, in its one media type
             media = schema.get("x-answer-media", "application/json")
-            answer = {"$ref": f"#/components/schemas/{schema['x-answer']}"}
+            answer = {"$ref": f"#/components/schemas/{schema.get('x-answer', 'JsonValue')}"}
             response["content"] = {media: {"schema": answer}}
         responses[str(status)] = response
     doc["paths"] = {

@@ -4,6 +4,7 @@ run of every operation against a real server (how: ``tests/openapi/harness.py``)
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from gateway.http.openapi import fields_source
+from gateway.http.openapi import fields_source, operation_schemas
 from gateway.http.openapi_operations import DOCS
 from gateway.operations import OPERATIONS
 from tests.openapi.harness import (
@@ -89,6 +90,13 @@ def test_every_registered_operation_is_described():
         assert set(doc.required) <= set(doc.properties), name
         if OPERATIONS[name].super_user or OPERATIONS[name].permission:
             assert 403 in doc.statuses, name
+
+
+def test_an_operation_not_described_yet_still_gets_a_branch(monkeypatch):
+    new = dataclasses.replace(OPERATIONS["describe_all"], name="zz_new", handler=lambda ctx, body: None)
+    monkeypatch.setitem(OPERATIONS, "zz_new", new)
+    assert fields_source("zz_new") is None
+    assert operation_schemas()["op_zz_new"]["description"] == "An operation of this gateway (not described yet)."
 
 
 def test_without_credentials_every_operation_but_the_token_ones_is_401(client):
