@@ -12,7 +12,8 @@ from typing import Any
 
 from gateway.errors import OperationError
 from gateway.storage.errors import DatabaseNotFound, TableNotFound
-from gateway.storage.names import control_character
+from gateway.storage.names import FORBIDDEN_IN_NAMES, MAX_NAME_LENGTH, control_character
+from gateway.storage.numbers import MAX_EXACT_INTEGER
 from gateway.storage.ports import Catalog
 from gateway.storage.records import TableInfo
 from gateway.storage.system import SYSTEM_DB
@@ -25,8 +26,6 @@ FIELD_ALIASES = {
 }
 """HarperDB's deprecated spellings, accepted everywhere: old name → current name."""
 DEFAULT_DATABASE = "data"
-_FORBIDDEN_NAME_CHARS = set("/`")
-MAX_NAME_LENGTH = 250
 
 
 def with_aliases(body: dict[str, Any]) -> dict[str, Any]:
@@ -81,13 +80,29 @@ def boolean(body: dict[str, Any], name: str, default: bool) -> bool:
 
 
 def integer(body: dict[str, Any], name: str, default: int | None, minimum: int = 0) -> int | None:
-    """A non-negative (by default) integer field with a default."""
+    """A non-negative (by default) integer field with a default (``5.0`` is the integer 5, as in JSON)."""
     value = body.get(name, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    number = json_integer(value)
+    if number is None and isinstance(value, float) and value.is_integer():
+        raise OperationError(f"'{name}' must be an integer of at most {MAX_EXACT_INTEGER}")
+    if number is None or number < minimum:
         raise OperationError(f"'{name}' must be an integer of at least {minimum}")
-    return value
+    return number
+
+
+def json_integer(value: Any) -> int | None:
+    """``value`` as an int if it is a JSON integer the store keeps exactly, else None.
+
+    JSON does not tell ``5`` from ``5.0`` (HarperDB reads both as the number 5), so an
+    integral float counts, up to ±2**53 like integer literals (:mod:`gateway.storage.numbers`).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not (value.is_integer() and abs(value) <= MAX_EXACT_INTEGER):
+        return None
+    return int(value)
 
 
 def array(body: dict[str, Any], name: str) -> list[Any]:
@@ -110,7 +125,7 @@ def check_name(value: str, what: str) -> None:
     C0 or C1 control character or DEL; :mod:`gateway.storage.names`)."""
     if len(value) > MAX_NAME_LENGTH:
         raise OperationError(f"'{what}' must be at most {MAX_NAME_LENGTH} characters")
-    if control_character(value) is not None or any(ch in _FORBIDDEN_NAME_CHARS for ch in value):
+    if control_character(value) is not None or any(ch in FORBIDDEN_IN_NAMES for ch in value):
         raise OperationError(f"'{what}' cannot include backticks, forward slashes or control characters")
 
 

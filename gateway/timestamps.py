@@ -4,7 +4,9 @@
 - :func:`epoch_ms` / :func:`iso_ms`: whole epoch milliseconds (HarperDB's job times) and their ISO form;
 - :func:`parse_iso_ms`: the dates of job searches and ``delete_records_before``. Accepted:
   ``2021-01-25``, ``2021-01-25T23:05``, ``2021-01-25T23:05:27``, with an optional fraction
-  and an optional zone (``Z``, ``+01:00``, ``+0100``); no zone means UTC.
+  and an optional zone (``Z``, ``+01:00``, ``+0100``, below 24 hours); no zone means UTC. ``T`` and
+  ``Z`` may be lower case and a space may stand for ``T``, so every RFC 3339 date and date-time is
+  accepted but for a leap second.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ def iso_ms(ms: int | float) -> str:
 
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
-    r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?"
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?"
+    r"\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?"
 )
 
 
@@ -48,11 +50,11 @@ def parse_iso_ms(text: Any) -> float | None:
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micros = int((fraction or "0")[:6].ljust(6, "0"))
     tz = UTC
-    if zone and zone != "Z":
-        digits = zone[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
-        tz = timezone(offset if zone[0] == "+" else -offset)
     try:
+        if zone and zone not in "Zz":
+            digits = zone[1:].replace(":", "")
+            offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+            tz = timezone(offset if zone[0] == "+" else -offset)  # ValueError from 24 hours on
         moment = datetime(
             int(year),
             int(month),

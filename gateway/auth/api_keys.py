@@ -98,23 +98,26 @@ def load_or_create_secret(path: Path) -> bytes:
 
 
 def parse_expires(value: Any) -> str | None:
-    """``expires`` as an ISO-8601 UTC string (accepts ISO text or epoch milliseconds)."""
+    """``expires`` as an ISO-8601 UTC string (accepts ISO text or epoch milliseconds, years 1 to 9999)."""
     if value is None or value == "":
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        moment = datetime.fromtimestamp(float(value) / 1000.0, UTC)
-    elif isinstance(value, str):
+    wrong = "'expires' must be an ISO-8601 date or epoch milliseconds"
+    if isinstance(value, str):
         try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError as exc:
-            raise ApiKeyRequestError(
-                f"'expires' must be an ISO-8601 date or epoch milliseconds: {value}"
-            ) from exc
+            raise ApiKeyRequestError(f"{wrong}: {value}") from exc
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-    else:
-        raise ApiKeyRequestError("'expires' must be an ISO-8601 date or epoch milliseconds")
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    elif not isinstance(value, int | float) or isinstance(value, bool):
+        raise ApiKeyRequestError(wrong)
+    try:
+        if not isinstance(value, str):
+            moment = datetime.fromtimestamp(float(value) / 1000.0, UTC)
+        utc = moment.astimezone(UTC)
+    except (OverflowError, OSError, ValueError) as exc:  # beyond the years 1 to 9999 in UTC
+        raise ApiKeyRequestError(f"{wrong} within the years 1 to 9999") from exc
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def path_allows(rule: str, request_path: str) -> bool:

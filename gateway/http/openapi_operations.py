@@ -1,89 +1,386 @@
-"""Request-body schemas of the operations of ``POST /``, for the OpenAPI description.
+"""The operations of ``POST /`` as JSON Schema, for the OpenAPI description: as strict as the server.
 
-``OPERATION_FIELDS`` maps an operation name to the JSON Schema properties of its
-body (besides ``operation``) and the required ones. The generator in
-``gateway.http.openapi`` turns every registered operation into one branch of a
-``oneOf`` discriminated by ``operation``; a registered operation missing here
-gets a permissive branch, so the description never omits one.
+One :class:`OperationDoc` per operation (``DOCS``; an alias such as ``create_schema``
+shares its operation's): its fields with their types, lengths, patterns and enums, which
+are required, the statuses it can answer and the shape of its 200 answer. The schemas
+say what the handlers (``gateway/operations/*.py``) and the checks they share
+(``gateway/fields.py``, ``gateway/query/conditions.py``, ``gateway/http/body_limits.py``)
+accept, no more and no less, except where JSON Schema cannot say it (each such rule is
+written in the schema's ``description``):
+
+- **state**: a table, attribute, role, user, model, batch or job that must exist (or must
+  not): 400/404/409 as each operation's statuses say;
+- **cross-field rules** that are not about presence: ``primary_key`` against the attribute
+  marked ``isPrimaryKey``, a SQL statement's grammar, a model's or a control file's
+  references between its parts;
+- **whole-body limits**: at most 128 levels of arrays and objects (the body is level 1).
+
+Every object admits fields it does not name (the server ignores them, except
+``set_configuration``, which refuses unknown keys) whose values are any JSON value the
+server keeps exactly: integers within ±2**53 (:mod:`gateway.storage.numbers`).
+HarperDB's deprecated field names (``schema``, ``hash_values``, ``search_attribute``,
+``search_value``) stand in for the current ones (``gateway.fields.FIELD_ALIASES``): the
+current name wins when both are given.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from gateway.auth.api_keys import DEFAULT_PATH
+from gateway.config import default_config, leaves
+from gateway.fields import FIELD_ALIASES
+from gateway.http.body_limits import MAX_BODY_DEPTH
+from gateway.imports.service import STATES
+from gateway.query.conditions import COMPARATORS, MAX_CONDITIONS, MAX_DEPTH
+from gateway.query.matching import MAX_SORT_DEPTH
+from gateway.storage.harper_types import HARPER_TYPES, canonical_type
+from gateway.storage.names import MAX_NAME_LENGTH
+from gateway.storage.numbers import MAX_EXACT_INTEGER
 
 Schema = dict[str, Any]
 
-STRING: Schema = {"type": "string"}
-BOOL: Schema = {"type": "boolean"}
-INT: Schema = {"type": "integer", "minimum": 0}
-ANY: Schema = {}
-OBJECT: Schema = {"type": "object", "additionalProperties": True}
-DATABASE: Schema = {"type": "string", "description": "Database (alias: schema); default 'data'."}
-TABLE: Schema = {"type": "string"}
-RECORDS: Schema = {"type": "array", "items": OBJECT, "description": "Records (JSON objects)."}
-IDS: Schema = {"type": "array", "items": ANY, "description": "Primary keys (alias: hash_values)."}
-ATTRIBUTES: Schema = {
-    "type": "array",
-    "items": STRING,
-    "description": "Attributes to return; ['*'] for all.",
+
+def ref(name: str) -> Schema:
+    """A reference to ``components/schemas/<name>``."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    """``schema`` or null (the server takes null as "not given")."""
+    if "$ref" in schema:
+        return {"anyOf": [schema, {"type": "null"}]}
+    out = dict(schema)
+    kinds = out["type"] if isinstance(out["type"], list) else [out["type"]]
+    out["type"] = [*kinds, "null"]
+    return out
+
+
+def case_insensitive(*words: str) -> str:
+    """A pattern matching any of ``words`` in any letter case (ECMA regexes have no flags)."""
+    alternatives = ["".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in w) for w in words]
+    return "^(" + "|".join(alternatives) + ")$"
+
+
+def integer(minimum: int = 0, maximum: int = MAX_EXACT_INTEGER) -> Schema:
+    return {"type": "integer", "minimum": minimum, "maximum": maximum}
+
+
+NOT_CONTROL: Final = "\\u0000-\\u001f\\u007f-\\u009f"
+"""Unicode's control characters (category Cc) as a regex range (:mod:`gateway.storage.names`)."""
+NAME_PATTERN: Final = f"^[^/`{NOT_CONTROL}]*$"
+# Python's str.isspace() characters: a name of these alone is blank (create_api_key).
+_SPACES: Final = (
+    "\\t-\\r \\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+ISO_DATE_TEXT: Final = (
+    "An ISO 8601 date or date-time: `2021-01-25`, `2021-01-25T23:05:27.123Z`, `2021-01-25T23:05+01:00` "
+    "(a space may stand for `T`; zones `Z`, `+hh`, `+hhmm`, `+hh:mm` below 24 hours; no zone is UTC). "
+    "RFC 3339 dates and date-times are always accepted."
+)
+EPOCH_MS_MIN: Final = -62135596800000  # 0001-01-01T00:00:00Z
+EPOCH_MS_END: Final = 253402300800000  # 10000-01-01T00:00:00Z, the first instant beyond
+BATCH_ID: Final = "^[A-Za-z0-9][A-Za-z0-9_-]{42}[A-Za-z0-9]$"
+DIGEST: Final = "^[0-9a-f]{64}$"
+
+# -- shared schemas (components/schemas) -------------------------------------------------
+
+NUMBER: Schema = {
+    "type": "number",
+    "minimum": -MAX_EXACT_INTEGER,
+    "maximum": MAX_EXACT_INTEGER,
+    "description": "A number the store keeps exactly: integers from -2**53 to 2**53 (an integer literal "
+    "beyond is refused with 400, wherever it stands in the body; send it as a string).",
 }
-ACTION: Schema = {"type": "string", "enum": ["insert", "update", "upsert"], "default": "insert"}
-S3: Schema = {
-    "type": "object",
-    "properties": {
-        "aws_access_key_id": STRING,
-        "aws_secret_access_key": STRING,
-        "bucket": STRING,
-        "key": STRING,
-        "region": STRING,
-        "endpoint_url": {"type": "string", "description": "For S3-compatible servers."},
+SHARED: dict[str, Schema] = {
+    "JsonValue": {
+        "description": "Any JSON value the store keeps exactly (see Number). The whole body nests at most "
+        f"{MAX_BODY_DEPTH} levels of arrays and objects (the body is level 1).",
+        "anyOf": [{"type": "null"}, ref("PresentValue")],
     },
-    "required": ["bucket", "key"],
-}
-CONDITION: Schema = {
-    "type": "object",
-    "properties": {
-        "attribute": STRING,
-        "comparator": {
-            "type": "string",
-            "enum": [
-                "equals",
-                "contains",
-                "starts_with",
-                "ends_with",
-                "greater_than",
-                "greater_than_equal",
-                "less_than",
-                "less_than_equal",
-                "between",
-                "not_equal",
-            ],
+    "PresentValue": {
+        "description": "Any JSON value but null, numbers as in Number.",
+        "anyOf": [
+            {"type": "boolean"},
+            {"type": "string"},
+            ref("Number"),
+            {"type": "array", "items": ref("JsonValue")},
+            {"type": "object", "additionalProperties": ref("JsonValue")},
+        ],
+    },
+    "Scalar": {
+        "description": "A string, number (see Number), boolean or null.",
+        "anyOf": [{"type": ["string", "boolean", "null"]}, ref("Number")],
+    },
+    "Number": NUMBER,
+    "Name": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_NAME_LENGTH,
+        "pattern": NAME_PATTERN,
+        "description": f"A database, table or attribute name: 1 to {MAX_NAME_LENGTH} characters, without "
+        "`/`, backtick or control characters (400 otherwise).",
+    },
+    "DatabaseName": {
+        "$ref": "#/components/schemas/Name",
+        "description": "A database (default `data`). `system`, the gateway's own tables, is refused with 403.",
+    },
+    "Record": {
+        "type": "object",
+        "propertyNames": {"pattern": f"^[^{NOT_CONTROL}]*$"},
+        "additionalProperties": ref("JsonValue"),
+        "description": "A record. Attribute names have no control characters. The table's primary key, "
+        "when given and not null or empty, is a string or a number (a UUID string is generated for an "
+        "insert or upsert without one; an update needs it). A table created with `attributes` checks the "
+        "types it declares.",
+    },
+    "AttributeNames": {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "string", "minLength": 1},
+        "description": "Attributes to answer; `*` for all. A name the table does not have is 400 "
+        "`unknown attribute '<name>'`.",
+    },
+    "Condition": {
+        "description": "One comparison. `search_attribute` (alias `attribute`) names an attribute of the table "
+        "(400 `unknown attribute` otherwise); `search_type` (alias `comparator`, default `equals`) the "
+        "comparator; `search_value` (alias `value`, required) the value: a pair of non-null scalars for "
+        "`between`, a string or number for `contains`/`starts_with`/`ends_with`, a scalar for the others "
+        "(null only for `equals`/`not_equal`). The HarperDB name wins when both are given.",
+        "type": "object",
+        "properties": {
+            "search_attribute": {"type": "string", "minLength": 1},
+            "attribute": ref("JsonValue"),
+            "search_type": {"type": "string", "enum": list(COMPARATORS)},
+            "comparator": ref("JsonValue"),
+            "search_value": ref("JsonValue"),
+            "value": ref("JsonValue"),
+            "conditions": False,
         },
-        "value": ANY,
-        "operator": {"type": "string", "enum": ["and", "or"]},
-        "conditions": {"type": "array", "items": OBJECT, "description": "A nested condition group."},
+        "allOf": [
+            {
+                "anyOf": [
+                    {"required": ["search_attribute"]},
+                    {
+                        "required": ["attribute"],
+                        "properties": {
+                            "search_attribute": False,
+                            "attribute": {"type": "string", "minLength": 1},
+                        },
+                    },
+                ]
+            },
+            {"anyOf": [ref(f"Condition_{kind}") for kind in ("between", "text", "equality", "range")]},
+        ],
+        "additionalProperties": ref("JsonValue"),
+    },
+    "ConditionGroup": {
+        "type": "object",
+        "description": f"Nested conditions joined by `operator`; groups nest at most {MAX_DEPTH} levels and "
+        f"a search has at most {MAX_CONDITIONS} conditions in all.",
+        "properties": {"operator": ref("Operator"), "conditions": ref("Conditions")},
+        "required": ["conditions"],
+        "additionalProperties": ref("JsonValue"),
+    },
+    "Conditions": {
+        "type": "array",
+        "maxItems": MAX_CONDITIONS,
+        "items": {"anyOf": [ref("Condition"), ref("ConditionGroup")]},
+    },
+    "Operator": {
+        "anyOf": [{"type": "string", "pattern": case_insensitive("and", "or")}, {"type": "null"}],
+        "description": "`and` (default) or `or`, in any letter case.",
+    },
+    "Sort": {
+        "type": "object",
+        "description": f"Sort by `attribute` (of the table: 400 `unknown attribute` otherwise), then by `next`; "
+        f"at most {MAX_SORT_DEPTH} levels.",
+        "properties": {
+            "attribute": {"type": "string", "minLength": 1},
+            "descending": {"type": "boolean"},
+            "next": nullable(ref("Sort")),
+        },
+        "required": ["attribute"],
+        "additionalProperties": ref("JsonValue"),
+    },
+    "IsoDate": {
+        "type": "string",
+        "anyOf": [{"format": "date"}, {"format": "date-time"}],
+        "description": ISO_DATE_TEXT,
+    },
+    "LogTime": {
+        "anyOf": [
+            {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]},
+            {"type": "number", "minimum": EPOCH_MS_MIN, "exclusiveMaximum": EPOCH_MS_END},
+            {"type": "null"},
+        ],
+        "description": "An ISO 8601 date or date-time (no zone: UTC), or epoch milliseconds, within years "
+        "1 to 9999.",
+    },
+    "Permission": {
+        "type": "object",
+        "description": "A role's permissions: `super_user`, `cluster_user` (booleans), `structure_user` (a boolean "
+        "or an array), and per database `{tables: {<table>: {read, insert, update, delete, attribute_permissions}}}`.",
+        "properties": {
+            "super_user": {"type": "boolean"},
+            "cluster_user": {"type": "boolean"},
+            "structure_user": {"type": ["boolean", "array"], "items": ref("JsonValue")},
+        },
+        "additionalProperties": ref("DatabasePermission"),
+    },
+    "DatabasePermission": {
+        "type": "object",
+        "properties": {"tables": {"type": "object", "additionalProperties": ref("TablePermission")}},
+        "required": ["tables"],
+        "additionalProperties": ref("JsonValue"),
+    },
+    "TablePermission": {
+        "type": "object",
+        "properties": {
+            "read": {"type": "boolean"},
+            "insert": {"type": "boolean"},
+            "update": {"type": "boolean"},
+            "delete": {"type": "boolean"},
+            "attribute_permissions": {"type": "array", "items": ref("JsonValue")},
+        },
+        "additionalProperties": ref("JsonValue"),
+    },
+    "S3": {
+        "type": "object",
+        "description": "An S3 object (or one on the S3-compatible server at `endpoint_url`, which passes the "
+        "same address checks as csv_url_load).",
+        "properties": {
+            "aws_access_key_id": {"type": "string", "minLength": 1},
+            "aws_secret_access_key": {"type": "string", "minLength": 1},
+            "bucket": {"type": "string", "minLength": 1},
+            "key": {"type": "string", "minLength": 1},
+            "region": {"type": "string", "minLength": 1},
+            "endpoint_url": nullable({"type": "string", "minLength": 1, "format": "uri"}),
+        },
+        "required": ["aws_access_key_id", "aws_secret_access_key", "bucket", "key", "region"],
+        "additionalProperties": ref("JsonValue"),
+    },
+    "ImportModel": {
+        "type": "object",
+        "description": "An import model (haplo-import.md §7.4). Besides these shapes, the server checks the "
+        "references between its parts (linkName, depends, lookupNames, defaultType, custom types) and "
+        "answers 400 listing every problem.",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "title": nullable({"type": "string"}),
+            "description": nullable({"type": "string"}),
+            "database": nullable({"type": "string", "minLength": 1, "pattern": f"^[^{NOT_CONTROL}]*$"}),
+            "types": nullable({"type": "array", "items": {"type": "string", "minLength": 1}}),
+            "qualifiers": nullable({"type": "array", "items": {"type": "string", "minLength": 1}}),
+            "destinations": {"type": "array", "minItems": 1, "items": ref("ImportDestination")},
+        },
+        "required": ["name", "destinations"],
+        "additionalProperties": ref("JsonValue"),
+    },
+    "ImportDestination": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "kind": {"type": "string", "enum": ["object", "dictionary"]},
+            "pseudo": nullable({"type": "boolean"}),
+            "table": {"type": "string", "minLength": 1},
+            "primaryKey": {"type": "string", "minLength": 1},
+            "typeName": {"type": "string", "minLength": 1},
+            "names": {"type": "object", "additionalProperties": ref("ImportName")},
+        },
+        "required": ["name"],
+        "additionalProperties": ref("JsonValue"),
+    },
+    "ImportName": {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "minLength": 1},
+            "multivalue": nullable({"type": "boolean"}),
+            "required": nullable({"type": "boolean"}),
+            "description": nullable({"type": "string"}),
+            "refTypes": nullable({"type": "array", "items": {"type": "string", "minLength": 1}}),
+        },
+        "additionalProperties": ref("JsonValue"),
+    },
+    "SearchOperation": {
+        "description": "The search an export runs: the body of search_by_value, search_by_hash/search_by_id, "
+        "search_by_conditions, or sql with a SELECT. HarperDB checks it in the job: a request with a bad one "
+        "still starts the job (200), which ends in ERROR naming the problem.",
+        "oneOf": [
+            ref(f"op_{name}")
+            for name in ("search_by_value", "search_by_hash", "search_by_id", "search_by_conditions", "sql")
+        ],
+        "discriminator": {"propertyName": "operation"},
     },
 }
-SORT: Schema = {
-    "type": "object",
-    "properties": {"attribute": STRING, "descending": BOOL, "next": OBJECT},
-    "required": ["attribute"],
+
+
+def _condition_kind(comparators: list[str], value: Schema, absent_means_this: bool) -> Schema:
+    """A condition whose effective comparator (search_type, else comparator) is one of ``comparators``
+    and whose effective value (search_value, else value) matches ``value``."""
+    comparator = {"type": "string", "enum": comparators}
+    by_comparator: list[Schema] = [
+        {"required": ["search_type"], "properties": {"search_type": comparator}},
+        {"required": ["comparator"], "properties": {"search_type": False, "comparator": comparator}},
+    ]
+    if absent_means_this:
+        by_comparator.append({"properties": {"search_type": False, "comparator": False}})
+    by_value: list[Schema] = [
+        {"required": ["search_value"], "properties": {"search_value": value}},
+        {"required": ["value"], "properties": {"search_value": False, "value": value}},
+    ]
+    return {"allOf": [{"anyOf": by_comparator}, {"anyOf": by_value}]}
+
+
+def _comparators(*canonical: str) -> list[str]:
+    return [name for name, target in COMPARATORS.items() if target in canonical]
+
+
+_RANGE_BOUND: Schema = {"anyOf": [{"type": ["string", "boolean"]}, ref("Number")]}
+SHARED |= {
+    "Condition_between": _condition_kind(
+        _comparators("between"),
+        {"type": "array", "prefixItems": [_RANGE_BOUND, _RANGE_BOUND], "minItems": 2, "maxItems": 2},
+        False,
+    ),
+    "Condition_text": _condition_kind(
+        _comparators("contains", "starts_with", "ends_with"),
+        {"anyOf": [{"type": "string"}, ref("Number")]},
+        False,
+    ),
+    "Condition_equality": _condition_kind(_comparators("equals", "not_equal"), ref("Scalar"), True),
+    "Condition_range": _condition_kind(
+        _comparators("greater_than", "greater_than_equal", "less_than", "less_than_equal"),
+        _RANGE_BOUND,
+        False,
+    ),
 }
-PERMISSION: Schema = {
-    "type": "object",
-    "additionalProperties": True,
-    "description": "{super_user: bool, <database>: {tables: {<table>: {read, insert, update, delete, attribute_permissions}}}}",
+
+
+# -- request fields -----------------------------------------------------------------------
+
+
+def alias_of(current: str) -> str | None:
+    """HarperDB's deprecated name of a field, if it has one."""
+    return next((old for old, new in FIELD_ALIASES.items() if new == current), None)
+
+
+STRING: Schema = {"type": "string"}
+TEXT: Schema = {"type": "string", "minLength": 1}
+DATABASE: Schema = nullable(ref("DatabaseName"))
+TABLE: Schema = ref("Name")
+PAGING: dict[str, Schema] = {"offset": nullable(integer()), "limit": nullable(integer())}
+ACTION: Schema = {
+    "type": ["string", "null"],
+    "enum": ["insert", "update", "upsert", None],
+    "description": "How each row is written (default insert).",
 }
-SEARCH_OPERATION: Schema = {
-    "type": "object",
-    "additionalProperties": True,
-    "properties": {
-        "operation": {
-            "type": "string",
-            "enum": ["search_by_hash", "search_by_id", "search_by_value", "search_by_conditions", "sql"],
-        }
-    },
-    "required": ["operation"],
+EXPORT_FORMAT: Schema = {
+    "type": "string",
+    "enum": ["json", "csv"],
+    "description": "HarperDB checks it in the job: another value still starts the job (200), which ends in "
+    "ERROR `format invalid. must be one of the following values: json, csv`.",
 }
 
 
@@ -91,205 +388,757 @@ def _table(**extra: Schema) -> dict[str, Schema]:
     return {"database": DATABASE, "table": TABLE, **extra}
 
 
-# name -> (properties, required, summary)
-OPERATION_FIELDS: dict[str, tuple[dict[str, Schema], list[str], str]] = {
-    "describe_all": ({}, [], "Every database with its tables."),
-    "describe_database": ({"database": DATABASE}, [], "One database's tables."),
-    "describe_table": (_table(), ["table"], "One table: primary key, attributes, record count."),
-    "create_database": ({"database": DATABASE}, [], "Create a database."),
-    "drop_database": ({"database": DATABASE}, ["database"], "Drop a database and its tables."),
-    "create_table": (
-        _table(
-            primary_key=STRING,
-            hash_attribute={"type": "string", "description": "Legacy name of primary_key."},
-            attributes={
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"name": STRING, "type": STRING, "indexed": BOOL},
-                    "required": ["name"],
-                },
+def _attribute_types() -> str:
+    names = [*HARPER_TYPES, *(n for n in ("integer", "double", "bool", "text") if canonical_type(n))]
+    return case_insensitive(*names)
+
+
+CREATE_TABLE_ATTRIBUTE: Schema = {
+    "type": "object",
+    "description": "An attribute of a schema-defined table: `name` (alias `attribute`), `type` (any letter "
+    "case), `indexed`, `isPrimaryKey` (alias `is_primary_key`; at most one). Names are unique.",
+    "properties": {
+        "name": ref("Name"),
+        "attribute": ref("JsonValue"),
+        "type": nullable({"type": "string", "pattern": _attribute_types()}),
+        "indexed": {"type": "boolean"},
+        "isPrimaryKey": {"type": "boolean"},
+        "is_primary_key": ref("JsonValue"),
+    },
+    "allOf": [
+        {
+            "anyOf": [
+                {"required": ["name"]},
+                {"required": ["attribute"], "properties": {"name": False, "attribute": ref("Name")}},
+            ]
+        },
+        {"anyOf": [{"required": ["isPrimaryKey"]}, {"properties": {"is_primary_key": {"type": "boolean"}}}]},
+    ],
+    "additionalProperties": ref("JsonValue"),
+}
+_MARKS_PRIMARY_KEY: Schema = {
+    "required": ["attributes"],
+    "properties": {
+        "attributes": {
+            "type": "array",
+            "contains": {
+                "anyOf": [
+                    {"required": ["isPrimaryKey"], "properties": {"isPrimaryKey": {"const": True}}},
+                    {
+                        "required": ["is_primary_key"],
+                        "properties": {"isPrimaryKey": False, "is_primary_key": {"const": True}},
+                    },
+                ]
             },
-            expiration={"type": "integer"},
-        ),
-        ["table"],
-        "Create a table.",
+        }
+    },
+}
+_PRIMARY_KEY_GIVEN: Schema = {
+    "anyOf": [
+        {"required": ["primary_key"]},
+        {"required": ["hash_attribute"], "properties": {"primary_key": False, "hash_attribute": ref("Name")}},
+        {"properties": {"primary_key": False, "hash_attribute": False}, **_MARKS_PRIMARY_KEY},
+    ]
+}
+_CONFIG_DEFAULTS = dict(leaves(default_config()))
+
+
+def _config_value(default: Any) -> Schema:
+    if isinstance(default, bool):
+        return {"type": "boolean"}
+    if isinstance(default, int):
+        return integer(-MAX_EXACT_INTEGER)
+    if isinstance(default, list):
+        return {"type": "array", "items": STRING}
+    return STRING
+
+
+def _config_tree(tree: dict[str, Any]) -> Schema:
+    properties = {
+        key: _config_tree(value) if isinstance(value, dict) else _config_value(value)
+        for key, value in tree.items()
+    }
+    return {"type": "object", "properties": properties, "minProperties": 1, "additionalProperties": False}
+
+
+def _configuration_fields() -> dict[str, Schema]:
+    """Every key of the configuration: nested (``{"http": {"port": 1}}``), dotted and flattened."""
+    fields: dict[str, Schema] = {}
+    for key, value in default_config().items():
+        fields[key] = _config_tree(value) if isinstance(value, dict) else _config_value(value)
+    for path, default in _CONFIG_DEFAULTS.items():
+        fields.setdefault(".".join(path), _config_value(default))
+        fields.setdefault("_".join(path), _config_value(default))
+    return fields
+
+
+# -- answers (the 200 bodies) ----------------------------------------------------------------
+
+
+def _object(required: dict[str, Schema], **optional: Schema) -> Schema:
+    return {
+        "type": "object",
+        "properties": {**required, **optional},
+        "required": list(required),
+        "additionalProperties": ref("JsonValue"),
+    }
+
+
+ARRAY: Schema = {"type": "array", "items": ref("JsonValue")}
+MESSAGE: Schema = _object({"message": STRING})
+RECORDS: Schema = {"type": "array", "items": {"type": "object", "additionalProperties": ref("JsonValue")}}
+JOB_STARTED: Schema = _object(
+    {"message": {"type": "string", "pattern": "^Starting job with id "}, "job_id": STRING}
+)
+TABLE_ANSWER: Schema = _object(
+    {
+        "schema": STRING,
+        "name": STRING,
+        "hash_attribute": STRING,
+        "schema_defined": {"type": "boolean"},
+        "attributes": {"type": "array", "items": _object({"attribute": STRING})},
+        "record_count": {"type": "integer", "minimum": 0},
+    }
+)
+JOB: Schema = _object({"id": STRING, "status": STRING, "type": STRING})
+ROLE: Schema = _object({"role": STRING, "id": STRING, "permission": {"type": "object"}})
+BATCH: Schema = _object({"identifier": STRING, "state": {"type": "string", "enum": list(STATES)}})
+WRITE_ANSWERS: Schema = {
+    "oneOf": [
+        _object({"message": STRING, "inserted_hashes": ARRAY, "skipped_hashes": ARRAY}),
+        _object({"message": STRING, "update_hashes": ARRAY, "skipped_hashes": ARRAY}),
+        _object({"message": STRING, "deleted_hashes": ARRAY, "skipped_hashes": ARRAY}),
+    ]
+}
+BINARY: Schema = {"type": "string", "format": "binary"}
+
+
+# -- the table of operations -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OperationDoc:
+    """One operation's request body, answers and summary.
+
+    ``statuses``: what it may answer besides 200, 400 (body and fields) and 401 (credentials)
+    and 429 (a throttled password), which every operation may. ``any_of``: alternatives
+    of required fields (``ids`` or its alias ``hash_values``). ``closed``: unknown fields
+    are refused.
+    """
+
+    summary: str
+    properties: dict[str, Schema] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    statuses: tuple[int, ...] = ()
+    answer: Schema = field(default_factory=dict)
+    any_of: tuple[Schema, ...] = ()
+    media: str = "application/json"
+    closed: bool = False
+    description: str = ""
+
+
+def _doc(
+    summary: str, fields: dict[str, Schema], required: str, statuses: str, answer: Schema, **more: Any
+) -> OperationDoc:
+    return OperationDoc(
+        summary,
+        fields,
+        tuple(required.split()),
+        tuple(int(s) for s in statuses.split()),
+        answer,
+        **more,
+    )
+
+
+_IDS: dict[str, Schema] = {
+    "ids": {"type": "array", "items": ref("JsonValue"), "description": "Primary keys (alias hash_values)."}
+}
+_SEARCH_BY_VALUE: dict[str, Schema] = {
+    "attribute": {
+        "type": "string",
+        "minLength": 1,
+        "description": "An attribute of the table (alias search_attribute); 400 `unknown attribute` otherwise.",
+    },
+    "value": {
+        "$ref": "#/components/schemas/Scalar",
+        "description": "The value (alias search_value): `*` any, `Pe*`, `*er`, `P*y` wildcards in a string; "
+        'others match equal values (typed: 5 is not "5").',
+    },
+    "get_attributes": ref("AttributeNames"),
+    **PAGING,
+}
+_SEARCH_BY_CONDITIONS: dict[str, Schema] = {
+    "operator": ref("Operator"),
+    "conditions": ref("Conditions"),
+    "sort": nullable(ref("Sort")),
+    "get_attributes": ref("AttributeNames"),
+    **PAGING,
+}
+_LOAD = "403 507"
+_USER_NAME: Schema = {"type": "string", "minLength": 1, "pattern": "^[^:]*$", "description": "No `:`."}
+_ROLE_NAME: Schema = {"type": "string", "minLength": 1}
+_API_KEY_NAME: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "pattern": f"[^{_SPACES}]",
+    "description": "Not blank.",
+}
+_EXPIRES: Schema = {
+    "anyOf": [
+        {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}]},
+        {"type": "number", "minimum": EPOCH_MS_MIN, "exclusiveMaximum": EPOCH_MS_END},
+        {"type": "null"},
+    ],
+    "description": "When the key stops working: an ISO 8601 date or date-time (no zone: UTC) or epoch "
+    "milliseconds, within years 1 to 9999; none (null or empty) for never.",
+}
+
+DOCS: dict[str, OperationDoc] = {
+    # databases and tables
+    "describe_all": _doc(
+        "Every database with its tables.",
+        {},
+        "",
+        "",
+        {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": TABLE_ANSWER}},
     ),
-    "drop_table": (_table(), ["table"], "Drop a table."),
-    "create_attribute": (_table(attribute=STRING), ["table", "attribute"], "Add an attribute to a table."),
-    "drop_attribute": (_table(attribute=STRING), ["table", "attribute"], "Remove an attribute."),
-    "get_backup": (_table(), [], "A tar of a RocksDB checkpoint of a database."),
-    "insert": (_table(records=RECORDS), ["table", "records"], "Insert records."),
-    "update": (_table(records=RECORDS), ["table", "records"], "Update records by primary key."),
-    "upsert": (_table(records=RECORDS), ["table", "records"], "Insert or update records."),
-    "delete": (_table(ids=IDS), ["table", "ids"], "Delete records by primary key."),
-    "search_by_id": (_table(ids=IDS, get_attributes=ATTRIBUTES), ["table", "ids"], "Records by primary key."),
-    "search_by_hash": (
-        _table(ids=IDS, get_attributes=ATTRIBUTES),
-        ["table", "ids"],
-        "Deprecated name of search_by_id.",
+    "describe_database": _doc(
+        "One database's tables.",
+        {"database": DATABASE},
+        "",
+        "403 404",
+        {"type": "object", "additionalProperties": TABLE_ANSWER},
     ),
-    "search_by_value": (
-        _table(attribute=STRING, value=ANY, get_attributes=ATTRIBUTES, limit=INT, offset=INT),
-        ["table", "attribute", "value", "get_attributes"],
-        "Records whose attribute matches a value (wildcards *).",
+    "describe_table": _doc(
+        "One table: primary key, attributes, exact record count.", _table(), "table", "403 404", TABLE_ANSWER
     ),
-    "search_by_conditions": (
+    "create_database": _doc(
+        "Create a database (400 if it exists).", {"database": DATABASE}, "", "403 507", MESSAGE
+    ),
+    "drop_database": _doc(
+        "Drop a database (default `data`) and its tables.", {"database": DATABASE}, "", "403 404 507", MESSAGE
+    ),
+    "create_table": _doc(
+        "Create a table (and its database); `attributes` makes it schema-defined.",
         _table(
-            operator={"type": "string", "enum": ["and", "or"]},
-            conditions={"type": "array", "items": CONDITION},
-            sort=SORT,
-            offset=INT,
-            limit=INT,
-            get_attributes=ATTRIBUTES,
+            primary_key=ref("Name"),
+            hash_attribute={
+                "$ref": "#/components/schemas/JsonValue",
+                "description": "HarperDB's older name of primary_key (a Name; ignored when primary_key is given).",
+            },
+            attributes=nullable({"type": "array", "items": CREATE_TABLE_ATTRIBUTE}),
+            expiration=nullable(
+                {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": MAX_EXACT_INTEGER,
+                    "description": "Seconds.",
+                }
+            ),
         ),
-        ["table", "conditions", "get_attributes"],
-        "Records matching conditions.",
+        "table",
+        "403 507",
+        MESSAGE,
+        any_of=(_PRIMARY_KEY_GIVEN,),
+        description="The primary key is `primary_key`, else `hash_attribute`, else the attribute marked "
+        "`isPrimaryKey` (which must then agree with it).",
     ),
-    "sql": ({"sql": STRING}, ["sql"], "SELECT, INSERT, UPDATE or DELETE on one table."),
-    "csv_data_load": (_table(action=ACTION, data=STRING), ["table", "data"], "Load CSV text (a job)."),
-    "csv_file_load": (
-        _table(action=ACTION, file_path=STRING),
-        ["table", "file_path"],
+    "drop_table": _doc("Drop a table.", _table(), "table", "403 404 507", MESSAGE),
+    "create_attribute": _doc(
+        "Add an attribute to a table (400 if it exists).",
+        _table(attribute=ref("Name"), indexed=nullable({"type": "boolean"})),
+        "table attribute",
+        "403 404 507",
+        MESSAGE,
+    ),
+    "drop_attribute": _doc(
+        "Remove an attribute (not the primary key); 200 also for one the table does not have.",
+        _table(attribute=ref("Name")),
+        "table attribute",
+        "403 404 507",
+        MESSAGE,
+    ),
+    "get_backup": _doc(
+        "A tar of a RocksDB store holding only this database.",
+        {"database": DATABASE},
+        "",
+        "403 404 507",
+        BINARY,
+        media="application/x-tar",
+    ),
+    # records
+    "insert": _doc(
+        "Insert records (a duplicate key is skipped); one bad record writes nothing.",
+        _table(records={"type": "array", "items": ref("Record")}),
+        "table records",
+        "403 507",
+        _object({"message": STRING, "inserted_hashes": ARRAY, "skipped_hashes": ARRAY}),
+        description="The table must exist (400).",
+    ),
+    "update": _doc(
+        "Update records by primary key (a missing one is skipped).",
+        _table(records={"type": "array", "items": ref("Record")}),
+        "table records",
+        "403 507",
+        _object({"message": STRING, "update_hashes": ARRAY, "skipped_hashes": ARRAY}),
+        description="The table must exist (400); every record carries its primary key (400).",
+    ),
+    "upsert": _doc(
+        "Insert or update records.",
+        _table(records={"type": "array", "items": ref("Record")}),
+        "table records",
+        "403 507",
+        _object({"message": STRING, "upserted_hashes": ARRAY}),
+        description="The table must exist (400).",
+    ),
+    "delete": _doc(
+        "Delete records by primary key; unknown keys are skipped.",
+        _table(**_IDS),
+        "table ids",
+        "403 507",
+        _object({"message": STRING, "deleted_hashes": ARRAY, "skipped_hashes": ARRAY}),
+        description="The table must exist (400).",
+    ),
+    "search_by_id": _doc(
+        "Records by primary key; unknown keys are left out.",
+        _table(**_IDS, get_attributes=ref("AttributeNames")),
+        "table ids get_attributes",
+        "403 404",
+        RECORDS,
+    ),
+    "search_by_value": _doc(
+        "Records whose attribute matches a value (wildcards `*`).",
+        _table(**_SEARCH_BY_VALUE),
+        "table attribute value get_attributes",
+        "403 404",
+        RECORDS,
+    ),
+    "search_by_conditions": _doc(
+        "Records matching conditions, sorted and paged.",
+        _table(**_SEARCH_BY_CONDITIONS),
+        "table conditions get_attributes",
+        "403 404",
+        RECORDS,
+    ),
+    "sql": _doc(
+        "One SELECT, INSERT, UPDATE or DELETE on one `database.table`.",
+        {
+            "sql": {
+                "type": "string",
+                "minLength": 1,
+                "description": "MySQL dialect; 400 for invalid or unsupported SQL.",
+            }
+        },
+        "sql",
+        "403 404 507",
+        {"oneOf": [RECORDS, WRITE_ANSWERS]},
+    ),
+    # bulk loads, exports, jobs
+    "csv_data_load": _doc(
+        "Load the CSV text in `data` (a job).",
+        _table(action=ACTION, data=STRING),
+        "table data",
+        _LOAD,
+        JOB_STARTED,
+        description="The table must exist (400).",
+    ),
+    "csv_file_load": _doc(
         "Load a CSV file from an import directory (a job).",
+        _table(
+            action=ACTION,
+            file_path={
+                "type": "string",
+                "pattern": "^/",
+                "description": "An absolute path of a readable file inside `<root>/import` or "
+                "`bulk.import_directories` (400 otherwise).",
+            },
+        ),
+        "table file_path",
+        _LOAD,
+        JOB_STARTED,
+        description="The table must exist (400).",
     ),
-    "csv_url_load": (
-        _table(action=ACTION, csv_url={"type": "string", "format": "uri"}),
-        ["table", "csv_url"],
+    "csv_url_load": _doc(
         "Load CSV from an http(s) URL (a job).",
+        _table(
+            action=ACTION,
+            csv_url={
+                "type": "string",
+                "format": "uri",
+                "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
+                "description": "Private, loopback, link-local, shared, reserved and multicast addresses are "
+                "refused (400) unless `bulk.url_allow_private`.",
+            },
+        ),
+        "table csv_url",
+        _LOAD,
+        JOB_STARTED,
+        description="The table must exist (400).",
     ),
-    "import_from_s3": (
-        _table(action=ACTION, s3=S3),
-        ["table", "s3"],
-        "Load a .csv or .json object from S3 (a job).",
+    "import_from_s3": _doc(
+        "Load a `.csv` or `.json` object from S3 (a job).",
+        _table(
+            action=ACTION,
+            s3={"$ref": "#/components/schemas/S3", "properties": {"key": {"pattern": "\\.(csv|json)$"}}},
+        ),
+        "table s3",
+        _LOAD,
+        JOB_STARTED,
+        description="The table must exist (400).",
     ),
-    "export_local": (
+    "export_local": _doc(
+        "Export a search's results to `<path>/<filename or epoch ms>.<format>` (a job).",
         {
-            "format": {"type": "string", "enum": ["json", "csv"]},
-            "path": STRING,
-            "filename": STRING,
-            "search_operation": SEARCH_OPERATION,
+            "path": {
+                "type": "string",
+                "pattern": "^/",
+                "description": "An absolute directory inside `<root>/export` or `bulk.export_directories` "
+                "(400 otherwise); a missing directory ends the job in ERROR.",
+            },
+            "filename": nullable(
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "pattern": "^(?!\\.\\.?$)[^/\\\\\\u0000]+$",
+                    "description": "A plain file name (no `/`, `\\`, NUL; not `.` or `..`).",
+                }
+            ),
+            "format": EXPORT_FORMAT,
+            "search_operation": ref("SearchOperation"),
         },
-        ["format", "path", "search_operation"],
-        "Export search results to a file in an export directory (a job).",
+        "path format search_operation",
+        "403 507",
+        JOB_STARTED,
     ),
-    "export_to_s3": (
+    "export_to_s3": _doc(
+        "Export a search's results to S3 as `<s3.key>.<format>` (a job).",
+        {"format": EXPORT_FORMAT, "s3": ref("S3"), "search_operation": ref("SearchOperation")},
+        "format s3 search_operation",
+        "403 507",
+        JOB_STARTED,
+    ),
+    "delete_records_before": _doc(
+        "Delete the records created before a date (a job).",
+        _table(date=ref("IsoDate")),
+        "table date",
+        "403 507",
+        JOB_STARTED,
+        description="The table must exist and record `__createdtime__` (400).",
+    ),
+    "get_job": _doc(
+        "One job with its progress: `[job]`, or `[]` for an unknown id.",
+        {"id": {"$ref": "#/components/schemas/PresentValue", "description": "The job id (a UUID string)."}},
+        "id",
+        "",
+        {"type": "array", "maxItems": 1, "items": JOB},
+    ),
+    "search_jobs_by_start_date": _doc(
+        "Jobs started strictly between two dates.",
+        {"from_date": ref("IsoDate"), "to_date": ref("IsoDate")},
+        "from_date to_date",
+        "",
+        {"type": "array", "items": JOB},
+    ),
+    # users and roles
+    "list_roles": _doc("Every role.", {}, "", "403", {"type": "array", "items": ROLE}),
+    "add_role": _doc(
+        "Add a role (its id is `id`, else its name).",
+        {"role": _ROLE_NAME, "id": nullable(STRING), "permission": ref("Permission")},
+        "role permission",
+        "403 409 507",
+        ROLE,
+    ),
+    "alter_role": _doc(
+        "Change a role's name or permissions.",
+        {"id": TEXT, "role": nullable(_ROLE_NAME), "permission": nullable(ref("Permission"))},
+        "id",
+        "403 404 409 507",
+        ROLE,
+        description="The last active super user's role keeps super_user (400).",
+    ),
+    "drop_role": _doc(
+        "Drop a role no user has (409 otherwise).", {"id": TEXT}, "id", "403 404 409 507", MESSAGE
+    ),
+    "list_users": _doc(
+        "Every user (no password).", {}, "", "403", {"type": "array", "items": _object({"username": STRING})}
+    ),
+    "user_info": _doc(
+        "The calling user.",
+        {},
+        "",
+        "",
+        _object({"username": STRING, "active": {"type": "boolean"}, "role": {"type": "object"}}),
+    ),
+    "add_user": _doc(
+        "Add a user with a role (by id or name).",
+        {"username": _USER_NAME, "password": TEXT, "role": TEXT, "active": nullable({"type": "boolean"})},
+        "username password role",
+        "403 404 409 507",
+        MESSAGE,
+    ),
+    "alter_user": _doc(
+        "Change a user's password, role or active flag; an unknown user is skipped.",
         {
-            "format": {"type": "string", "enum": ["json", "csv"]},
-            "s3": S3,
-            "search_operation": SEARCH_OPERATION,
+            "username": _USER_NAME,
+            "password": nullable(TEXT),
+            "role": nullable(TEXT),
+            "active": nullable({"type": "boolean"}),
         },
-        ["format", "s3", "search_operation"],
-        "Export search results to S3 (a job).",
+        "username",
+        "403 404 507",
+        _object({"message": STRING, "update_hashes": ARRAY, "skipped_hashes": ARRAY}),
+        description="The last active super user stays active and super (400).",
     ),
-    "delete_records_before": (
-        _table(date=STRING),
-        ["table", "date"],
-        "Delete records created before a date (a job).",
+    "drop_user": _doc(
+        "Drop a user (not the last active super user: 400).",
+        {"username": _USER_NAME},
+        "username",
+        "403 404 507",
+        MESSAGE,
     ),
-    "get_job": ({"id": STRING}, ["id"], "One job with its progress."),
-    "search_jobs_by_start_date": (
-        {"from_date": STRING, "to_date": STRING},
-        ["from_date", "to_date"],
-        "Jobs started in a time range.",
+    "create_authentication_tokens": _doc(
+        "An operation token (1 day) and a refresh token (30 days); needs no credentials.",
+        {"username": TEXT, "password": STRING},
+        "username password",
+        "",
+        _object({"operation_token": STRING, "refresh_token": STRING}),
+        description="401 `invalid credentials` for a wrong user name or password; 429 while that user is "
+        "throttled from this address.",
     ),
-    "list_roles": ({}, [], "Every role."),
-    "add_role": (
-        {"role": STRING, "permission": PERMISSION, "id": STRING},
-        ["role", "permission"],
-        "Add a role.",
-    ),
-    "alter_role": ({"id": STRING, "role": STRING, "permission": PERMISSION}, ["id"], "Change a role."),
-    "drop_role": ({"id": STRING}, ["id"], "Drop a role."),
-    "list_users": ({}, [], "Every user."),
-    "user_info": ({}, [], "The calling user."),
-    "add_user": (
-        {"username": STRING, "password": STRING, "role": STRING, "active": BOOL},
-        ["username", "password", "role"],
-        "Add a user.",
-    ),
-    "alter_user": (
-        {"username": STRING, "password": STRING, "role": STRING, "active": BOOL},
-        ["username"],
-        "Change a user.",
-    ),
-    "drop_user": ({"username": STRING}, ["username"], "Drop a user."),
-    "create_authentication_tokens": (
-        {"username": STRING, "password": STRING},
-        ["username", "password"],
-        "Operation (JWT, 1 day) and refresh (30 days) tokens; no prior authentication.",
-    ),
-    "refresh_operation_token": ({"refresh_token": STRING}, ["refresh_token"], "A new operation token."),
-    "read_log": (
+    "refresh_operation_token": _doc(
+        "A new operation token from a refresh token.",
         {
-            "limit": INT,
-            "start": INT,
-            "level": STRING,
-            "from": STRING,
-            "until": STRING,
+            "refresh_token": {
+                "type": "string",
+                "description": "Required unless the refresh token is the Bearer credential.",
+            }
+        },
+        "",
+        "",
+        _object({"operation_token": STRING}),
+        description="Send the refresh token as `Authorization: Bearer <refresh_token>`, or authenticate "
+        "(Basic or an operation token) and send it as `refresh_token`; 401 `invalid token` otherwise.",
+    ),
+    # system
+    "read_log": _doc(
+        "Entries of the gateway's log.",
+        {
+            "limit": nullable(integer()),
+            "start": nullable(integer()),
+            "level": nullable(STRING),
+            "from": ref("LogTime"),
+            "until": ref("LogTime"),
             "order": {"type": "string", "enum": ["asc", "desc"]},
         },
-        [],
-        "Entries of the gateway's log.",
+        "",
+        "403",
+        RECORDS,
     ),
-    "read_audit_log": (
-        {"type": STRING, "limit": INT, "start": INT, "from": STRING, "until": STRING},
-        [],
+    "read_audit_log": _doc(
         "Entries of the gateway's audit table.",
-    ),
-    "system_information": (
-        {"attributes": {"type": "array", "items": STRING}},
-        [],
-        "Process and system facts.",
-    ),
-    "get_configuration": ({}, [], "The effective configuration."),
-    "set_configuration": ({}, [], "Change configuration keys (takes effect on restart)."),
-    "registration_info": ({}, [], "Name and version."),
-    "add_import_model": (
-        {"model": OBJECT, "replace": BOOL},
-        ["model"],
-        "Register an import model (haplo-import.md §7.4).",
-    ),
-    "drop_import_model": ({"name": STRING}, ["name"], "Forget an import model (its data stays)."),
-    "list_import_models": ({}, [], "The registered import models."),
-    "describe_import_model": ({"name": STRING}, ["name"], "One model with its destinations and Names."),
-    "validate_control_file": (
-        {"control": {"description": "The control file: an object, or JSON text."}},
-        ["control"],
-        "Validate a control file: {valid, errors}.",
-    ),
-    "create_api_key": (
         {
-            "name": STRING,
-            "path": {"type": "string", "description": "A path prefix, or =/exact/path."},
-            "expires": STRING,
+            "search_type": {"type": ["string", "null"], "enum": ["", "timestamp", "type", "username", None]},
+            "search_values": {"type": "array", "items": ref("JsonValue")},
+            "limit": nullable(integer()),
         },
-        ["name"],
-        "Create a batch-API key; the key is shown once.",
+        "",
+        "403",
+        {"type": "array", "items": _object({"id": ref("PresentValue"), "type": STRING})},
+        any_of=(
+            {
+                "anyOf": [
+                    {
+                        "required": ["search_type"],
+                        "properties": {
+                            "search_type": {"const": "timestamp"},
+                            "search_values": {"type": "array", "maxItems": 2, "items": ref("Number")},
+                        },
+                    },
+                    {
+                        "required": ["search_type"],
+                        "properties": {
+                            "search_type": {"enum": ["type", "username"]},
+                            "search_values": {"type": "array", "items": STRING},
+                        },
+                    },
+                    {"properties": {"search_type": {"enum": ["", None]}}},
+                ]
+            },
+        ),
+        description="`search_values`: for `timestamp` [from, until] epoch milliseconds; for `type` entry "
+        "types; for `username` who acted or was acted on.",
     ),
-    "list_api_keys": ({}, [], "API keys without their secrets."),
-    "revoke_api_key": ({"id": STRING}, ["id"], "Revoke an API key at once."),
-    "list_control_files": ({}, [], "Control files: digest, size, comment, created."),
-    "list_import_batches": ({"state": STRING, "limit": INT}, [], "Batches, newest first."),
-    "get_import_batch": ({"batch": STRING}, ["batch"], "One batch with state, errors, log and progress."),
-    "copy_import_batch": ({"batch": STRING}, ["batch"], "A new ready batch with the same control and files."),
+    "system_information": _doc(
+        "Process and system facts, by section.",
+        {
+            "attributes": nullable(
+                {"type": "array", "items": STRING, "description": "Sections; unknown ones are left out."}
+            )
+        },
+        "",
+        "403",
+        {"type": "object"},
+    ),
+    "get_configuration": _doc(
+        "The effective configuration (secrets masked).", {}, "", "403", {"type": "object"}
+    ),
+    "set_configuration": _doc(
+        "Write configuration keys to the YAML file (effective after a restart).",
+        _configuration_fields(),
+        "",
+        "403 409 507",
+        MESSAGE,
+        closed=True,
+        description="Keys nested, dotted (`http.port`) or flattened (`http_port`); unknown keys are refused "
+        "(400), and at least one is needed. A key given in two spellings takes the later value; each value "
+        "must have the key's type. 409 when the server has no configuration file.",
+    ),
+    "registration_info": _doc(
+        "Name and version.", {}, "", "403", _object({"name": STRING, "version": STRING})
+    ),
+    # imports
+    "add_import_model": _doc(
+        "Register an import model: validated, its database and tables created.",
+        {
+            "model": {
+                "anyOf": [ref("ImportModel"), {"type": "string", "description": "The model as JSON text."}],
+            },
+            "replace": nullable(
+                {"type": "boolean", "description": "Replace a model of that name (else 400)."}
+            ),
+        },
+        "model",
+        "403 507",
+        _object({"message": STRING, "database": STRING, "tables": {"type": "array", "items": STRING}}),
+    ),
+    "drop_import_model": _doc(
+        "Forget an import model (its data stays).", {"name": TEXT}, "name", "403 404 507", MESSAGE
+    ),
+    "list_import_models": _doc(
+        "The registered import models.", {}, "", "403", {"type": "array", "items": _object({"name": STRING})}
+    ),
+    "describe_import_model": _doc(
+        "One model with its destinations and Names.",
+        {"name": TEXT},
+        "name",
+        "403 404",
+        _object({"name": STRING}),
+    ),
+    "validate_control_file": _doc(
+        "Validate a control file: `{valid, errors}` (200 however bad the file).",
+        {
+            "control": {
+                "$ref": "#/components/schemas/JsonValue",
+                "description": "The control file: an object, or JSON text.",
+            }
+        },
+        "control",
+        "403",
+        _object({"valid": {"type": "boolean"}, "errors": {"type": "array", "items": STRING}}),
+    ),
+    "create_api_key": _doc(
+        "Create a batch-API key; the key is shown once.",
+        {
+            "name": _API_KEY_NAME,
+            "path": nullable(
+                {
+                    "type": "string",
+                    "pattern": "^(=?/|$)",
+                    "description": f"A path prefix, or `=/exact/path`; default (null or empty) `{DEFAULT_PATH}`.",
+                }
+            ),
+            "expires": _EXPIRES,
+        },
+        "name",
+        "403 507",
+        _object({"id": STRING, "name": STRING, "path": STRING, "key": STRING}),
+    ),
+    "list_api_keys": _doc(
+        "API keys without their secrets.", {}, "", "403", {"type": "array", "items": _object({"id": STRING})}
+    ),
+    "revoke_api_key": _doc("Revoke an API key at once.", {"id": TEXT}, "id", "403 404 507", MESSAGE),
+    "list_control_files": _doc(
+        "Control files: digest, size, comment, created.",
+        {},
+        "",
+        "403",
+        {"type": "array", "items": _object({"digest": STRING})},
+    ),
+    "list_import_batches": _doc(
+        "Batches, newest first.",
+        {"state": {"type": ["string", "null"], "enum": [*STATES, None]}, "limit": nullable(integer())},
+        "",
+        "403",
+        {"type": "array", "items": BATCH},
+    ),
+    "get_import_batch": _doc(
+        "One batch with state, errors, log and progress (any role).",
+        {"batch": {"type": "string", "pattern": BATCH_ID}},
+        "batch",
+        "404",
+        BATCH,
+    ),
+    "copy_import_batch": _doc(
+        "A new ready batch with the same control and files.",
+        {"batch": {"type": "string", "pattern": BATCH_ID}},
+        "batch",
+        "403 404 507",
+        BATCH,
+    ),
 }
 
 
-def operation_schema(name: str, fields_of: str | None = None) -> Schema:
-    """The request-body schema of one operation: ``operation`` fixed to its name plus its fields.
-
-    ``fields_of``: the operation whose fields to use (for an alias such as ``create_schema``).
-    """
-    source = fields_of or name
-    properties, required, summary = OPERATION_FIELDS.get(source, ({}, [], "An operation of this gateway."))
-    if source != name:
-        summary = f"Alias of {source}. {summary}"
-    return {
+def operation_schema(name: str, source: str) -> Schema:
+    """The request-body schema of operation ``name``, described by ``DOCS[source]`` (its own or, for an
+    alias such as ``create_schema``, its operation's)."""
+    doc = DOCS[source]
+    properties: dict[str, Schema] = {"operation": {"type": "string", "const": name}}
+    required = ["operation"]
+    alternatives = list(doc.any_of)
+    for field_name, field_schema in doc.properties.items():
+        properties[field_name] = field_schema
+        old = alias_of(field_name)
+        if old is None or doc.closed:
+            if field_name in doc.required:
+                required.append(field_name)
+            continue
+        # HarperDB's older name counts only when the current one is absent.
+        properties[old] = {
+            "$ref": "#/components/schemas/JsonValue",
+            "deprecated": True,
+            "description": f"Older name of {field_name}, used when {field_name} is absent.",
+        }
+        by_alias: Schema = {"properties": {old: field_schema}}
+        if field_name in doc.required:
+            by_alias["required"] = [old]
+        alternatives.append({"anyOf": [{"required": [field_name]}, by_alias]})
+    summary = doc.summary if source == name else f"Alias of {source}. {doc.summary}"
+    schema: Schema = {
         "type": "object",
         "title": name,
-        "description": summary,
-        "properties": {"operation": {"type": "string", "enum": [name]}, **properties},
-        "required": ["operation", *required],
-        "additionalProperties": True,
+        "description": " ".join(part for part in (summary, doc.description) if part),
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False if doc.closed else ref("JsonValue"),
+        "x-statuses": statuses(source),
+        "x-answer": f"answer_{source}",
     }
+    if doc.media != "application/json":
+        schema["x-answer-media"] = doc.media
+    if doc.closed:
+        schema["minProperties"] = 2
+    if len(alternatives) == 1:
+        schema |= alternatives[0]
+    elif alternatives:
+        schema["allOf"] = alternatives
+    return schema
+
+
+def statuses(source: str) -> list[int]:
+    """Every status operation ``source`` may answer."""
+    return sorted({200, 400, 401, 429, *DOCS[source].statuses})
+
+
+def answer_schema(source: str) -> Schema:
+    """The schema of the 200 answer of ``source``."""
+    return DOCS[source].answer

@@ -23,10 +23,10 @@ from typing import Any
 from engine import Model, ModelError
 from engine.lookups import CODE_ATTRIBUTE
 from gateway.storage.errors import AttributeExists, DatabaseExists, DatabaseNotFound, TableNotFound
-from gateway.storage.names import name_problem
+from gateway.storage.names import FORBIDDEN_IN_NAMES, MAX_NAME_LENGTH, name_problem
 from gateway.storage.ports import Catalog, Storage
 from gateway.storage.records import TableInfo
-from gateway.storage.system import SystemTable, ensure_table
+from gateway.storage.system import SYSTEM_DB, SystemTable, ensure_table
 from gateway.timestamps import iso_now
 
 MODEL_TABLE = "import_model"
@@ -52,13 +52,31 @@ def attribute_plan(model: Model) -> dict[str, dict[str, bool]]:
 
 
 def name_problems(model: Model) -> list[str]:
-    """One problem per database, table or attribute name of the model with a control character."""
-    names: dict[str, str] = {model.database: "Model database"}
+    """One problem per database, table or attribute name of the model the store cannot take.
+
+    Every name: no control character. Database and table names also follow the operations'
+    rule (at most 250 characters, no ``/`` or backtick), and the database may not be the
+    gateway's own ``system`` database.
+    """
+    problems: list[str] = []
+    if model.database == SYSTEM_DB:
+        problems.append(f"Model database '{SYSTEM_DB}' is reserved for the gateway's own tables")
+    containers: dict[str, str] = {model.database: "Model database"}
+    names: dict[str, str] = {}
     for dest in model.stored_destinations:
-        names.setdefault(dest.table or dest.name, f"Destination {dest.name}: table")
+        containers.setdefault(dest.table or dest.name, f"Destination {dest.name}: table")
         for name in (dest.primary_key, *dest.names, dest.type_name):
             names.setdefault(name, f"Destination {dest.name}: name")
-    return [problem for name, what in names.items() if (problem := name_problem(name, what)) is not None]
+    for name, what in containers.items():
+        if len(name) > MAX_NAME_LENGTH:
+            problems.append(f"{what} '{name[:40]}…' is longer than {MAX_NAME_LENGTH} characters")
+        elif any(ch in FORBIDDEN_IN_NAMES for ch in name):
+            problems.append(f"{what} '{name}' cannot include backticks or forward slashes")
+    for name, what in {**containers, **names}.items():
+        problem = name_problem(name, what)
+        if problem is not None:
+            problems.append(problem)
+    return problems
 
 
 class ModelRejected(Exception):

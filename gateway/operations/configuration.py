@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.config import default_config, leaves, write_config_file
 from gateway.errors import OperationError
+from gateway.fields import json_integer
 from gateway.operations.registry import OperationContext, operation
 from gateway.storage.errors import is_no_space
 
@@ -55,7 +56,7 @@ def _check_value(path: tuple[str, ...], value: Any, default: Any) -> str | None:
         ok = isinstance(value, bool)
         wanted = "a boolean"
     elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
+        ok = json_integer(value) is not None
         wanted = "an integer"
     elif isinstance(default, list):
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
@@ -67,10 +68,14 @@ def _check_value(path: tuple[str, ...], value: Any, default: Any) -> str | None:
 
 
 def parse_changes(body: dict[str, Any]) -> dict[tuple[str, ...], Any]:
-    """The body's settings as ``{key path: value}``; 400 listing unknown keys and wrong types."""
+    """The body's settings as ``{key path: value}``; 400 listing unknown keys and wrong types.
+
+    A key given in two spellings (``http.port`` and ``http_port``) takes the later value, and
+    each value given must have the key's type.
+    """
     defaults = dict(leaves(default_config()))
     flat = {"_".join(path): path for path in defaults}
-    changes: dict[tuple[str, ...], Any] = {}
+    given: list[tuple[tuple[str, ...], Any]] = []
     unknown: list[str] = []
     for key, value in body.items():
         if key == "operation":
@@ -81,23 +86,29 @@ def parse_changes(body: dict[str, Any]) -> dict[tuple[str, ...], Any]:
                 unknown.append(key)
             for path, leaf in nested:
                 if path in defaults:
-                    changes[path] = leaf
+                    given.append((path, leaf))
                 else:
                     unknown.append(".".join(path))
             continue
         path = tuple(key.split(".")) if "." in key else flat.get(key, (key,))
         if path in defaults:
-            changes[path] = value
+            given.append((path, value))
         else:
             unknown.append(key)
     if unknown:
         raise OperationError(f"Unknown configuration keys: {', '.join(sorted(unknown))}")
-    if not changes:
+    if not given:
         raise OperationError("set_configuration needs at least one configuration key")
-    problems = [p for p in (_check_value(path, v, defaults[path]) for path, v in changes.items()) if p]
+    problems = [p for p in (_check_value(path, v, defaults[path]) for path, v in given) if p]
     if problems:
-        raise OperationError("; ".join(problems))
-    return changes
+        raise OperationError("; ".join(dict.fromkeys(problems)))
+    # 5.0 is the integer 5 (JSON does not tell them apart): written as 5
+    return {
+        path: json_integer(v)
+        if isinstance(defaults[path], int) and not isinstance(defaults[path], bool)
+        else v
+        for path, v in given
+    }
 
 
 @operation("get_configuration", super_user=True, internal_name="getConfiguration")

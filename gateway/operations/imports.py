@@ -8,15 +8,21 @@ the answers.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
+
+import orjson
 
 from engine import validate_control
-from engine.limits import CONTROL_TOO_DEEP
+from engine.limits import CONTROL_TOO_DEEP, nests_deeper
+from gateway import fields
 from gateway.auth.api_keys import DEFAULT_PATH, ApiKeyRequestError, ApiKeyService
 from gateway.errors import OperationError
 from gateway.imports.models import ModelRegistry, ModelRejected
 from gateway.imports.service import STATES, BatchRequestError, BatchService
 from gateway.operations.registry import OperationContext, operation
+
+MAX_MODEL_DEPTH: Final = 128
+"""The most levels of arrays and objects a model sent as JSON text may nest (as a body may)."""
 
 
 def _models(ctx: OperationContext) -> ModelRegistry:
@@ -48,13 +54,15 @@ def add_import_model(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Validate a model (400 listing every problem), create its database and tables."""
     if "model" not in body:
         raise OperationError("'model' is required")
+    replace = fields.boolean(body, "replace", False)
     data = body["model"]
     if isinstance(data, str):
-        try:
-            data = json.loads(data)
-        except ValueError as exc:
+        try:  # orjson: numbers within 64 bits, at most 1,024 levels
+            data = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
             raise OperationError("'model' is not valid JSON") from exc
-    replace = bool(body.get("replace", False))
+        if nests_deeper(data, MAX_MODEL_DEPTH):
+            raise OperationError(f"'model' nests arrays and objects more than {MAX_MODEL_DEPTH} levels deep")
     try:
         model, tables = _models(ctx).add(data, replace=replace)
     except ModelRejected as exc:
@@ -126,7 +134,9 @@ def validate_control_file(ctx: OperationContext, body: dict[str, Any]) -> Any:
 @operation("create_api_key", super_user=True, internal_name="createApiKey")
 def create_api_key(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """A new batch API key: ``{id, name, path, key}``; the key is never shown again."""
-    path = body.get("path") or DEFAULT_PATH
+    path = body.get("path")
+    if path is None or path == "":
+        path = DEFAULT_PATH
     try:
         return _keys(ctx).create(_required_str(body, "name"), path, body.get("expires"))
     except ApiKeyRequestError as exc:
@@ -164,8 +174,10 @@ def list_import_batches(ctx: OperationContext, body: dict[str, Any]) -> Any:
     if state is not None and state not in STATES:
         raise OperationError(f"'state' must be one of: {', '.join(STATES)}")
     limit = body.get("limit")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise OperationError("'limit' must be a non-negative integer")
+    if limit is not None:
+        limit = fields.json_integer(limit)
+        if limit is None or limit < 0:
+            raise OperationError("'limit' must be a non-negative integer")
     return _batches(ctx).list(state, limit)
 
 

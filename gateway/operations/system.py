@@ -43,14 +43,15 @@ def _timestamp(body: dict[str, Any], name: str) -> str | None:
         if isinstance(value, int | float) and not isinstance(value, bool):
             moment = datetime.fromtimestamp(value / 1000.0, UTC)
         elif isinstance(value, str):
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)
         else:
             raise TypeError(name)
+        utc = moment.astimezone(UTC)  # OverflowError beyond the years 1 to 9999 in UTC
     except (TypeError, ValueError, OverflowError, OSError) as exc:
         raise OperationError(f"'{name}' must be an ISO 8601 date-time or epoch milliseconds") from exc
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _log_lines(path: Path) -> Iterator[dict[str, Any]]:

@@ -10,6 +10,7 @@ from gateway.errors import OperationError, forbidden
 from gateway.operations.registry import OperationContext, operation
 from gateway.storage.errors import DatabaseNotFound, InvalidRecord
 from gateway.storage.harper_types import KNOWN_TYPES, canonical_type
+from gateway.storage.numbers import MAX_EXACT_INTEGER
 from gateway.storage.ports import Catalog
 from gateway.storage.records import AttributeInfo, TableInfo
 from gateway.storage.system import SYSTEM_DB
@@ -167,9 +168,13 @@ def create_table(ctx: OperationContext, body: dict[str, Any]) -> Any:
         raise OperationError(f"'primary_key' is '{key}' but attribute '{marked}' is marked as primary key")
     expiration = body.get("expiration")
     if expiration is not None and (
-        isinstance(expiration, bool) or not isinstance(expiration, int | float) or expiration <= 0
+        isinstance(expiration, bool)
+        or not isinstance(expiration, int | float)
+        or not 0 < expiration <= MAX_EXACT_INTEGER
     ):
-        raise OperationError("'expiration' must be a positive number of seconds")
+        raise OperationError(
+            f"'expiration' must be a positive number of seconds (at most {MAX_EXACT_INTEGER})"
+        )
     ctx.gateway.storage.catalog.create_table(
         database, table, key, attributes, int(expiration) if expiration is not None else None
     )

@@ -13,6 +13,10 @@ from __future__ import annotations
 import re
 
 CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f]")
+MAX_NAME_LENGTH = 250
+"""The longest database, table or attribute name the operations accept."""
+FORBIDDEN_IN_NAMES = frozenset("/`")
+"""Characters a database, table or attribute name given to an operation may not hold (HarperDB's rule)."""
 
 
 def control_character(text: str) -> str | None:

@@ -302,7 +302,7 @@ def test_expiration(op):
             "expiration": -1,
         },
         400,
-    ) == {"error": "'expiration' must be a positive number of seconds"}
+    ) == {"error": f"'expiration' must be a positive number of seconds (at most {2**53})"}
 
 
 def test_get_backup_on_postgres_names_pg_dump(dogs, backend):

@@ -69,7 +69,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 primary_key text NOT NULL,
                 schema_defined boolean NOT NULL,
                 created double precision NOT NULL,
-                expiration integer,
+                expiration bigint,
                 record_count bigint NOT NULL DEFAULT 0,
                 version bigint NOT NULL DEFAULT 0,
                 UNIQUE (database, name)
