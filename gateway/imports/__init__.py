@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from gateway.audit import AuditLog
 from gateway.config import Config
 from gateway.imports.models import ModelRegistry
-from gateway.imports.runner import BatchRunner
+from gateway.imports.runner import CHECKPOINT_SECONDS, BatchRunner
 from gateway.imports.service import BatchService
 from gateway.jobs import SAVE_UNSAVED_SECONDS, Jobs
 from gateway.storage.blobs import BlobStore
@@ -58,6 +58,7 @@ def install(config: Config, storage: Storage, audit: AuditLog, jobs: Jobs) -> Im
     batches = BatchService(storage, blobs, models, jobs.queue)
     runner = BatchRunner(config, storage, audit, jobs, batches, blobs, models)
     jobs.scheduler.every("batches:save-unsaved", SAVE_UNSAVED_SECONDS, batches.save_unsaved)
+    jobs.scheduler.every("batches:progress", CHECKPOINT_SECONDS, runner.save_progress)
     if jobs.queue.durable:
         jobs.scheduler.every("batches:lost", jobs.lost_check_seconds, runner.fail_lost)
     return Imports(blobs, models, batches, runner)

@@ -128,7 +128,9 @@ class _Run:
         self.bytes_read = 0
         self.progress = Progress()
         self._lock = threading.Lock()
+        self._saving = threading.Lock()
         self._last_checkpoint = time.monotonic()
+        self._dirty = False
         self.stopped_early = False
 
     def should_stop(self, stopping: Callable[[], bool]) -> Callable[[], bool]:
@@ -146,10 +148,13 @@ class _Run:
             self.lines.append(line)
             self.errors += 1
             self.progress.errors = self.errors
+            self._dirty = True
         self._maybe_checkpoint()
 
     def records(self, done: int) -> None:
-        self.progress.records_done = int(done)
+        with self._lock:
+            self.progress.records_done = int(done)
+            self._dirty = True
         self._maybe_checkpoint()
 
     def read(self, count: int) -> None:
@@ -158,13 +163,23 @@ class _Run:
             self.progress.percent = min(99.9, 100.0 * self.bytes_read / self.total_bytes)
 
     def _maybe_checkpoint(self) -> None:
-        now = time.monotonic()
-        if now - self._last_checkpoint < CHECKPOINT_SECONDS:
-            return
-        self._last_checkpoint = now
-        with self._lock:
-            lines, errors = list(self.lines), self.errors
-        self.service.checkpoint(self.identifier, lines, errors, self.progress.records_done)
+        if time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Save the log, error count and records done to the batch row, if they changed since the
+        last save (so that a crash keeps them, and other processes show them)."""
+        with self._saving:
+            with self._lock:
+                if not self._dirty:
+                    return
+                self._dirty = False
+                self._last_checkpoint = time.monotonic()
+                lines, errors, records = list(self.lines), self.errors, self.progress.records_done
+            self.service.checkpoint(self.identifier, lines, errors, records)
+
+    def checkpoint_due(self) -> bool:
+        return time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS
 
 
 class BatchRunner:
@@ -187,6 +202,7 @@ class BatchRunner:
         self.blobs = blobs
         self.models = models
         self.audit = audit
+        self._running: dict[str, _Run] = {}
         jobs.queue.register(RUN_TASK, self._task)
 
     def _task(self, identifier: str, args: Args) -> None:
@@ -231,11 +247,14 @@ class BatchRunner:
         data = {"batch": identifier, "control": row.get("control")}
         self.audit.record_quietly("haplo_data_import_batch:start", data)
         dry_run = bool(row.get("dry_run"))
+        self._running[identifier] = state
         try:
             outcome = self._execute(row, files, state, dry_run)
         except Exception as exc:  # anything unexpected ends the batch in 'error', never silently
             log.exception("batch %s failed", identifier)
             outcome = RunResult(state.errors, state.progress.records_done, str(exc) or type(exc).__name__)
+        finally:
+            self._running.pop(identifier, None)
         if outcome.exception is None and state.stopped_early:
             outcome = RunResult(outcome.errors, outcome.records, STOPPED_MESSAGE)
         if outcome.exception is not None:
@@ -298,6 +317,13 @@ class BatchRunner:
             return cast(BinaryIO, CountingReader(self.blobs.open(digest), state.read))
 
         return BatchFile(name=str(entry.get("name")), open=opener, size=int(file.get("fileSize") or 0))
+
+    def save_progress(self) -> None:
+        """Checkpoint the runs whose progress has not been saved for a while (housekeeping: a run
+        held up between progress reports still shows its latest progress everywhere)."""
+        for state in list(self._running.values()):
+            if state.checkpoint_due():
+                state.checkpoint()
 
     # -- recovery -------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ Two implementations:
 - a backend's shared queue (``Storage.queue``; PostgreSQL: procrastinate on the
   store's own database, ``gateway.storage.postgres.queue``): work is kept in the
   database with the records (``durable`` is True) and run by any process that
-  :meth:`TaskQueue.start`\\ s working, each piece by exactly one of them. Work whose
+  starts working (:meth:`TaskQueue.start`), each piece by exactly one of them. Work whose
   worker died (no heartbeat) is not :meth:`TaskQueue.alive`; the families fail
   what they recorded as running for it.
 
