@@ -130,6 +130,15 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         storage.close()
 
 
+def wait_not_alive(queue: TaskQueue, task: str, key: str) -> None:
+    """Poll until ``key``'s work has ended (a worker records the end just after the run returns)."""
+    for _ in range(int(WAIT / 0.05)):
+        if key not in queue.alive(task):
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"{task} {key} is still alive")
+
+
 def created(key: str, **values: Any) -> Change:
     """A change that creates ``things/key`` (and refuses when it exists)."""
 
@@ -148,6 +157,7 @@ def test_the_change_and_the_work_go_together(harness: Harness) -> None:
     assert harness.runs.seen == [("a", {"n": 1, "text": "é"})]
     record = harness.record("a")
     assert record is not None and record["state"] == "queued"
+    wait_not_alive(harness.queue, "probe", "a")
     # A change that refuses (the record exists) stores nothing and queues nothing.
     assert not harness.queue.enqueue("probe", "a", {"n": 2}, created("a", state="again"))
     assert "a" not in harness.queue.alive("probe")
@@ -194,11 +204,7 @@ def test_work_is_alive_while_waiting_and_running_and_not_after(harness: Harness)
     assert "slow" in harness.queue.alive("probe")  # running
     gate.set()
     harness.runs.wait_for(1)
-    for _ in range(int(WAIT / 0.05)):
-        if "slow" not in harness.queue.alive("probe"):
-            break
-        threading.Event().wait(0.05)
-    assert "slow" not in harness.queue.alive("probe")
+    wait_not_alive(harness.queue, "probe", "slow")
 
 
 def test_postponed_work_is_run_again_by_a_shared_queue_and_left_to_the_family_by_the_embedded_one(
@@ -212,11 +218,7 @@ def test_postponed_work_is_run_again_by_a_shared_queue_and_left_to_the_family_by
         assert harness.runs.seen == [("later", {"k": 1})]
     else:
         assert harness.runs.started.setdefault("later", threading.Event()).wait(WAIT)
-        for _ in range(int(WAIT / 0.05)):
-            if "later" not in harness.queue.alive("probe"):
-                break
-            threading.Event().wait(0.05)
-        assert "later" not in harness.queue.alive("probe")  # the family queues it at the next start
+        wait_not_alive(harness.queue, "probe", "later")  # the family queues it at the next start
         assert harness.runs.seen == []
 
 
