@@ -1,4 +1,4 @@
-"""The application factory: routes, lifespan (store, scheduler, recovery)."""
+"""The application factory: routes, lifespan (store, task queue, recovery)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from gateway.config import Config, load_config
 from gateway.http import admin_routes, batch_api, health, openapi
 from gateway.http.operations_endpoint import operations_endpoint
 from gateway.logs import configure_logging
+from gateway.operations.bulk import bind_job_kinds
 from gateway.process import Gateway
 from gateway.storage.backends import open_storage
 
@@ -26,7 +27,7 @@ log = logging.getLogger("gateway.app")
 
 
 def open_gateway(config: Config) -> Gateway:
-    """Open the configured storage and install every family (the scheduler is not started yet)."""
+    """Open the configured storage and install every family (the task queue is not started yet)."""
     config.ensure_layout()
     configure_logging(config.log_dir, str(config.get("logging.level")))
     storage = open_storage(config)
@@ -34,7 +35,7 @@ def open_gateway(config: Config) -> Gateway:
         stopping = threading.Event()
         audit = AuditLog(storage)
         job_family = jobs.install(config, storage, stopping)
-        return Gateway(
+        gateway = Gateway(
             config=config,
             storage=storage,
             audit=audit,
@@ -44,15 +45,20 @@ def open_gateway(config: Config) -> Gateway:
             imports=imports.install(config, storage, audit, job_family),
             stopping=stopping,
         )
+        bind_job_kinds(gateway)
+        return gateway
     except Exception:
         storage.close()
         raise
 
 
-def start_gateway(gateway: Gateway, admin_username: str | None, admin_password: str | None) -> str | None:
-    """First-start super user, scheduler, recovery of cut-short work. Returns a generated password."""
+def start_gateway(
+    gateway: Gateway, admin_username: str | None, admin_password: str | None, work: bool = True
+) -> str | None:
+    """First-start super user, task queue (with ``work``: this process runs queued work, at most
+    ``jobs.threads`` pieces at a time), recovery of cut-short work. Returns a generated password."""
     generated = gateway.auth.users.bootstrap(admin_username, admin_password)
-    gateway.jobs.scheduler.start()
+    gateway.jobs.start(work, int(gateway.config.get("jobs.threads")))
     gateway.imports.recover()
     gateway.jobs.recover()
     return generated
@@ -64,7 +70,7 @@ def stop_gateway(gateway: Gateway) -> None:
     Ended jobs and batches that a full device kept in memory get a last chance to be stored.
     """
     gateway.stopping.set()
-    gateway.jobs.scheduler.shutdown()
+    gateway.jobs.stop()
     gateway.jobs.save_unsaved()
     gateway.imports.batches.save_unsaved()
     gateway.storage.close()
@@ -92,11 +98,13 @@ def create_app(
     admin_username: str | None = None,
     admin_password: str | None = None,
     gateway: Gateway | None = None,
+    work: bool = True,
 ) -> Starlette:
-    """A Starlette app whose lifespan owns the store and the scheduler.
+    """A Starlette app whose lifespan owns the store and the task queue.
 
     ``gateway``: an already opened gateway (``gateway serve`` opens the store
-    before binding the port so that a locked store fails at once).
+    before binding the port so that a locked store fails at once). ``work``: this
+    process also runs queued batches and bulk jobs (``gateway serve --no-worker``: not).
     """
     cfg = gateway.config if gateway is not None else (config or load_config())
     username = admin_username or os.environ.get("GATEWAY_ADMIN_USERNAME")
@@ -108,7 +116,7 @@ def create_app(
         given = opened.pop() if opened else None
         gw = given if given is not None else open_gateway(cfg)
         try:
-            generated = start_gateway(gw, username, password)
+            generated = start_gateway(gw, username, password, work)
             if generated:
                 print(f"Created super user 'admin' with password: {generated}", flush=True)
             app.state.gateway = gw

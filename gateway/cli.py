@@ -1,16 +1,18 @@
-"""The ``gateway`` command: serve, backup, and the key/model verbs."""
+"""The ``gateway`` command: serve, worker, backup, and the key/model verbs."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import uvicorn
 
-from gateway.app import create_app, open_gateway
+from gateway.app import create_app, open_gateway, start_gateway, stop_gateway
 from gateway.config import Config, ConfigError, load_config
 from gateway.http.server import uvicorn_options
 from gateway.imports import cli as import_verbs
@@ -33,11 +35,19 @@ def _config(args: argparse.Namespace) -> Config:
         overrides["http.host"] = args.host
     if getattr(args, "port", None):
         overrides["http.port"] = args.port
+    if getattr(args, "concurrency", None):
+        overrides["jobs.threads"] = args.concurrency
     return load_config(root=args.root, config_file=args.config, overrides=overrides)
 
 
+NO_SHARED_QUEUE = (
+    "needs a job queue shared by several processes, which only storage.backend: postgres has "
+    "(on the embedded store, gateway serve runs its batches and bulk jobs itself)"
+)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run the HTTP server, scheduler and store in this process."""
+    """Run the HTTP server and store in this process, and (unless --no-worker) queued work."""
     config = _config(args)
     options = uvicorn_options(config)
     try:
@@ -45,7 +55,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except StoreLocked as exc:
         print(f"gateway: cannot start: {exc}", file=sys.stderr)
         return 1
-    app = create_app(gateway=gateway)
+    if args.no_worker and not gateway.jobs.queue.durable:
+        gateway.storage.close()
+        print(f"gateway: serve --no-worker {NO_SHARED_QUEUE}", file=sys.stderr)
+        return 1
+    app = create_app(gateway=gateway, work=not args.no_worker)
     host = str(gateway.config.get("http.host"))
     port = int(gateway.config.get("http.port"))
     print(f"gateway: serving on http://{host}:{port} (root {gateway.config.root})", flush=True)
@@ -83,6 +97,44 @@ class _StopSignals:
             signal.signal(sig, handler)
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run queued batches and bulk jobs (no HTTP) until SIGTERM or SIGINT, then stop at a record boundary."""
+    config = _config(args)
+    try:
+        gateway = open_gateway(config)
+    except StoreLocked as exc:
+        print(f"gateway: cannot start: {exc}", file=sys.stderr)
+        return 1
+    if not gateway.jobs.queue.durable:
+        gateway.storage.close()
+        print(f"gateway: worker {NO_SHARED_QUEUE}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        username = os.environ.get("GATEWAY_ADMIN_USERNAME")
+        generated = start_gateway(gateway, username, os.environ.get("GATEWAY_ADMIN_PASSWORD"), work=True)
+        if generated:
+            print(f"Created super user 'admin' with password: {generated}", flush=True)
+        concurrency = int(gateway.config.get("jobs.threads"))
+        print(
+            f"gateway: worker running {concurrency} job(s) at a time (root {gateway.config.root})", flush=True
+        )
+        while not stop.wait(1.0):
+            pass
+        print("gateway: worker stopping: running work ends at its next record boundary", flush=True)
+    finally:
+        stop_gateway(gateway)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("gateway: worker stopped", flush=True)
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     """A checkpoint of the (stopped) server's store in DIR."""
     config = _config(args)
@@ -111,13 +163,23 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     _common(serve)
     serve.add_argument("--host", help="bind address (env GATEWAY_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (env GATEWAY_PORT, default 9925)")
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="serve HTTP only; gateway worker processes run the batches and bulk jobs (postgres)",
+    )
+    worker = sub.add_parser("worker", help="run queued batches and bulk jobs (storage.backend postgres)")
+    _common(worker)
+    worker.add_argument(
+        "--concurrency", type=int, help="batches and jobs run at a time (default jobs.threads, 2)"
+    )
     backup = sub.add_parser(
         "backup",
         help="write a checkpoint of a stopped server's store (embedded store; PostgreSQL: use pg_dump)",
     )
     _common(backup)
     backup.add_argument("dir")
-    commands: dict[str, Command] = {"serve": cmd_serve, "backup": cmd_backup}
+    commands: dict[str, Command] = {"serve": cmd_serve, "worker": cmd_worker, "backup": cmd_backup}
     commands.update(import_verbs.add_parsers(sub, _common))
     return parser, commands
 

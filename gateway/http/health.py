@@ -17,7 +17,7 @@ async def health(request: Request) -> Response:
 
 
 def readiness_problems(gateway: Gateway | None) -> list[str]:
-    """Names of the failing checks: store, scheduler, disk."""
+    """Names of the failing checks: store, scheduler, worker, disk."""
     if gateway is None:
         return ["store: not open"]
     problems = []
@@ -28,6 +28,8 @@ def readiness_problems(gateway: Gateway | None) -> list[str]:
         problems.append(f"store: {exc}")
     if not gateway.jobs.scheduler.running:
         problems.append("scheduler: not running")
+    if gateway.jobs.working and not gateway.jobs.queue.working:
+        problems.append("worker: not running (it starts again by itself once the store answers)")
     free = shutil.disk_usage(gateway.config.root).free
     floor = int(gateway.config.get("storage.min_free_bytes"))
     if free < floor:
@@ -38,7 +40,7 @@ def readiness_problems(gateway: Gateway | None) -> list[str]:
 
 
 async def ready(request: Request) -> Response:
-    """200 when store, scheduler and disk are fine, else 503 naming the failing checks."""
+    """200 when store, scheduler, worker and disk are fine, else 503 naming the failing checks."""
     problems = readiness_problems(getattr(request.app.state, "gateway", None))
     if problems:
         return JSONResponse({"ready": False, "problems": problems}, status_code=503)

@@ -2,10 +2,13 @@
 
 ``install`` builds :class:`Imports`: the uploaded files (blobs), the model
 registry, the batch service (the one place that changes a batch row) and the
-runner that executes scheduled batches on the process's scheduler. ``recover``
-applies the restart rule: batches left ``scheduled`` are queued again, batches
-left ``running`` become ``error`` with an ``EXCEPTION:`` line (they are never
-silently re-run, because records committed before the stop are kept).
+runner that executes scheduled batches taken from the task queue. ``recover``
+applies the restart rule: batches left ``running`` whose run is gone become
+``error`` with an ``EXCEPTION:`` line (they are never silently re-run, because
+records committed before the stop are kept), and on the embedded queue batches left
+``scheduled`` are queued again (a shared queue keeps them). On a shared queue the
+same check of running batches runs every ``jobs.heartbeat`` seconds, so a batch
+whose worker died ends ``error`` while the other processes carry on.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from gateway.audit import AuditLog
 from gateway.config import Config
 from gateway.imports.models import ModelRegistry
-from gateway.imports.runner import BatchRunner
+from gateway.imports.runner import CHECKPOINT_SECONDS, BatchRunner
 from gateway.imports.service import BatchService
 from gateway.jobs import SAVE_UNSAVED_SECONDS, Jobs
 from gateway.storage.blobs import BlobStore
@@ -35,7 +38,7 @@ class Imports:
     runner: BatchRunner
 
     def recover(self) -> None:
-        """Re-queue scheduled batches and fail batches left running."""
+        """Fail batches whose run is gone; on the embedded queue, queue scheduled ones again."""
         requeued, failed = self.runner.recover()
         if requeued or failed:
             log.info(
@@ -52,8 +55,10 @@ def install(config: Config, storage: Storage, audit: AuditLog, jobs: Jobs) -> Im
     if removed:
         log.info("removed %d unfinished upload(s) left by a previous run", removed)
     models = ModelRegistry(storage)
-    batches = BatchService(storage, blobs, models)
+    batches = BatchService(storage, blobs, models, jobs.queue)
     runner = BatchRunner(config, storage, audit, jobs, batches, blobs, models)
-    batches.on_scheduled = runner.submit
     jobs.scheduler.every("batches:save-unsaved", SAVE_UNSAVED_SECONDS, batches.save_unsaved)
+    jobs.scheduler.every("batches:progress", CHECKPOINT_SECONDS, runner.save_progress)
+    if jobs.queue.durable:
+        jobs.scheduler.every("batches:lost", jobs.lost_check_seconds, runner.fail_lost)
     return Imports(blobs, models, batches, runner)

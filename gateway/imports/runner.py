@@ -1,7 +1,9 @@
 """Running a batch in the background (haplo-import.md §1.5, §1.6, §8).
 
-One APScheduler job ``batch:<identifier>`` per scheduled batch. The job moves
-the batch ``scheduled`` → ``running``, writes ``START:``, audits the start,
+One task-queue job (``imports.run``, keyed by the batch identifier) per scheduled
+batch, run by whichever worker takes it. The job moves the batch ``scheduled`` →
+``running`` (atomically: a second run of the same batch finds it no longer
+scheduled and does nothing), writes ``START:``, audits the start,
 runs the engine (each complete record committed atomically on its own, stored
 through a write-behind buffer flushed at every progress report; a dry run
 writes nothing), appends an ``EXCEPTION:`` line if the run stopped, audits
@@ -28,12 +30,13 @@ from gateway.audit import AuditLog
 from gateway.config import Config
 from gateway.imports.commit_buffer import FlushFailed
 from gateway.imports.models import ModelRegistry
-from gateway.imports.service import BatchService, Progress, parse_control_bytes
+from gateway.imports.service import RUN_TASK, BatchService, Progress, parse_control_bytes
 from gateway.imports.target import ModelTargetStore, generated_key_tables
 from gateway.jobs import Jobs
 from gateway.storage.blobs import BlobNotFound, BlobStore
 from gateway.storage.errors import OutOfSpace
 from gateway.storage.ports import Storage
+from gateway.storage.queue import Args, Postponed
 from gateway.timestamps import iso_now
 
 log = logging.getLogger("gateway.imports")
@@ -125,7 +128,9 @@ class _Run:
         self.bytes_read = 0
         self.progress = Progress()
         self._lock = threading.Lock()
+        self._saving = threading.Lock()
         self._last_checkpoint = time.monotonic()
+        self._dirty = False
         self.stopped_early = False
 
     def should_stop(self, stopping: Callable[[], bool]) -> Callable[[], bool]:
@@ -143,10 +148,13 @@ class _Run:
             self.lines.append(line)
             self.errors += 1
             self.progress.errors = self.errors
+            self._dirty = True
         self._maybe_checkpoint()
 
     def records(self, done: int) -> None:
-        self.progress.records_done = int(done)
+        with self._lock:
+            self.progress.records_done = int(done)
+            self._dirty = True
         self._maybe_checkpoint()
 
     def read(self, count: int) -> None:
@@ -155,17 +163,27 @@ class _Run:
             self.progress.percent = min(99.9, 100.0 * self.bytes_read / self.total_bytes)
 
     def _maybe_checkpoint(self) -> None:
-        now = time.monotonic()
-        if now - self._last_checkpoint < CHECKPOINT_SECONDS:
-            return
-        self._last_checkpoint = now
-        with self._lock:
-            lines, errors = list(self.lines), self.errors
-        self.service.checkpoint(self.identifier, lines, errors, self.progress.records_done)
+        if time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Save the log, error count and records done to the batch row, if they changed since the
+        last save (so that a crash keeps them, and other processes show them)."""
+        with self._saving:
+            with self._lock:
+                if not self._dirty:
+                    return
+                self._dirty = False
+                self._last_checkpoint = time.monotonic()
+                lines, errors, records = list(self.lines), self.errors, self.progress.records_done
+            self.service.checkpoint(self.identifier, lines, errors, records)
+
+    def checkpoint_due(self) -> bool:
+        return time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS
 
 
 class BatchRunner:
-    """Queues and runs batches on the process's scheduler."""
+    """Runs scheduled batches taken from the task queue; fails runs whose worker is gone."""
 
     def __init__(
         self,
@@ -184,10 +202,11 @@ class BatchRunner:
         self.blobs = blobs
         self.models = models
         self.audit = audit
+        self._running: dict[str, _Run] = {}
+        jobs.queue.register(RUN_TASK, self._task)
 
-    def submit(self, identifier: str) -> None:
-        """Queue the run of a scheduled batch (job id ``batch:<identifier>``)."""
-        self.jobs.scheduler.submit(f"batch:{identifier}", self.run, identifier)
+    def _task(self, identifier: str, args: Args) -> None:
+        self.run(identifier)
 
     def stopping(self) -> bool:
         """Whether the process is shutting down."""
@@ -204,10 +223,11 @@ class BatchRunner:
         return not self.stopping()
 
     def run(self, identifier: str) -> None:
-        """The background job: run one scheduled batch to an end state."""
+        """The background job: run one scheduled batch to an end state (Postponed, leaving it
+        scheduled, when the process stops before the run begins)."""
         if not self._wait_start_delay():
             log.info("batch %s left scheduled: the server is stopping", identifier)
-            return
+            raise Postponed
         start_line = f"START: {iso_now()}"
         try:
             row = self.service.start_run(identifier, [start_line])
@@ -227,11 +247,14 @@ class BatchRunner:
         data = {"batch": identifier, "control": row.get("control")}
         self.audit.record_quietly("haplo_data_import_batch:start", data)
         dry_run = bool(row.get("dry_run"))
+        self._running[identifier] = state
         try:
             outcome = self._execute(row, files, state, dry_run)
         except Exception as exc:  # anything unexpected ends the batch in 'error', never silently
             log.exception("batch %s failed", identifier)
             outcome = RunResult(state.errors, state.progress.records_done, str(exc) or type(exc).__name__)
+        finally:
+            self._running.pop(identifier, None)
         if outcome.exception is None and state.stopped_early:
             outcome = RunResult(outcome.errors, outcome.records, STOPPED_MESSAGE)
         if outcome.exception is not None:
@@ -295,28 +318,44 @@ class BatchRunner:
 
         return BatchFile(name=str(entry.get("name")), open=opener, size=int(file.get("fileSize") or 0))
 
-    # -- startup ----------------------------------------------------------------
+    def save_progress(self) -> None:
+        """Checkpoint the runs whose progress has not been saved for a while (housekeeping: a run
+        held up between progress reports still shows its latest progress everywhere)."""
+        for state in list(self._running.values()):
+            if state.checkpoint_due():
+                state.checkpoint()
+
+    # -- recovery -------------------------------------------------------------------
 
     def recover(self) -> tuple[int, int]:
-        """Re-queue ``scheduled`` batches; fail those left ``running``. (requeued, failed)."""
+        """At start: fail runs that are gone; on the embedded queue, queue ``scheduled`` batches
+        again (a shared queue still holds them). (requeued, failed)."""
+        failed = self.fail_lost()
+        requeued = 0
+        if not self.jobs.queue.durable:
+            for row in self.service.rows_in_state("scheduled"):
+                self.jobs.queue.enqueue(RUN_TASK, str(row["identifier"]), {})
+                requeued += 1
+        return requeued, failed
+
+    def fail_lost(self) -> int:
+        """Batches ``running`` whose run the task queue no longer has alive (cut short by a stop, a
+        crash or a dead worker) end ``error`` with an ``EXCEPTION:`` line; how many."""
+        rows = self.service.rows_in_state("running")
+        if not rows:
+            return 0
+        alive = self.jobs.queue.alive(RUN_TASK)  # read after the rows: a run ending meanwhile is not lost
         failed = 0
-        for row in self.service.rows_in_state("running"):
-            lines = [line for line in str(row.get("log") or "").split("\n") if line]
-            if not any(line.startswith("START:") for line in lines):
-                lines.insert(0, f"START: {iso_now()}")
-            lines.append(EXCEPTION_PREFIX + STOPPED_MESSAGE)
-            lines.append(f"END: {iso_now()}")
-            data = {"batch": row["identifier"], "control": row.get("control")}
+        for row in rows:
+            identifier = str(row["identifier"])
+            if identifier in alive or identifier in self.service.progress:
+                continue
+            ended = self.service.fail_interrupted(identifier, EXCEPTION_PREFIX + STOPPED_MESSAGE)
+            if ended is None:
+                continue
+            data = {"batch": identifier, "control": ended.get("control")}
             self.audit.record_quietly("haplo_data_import_batch:end", data)
-            self.service.finish_run(
-                str(row["identifier"]),
-                "error",
-                int(row.get("errors") or 0),
-                lines,
-                int(row.get("records") or 0),
-            )
             failed += 1
-        scheduled = self.service.rows_in_state("scheduled")
-        for row in scheduled:
-            self.submit(str(row["identifier"]))
-        return len(scheduled), failed
+        if failed:
+            log.warning("%d batch run(s) were cut short (a stop or a dead worker) and ended in error", failed)
+        return failed

@@ -2,8 +2,10 @@
 
 ``BatchService`` is the one place that changes a batch row; the HTTP API, the
 operations, the admin pages and the background run all go through it. The
-batch table is the source of truth: the scheduler only holds in-memory jobs
-that ``recover`` re-creates from it at startup. A run's end state that cannot be
+batch table is the source of truth. Scheduling a batch changes its row and queues
+its run (task ``imports.run``) in one atomic step of the task queue, and a run
+begins only by moving the row from ``scheduled`` to ``running`` (atomically too), so
+a batch runs once however many workers there are. A run's end state that cannot be
 stored (a full device) is kept in memory, shown by every read, and stored by
 ``save_unsaved`` once the store takes writes again.
 """
@@ -28,8 +30,10 @@ from gateway.storage.blobs import BlobStore
 from gateway.storage.errors import OutOfSpace
 from gateway.storage.names import name_problem
 from gateway.storage.ports import Storage
+from gateway.storage.queue import Change, TaskQueue
 from gateway.storage.records import AttributeInfo, KeyRange
 from gateway.storage.system import SystemTable
+from gateway.timestamps import iso_now
 
 logger = logging.getLogger("gateway.imports")
 
@@ -39,6 +43,8 @@ UNNAMED_CONTROL = "Unnamed control file"
 UNNAMED_BATCH = "Unnamed batch"
 STATES = ("uploading", "ready", "scheduled", "running", "complete", "dry-run", "error")
 END_STATES = ("complete", "dry-run", "error")
+RUN_TASK = "imports.run"
+"""The task queue's name for batch runs (key: the batch identifier)."""
 
 
 class BatchRequestError(Exception):
@@ -101,12 +107,12 @@ class Progress:
 class BatchService:
     """Control files and batches."""
 
-    def __init__(self, storage: Storage, blobs: BlobStore, models: ModelRegistry) -> None:
+    def __init__(self, storage: Storage, blobs: BlobStore, models: ModelRegistry, queue: TaskQueue) -> None:
         self.blobs = blobs
         self.models = models
+        self.queue = queue
         self.lock = threading.RLock()
         self.progress: dict[str, Progress] = {}
-        self.on_scheduled: Callable[[str], None] | None = None
         # Haplo's notify-batch-complete hook (§1.5 step 5): called with the identifier of a
         # batch that reached an end state. Listener failures are logged, never raised.
         self.on_finished: builtins.list[Callable[[str], None]] = []
@@ -292,20 +298,21 @@ class BatchService:
     def schedule(
         self, identifier: str, dry_run: bool, allowed_states: tuple[str, ...] = ("uploading", "ready")
     ) -> None:
-        """Move a batch to ``scheduled`` and queue its run."""
-        with self.lock:
-            row = self._row(identifier)
+        """Move a batch to ``scheduled`` and queue its run, in one step."""
+
+        def scheduled(row: dict[str, Any] | None) -> dict[str, Any]:
             if row is None:
                 raise BatchRequestError(f"Batch not found: {identifier}")
             if row.get("state") not in allowed_states:
                 if "uploading" in allowed_states:
                     raise BatchRequestError(f"Batch {identifier} is not in the 'uploading' state")
                 raise BatchRequestError("Batch is in the wrong state")
-            row["state"] = "scheduled"
-            row["dry_run"] = bool(dry_run)
-            self._save(row)
-        if self.on_scheduled is not None:
-            self.on_scheduled(identifier)
+            return {**row, "state": "scheduled", "dry_run": bool(dry_run)}
+
+        if not isinstance(identifier, str) or not identifier:
+            raise BatchRequestError(f"Batch not found: {identifier}")
+        with self.lock:
+            self.queue.enqueue(RUN_TASK, identifier, {}, Change(BATCH_TABLE, identifier, scheduled))
 
     def copy(self, identifier: str) -> dict[str, Any]:
         """A new ``ready`` batch with the same control and files, comment + `` (copy)``."""
@@ -335,11 +342,14 @@ class BatchService:
         return view
 
     def progress_of(self, row: dict[str, Any]) -> dict[str, Any]:
-        """Records done, errors so far and percent: live while running, final afterwards."""
+        """Records done, errors so far and percent: live while running (as last saved when another
+        process runs it), final afterwards."""
         state = row.get("state")
         live = self.progress.get(str(row.get("identifier")))
         if state == "running" and live is not None:
             return live.as_dict()
+        if state == "running":
+            return Progress(int(row.get("records") or 0), int(row.get("errors") or 0)).as_dict()
         if state in END_STATES:
             return Progress(int(row.get("records") or 0), int(row.get("errors") or 0), 100.0).as_dict()
         return Progress().as_dict()
@@ -353,17 +363,20 @@ class BatchService:
         return rows
 
     def start_run(self, identifier: str, log: Sequence[str]) -> dict[str, Any]:
-        """``scheduled`` → ``running`` with the log so far; the row. Raises if in another state."""
-        with self.lock:
-            row = self._row(identifier)
+        """``scheduled`` → ``running`` with the log so far (one atomic step: one run begins); the row.
+        Raises RuntimeError if the batch is in another state."""
+
+        def running(row: dict[str, Any] | None) -> dict[str, Any] | None:
             if row is None or row.get("state") != "scheduled":
+                return None
+            return {**row, "state": "running", "log": "\n".join(log), "errors": 0}
+
+        with self.lock:
+            started = self.queue.change(Change(BATCH_TABLE, identifier, running))
+            if started is None:
                 raise RuntimeError(f"Batch ID {identifier} is in an unexpected state")
-            row["state"] = "running"
-            row["log"] = "\n".join(log)
-            row["errors"] = 0
-            self._save(row)
             self.progress[identifier] = Progress()
-            return row
+            return started
 
     def checkpoint(self, identifier: str, log: Sequence[str], errors: int, records: int) -> None:
         """Save the log, error count and records done of a running batch (so a crash keeps them).
@@ -397,6 +410,39 @@ class BatchService:
                 logger.warning("batch %s ended %s; storing it waits for space: %s", identifier, state, exc)
             self.progress.pop(identifier, None)
         logger.info("batch %s finished: %s, %d error(s), %d record(s)", identifier, state, errors, records)
+        self._notify_finished(identifier)
+
+    def fail_interrupted(self, identifier: str, exception_line: str) -> dict[str, Any] | None:
+        """A batch recorded as ``running`` whose run is gone (a stop, a crash, a dead worker) ends
+        ``error``: its log so far, ``exception_line`` and an ``END:`` line; records committed
+        before stay. One atomic step, so only one process does it. The row, or None if the
+        batch was not running."""
+        end = f"END: {iso_now()}"
+
+        def failed(row: dict[str, Any] | None) -> dict[str, Any] | None:
+            if row is None or row.get("state") != "running":
+                return None
+            lines = [line for line in str(row.get("log") or "").split("\n") if line]
+            if not any(line.startswith("START:") for line in lines):
+                lines.insert(0, f"START: {iso_now()}")
+            return {**row, "state": "error", "log": "\n".join([*lines, exception_line, end])}
+
+        with self.lock:
+            try:
+                row = self.queue.change(Change(BATCH_TABLE, identifier, failed))
+            except OutOfSpace as exc:  # shown at once, stored once the store takes writes
+                row = failed(self._row(identifier))
+                if row is not None:
+                    self._unsaved[identifier] = row
+                    logger.warning("batch %s ended error; storing it waits for space: %s", identifier, exc)
+            if row is None:
+                return None
+            self.progress.pop(identifier, None)
+        logger.info("batch %s: its run was cut short; it ends in error", identifier)
+        self._notify_finished(identifier)
+        return row
+
+    def _notify_finished(self, identifier: str) -> None:
         for listener in list(self.on_finished):
             try:
                 listener(identifier)

@@ -1,10 +1,13 @@
-"""The jobs family: background work on a scheduler, and the job records ``get_job`` reads.
+"""The jobs family: the task queue that runs background work, and the job records ``get_job`` reads.
 
-``install`` builds :class:`Jobs`: the scheduler (APScheduler in this process)
-that runs batch imports and bulk jobs, and the job service that records bulk
-jobs in ``system.hdb_job``. The tables that describe work (batches, jobs) are
-the source of truth: at start each family re-queues or fails what a stop cut
-short (``Jobs.recover`` for jobs).
+``install`` builds :class:`Jobs`: the task queue (the store's shared one when it has
+one, PostgreSQL's procrastinate; else the embedded queue on this process's scheduler),
+the scheduler (APScheduler in this process, for housekeeping and the embedded queue's
+work) and the job service that records bulk jobs in ``system.hdb_job``. The tables
+that describe work (batches, jobs) are the source of truth: each family fails what
+it recorded as running when the queue says its work is no longer alive (at start,
+and on a shared queue every ``jobs.heartbeat`` seconds: a worker that died), and on
+the embedded queue queues again at start what was waiting.
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ import threading
 from dataclasses import dataclass
 
 from gateway.config import Config
+from gateway.jobs.embedded import EmbeddedQueue
 from gateway.jobs.scheduler import JobRunner
 from gateway.jobs.service import JobService
 from gateway.jobs.table import JobTable
 from gateway.storage.ports import Storage
+from gateway.storage.queue import TaskQueue
 
 SAVE_UNSAVED_SECONDS = 2.0
 """How often ended work that a full device kept from being stored is tried again."""
@@ -24,17 +29,33 @@ SAVE_UNSAVED_SECONDS = 2.0
 
 @dataclass
 class Jobs:
-    """The scheduler and the bulk job records of one process."""
+    """The task queue, the scheduler and the bulk job records of one process."""
 
     scheduler: JobRunner
+    queue: TaskQueue
     service: JobService
+    lost_check_seconds: float
+    working: bool = False
+    """Whether this process was started to run queued work."""
 
     def stopping(self) -> bool:
         """Whether running work should stop at its next record boundary."""
         return self.service.stopping()
 
+    def start(self, work: bool, concurrency: int) -> None:
+        """Start the scheduler and, with ``work``, run queued work in this process."""
+        self.scheduler.start()
+        if work:
+            self.working = True
+            self.queue.start(concurrency)
+
+    def stop(self) -> None:
+        """Take no more work; wait for running work (told to stop by ``stopping``) to end."""
+        self.queue.stop()
+        self.scheduler.shutdown()
+
     def recover(self) -> int:
-        """Jobs cut short by the last stop become ERROR; how many."""
+        """Jobs whose work is no longer alive (cut short by a stop or a dead worker) become ERROR."""
         return self.service.recover()
 
     def save_unsaved(self) -> int:
@@ -43,12 +64,16 @@ class Jobs:
 
 
 def install(config: Config, storage: Storage, stopping: threading.Event) -> Jobs:
-    """The scheduler (not started yet) and the job records."""
+    """The queue and scheduler (not started yet) and the job records."""
     scheduler = JobRunner(int(config.get("jobs.threads")))
+    queue: TaskQueue = storage.queue if storage.queue is not None else EmbeddedQueue(storage, scheduler)
 
     def should_stop() -> bool:
         return stopping.is_set() or scheduler.stopping.is_set()
 
-    family = Jobs(scheduler, JobService(JobTable(storage), scheduler, should_stop))
+    service = JobService(JobTable(storage, queue), queue, should_stop)
+    family = Jobs(scheduler, queue, service, float(config.get("jobs.heartbeat")))
     scheduler.every("jobs:save-unsaved", SAVE_UNSAVED_SECONDS, family.save_unsaved)
+    if queue.durable:
+        scheduler.every("jobs:lost", family.lost_check_seconds, family.recover)
     return family

@@ -1,9 +1,11 @@
 """Job records in ``system.hdb_job`` (HarperDB's job fields plus ``progress``).
 
-A job is written when it is created (IN_PROGRESS), when it starts and when it
-ends (COMPLETE or ERROR). While it runs, ``get_job`` reads its live progress
-from memory. Jobs still IN_PROGRESS when the server starts were cut short by a
-stop or a crash and become ERROR (``recover``).
+A job is written when it is created (IN_PROGRESS, with its queued work), when it
+starts (once: a job whose start is recorded is never started again) and when it
+ends (COMPLETE or ERROR). While it runs, ``get_job`` in the process running it
+reads its live progress from memory. Jobs still IN_PROGRESS whose work the task
+queue no longer has alive were cut short by a stop, a crash or a dead worker and
+become ERROR (``recover``).
 
 A job that ends while its end cannot be stored (a full device) stays in memory
 with its status and message, so ``get_job`` shows it at once, and is stored by
@@ -15,12 +17,14 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.jobs.progress import Progress
 from gateway.storage.errors import OutOfSpace
 from gateway.storage.ports import Storage
+from gateway.storage.queue import Change, TaskQueue
 from gateway.storage.records import AttributeInfo, KeyRange
 from gateway.storage.system import SystemTable
 from gateway.timestamps import epoch_ms, iso_ms
@@ -49,6 +53,22 @@ class Job:
     end_datetime: int | None = None
     result: dict[str, Any] | None = None
     progress: Progress = field(default_factory=Progress)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Job:
+        """The job a stored record describes (progress starts afresh)."""
+        return cls(
+            id=str(record["id"]),
+            type=str(record.get("type")),
+            user=str(record.get("user")),
+            created_datetime=int(record.get("created_datetime") or 0),
+            job_body=dict(record.get("job_body") or {}),
+            status=str(record.get("status")),
+            message=record.get("message"),
+            start_datetime=record.get("start_datetime"),
+            end_datetime=record.get("end_datetime"),
+            result=record.get("result"),
+        )
 
     def record(self) -> dict[str, Any]:
         """The stored form of the job."""
@@ -95,9 +115,10 @@ def dated_job(record: dict[str, Any]) -> dict[str, Any]:
 
 
 class JobTable:
-    """Creates, updates and finds job records; keeps running jobs in memory."""
+    """Creates, updates and finds job records; keeps the jobs this process runs in memory."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, queue: TaskQueue) -> None:
+        self._queue = queue
         self._table = SystemTable(
             storage,
             JOB_TABLE,
@@ -107,22 +128,29 @@ class JobTable:
         self._live: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def create(self, job_type: str, user: str, body: dict[str, Any]) -> Job:
-        """A new IN_PROGRESS job, stored before it is scheduled."""
-        job = Job(str(uuid.uuid4()), job_type, user, epoch_ms(), body)
+    @staticmethod
+    def new(job_type: str, user: str, body: dict[str, Any]) -> Job:
+        """A new IN_PROGRESS job (stored with its queued work by the job service)."""
+        return Job(str(uuid.uuid4()), job_type, user, epoch_ms(), body)
+
+    def begin(self, job_id: str, should_stop: Callable[[], bool]) -> Job | None:
+        """Record the start of a waiting job (once) and keep it in memory while it runs; the job,
+        or None if it is not waiting (ended, or started before by a worker that died)."""
+        now = epoch_ms()
+
+        def start(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+            if stored is None or stored.get("status") != IN_PROGRESS or stored.get("start_datetime"):
+                return None
+            return {**stored, "start_datetime": now}
+
+        record = self._queue.change(Change(JOB_TABLE, job_id, start))
+        if record is None:
+            return None
+        job = Job.from_record(record)
+        job.progress.should_stop = should_stop
         with self._lock:
             self._live[job.id] = job
-        try:
-            self._save(job)
-        except BaseException:  # no record, no job (OutOfSpace reaches the caller)
-            with self._lock:
-                self._live.pop(job.id, None)
-            raise
         return job
-
-    def started(self, job: Job) -> None:
-        job.start_datetime = epoch_ms()
-        self._save(job)
 
     def finished(self, job: Job, status: str, message: str, result: dict[str, Any] | None = None) -> None:
         """Record the outcome and forget the live job (kept in memory while the store is full)."""
@@ -178,17 +206,24 @@ class JobTable:
                 out.append(record)
         return out
 
-    def recover(self) -> int:
-        """Jobs left IN_PROGRESS by a stopped or crashed server become ERROR; how many."""
+    def recover(self, alive: Callable[[], set[str]]) -> int:
+        """Jobs left IN_PROGRESS whose work is not ``alive()`` (read after them) become ERROR; how many."""
         in_progress = KeyRange(equals=IN_PROGRESS, has_equals=True)
-        ids = self._table.keys("status", in_progress)
+        ids = [job_id for job_id in self._table.keys("status", in_progress) if isinstance(job_id, str)]
+        if not ids:
+            return 0
+        living = alive()
         now = epoch_ms()
+
+        def interrupted(stored: dict[str, Any] | None) -> dict[str, Any] | None:
+            if stored is None or stored.get("status") != IN_PROGRESS:
+                return None
+            return {**stored, "status": ERROR, "message": INTERRUPTED, "end_datetime": now}
+
         changed = 0
         for job_id in ids:
-            record = self._table.get(job_id)
-            if record is None or record.get("status") != IN_PROGRESS or job_id in self._live:
+            if job_id in living or job_id in self._live:
                 continue
-            record.update(status=ERROR, message=INTERRUPTED, end_datetime=now)
-            self._table.write([record], "upsert")
-            changed += 1
+            if self._queue.change(Change(JOB_TABLE, job_id, interrupted)) is not None:
+                changed += 1
         return changed

@@ -6,13 +6,18 @@ table or database, missing file, bad action, a path outside the allowed
 directories, a refused URL) and then starts a background job, answering at once
 ``{"message": "Starting job with id <id>", "job_id": "<id>"}``. ``get_job``
 follows the job to COMPLETE or ERROR.
+
+The job's work is a *job kind* (``@job_kind``): it gets the request body and runs the
+same checks again, in whichever process the task queue hands the job to (the user's
+rights, the table, the path or URL as they are then), as the user who started it.
+:func:`bind_job_kinds` gives the jobs family every kind, bound to a gateway.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +30,10 @@ from gateway.bulk.loader import load_csv, load_json, load_parts
 from gateway.bulk.parallel import worker_parts, worth_a_worker
 from gateway.errors import OperationError
 from gateway.jobs.progress import Progress
-from gateway.jobs.service import JobError, Work
+from gateway.jobs.service import JobError, Kind
 from gateway.jobs.table import Job
 from gateway.operations.registry import OperationContext, operation
+from gateway.process import Gateway
 from gateway.query.searches import SearchFailed, run_search, search_operation_name, search_table
 from gateway.query.sqlexec import deleted_message
 from gateway.storage.records import CREATED, KeyRange, WriteMode
@@ -76,8 +82,41 @@ def _job_body(body: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _submit(ctx: OperationContext, job_type: str, body: dict[str, Any], work: Work) -> dict[str, str]:
-    job = ctx.gateway.jobs.service.submit(job_type, ctx.user.username, _job_body(body), work)
+JobWork = Callable[[OperationContext, dict[str, Any], Job], tuple[str, dict[str, Any] | None]]
+"""A job kind's work: ``(ctx as the job's user, request body, job) -> (message, result)``."""
+JOB_KINDS: dict[str, JobWork] = {}
+
+
+def job_kind(name: str) -> Callable[[JobWork], JobWork]:
+    """Register the work of jobs of type ``name``."""
+
+    def register(work: JobWork) -> JobWork:
+        JOB_KINDS[name] = work
+        return work
+
+    return register
+
+
+def bind_job_kinds(gateway: Gateway) -> None:
+    """Let ``gateway``'s jobs family run every job kind (as the user who started the job)."""
+
+    def bound(work: JobWork) -> Kind:
+        def run(job: Job, body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+            user = gateway.auth.users.load_user(job.user)
+            if user is None or not user.active:
+                raise JobError(f"user '{job.user}' no longer exists or is not active")
+            try:
+                return work(OperationContext(gateway, user), body, job)
+            except OperationError as exc:  # a check that passed when the job was asked for fails now
+                raise JobError(exc.message) from exc
+
+        return run
+
+    gateway.jobs.service.kinds.update({name: bound(work) for name, work in JOB_KINDS.items()})
+
+
+def _submit(ctx: OperationContext, job_type: str, body: dict[str, Any]) -> dict[str, str]:
+    job = ctx.gateway.jobs.service.submit(job_type, ctx.user.username, _job_body(body), body)
     return _started(job)
 
 
@@ -100,9 +139,7 @@ def _string_blocks(data: str, progress: Progress) -> Iterator[str]:
 # -- loads ----------------------------------------------------------------------------
 
 
-@operation("csv_data_load")
-def csv_data_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
-    """Load the CSV text in ``data``."""
+def _csv_data(ctx: OperationContext, body: dict[str, Any]) -> tuple[str, str, WriteMode, str]:
     mode = _action(body)
     database, table = _load_target(ctx, body, mode)
     data = body.get("data")
@@ -110,75 +147,91 @@ def csv_data_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
         raise OperationError("'data' is required")
     if not isinstance(data, str):
         raise OperationError("'data' must be a string")
-    storage = ctx.gateway.storage
+    return database, table, mode, data
 
-    def work(job: Job) -> tuple[str, None]:
-        job.progress.bytes_total = len(data)
-        return load_csv(
-            storage, database, table, _string_blocks(data, job.progress), mode, job.progress
-        ), None
 
-    return _submit(ctx, "csv_data_load", body, work)
+@operation("csv_data_load")
+def csv_data_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
+    """Load the CSV text in ``data``."""
+    _csv_data(ctx, body)
+    return _submit(ctx, "csv_data_load", body)
+
+
+@job_kind("csv_data_load")
+def _csv_data_load(ctx: OperationContext, body: dict[str, Any], job: Job) -> tuple[str, None]:
+    database, table, mode, data = _csv_data(ctx, body)
+    job.progress.bytes_total = len(data)
+    blocks = _string_blocks(data, job.progress)
+    return load_csv(ctx.gateway.storage, database, table, blocks, mode, job.progress), None
+
+
+def _csv_file(ctx: OperationContext, body: dict[str, Any]) -> tuple[str, str, WriteMode, Path]:
+    mode = _action(body)
+    database, table = _load_target(ctx, body, mode)
+    raw = fields.string(body, "file_path")
+    try:
+        path = paths.import_file(raw, ctx.gateway.bulk.import_dirs)
+    except paths.PathRefused as exc:
+        raise OperationError(str(exc)) from exc
+    return database, table, mode, path
 
 
 @operation("csv_file_load")
 def csv_file_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Load a CSV file from one of the configured import directories."""
+    _csv_file(ctx, body)
+    return _submit(ctx, "csv_file_load", body)
+
+
+@job_kind("csv_file_load")
+def _csv_file_load(ctx: OperationContext, body: dict[str, Any], job: Job) -> tuple[str, None]:
+    database, table, mode, path = _csv_file(ctx, body)
+    storage = ctx.gateway.storage
+    try:
+        handle = paths.open_confined(path, ctx.gateway.bulk.import_dirs)
+    except paths.PathRefused as exc:
+        raise JobError(str(exc)) from exc
+    with handle:
+        size = os.fstat(handle.fileno()).st_size
+        job.progress.bytes_total = size
+        if worth_a_worker(size, ctx.gateway.bulk.parse_worker_min_bytes):
+            parts = worker_parts(handle, job.progress)
+            return load_parts(storage, database, table, parts, mode, job.progress), None
+        blocks = text_blocks(handle.read, job.progress.add_bytes)
+        return load_csv(storage, database, table, blocks, mode, job.progress), None
+
+
+def _csv_url(ctx: OperationContext, body: dict[str, Any]) -> tuple[str, str, WriteMode, urlfetch.CheckedUrl]:
     mode = _action(body)
     database, table = _load_target(ctx, body, mode)
-    raw = fields.string(body, "file_path")
-    allowed = ctx.gateway.bulk.import_dirs
-    worker_min = ctx.gateway.bulk.parse_worker_min_bytes
     try:
-        path = paths.import_file(raw, allowed)
-    except paths.PathRefused as exc:
+        checked = urlfetch.check_url(body.get("csv_url"), _allow_private(ctx))
+    except urlfetch.UrlRefused as exc:
         raise OperationError(str(exc)) from exc
-    storage = ctx.gateway.storage
-
-    def work(job: Job) -> tuple[str, None]:
-        try:
-            handle = paths.open_confined(path, allowed)
-        except paths.PathRefused as exc:
-            raise JobError(str(exc)) from exc
-        with handle:
-            size = os.fstat(handle.fileno()).st_size
-            job.progress.bytes_total = size
-            if worth_a_worker(size, worker_min):
-                parts = worker_parts(handle, job.progress)
-                return load_parts(storage, database, table, parts, mode, job.progress), None
-            blocks = text_blocks(handle.read, job.progress.add_bytes)
-            return load_csv(storage, database, table, blocks, mode, job.progress), None
-
-    return _submit(ctx, "csv_file_load", body, work)
+    return database, table, mode, checked
 
 
 @operation("csv_url_load")
 def csv_url_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Load a CSV file from an http(s) URL (no private targets unless configured)."""
-    mode = _action(body)
-    database, table = _load_target(ctx, body, mode)
-    allow_private = _allow_private(ctx)
+    _csv_url(ctx, body)
+    return _submit(ctx, "csv_url_load", body)
+
+
+@job_kind("csv_url_load")
+def _csv_url_load(ctx: OperationContext, body: dict[str, Any], job: Job) -> tuple[str, None]:
+    database, table, mode, checked = _csv_url(ctx, body)
+    bulk = ctx.gateway.bulk
     try:
-        checked = urlfetch.check_url(body.get("csv_url"), allow_private)
-    except urlfetch.UrlRefused as exc:
-        raise OperationError(str(exc)) from exc
-    storage = ctx.gateway.storage
-    max_bytes = ctx.gateway.bulk.url_max_bytes
-    timeout = ctx.gateway.bulk.url_timeout
-
-    def work(job: Job) -> tuple[str, None]:
-        try:
-            download = urlfetch.open_url(checked, allow_private, max_bytes, timeout)
-        except urlfetch.FetchError as exc:
-            raise JobError(str(exc)) from exc
-        try:
-            job.progress.bytes_total = download.length
-            blocks = text_blocks(download.read, job.progress.add_bytes)
-            return load_csv(storage, database, table, blocks, mode, job.progress), None
-        finally:
-            download.close()
-
-    return _submit(ctx, "csv_url_load", body, work)
+        download = urlfetch.open_url(checked, _allow_private(ctx), bulk.url_max_bytes, bulk.url_timeout)
+    except urlfetch.FetchError as exc:
+        raise JobError(str(exc)) from exc
+    try:
+        job.progress.bytes_total = download.length
+        blocks = text_blocks(download.read, job.progress.add_bytes)
+        return load_csv(ctx.gateway.storage, database, table, blocks, mode, job.progress), None
+    finally:
+        download.close()
 
 
 def _s3_spec(ctx: OperationContext, body: dict[str, Any]) -> s3.S3Spec:
@@ -194,31 +247,36 @@ def _s3_spec(ctx: OperationContext, body: dict[str, Any]) -> s3.S3Spec:
     return spec
 
 
-@operation("import_from_s3")
-def import_from_s3(ctx: OperationContext, body: dict[str, Any]) -> Any:
-    """Load a ``.csv`` or ``.json`` object from S3 (or an S3-compatible ``endpoint_url``)."""
+def _s3_load(ctx: OperationContext, body: dict[str, Any]) -> tuple[str, str, WriteMode, s3.S3Spec]:
     mode = _action(body)
     database, table = _load_target(ctx, body, mode)
     spec = _s3_spec(ctx, body)
     if not spec.key.endswith(s3.LOAD_EXTENSIONS):
         raise OperationError(S3_EXTENSION_ERROR)
-    storage = ctx.gateway.storage
-    as_json = spec.key.endswith(".json")
+    return database, table, mode, spec
 
-    def work(job: Job) -> tuple[str, None]:
-        try:
-            download = s3.S3Download(spec)
-        except s3.S3Error as exc:
-            raise JobError(str(exc)) from exc
-        try:
-            job.progress.bytes_total = download.length
-            blocks = text_blocks(download.read, job.progress.add_bytes)
-            load = load_json if as_json else load_csv
-            return load(storage, database, table, blocks, mode, job.progress), None
-        finally:
-            download.close()
 
-    return _submit(ctx, "import_from_s3", body, work)
+@operation("import_from_s3")
+def import_from_s3(ctx: OperationContext, body: dict[str, Any]) -> Any:
+    """Load a ``.csv`` or ``.json`` object from S3 (or an S3-compatible ``endpoint_url``)."""
+    _s3_load(ctx, body)
+    return _submit(ctx, "import_from_s3", body)
+
+
+@job_kind("import_from_s3")
+def _import_from_s3(ctx: OperationContext, body: dict[str, Any], job: Job) -> tuple[str, None]:
+    database, table, mode, spec = _s3_load(ctx, body)
+    try:
+        download = s3.S3Download(spec)
+    except s3.S3Error as exc:
+        raise JobError(str(exc)) from exc
+    try:
+        job.progress.bytes_total = download.length
+        blocks = text_blocks(download.read, job.progress.add_bytes)
+        load = load_json if spec.key.endswith(".json") else load_csv
+        return load(ctx.gateway.storage, database, table, blocks, mode, job.progress), None
+    finally:
+        download.close()
 
 
 # -- exports ---------------------------------------------------------------------------
@@ -254,9 +312,8 @@ def _export(ctx: OperationContext, body: dict[str, Any], directory: Path, name: 
     return export_file(directory, f"{name}.{fmt}", fmt, search, job.progress)
 
 
-@operation("export_local")
-def export_local(ctx: OperationContext, body: dict[str, Any]) -> Any:
-    """Export a search's results to ``<path>/<filename or epoch ms>.<format>`` on the server."""
+def _local_export(ctx: OperationContext, body: dict[str, Any]) -> tuple[Path, str | None, str]:
+    """The export directory, the file name asked for and the path as the answer shows it."""
     raw = fields.string(body, "path")
     try:
         directory = paths.export_directory(raw, ctx.gateway.bulk.export_dirs)
@@ -267,49 +324,63 @@ def export_local(ctx: OperationContext, body: dict[str, Any]) -> Any:
         raise OperationError("'filename' must be a plain file name (no directory part)")
     _check_search_permission(ctx, body)
     shown = raw[:-1] if raw.endswith("/") and len(raw) > 1 else raw
+    return directory, filename, shown
 
-    def work(job: Job) -> tuple[str, dict[str, Any]]:
-        fmt = _export_checks(body)
-        if not directory.exists():
-            raise JobError(f"path '{shown}' does not exist")
-        if not directory.is_dir():
-            raise JobError(f"path '{shown}' is not a directory, please supply a valid folder path")
-        name = filename or str(epoch_ms())
-        final = _export(ctx, body, directory, name, job)
-        label = "JSON" if fmt == "json" else "CSV"
-        result = {"message": f"Successfully exported {label} locally.", "path": f"{shown}/{final.name}"}
-        return f"Successfully completed job: {job.id}", result
 
-    return _submit(ctx, "export_local", body, work)
+@operation("export_local")
+def export_local(ctx: OperationContext, body: dict[str, Any]) -> Any:
+    """Export a search's results to ``<path>/<filename or epoch ms>.<format>`` on the server."""
+    _local_export(ctx, body)
+    return _submit(ctx, "export_local", body)
+
+
+@job_kind("export_local")
+def _export_local(ctx: OperationContext, body: dict[str, Any], job: Job) -> tuple[str, dict[str, Any]]:
+    directory, filename, shown = _local_export(ctx, body)
+    fmt = _export_checks(body)
+    if not directory.exists():
+        raise JobError(f"path '{shown}' does not exist")
+    if not directory.is_dir():
+        raise JobError(f"path '{shown}' is not a directory, please supply a valid folder path")
+    name = filename or str(epoch_ms())
+    final = _export(ctx, body, directory, name, job)
+    label = "JSON" if fmt == "json" else "CSV"
+    result = {"message": f"Successfully exported {label} locally.", "path": f"{shown}/{final.name}"}
+    return f"Successfully completed job: {job.id}", result
+
+
+def _s3_export(ctx: OperationContext, body: dict[str, Any]) -> s3.S3Spec:
+    spec = _s3_spec(ctx, body)
+    _check_search_permission(ctx, body)
+    return spec
 
 
 @operation("export_to_s3")
 def export_to_s3(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Export a search's results to S3 as ``<s3.key>.<format>``."""
-    spec = _s3_spec(ctx, body)
-    _check_search_permission(ctx, body)
+    _s3_export(ctx, body)
+    return _submit(ctx, "export_to_s3", body)
+
+
+@job_kind("export_to_s3")
+def _export_to_s3(ctx: OperationContext, body: dict[str, Any], job: Job) -> tuple[str, dict[str, Any]]:
+    spec = _s3_export(ctx, body)
+    fmt = _export_checks(body)
     staging = ctx.gateway.bulk.staging_dir
-
-    def work(job: Job) -> tuple[str, dict[str, Any]]:
-        fmt = _export_checks(body)
-        staging.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=staging) as scratch:
-            local = _export(ctx, body, Path(scratch), "export", job)
-            try:
-                result = s3.upload(spec, f"{spec.key}.{fmt}", local)
-            except s3.S3Error as exc:
-                raise JobError(str(exc)) from exc
-        return f"Successfully completed job: {job.id}", result
-
-    return _submit(ctx, "export_to_s3", body, work)
+    staging.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=staging) as scratch:
+        local = _export(ctx, body, Path(scratch), "export", job)
+        try:
+            result = s3.upload(spec, f"{spec.key}.{fmt}", local)
+        except s3.S3Error as exc:
+            raise JobError(str(exc)) from exc
+    return f"Successfully completed job: {job.id}", result
 
 
 # -- delete_records_before ----------------------------------------------------------------
 
 
-@operation("delete_records_before", super_user=True, internal_name="deleteRecordsBefore")
-def delete_records_before(ctx: OperationContext, body: dict[str, Any]) -> Any:
-    """Delete the records whose ``__createdtime__`` is before ``date`` (through its index)."""
+def _deletion(ctx: OperationContext, body: dict[str, Any]) -> tuple[str, str, float]:
     date = body.get("date")
     if date is None:
         raise OperationError("'date' is required")
@@ -323,23 +394,33 @@ def delete_records_before(ctx: OperationContext, body: dict[str, Any]) -> Any:
         raise OperationError(
             f"Table '{database}.{table}' does not record {CREATED} (it was created with an attributes list)"
         )
+    return database, table, cutoff
 
-    def work(job: Job) -> tuple[str, None]:
-        keys = storage.records.index_keys(
-            database, table, CREATED, KeyRange(upper=cutoff, upper_inclusive=False)
-        )
-        deleted = total = 0
-        while True:
-            chunk = [key for _, key in zip(range(_DELETE_CHUNK), keys, strict=False)]
-            if not chunk:
-                break
-            result = storage.records.delete(database, table, chunk)
-            deleted += len(result.written)
-            total += len(chunk)
-            job.progress.records_done = total
-            job.progress.check_stop()
-        storage.records.sync()
-        job.progress.finished = True
-        return deleted_message(deleted, total), None
 
-    return _submit(ctx, "delete_records_before", body, work)
+@operation("delete_records_before", super_user=True, internal_name="deleteRecordsBefore")
+def delete_records_before(ctx: OperationContext, body: dict[str, Any]) -> Any:
+    """Delete the records whose ``__createdtime__`` is before ``date`` (through its index)."""
+    _deletion(ctx, body)
+    return _submit(ctx, "delete_records_before", body)
+
+
+@job_kind("delete_records_before")
+def _delete_records_before(ctx: OperationContext, body: dict[str, Any], job: Job) -> tuple[str, None]:
+    if not ctx.user.is_super_user:
+        raise JobError(f"user '{ctx.user.username}' is no longer a super user")
+    database, table, cutoff = _deletion(ctx, body)
+    storage = ctx.gateway.storage
+    keys = storage.records.index_keys(database, table, CREATED, KeyRange(upper=cutoff, upper_inclusive=False))
+    deleted = total = 0
+    while True:
+        chunk = [key for _, key in zip(range(_DELETE_CHUNK), keys, strict=False)]
+        if not chunk:
+            break
+        result = storage.records.delete(database, table, chunk)
+        deleted += len(result.written)
+        total += len(chunk)
+        job.progress.records_done = total
+        job.progress.check_stop()
+    storage.records.sync()
+    job.progress.finished = True
+    return deleted_message(deleted, total), None

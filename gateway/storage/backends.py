@@ -26,6 +26,8 @@ def _postgres(config: Config) -> Storage:
         schema=str(config.get("storage.postgres.schema")),
         pool_size=int(config.get("storage.postgres.pool_size")),
         timeout=float(config.get("storage.postgres.timeout")),
+        heartbeat=float(config.get("jobs.heartbeat")),
+        stalled=float(config.get("jobs.stalled")),
     )
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from gateway.storage.queue import TaskQueue
 from gateway.storage.records import (
     AttributeInfo,
     ChunkPlan,
@@ -227,6 +228,8 @@ class Storage:
     backup: Backup
     closer: Callable[[], None]
     clock: Clock = field(default=time.time)
+    queue: TaskQueue | None = None
+    """The backend's shared, durable task queue, if it has one (else each process queues its own work)."""
 
     def now_ms(self) -> float:
         """The store's current time in epoch milliseconds (as records are stamped)."""

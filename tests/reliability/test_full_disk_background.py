@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from engine import BatchError, TargetWrite
+from gateway.imports.service import RUN_TASK
 from gateway.imports.target import ModelTargetStore
 from gateway.storage.rocksdb import open_rocksdb
 from gateway.storage.system import SYSTEM_DB
@@ -123,10 +125,18 @@ def test_a_batch_that_cannot_start_on_a_full_disk_ends_in_error(disk: SmallDisk)
         op({"operation": "insert", "database": "dev", "table": "dog", "records": [{"id": 0, "notes": ""}]})
         batch = api.create_batch(api.upload_control(minimal_control()))
         api.add_file(batch, "people", json.dumps([{"first": "Ada", "last": "Lovelace"}]).encode())
-        imports = gateway_of(client).imports
+        gateway = gateway_of(client)
+        imports = gateway.imports
         queued: list[str] = []
-        imports.batches.on_scheduled = queued.append  # scheduled, but run below, by the test
+        taken = threading.Event()
+
+        def hold(identifier: str, args: Any) -> None:  # the run is taken from the queue, and run below
+            queued.append(identifier)
+            taken.set()
+
+        gateway.jobs.queue.register(RUN_TASK, hold)
         api.schedule(batch)
+        assert taken.wait(30), "the scheduled run was not taken from the queue"
         disk.fill()
         refused = op.raw(
             {

@@ -14,6 +14,9 @@ Uploaded files are content-addressed blobs, ``<root>/blobs/ab/<sha256>``
   :meth:`HeldBlob.release_when` does that once an event is set (say, the server's
   "stopping"), and then does not mind if the run stops reading before the end.
 
+The reader may be one of several processes (``gateway worker`` processes sharing the root):
+pass their pids, and :meth:`HeldBlob.holder` tells which one holds the file.
+
 With ``gated=True`` nothing is served (the run waits in its first ``open``) until
 :meth:`HeldBlob.serve`. Nothing here depends on how fast the server is: every wait is
 for an event, bounded by a generous time limit only so that a broken server cannot
@@ -33,7 +36,7 @@ import os
 import select
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -55,9 +58,12 @@ def blob_path(root: Path, data: bytes) -> Path:
 
 
 class HeldBlob:
-    """Feeds the stored copy of ``data`` under ``root`` to the server process ``reader_pid``."""
+    """Feeds the stored copy of ``data`` under ``root`` to the server process ``reader_pid`` (or to
+    whichever of several processes opens it)."""
 
-    def __init__(self, root: Path, data: bytes, reader_pid: int, held_at: int, gated: bool = False) -> None:
+    def __init__(
+        self, root: Path, data: bytes, reader_pid: int | Sequence[int], held_at: int, gated: bool = False
+    ) -> None:
         if len(data) <= KEEP_LIMIT:
             raise ValueError(
                 f"{len(data)} bytes are read in one pass (KEEP_LIMIT is {KEEP_LIMIT}): "
@@ -67,7 +73,7 @@ class HeldBlob:
             raise ValueError(f"held_at must be inside the file (0 < {held_at} < {len(data)})")
         self.path = blob_path(root, data)
         self.data = data
-        self.reader_pid = reader_pid
+        self.reader_pids = [reader_pid] if isinstance(reader_pid, int) else list(reader_pid)
         self.held_at = held_at
         self.opens = 0  # how many times the server opened the FIFO (as seen by the feeder)
         self.error: BaseException | None = None
@@ -91,7 +97,7 @@ class HeldBlob:
 
     def start(self) -> HeldBlob:
         """Put the FIFO in place of the stored file and start feeding it."""
-        require(Path(f"/proc/{self.reader_pid}/fd").is_dir(), "no /proc/<pid>/fd: HeldBlob needs Linux")
+        require(Path(f"/proc/{self.reader_pids[0]}/fd").is_dir(), "no /proc/<pid>/fd: HeldBlob needs Linux")
         assert self.path.is_file(), f"no stored upload at {self.path}"
         assert self.path.read_bytes() == self.data, f"{self.path} does not hold the data"
         self.path.unlink()
@@ -219,13 +225,31 @@ class HeldBlob:
             except BlockingIOError:
                 continue
 
+    def holder(self) -> int | None:
+        """The pid of the reader process that holds the FIFO open now, if any."""
+        for pid in self.reader_pids:
+            try:
+                if self._has_it_open(pid):
+                    return pid
+            except FileNotFoundError:  # that process is gone
+                continue
+        return None
+
     def _reader_has_it_open(self) -> bool:
-        """Whether the server process holds a descriptor on the FIFO (Linux ``/proc``)."""
-        fds = Path(f"/proc/{self.reader_pid}/fd")
-        try:
-            entries = list(os.scandir(fds))
-        except FileNotFoundError:
-            raise RuntimeError(f"the server process {self.reader_pid} is gone") from None
+        """Whether a reader process holds a descriptor on the FIFO (Linux ``/proc``)."""
+        gone = 0
+        for pid in self.reader_pids:
+            try:
+                if self._has_it_open(pid):
+                    return True
+            except FileNotFoundError:
+                gone += 1
+        if gone == len(self.reader_pids):
+            raise RuntimeError(f"the reader process(es) {self.reader_pids} are gone")
+        return False
+
+    def _has_it_open(self, pid: int) -> bool:
+        entries = list(os.scandir(Path(f"/proc/{pid}/fd")))  # FileNotFoundError: the process is gone
         for entry in entries:
             try:
                 st = os.stat(entry.path)

@@ -1,4 +1,5 @@
-"""Start a real ``gateway serve`` subprocess on a free loopback port, for end-to-end tests."""
+"""Start a real ``gateway serve`` subprocess on a free loopback port, or a ``gateway worker``, for
+end-to-end tests."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,11 +71,7 @@ class ServerProcess:
         return int(self.process.returncode)
 
 
-def start_server(root: Path, extra_env: dict[str, str] | None = None, timeout: float = 30) -> ServerProcess:
-    """Start ``python -m gateway serve`` on a free port and wait until /health answers."""
-    port = free_port()
-    root.mkdir(parents=True, exist_ok=True)
-    log_path = root.parent / f"server-{port}.log"
+def _environment(extra_env: dict[str, str] | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     env.update(
         {
@@ -82,6 +81,17 @@ def start_server(root: Path, extra_env: dict[str, str] | None = None, timeout: f
             **(extra_env or {}),
         }
     )
+    return env
+
+
+def start_server(
+    root: Path, extra_env: dict[str, str] | None = None, timeout: float = 30, args: Sequence[str] = ()
+) -> ServerProcess:
+    """Start ``python -m gateway serve [args]`` on a free port and wait until /health answers."""
+    port = free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    log_path = root.parent / f"server-{port}.log"
+    env = _environment(extra_env)
     log_file = log_path.open("wb")
     process = subprocess.Popen(
         [
@@ -95,6 +105,7 @@ def start_server(root: Path, extra_env: dict[str, str] | None = None, timeout: f
             "127.0.0.1",
             "--port",
             str(port),
+            *args,
         ],
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -114,3 +125,69 @@ def start_server(root: Path, extra_env: dict[str, str] | None = None, timeout: f
             time.sleep(0.1)
     server.stop(signal.SIGKILL)
     raise RuntimeError(f"gateway serve did not answer /health within {timeout}s:\n{server.output()}")
+
+
+@dataclass
+class WorkerProcess:
+    """A running ``gateway worker``."""
+
+    process: subprocess.Popen[bytes]
+    root: Path
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return int(self.process.pid)
+
+    def output(self) -> str:
+        return self.log_path.read_text("utf-8", errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = 60) -> None:
+        """Wait until the worker has printed ``text`` (polling its output; bounded)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.output():
+            if self.process.poll() is not None and text not in self.output():
+                raise RuntimeError(f"gateway worker exited with {self.process.returncode}:\n{self.output()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"gateway worker did not print {text!r} within {timeout}s:\n{self.output()}"
+                )
+            time.sleep(0.05)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        """Stop the worker (SIGTERM: graceful; SIGKILL: a crash); its exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return int(self.process.returncode)
+
+
+WORKER_READY = "gateway: worker running"
+"""What ``gateway worker`` prints once it takes work."""
+
+
+def start_worker(
+    root: Path, extra_env: dict[str, str] | None = None, concurrency: int = 1, timeout: float = 60
+) -> WorkerProcess:
+    """Start ``python -m gateway worker`` on ``root`` and wait until it takes work."""
+    root.mkdir(parents=True, exist_ok=True)
+    log_path = root.parent / f"worker-{uuid.uuid4().hex[:8]}.log"
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "worker", "--root", str(root), "--concurrency", str(concurrency)],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        env=_environment(extra_env),
+    )
+    log_file.close()
+    worker = WorkerProcess(process, root, log_path)
+    try:
+        worker.wait_for_output(WORKER_READY, timeout)
+    except RuntimeError:
+        worker.stop(signal.SIGKILL)
+        raise
+    return worker
