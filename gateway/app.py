@@ -21,7 +21,7 @@ from gateway.http.operations_endpoint import operations_endpoint
 from gateway.logs import configure_logging
 from gateway.operations.bulk import bind_job_kinds
 from gateway.process import Gateway
-from gateway.storage.backends import open_storage
+from gateway.storage.backends import open_blobs, open_storage
 
 log = logging.getLogger("gateway.app")
 
@@ -31,6 +31,11 @@ def open_gateway(config: Config) -> Gateway:
     config.ensure_layout()
     configure_logging(config.log_dir, str(config.get("logging.level")))
     storage = open_storage(config)
+    try:
+        blobs = open_blobs(config)
+    except Exception:
+        storage.close()
+        raise
     try:
         stopping = threading.Event()
         audit = AuditLog(storage)
@@ -42,12 +47,13 @@ def open_gateway(config: Config) -> Gateway:
             auth=auth.install(config, storage, audit),
             jobs=job_family,
             bulk=bulk.install(config),
-            imports=imports.install(config, storage, audit, job_family),
+            imports=imports.install(config, storage, audit, job_family, blobs),
             stopping=stopping,
         )
         bind_job_kinds(gateway)
         return gateway
     except Exception:
+        blobs.close()
         storage.close()
         raise
 
@@ -73,6 +79,7 @@ def stop_gateway(gateway: Gateway) -> None:
     gateway.jobs.stop()
     gateway.jobs.save_unsaved()
     gateway.imports.batches.save_unsaved()
+    gateway.imports.blobs.close()
     gateway.storage.close()
 
 

@@ -3,7 +3,8 @@
 ``client`` runs the app on the ``backend`` fixture's store: RocksDB here; suites that
 run on every backend parametrize ``backend`` (then PostgreSQL: a schema of its own in
 the run's database, which is dropped when the session ends). ``GATEWAY_TEST_BACKEND=postgres``
-puts every other app of the run (``client``, ``make_client``) on PostgreSQL too.
+puts every other app of the run (``client``, ``make_client``) on PostgreSQL too, and
+``GATEWAY_TEST_BACKEND=postgres+s3`` their uploaded files in S3 as well (moto, ``tests.support.s3``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.config import load_config
 from tests.support.postgres import drop_run_database, store_overrides
+from tests.support.s3 import stop_moto_s3
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER
 
 
@@ -64,6 +66,7 @@ def client(root: Path, backend: str) -> Iterator[TestClient]:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     drop_run_database()
+    stop_moto_s3()
 
 
 class Ops:

@@ -10,13 +10,14 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from engine.control import validate_control
 from gateway.admin.framework import models_registry
 from gateway.admin.web import Page, admin_view
 from gateway.imports.service import BatchRequestError, ControlTooDeep, check_file_names, parse_control_bytes
-from gateway.storage.blobs import PendingBlob
+from gateway.storage.errors import BlobNotFound
+from gateway.storage.ports import PendingBlob
 
 MAX_CONTROL_BYTES = 16 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -37,6 +38,16 @@ def _upload(page: Page, name: str) -> UploadFile | None:
 def _attachment(filename: str) -> dict[str, str]:
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename) or "download"
     return {"Content-Disposition": f'attachment; filename="{safe}"'}
+
+
+async def _download(page: Page, digest: str, media_type: str, filename: str) -> Response | None:
+    """A stored file streamed from the blob store as an attachment; None if it is missing."""
+    try:
+        download = await run_in_threadpool(page.gateway.imports.blobs.download, digest)
+    except BlobNotFound:
+        return None
+    headers = {**_attachment(filename), "Content-Length": str(download.size)}
+    return StreamingResponse(download.chunks, media_type=media_type, headers=headers)
 
 
 @admin_view
@@ -77,9 +88,12 @@ async def control_file_download(page: Page) -> Response:
     control = await _control(page)
     if control is None:
         return page.message("Not found", "No such control file.", 404, "/admin/control-files")
-    path = page.gateway.imports.blobs.path(control["digest"])
     name = f"control-{control['digest'][:10]}.json"
-    return FileResponse(path, media_type="application/json", headers=_attachment(name))
+    response = await _download(page, control["digest"], "application/json", name)
+    if response is None:
+        back = f"/admin/control-file/{control['id']}"
+        return page.message("Not found", "The stored file is missing.", 404, back)
+    return response
 
 
 def _control_problems(page: Page, data: bytes) -> str | None:
@@ -272,16 +286,13 @@ async def batch_file(page: Page) -> Response:
     if found is None or not 0 <= index < len(files):
         return _not_found(page)
     entry = files[index]["file"]
-    path = page.gateway.imports.blobs.path(entry["digest"])
-    if not path.is_file():
+    name = entry.get("filename") or files[index]["name"]
+    response = await _download(page, str(entry["digest"]), "application/octet-stream", name)
+    if response is None:
         return page.message(
             "Not found", "The stored file is missing.", 404, f"/admin/batch/{found['identifier']}"
         )
-    return FileResponse(
-        path,
-        media_type="application/octet-stream",
-        headers=_attachment(entry.get("filename") or files[index]["name"]),
-    )
+    return response
 
 
 @admin_view

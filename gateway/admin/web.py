@@ -6,6 +6,7 @@ names, requires a logged-in super user (anyone else is sent to the login form or
 refused), parses POST forms once and checks their CSRF token, and adds the security
 headers to the answer. A full device is a 507 "Insufficient storage" page naming the
 store; an upload whose declared size does not fit is refused so before its body is read.
+A store that cannot be reached (PostgreSQL, the S3 bucket of the files) is a 503 page naming it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from gateway.auth.sessions import COOKIE_NAME, COOKIE_PATH, SESSION_MAX_AGE, Session, SessionSigner
 from gateway.auth.users import User
 from gateway.process import Gateway
-from gateway.storage.errors import OutOfSpace
+from gateway.storage.errors import OutOfSpace, StoreUnavailable
 
 MAX_FORM_FILES = 100
 MAX_FORM_FIELDS = 1000
@@ -233,6 +234,8 @@ def admin_view(view: View) -> Callable[[Request], Awaitable[Response]]:
             response = page.message(
                 "Insufficient storage", f"Nothing was saved: {full}. Free some space and try again.", 507
             )
+        except StoreUnavailable as down:  # a store's server cannot be reached: nothing was saved
+            response = page.message("Service unavailable", f"{down}. Try again later.", 503)
         finally:
             if page.form is not None:
                 await page.form.close()

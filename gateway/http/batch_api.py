@@ -14,11 +14,13 @@ Order of checks for every endpoint (haplo-import.md §1.1, §1.2):
 Every answer is text/plain except the API-key 403, which is Haplo's JSON. A full
 device is 507 naming the store (``no space left on the device (files store)``);
 an upload whose declared ``Content-Length`` does not fit is refused so before
-anything is read.
+anything is read. A store that cannot be reached (PostgreSQL, the S3 bucket of the
+files) is 503 naming it; nothing of the request is kept.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,7 +34,9 @@ from gateway.auth.basic import basic_credentials
 from gateway.http.uploads import DuplicateFilePart, Form, MalformedRequest, merged_parameters, stream_form
 from gateway.imports.service import BatchRequestError, BatchService
 from gateway.process import Gateway
-from gateway.storage.errors import OutOfSpace
+from gateway.storage.errors import OutOfSpace, StoreUnavailable
+
+log = logging.getLogger("gateway.http")
 
 PREFIX = "/api/haplo-data-import-batch/"
 FAILED_VALIDATION = "Bad request (failed validation)"
@@ -115,6 +119,9 @@ def endpoint(required: tuple[str, ...], keep_files: tuple[str, ...] = ()) -> Cal
                 return text(FAILED_VALIDATION, 400)
             except OutOfSpace as full:  # 507 Insufficient Storage: nothing of the request was kept
                 return text(str(full), 507)
+            except StoreUnavailable as down:  # 503: a store's server cannot be reached
+                log.warning("batch API request failed (503): %s", down)
+                return text(str(down), 503)
 
         route.__name__ = handler.__name__
         route.__doc__ = handler.__doc__
@@ -142,7 +149,7 @@ def _store_control(service: BatchService, form: Form, comment: str | None) -> di
     """Validate the uploaded control file, then commit its blob and record the control row."""
     part = form.files["file"]
     assert part.blob is not None
-    service.check_control(part.blob.temp.read_bytes() if part.size else b"")
+    service.check_control(part.blob.read_bytes() if part.size else b"")
     with part.blob.kept() as (digest, size):  # no row, no blob
         return service.add_control_row(digest, size, comment, True)
 

@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from gateway.process import Gateway
+from gateway.storage.errors import StoreFailure
 
 
 async def health(request: Request) -> Response:
@@ -17,7 +18,7 @@ async def health(request: Request) -> Response:
 
 
 def readiness_problems(gateway: Gateway | None) -> list[str]:
-    """Names of the failing checks: store, scheduler, worker, disk."""
+    """Names of the failing checks: store, files (an S3 bucket), scheduler, worker, disk."""
     if gateway is None:
         return ["store: not open"]
     problems = []
@@ -26,6 +27,10 @@ def readiness_problems(gateway: Gateway | None) -> list[str]:
         gateway.storage.records.get("system", "hdb_user", "")
     except Exception as exc:
         problems.append(f"store: {exc}")
+    try:
+        gateway.imports.blobs.check()
+    except StoreFailure as exc:
+        problems.append(f"files: {exc}")
     if not gateway.jobs.scheduler.running:
         problems.append("scheduler: not running")
     if gateway.jobs.working and not gateway.jobs.queue.working:
@@ -40,7 +45,7 @@ def readiness_problems(gateway: Gateway | None) -> list[str]:
 
 
 async def ready(request: Request) -> Response:
-    """200 when store, scheduler, worker and disk are fine, else 503 naming the failing checks."""
+    """200 when store, files, scheduler, worker and disk are fine, else 503 naming the failing checks."""
     problems = readiness_problems(getattr(request.app.state, "gateway", None))
     if problems:
         return JSONResponse({"ready": False, "problems": problems}, status_code=503)

@@ -2,7 +2,7 @@
 
 A multipart body is parsed with python-multipart's streaming parser straight
 from ``request.stream()``; a wanted file part goes chunk by chunk into a pending
-blob (temporary file + SHA-256), so memory stays flat whatever the size. The
+blob (a temporary file + SHA-256, whatever the blob backend), so memory stays flat whatever the size. The
 ``form_fields``/``stream_form`` helpers never spool a body in memory beyond a
 small cap for text fields. A wanted file field sent twice is refused
 (:class:`DuplicateFilePart`). Every pending blob left uncommitted when the
@@ -22,7 +22,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from gateway.storage.blobs import BlobStore, PendingBlob
+from gateway.storage.ports import Blobs, PendingBlob
 
 MAX_FIELD_BYTES = 64 * 1024  # a text field (batch id, name, comment, mode)
 MAX_FORM_BYTES = 1024 * 1024  # a whole urlencoded body, or all text fields of a multipart body
@@ -85,7 +85,7 @@ def _decode(raw: bytes) -> str:
 class _MultipartReader:
     """Feeds body chunks to the parser and acts on its events (async writes)."""
 
-    def __init__(self, boundary: bytes, blobs: BlobStore | None, keep_files: set[str], form: Form) -> None:
+    def __init__(self, boundary: bytes, blobs: Blobs | None, keep_files: set[str], form: Form) -> None:
         self.blobs = blobs
         self.keep_files = keep_files
         self.form = form
@@ -204,7 +204,7 @@ class _MultipartReader:
 
 @contextlib.asynccontextmanager
 async def stream_form(
-    request: Request, blobs: BlobStore | None, keep_files: set[str] | None = None
+    request: Request, blobs: Blobs | None, keep_files: set[str] | None = None
 ) -> AsyncIterator[Form]:
     """Read a multipart or urlencoded body; file parts named in ``keep_files`` become pending blobs.
 

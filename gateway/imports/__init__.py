@@ -22,8 +22,7 @@ from gateway.imports.models import ModelRegistry
 from gateway.imports.runner import CHECKPOINT_SECONDS, BatchRunner
 from gateway.imports.service import BatchService
 from gateway.jobs import SAVE_UNSAVED_SECONDS, Jobs
-from gateway.storage.blobs import BlobStore
-from gateway.storage.ports import Storage
+from gateway.storage.ports import Blobs, Storage
 
 log = logging.getLogger("gateway.imports")
 
@@ -32,7 +31,7 @@ log = logging.getLogger("gateway.imports")
 class Imports:
     """Everything the batch import API, its operations and its admin pages use."""
 
-    blobs: BlobStore
+    blobs: Blobs
     models: ModelRegistry
     batches: BatchService
     runner: BatchRunner
@@ -48,9 +47,8 @@ class Imports:
             )
 
 
-def install(config: Config, storage: Storage, audit: AuditLog, jobs: Jobs) -> Imports:
-    """The import family on this process's storage and scheduler (uploads left unfinished are removed)."""
-    blobs = BlobStore(config.blob_dir, int(config.get("storage.min_free_bytes")))
+def install(config: Config, storage: Storage, audit: AuditLog, jobs: Jobs, blobs: Blobs) -> Imports:
+    """The import family on this process's storage, files and scheduler (uploads left unfinished are removed)."""
     removed = blobs.clean_temporary()
     if removed:
         log.info("removed %d unfinished upload(s) left by a previous run", removed)

@@ -33,9 +33,8 @@ from gateway.imports.models import ModelRegistry
 from gateway.imports.service import RUN_TASK, BatchService, Progress, parse_control_bytes
 from gateway.imports.target import ModelTargetStore, generated_key_tables
 from gateway.jobs import Jobs
-from gateway.storage.blobs import BlobNotFound, BlobStore
-from gateway.storage.errors import OutOfSpace
-from gateway.storage.ports import Storage
+from gateway.storage.errors import BlobNotFound, OutOfSpace
+from gateway.storage.ports import Blobs, Storage
 from gateway.storage.queue import Args, Postponed
 from gateway.timestamps import iso_now
 
@@ -192,7 +191,7 @@ class BatchRunner:
         audit: AuditLog,
         jobs: Jobs,
         service: BatchService,
-        blobs: BlobStore,
+        blobs: Blobs,
         models: ModelRegistry,
     ) -> None:
         self.config = config

@@ -26,10 +26,9 @@ from engine import validate_control
 from engine.limits import CONTROL_TOO_DEEP
 from gateway.auth.api_keys import haplo_random_identifier
 from gateway.imports.models import ModelRegistry
-from gateway.storage.blobs import BlobStore
 from gateway.storage.errors import OutOfSpace
 from gateway.storage.names import name_problem
-from gateway.storage.ports import Storage
+from gateway.storage.ports import Blobs, Storage
 from gateway.storage.queue import Change, TaskQueue
 from gateway.storage.records import AttributeInfo, KeyRange
 from gateway.storage.system import SystemTable
@@ -107,7 +106,7 @@ class Progress:
 class BatchService:
     """Control files and batches."""
 
-    def __init__(self, storage: Storage, blobs: BlobStore, models: ModelRegistry, queue: TaskQueue) -> None:
+    def __init__(self, storage: Storage, blobs: Blobs, models: ModelRegistry, queue: TaskQueue) -> None:
         self.blobs = blobs
         self.models = models
         self.queue = queue

@@ -1,7 +1,9 @@
-"""The storage backends, by the name the ``storage.backend`` configuration key gives.
+"""The storage backends, by the name the ``storage.backend`` configuration key gives,
+and the blob backends (uploaded files), by the name ``blobs.backend`` gives.
 
-Adding a backend is one ``open`` function (configuration → :class:`Storage`) and
-one entry here; it is correct when ``tests/storage/contract`` passes on it.
+Adding a backend is one ``open`` function (configuration → :class:`Storage`, or
+→ :class:`Blobs`) and one entry here; it is correct when ``tests/storage/contract``
+passes on it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gateway.config import Config, ConfigError
-from gateway.storage.ports import Storage
+from gateway.storage.blobs.fs import FsBlobs
+from gateway.storage.blobs.s3 import S3Settings, normalized_prefix, open_s3_blobs
+from gateway.storage.ports import Blobs, Storage
 from gateway.storage.postgres import open_postgres
 from gateway.storage.rocksdb import open_rocksdb
 
@@ -44,4 +48,41 @@ def open_storage(config: Config) -> Storage:
     if opener is None:
         known = ", ".join(sorted(BACKENDS))
         raise ConfigError(f"storage.backend: unknown backend {name!r} (known: {known})")
+    return opener(config)
+
+
+BlobOpener = Callable[[Config], Blobs]
+
+
+def _fs_blobs(config: Config) -> Blobs:
+    return FsBlobs(config.blob_dir, int(config.get("storage.min_free_bytes")))
+
+
+def _s3_blobs(config: Config) -> Blobs:
+    bucket = str(config.get("blobs.s3.bucket") or "")
+    if not bucket:
+        raise ConfigError("blobs.backend is s3 but blobs.s3.bucket is not set (GATEWAY_BLOBS_S3_BUCKET)")
+    settings = S3Settings(
+        bucket=bucket,
+        prefix=normalized_prefix(str(config.get("blobs.s3.prefix") or "")),
+        endpoint_url=str(config.get("blobs.s3.endpoint_url") or "") or None,
+        region=str(config.get("blobs.s3.region") or "") or None,
+    )
+    # Uploads are spooled under the root while they are received and hashed.
+    return open_s3_blobs(settings, config.blob_dir / "tmp", int(config.get("storage.min_free_bytes")))
+
+
+BLOB_BACKENDS: dict[str, BlobOpener] = {
+    "fs": _fs_blobs,
+    "s3": _s3_blobs,
+}
+
+
+def open_blobs(config: Config) -> Blobs:
+    """The blob store ``blobs.backend`` names, opened on ``config`` (StoreUnavailable if it cannot be used)."""
+    name = str(config.get("blobs.backend"))
+    opener = BLOB_BACKENDS.get(name)
+    if opener is None:
+        known = ", ".join(sorted(BLOB_BACKENDS))
+        raise ConfigError(f"blobs.backend: unknown backend {name!r} (known: {known})")
     return opener(config)

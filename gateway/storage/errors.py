@@ -16,6 +16,7 @@ __all__ = [
     "LOGS_STORE",
     "RECORDS_STORE",
     "AttributeExists",
+    "BlobNotFound",
     "ChunkRecordError",
     "DatabaseExists",
     "DatabaseNotFound",
@@ -34,7 +35,7 @@ __all__ = [
 RECORDS_STORE = "records"
 """RocksDB under ``<root>/db``: records, indexes and the system tables."""
 FILES_STORE = "files"
-"""Uploaded files under ``<root>/blobs``."""
+"""Uploaded files: under ``<root>/blobs``, or in an S3 bucket (uploads are spooled under ``<root>/blobs/tmp``)."""
 LOGS_STORE = "logs"
 """The log file under ``<root>/log``."""
 
@@ -119,3 +120,11 @@ class StoreUnavailable(StoreFailure):
 
 class NotSupported(StoreError):
     """This backend does not offer the operation; the message says what to use instead."""
+
+
+class BlobNotFound(StoreError):
+    """No file is stored under this digest (or the digest is not a lowercase hex SHA-256)."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(f"no stored file with digest {digest}")
+        self.digest = digest

@@ -9,7 +9,9 @@ Each port is a small ``Protocol`` named for what its callers do with it:
   registration, and a group of final records stored atomically;
 - :class:`ChunkWrites`: the bulk-load path: chunks of new records, encoded
   ahead by the loader where the backend can take them whole;
-- :class:`Backup`: copies of the store for operators.
+- :class:`Backup`: copies of the store for operators;
+- :class:`Blobs` (with :class:`PendingBlob`): uploaded files, content-addressed by
+  SHA-256, on the filesystem or in S3 (:mod:`gateway.storage.blobs`).
 
 A backend provides one object per port, bundled in :class:`Storage` by its
 ``open`` function (see :mod:`gateway.storage.backends`). It is correct when it
@@ -21,14 +23,16 @@ cross a port.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from gateway.storage.queue import TaskQueue
 from gateway.storage.records import (
     AttributeInfo,
+    BlobDownload,
     ChunkPlan,
     EncodedChunk,
     FinalRecord,
@@ -213,6 +217,113 @@ class Backup(Protocol):
 
     def database_archive(self, database: str, work_dir: Path) -> Path:
         """An ``application/x-tar`` of one database under ``work_dir``; its path. DatabaseNotFound."""
+        ...
+
+
+class PendingBlob(Protocol):
+    """An upload being received: bytes written as they come, the digest known at the end.
+
+    ``write`` … ``finish`` (the SHA-256 of everything written), then either ``kept()`` around
+    the write of the row that names the file, or ``discard()``. Between ``finish`` and ``kept``
+    the bytes may already be readable under the digest (the S3 store sends them at ``finish``,
+    so that ``kept``, often entered under a lock, moves no bytes); only ``kept`` makes them stay.
+    """
+
+    size: int
+    """Bytes written so far."""
+    digest: str | None
+    """The lowercase hex SHA-256, once :meth:`finish` returned."""
+
+    async def write(self, data: bytes) -> None:
+        """Append bytes (OutOfSpace when the local spool's device is full)."""
+        ...
+
+    async def finish(self) -> str:
+        """Everything is written: the digest (StoreUnavailable, OutOfSpace; call ``discard`` after)."""
+        ...
+
+    def read_bytes(self) -> bytes:
+        """The finished upload's bytes (for small files, such as a control file to validate)."""
+        ...
+
+    def kept(self) -> AbstractContextManager[tuple[str, int]]:
+        """Keep the finished upload and yield ``(digest, size)`` for the caller's row.
+
+        If the block raises (the row could not be written), the file this upload stored is
+        removed again, unless another upload of the same bytes relies on it: no row, no file.
+        """
+        ...
+
+    async def discard(self) -> None:
+        """Forget an upload that was not kept: nothing of it stays (idempotent, never raises)."""
+        ...
+
+
+class Blobs(Protocol):
+    """Uploaded files stored once by the lowercase hex SHA-256 of their bytes (``files`` store).
+
+    Errors: :class:`~gateway.storage.errors.BlobNotFound` for a digest that is not stored,
+    ``OutOfSpace`` (``files`` store) for a full device, ``StoreUnavailable`` naming the backend
+    when its server cannot be reached (or refuses the bucket or the credentials).
+    """
+
+    backend: str
+    """The backend's name in ``blobs.backend`` (``fs``, ``s3``)."""
+
+    def begin(self) -> PendingBlob:
+        """Start an upload."""
+        ...
+
+    async def stage_stream(self, chunks: AsyncIterator[bytes]) -> PendingBlob:
+        """A stream of bytes as a finished upload, to be kept or discarded (nothing left on failure)."""
+        ...
+
+    async def save_stream(self, chunks: AsyncIterator[bytes]) -> tuple[str, int]:
+        """Store a stream of bytes: ``(digest, size)``."""
+        ...
+
+    def stage_bytes(self, data: bytes) -> PendingBlob:
+        """Bytes held in memory as a finished upload, to be kept or discarded."""
+        ...
+
+    def save_bytes(self, data: bytes) -> tuple[str, int]:
+        """Store bytes held in memory: ``(digest, size)``."""
+        ...
+
+    def exists(self, digest: str) -> bool:
+        """Whether a file with this digest is stored (False for a malformed digest)."""
+        ...
+
+    def size(self, digest: str) -> int:
+        """The stored file's size in bytes; BlobNotFound."""
+        ...
+
+    def open(self, digest: str) -> BinaryIO:
+        """The stored file for streaming reads (each ``open`` reads it again from the start); BlobNotFound."""
+        ...
+
+    def read_bytes(self, digest: str) -> bytes:
+        """The whole stored file (small files such as control files); BlobNotFound."""
+        ...
+
+    def download(self, digest: str) -> BlobDownload:
+        """The stored file for an HTTP response, streamed in pieces; BlobNotFound before any byte."""
+        ...
+
+    def check_room(self, size: int) -> None:
+        """OutOfSpace unless an upload of ``size`` bytes (0: undeclared) fits above ``storage.min_free_bytes``."""
+        ...
+
+    def check(self) -> None:
+        """StoreUnavailable (naming what is wrong) unless the store can be used now."""
+        ...
+
+    def clean_temporary(self) -> int:
+        """Remove what uploads of a previous, stopped process left unfinished; how many were removed."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources."""
         ...
 
 

@@ -1,5 +1,5 @@
 """The shapes the storage ports speak in: tables, attributes, write results, key ranges,
-final records of an import and encoded chunks of a bulk load.
+final records of an import, encoded chunks of a bulk load and downloads of stored files.
 
 Plain data, no behaviour that depends on a backend (the ports themselves are in
 :mod:`gateway.storage.ports`).
@@ -7,6 +7,7 @@ Plain data, no behaviour that depends on a backend (the ports themselves are in
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -123,3 +124,15 @@ class EncodedChunk:
 
     def __len__(self) -> int:
         return len(self.keys)
+
+
+@dataclass
+class BlobDownload:
+    """A stored file on its way to an HTTP client: its size and its bytes, in pieces.
+
+    ``chunks`` reads from the store as it is iterated (never the whole file at once) and
+    closes what it opened when it ends; a store that fails mid-way raises the store's error.
+    """
+
+    size: int
+    chunks: Iterator[bytes]

@@ -6,6 +6,8 @@ import hashlib
 import html
 import json
 
+import pytest
+
 from tests.admin.support import (
     CONTROL,
     create_batch,
@@ -14,6 +16,13 @@ from tests.admin.support import (
     upload_control,
     wait_state,
 )
+
+
+@pytest.fixture(scope="module", params=("rocksdb", "rocksdb+s3"))
+def backend(request: pytest.FixtureRequest) -> str:
+    """The pages on the embedded store, with the uploaded files on disk and in S3 (downloads stream from it)."""
+    return str(request.param)
+
 
 PEOPLE = json.dumps(
     [

@@ -1,7 +1,9 @@
 """Fixtures of the batch API tests: an API key, a registered model, a batch API client.
 
 The tests that run an app run it on each storage backend (``backend``, module-scoped so
-that a module's shared app is one per backend).
+that a module's shared app is one per backend). The modules about uploads and runs
+(endpoints, uploads, runs, the acceptance cases) also run with the uploaded files in S3
+(``postgres+s3``: moto, ``tests.support.s3``): they declare ``backend = backend_setups(*WITH_S3)``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from starlette.testclient import TestClient
 from tests.conftest import ADMIN_AUTH, basic, make_client
 from tests.support.people import person_control
 from tests.support.postgres import BACKENDS, store_overrides
+from tests.support.s3 import snapshot as files_snapshot
 
 API = "/api/haplo-data-import-batch/"
 CASES = Path(__file__).resolve().parents[2].parent / "shared" / "haplo_cases"
@@ -99,9 +102,21 @@ def api(client: TestClient) -> BatchApi:
     return start_api(client)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+WITH_S3 = (*BACKENDS, "postgres+s3")
+"""The storage backends, and PostgreSQL with the uploaded files in S3 (the scale-out setup)."""
+
+
+def backend_setups(*setups: str) -> Any:
+    """A module-scoped ``backend`` fixture over ``setups`` (for a module to assign to ``backend``)."""
+
+    @pytest.fixture(scope="module", params=setups, name="backend")
+    def backend_fixture(request: pytest.FixtureRequest) -> str:
+        return str(request.param)
+
+    return backend_fixture
+
+
+backend = backend_setups(*BACKENDS)
 
 
 @pytest.fixture
@@ -138,6 +153,7 @@ def mapi(module_client: TestClient) -> BatchApi:
     return start_api(module_client)
 
 
-def snapshot(root: Path) -> list[Path]:
-    """Every file under the root's blob store (stored blobs and temporary files)."""
-    return sorted(p for p in (root / "blobs").rglob("*") if p.is_file())
+def snapshot(root: Path) -> list[str]:
+    """Everything kept of uploads of the app on ``root``: files under its blob store (stored and
+    temporary) and, for files in S3, the objects and unfinished multipart uploads under its prefix."""
+    return files_snapshot(root)

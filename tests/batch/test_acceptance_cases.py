@@ -17,9 +17,12 @@ from typing import Any
 
 import pytest
 
+from tests.batch.conftest import WITH_S3, backend_setups
 from tests.support.haplo_cases import CASES_DIR, RUNNER, case_params, check_case_folder, require_cases
 from tests.support.postgres import store_env
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, start_server
+
+backend = backend_setups(*WITH_S3)
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.batch.conftest import API, BatchApi, minimal_control, snapshot
+from tests.batch.conftest import API, WITH_S3, BatchApi, backend_setups, minimal_control, snapshot
 from tests.conftest import basic
+from tests.support.s3 import stored_bytes, stored_files
 
 FAILED = "Bad request (failed validation)"
 NOT_PERMITTED = "You are not permitted to perform this action."
 
 
-def stored_blobs(root: Path) -> list[Path]:
-    return sorted(p for p in (root / "blobs").glob("??/*") if p.is_file())
+backend = backend_setups(*WITH_S3)
+
+
+def stored_blobs(root: Path) -> list[str]:
+    return stored_files(root)
 
 
 def temp_files(root: Path) -> list[Path]:
@@ -27,7 +31,7 @@ def test_curl_style_happy_path(mapi: BatchApi, module_root: Path) -> None:
     raw = json.dumps(minimal_control()).encode()
     digest = mapi.upload_control(raw, comment="Example control")
     assert digest == hashlib.sha256(raw).hexdigest()
-    assert (module_root / "blobs" / digest[:2] / digest).read_bytes() == raw
+    assert stored_bytes(module_root, digest) == raw
     batch = mapi.create_batch(digest, "Example import")
     assert len(batch) == 44 and batch[0].isalnum() and batch[-1].isalnum()
     data = b'[{"first": "Ada", "last": "Lovelace"}]'
@@ -214,7 +218,7 @@ def test_same_bytes_stored_once(mapi: BatchApi, module_root: Path) -> None:
     first = mapi.add_file(batch, "a", b"[1, 2, 3]")
     second = mapi.add_file(batch, "b", b"[1, 2, 3]")
     assert first == second
-    assert len([p for p in stored_blobs(module_root) if p.name == first]) == 1
+    assert stored_blobs(module_root).count(first) == 1
 
 
 # -- schedule ---------------------------------------------------------------------------
@@ -301,7 +305,7 @@ def test_argument_rule_runs_before_permission_check(mapi: BatchApi, module_root:
     response = client.post(API + "control", files={"file": ("c.json", raw)})
     assert (response.status_code, response.text) == (403, NOT_PERMITTED)
     digest = hashlib.sha256(raw).hexdigest()
-    assert not (module_root / "blobs" / digest[:2] / digest).exists()
+    assert stored_bytes(module_root, digest) is None
     assert temp_files(module_root) == []
     # Another user's Basic credentials are not an API key: anonymous.
     response = client.post(API + "batch", data={"control": "x"}, headers=basic("admin", "admin-password"))

@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.storage.blobs import BlobNotFound, BlobStore
-from tests.batch.conftest import API, BatchApi, minimal_control, start_api
+from gateway.storage.blobs.fs import FsBlobs
+from gateway.storage.errors import BlobNotFound
+from tests.batch.conftest import API, WITH_S3, BatchApi, backend_setups, minimal_control, snapshot, start_api
+from tests.support.s3 import stored_bytes, stored_files
+
+backend = backend_setups(*WITH_S3)
 
 
 def multipart_chunks(
@@ -61,8 +65,8 @@ def test_streamed_file_upload_digest(mapi: BatchApi, module_root: Path) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.text == expected_digest(size)
-    stored = root / "blobs" / response.text[:2] / response.text
-    assert stored.stat().st_size == size
+    stored = stored_bytes(root, response.text)
+    assert stored is not None and len(stored) == size
     assert temp_files(root) == []
     files = api.op({"operation": "get_import_batch", "batch": batch})["files"]
     assert files == [
@@ -74,7 +78,7 @@ def test_oversized_body_is_413_without_leftovers(small_limit_client: TestClient,
     client = small_limit_client
     api = start_api(client)
     batch = api.create_batch(api.upload_control(minimal_control()))
-    before = sorted((root / "blobs").rglob("*"))
+    before = snapshot(root)
     # declared too large: refused on the first read
     big = b"x" * (80 * 1024)
     response = client.post(
@@ -90,7 +94,7 @@ def test_oversized_body_is_413_without_leftovers(small_limit_client: TestClient,
     )
     assert response.status_code == 413
     assert temp_files(root) == []
-    assert sorted((root / "blobs").rglob("*")) == before
+    assert snapshot(root) == before
     assert api.op({"operation": "get_import_batch", "batch": batch})["files"] == []
 
 
@@ -117,7 +121,7 @@ def test_anonymous_upload_is_not_written(mapi: BatchApi, module_root: Path) -> N
         headers={"Content-Type": "multipart/form-data; boundary=aa"},
     )
     assert (response.status_code, response.text) == (403, "You are not permitted to perform this action.")
-    assert not list((root / "blobs").glob("??/" + expected_digest(2 * 1024 * 1024)))
+    assert expected_digest(2 * 1024 * 1024) not in stored_files(root)
     assert temp_files(root) == []
 
 
@@ -125,7 +129,7 @@ def test_anonymous_upload_is_not_written(mapi: BatchApi, module_root: Path) -> N
 
 
 def test_blob_store_roundtrip(tmp_path: Path) -> None:
-    blobs = BlobStore(tmp_path / "blobs")
+    blobs = FsBlobs(tmp_path / "blobs")
 
     async def chunks() -> AsyncIterator[bytes]:
         for part in (b"hello ", b"", b"world"):
@@ -146,7 +150,7 @@ def test_blob_store_roundtrip(tmp_path: Path) -> None:
 
 
 def test_failed_stream_leaves_no_temporary_file(tmp_path: Path) -> None:
-    blobs = BlobStore(tmp_path / "blobs")
+    blobs = FsBlobs(tmp_path / "blobs")
 
     async def broken() -> AsyncIterator[bytes]:
         yield b"x" * (2 * 1024 * 1024)

@@ -421,6 +421,18 @@ def _ensure(*bodies: dict[str, Any]) -> Prepare:
     return prepare
 
 
+FIXTURE_DATABASES = frozenset({DB, VICTIM_DB, MADE_DB, "data", "system"})
+
+
+def _database_absent(fx: Fixtures, case: Any) -> None:
+    """Prepare: the database a create case names does not exist yet (another case, one that
+    became a different operation, may have made it and left it); fixture databases are kept."""
+    if isinstance(case.body, dict):
+        name = _database_of(case.body)
+        if name not in FIXTURE_DATABASES:
+            fx.op({"operation": "drop_database", "database": name}, 404, 400)
+
+
 def _undo(make_body: Callable[[Any, Any], dict[str, Any] | None]) -> Cleanup:
     """Cleanup: after a 200, remove what the case made (``make_body`` builds the removal)."""
 
@@ -497,9 +509,11 @@ PLANS: dict[str, Plan] = {
     "describe_schema": Plan(5, narrow=_pins("describe_schema", database=(DB,))),
     "describe_table": Plan(narrow=lambda doc, fx: narrow_table(doc, "describe_table")),
     "create_database": Plan(
+        prepare=_database_absent,
         cleanup=_undo(lambda body, _: {"operation": "drop_database", "database": _database_of(body)})
     ),
     "create_schema": Plan(
+        prepare=_database_absent,
         cleanup=_undo(lambda body, _: {"operation": "drop_database", "database": _database_of(body)})
     ),
     "drop_database": Plan(

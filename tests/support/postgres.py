@@ -8,7 +8,9 @@ schema of its own inside the run's database (:func:`schema_for`).
 
 Apps under test choose their backend through configuration: :func:`store_overrides`
 (for ``load_config``) and :func:`store_env` (for a ``gateway serve`` subprocess)
-put a test's store on PostgreSQL in a schema named after its root directory.
+put a test's store on PostgreSQL in a schema named after its root directory. A backend
+name may add ``+s3`` (``postgres+s3``): the app's uploaded files then go to the run's S3
+server (moto, :mod:`tests.support.s3`) under a prefix named after its root directory.
 ``tests/conftest.py`` drops the run's database when the session ends.
 """
 
@@ -26,6 +28,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.support.prerequisites import missing_prerequisite
+from tests.support.s3 import blob_overrides, s3_env
 
 ENV = "GATEWAY_TEST_POSTGRES_DSN"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -102,22 +105,32 @@ BACKENDS = ("rocksdb", "postgres")
 
 
 def store_overrides(backend: str, root: Path) -> dict[str, Any]:
-    """``load_config`` overrides that put an app's store on ``backend`` (postgres: a schema of its own)."""
-    if backend == "rocksdb":
-        return {}
-    return {
-        "storage.backend": "postgres",
-        "storage.postgres.dsn": run_dsn(),
-        "storage.postgres.schema": schema_for(root),
-    }
+    """``load_config`` overrides that put an app's store on ``backend`` (postgres: a schema of its own;
+    ``+s3``: uploaded files in the run's bucket)."""
+    records, _, blobs = backend.partition("+")
+    overrides: dict[str, Any] = {}
+    if records == "postgres":
+        overrides.update(
+            {
+                "storage.backend": "postgres",
+                "storage.postgres.dsn": run_dsn(),
+                "storage.postgres.schema": schema_for(root),
+            }
+        )
+    if blobs == "s3":
+        overrides.update(blob_overrides(root))
+    return overrides
 
 
 def store_env(backend: str, root: Path) -> dict[str, str]:
-    """The same as environment variables, for a ``gateway serve`` subprocess."""
-    return {
+    """The same as environment variables, for a ``gateway serve`` subprocess (with S3's credentials)."""
+    env = {
         "GATEWAY_" + key.upper().replace(".", "_"): str(value)
         for key, value in store_overrides(backend, root).items()
     }
+    if backend.endswith("+s3"):
+        env.update(s3_env())
+    return env
 
 
 def schema_for(place: Path | str) -> str:

@@ -3,7 +3,8 @@
 ``TcpProxy(host, port)`` listens on 127.0.0.1 (a free port) and forwards every
 connection to ``host:port``. ``cut()`` closes the listener and every forwarded
 connection at once: clients see their connections drop and new ones refused, as
-when the server's machine goes away.
+when the server's machine goes away. ``drop()`` closes the forwarded connections
+only: new ones are forwarded again, as after a network blip.
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ class TcpProxy:
                 sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
+
+    def drop(self) -> None:
+        """Drop every forwarded connection; new ones are forwarded as before."""
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
     def cut(self) -> None:
         """Refuse new connections and drop every forwarded one."""

@@ -6,6 +6,10 @@ test) and a clock that opens the store there, empty the first time, and the
 same store again after a close (a restart). A backend that needs a server gets
 its opener from a fixture (and is skipped where none answers). ``FEATURES`` says
 what a backend documents as different; tests admit that, not the backend's name.
+
+The blob backends (uploaded files, ``gateway.storage.ports.Blobs``) have a contract of
+their own, ``test_blobs.py``, run on every entry of ``BLOB_BACKENDS``: a blob store is
+opened through the app's registry on a configuration, as the app opens it.
 """
 
 from __future__ import annotations
@@ -17,10 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.storage.ports import Storage
+from gateway.config import load_config
+from gateway.storage.backends import open_blobs
+from gateway.storage.ports import Blobs, Storage
 from gateway.storage.postgres import open_postgres
 from gateway.storage.rocksdb import open_rocksdb
 from tests.support.postgres import postgres_dsn, schema_for
+from tests.support.s3 import blob_overrides
 
 __all__ = ["postgres_dsn"]  # a fixture the postgres opener uses
 
@@ -114,3 +121,43 @@ def storage(factory: StoreFactory) -> Storage:
 @pytest.fixture
 def clock(factory: StoreFactory) -> ManualClock:
     return factory.clock
+
+
+BLOB_BACKENDS: dict[str, Callable[[Path], dict[str, object]]] = {
+    "fs": lambda root: {},
+    "s3": blob_overrides,
+}
+"""Each blob backend's configuration for an app on a root (the run's S3 server for ``s3``)."""
+
+
+class BlobFactory:
+    """Opens the backend's blob store for one test's root, as the app does (``open_blobs``)."""
+
+    def __init__(self, backend: str, root: Path) -> None:
+        self.backend = backend
+        self.root = root
+        self.opened: list[Blobs] = []
+
+    def open(self, **overrides: object) -> Blobs:
+        """The test's blob store (the same files again after a close); ``overrides`` of its configuration."""
+        settings = {**BLOB_BACKENDS[self.backend](self.root), "storage.min_free_bytes": 0, **overrides}
+        blobs = open_blobs(load_config(root=self.root, environ={}, overrides=settings))
+        self.opened.append(blobs)
+        return blobs
+
+    def close_all(self) -> None:
+        for blobs in self.opened:
+            with contextlib.suppress(Exception):  # already closed by the test
+                blobs.close()
+
+
+@pytest.fixture(params=list(BLOB_BACKENDS))
+def blob_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobFactory]:
+    made = BlobFactory(request.param, tmp_path / "root")
+    yield made
+    made.close_all()
+
+
+@pytest.fixture
+def blobs(blob_factory: BlobFactory) -> Blobs:
+    return blob_factory.open()

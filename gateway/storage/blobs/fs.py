@@ -1,90 +1,51 @@
-"""Content-addressed file store under the root: ``blobs/ab/<sha256>``.
+"""The filesystem blob store (``blobs.backend: fs``): ``<root>/blobs/ab/<sha256>``.
 
 Uploads are written to a temporary file under ``blobs/tmp/`` while their SHA-256
 is computed, synced, then renamed into place; the same bytes are stored once. A
 pending upload can be discarded (nothing stored, no temporary file left) until it
-is committed, so a request can be validated after its body has been streamed. A
-committed upload whose row could not be written is reverted (:meth:`PendingBlob.kept`):
-the file it put in place is removed again unless another upload of the same bytes
-came to rely on it meanwhile.
+is kept, so a request can be validated after its body has been streamed. A kept
+upload whose row could not be written is reverted (:meth:`FsPending.kept`): the file
+it put in place is removed again unless another upload of the same bytes came to
+rely on it meanwhile.
 
 A full device (ENOSPC, EDQUOT on a write, the sync, a directory or the rename) is
 raised as :class:`~gateway.storage.errors.OutOfSpace` (``files`` store), with the
-temporary file removed. :meth:`BlobStore.check_room` refuses an upload up front when its
+temporary file removed. :meth:`FsBlobs.check_room` refuses an upload up front when its
 declared size does not fit in the free space above ``min_free_bytes``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hashlib
 import os
-import re
 import shutil
 import threading
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-import aiofiles
-
-from gateway.storage.errors import FILES_STORE, OutOfSpace, is_no_space
-
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
-WRITE_BLOCK = 1024 * 1024
-
-
-class BlobNotFound(Exception):
-    """No blob is stored under this digest."""
-
-    def __init__(self, digest: str) -> None:
-        super().__init__(f"no stored file with digest {digest}")
-        self.digest = digest
+from gateway.storage.blobs.spool import (
+    Spool,
+    SpooledBlobs,
+    check_room,
+    clean_spool,
+    download_of,
+    is_digest,
+    spool_files,
+    translated,
+)
+from gateway.storage.errors import BlobNotFound
+from gateway.storage.records import BlobDownload
 
 
-@contextlib.contextmanager
-def _translated() -> Iterator[None]:
-    """Raise a full device's OSError (ENOSPC, EDQUOT) as OutOfSpace of the files store."""
-    try:
-        yield
-    except OSError as exc:
-        if is_no_space(exc):
-            raise OutOfSpace(FILES_STORE) from exc
-        raise
+class FsPending(Spool):
+    """An upload to the filesystem store: a synced temporary file renamed into place when kept."""
 
-
-class PendingBlob:
-    """An upload being written: a temporary file plus its running SHA-256."""
-
-    def __init__(self, store: BlobStore) -> None:
+    def __init__(self, store: FsBlobs) -> None:
+        super().__init__(store.tmp_dir, sync=True)
         self.store = store
-        self.temp = store.tmp_dir / f"{uuid.uuid4().hex}.part"
-        self.size = 0
-        self._hash = hashlib.sha256()
-        self._file: Any = None
-        self._buffer = bytearray()
-        self.digest: str | None = None
         self.committed = False
         self.created = False  # whether commit() put the file in place (it was not stored before)
-
-    async def write(self, data: bytes) -> None:
-        """Append bytes; they reach the temporary file in blocks of WRITE_BLOCK bytes (OutOfSpace)."""
-        if data:
-            self._hash.update(data)
-            self.size += len(data)
-            self._buffer += data
-            if len(self._buffer) >= WRITE_BLOCK:
-                await self._flush()
-
-    async def _flush(self) -> None:
-        with _translated():
-            if self._file is None:
-                self._file = await aiofiles.open(self.temp, "wb")
-            if self._buffer:
-                await self._file.write(bytes(self._buffer))
-                self._buffer.clear()
 
     async def finish(self) -> str:
         """Write the rest, sync and close the temporary file; the digest of everything written.
@@ -92,18 +53,12 @@ class PendingBlob:
         The sync comes before the rename, so a stored blob is whole after a crash, and a
         device that reports a full disk only when syncing (NFS, quotas) fails here (OutOfSpace).
         """
-        await self._flush()
-        with _translated():
-            await self._file.flush()
-            await asyncio.to_thread(os.fsync, self._file.fileno())
-            await self._file.close()
-        self.digest = self._hash.hexdigest()
-        return self.digest
+        return await self.finish_spool()
 
     def commit(self) -> tuple[str, int]:
         """Move the finished upload into place (or drop it if the bytes are already stored)."""
         assert self.digest is not None, "finish() before commit()"
-        with _translated():
+        with translated():
             self.created = self.store.place(self.temp, self.digest)
         self.committed = True
         return self.digest, self.size
@@ -129,7 +84,7 @@ class PendingBlob:
         try:
             stored = self.commit()
         except BaseException:
-            self.temp.unlink(missing_ok=True)
+            self.remove_spool()
             raise
         try:
             yield stored
@@ -140,17 +95,15 @@ class PendingBlob:
 
     async def discard(self) -> None:
         """Forget the upload and remove its temporary file (idempotent; never raises OSError)."""
-        self._buffer.clear()
-        if self._file is not None and not self._file.closed:
-            # Buffered bytes that cannot be written (a full device) are dropped with the file.
-            with contextlib.suppress(OSError):
-                await self._file.close()
+        await self.close_spool()
         if not self.committed:
-            self.temp.unlink(missing_ok=True)
+            self.remove_spool()
 
 
-class BlobStore:
-    """Files stored by the lowercase hex SHA-256 of their bytes."""
+class FsBlobs(SpooledBlobs):
+    """Files stored by the lowercase hex SHA-256 of their bytes, under ``directory``."""
+
+    backend = "fs"
 
     def __init__(self, directory: Path, min_free_bytes: int = 0) -> None:
         self.directory = directory
@@ -167,19 +120,11 @@ class BlobStore:
         return shutil.disk_usage(self.directory).free
 
     def check_room(self, size: int) -> None:
-        """OutOfSpace unless ``size`` more bytes fit with ``min_free_bytes`` still free afterwards.
+        """OutOfSpace unless ``size`` more bytes fit with ``min_free_bytes`` still free afterwards."""
+        check_room(self.directory, self.min_free_bytes, size)
 
-        ``size`` 0 (not declared) fits only while more than ``min_free_bytes`` are free.
-        """
-        free = self.free_bytes()
-        room = max(0, free - self.min_free_bytes)
-        if size > room or room == 0:
-            kept = f"({free} free, {self.min_free_bytes} kept free)"
-            if size:
-                raise OutOfSpace(
-                    FILES_STORE, f"the upload needs {size} bytes and {room} are available {kept}"
-                )
-            raise OutOfSpace(FILES_STORE, f"no upload fits, no bytes are available {kept}")
+    def check(self) -> None:
+        """Nothing to check: the directory is there (a full device answers OutOfSpace when written)."""
 
     def place(self, temp: Path, digest: str) -> bool:
         """Rename a finished temporary file to the blob's path; whether it was not stored before."""
@@ -212,19 +157,15 @@ class BlobStore:
 
     def clean_temporary(self) -> int:
         """Remove temporary files left by a crashed process; how many were removed."""
-        removed = 0
-        for leftover in self.tmp_dir.glob("*.part"):
-            leftover.unlink(missing_ok=True)
-            removed += 1
-        return removed
+        return clean_spool(self.tmp_dir)
 
     def temporary_files(self) -> list[Path]:
         """Temporary files currently present (uploads in progress or leftovers)."""
-        return sorted(self.tmp_dir.glob("*.part"))
+        return spool_files(self.tmp_dir)
 
     def path(self, digest: str) -> Path:
         """Where the blob with this digest lives (whether or not it exists)."""
-        if not _DIGEST.match(digest):
+        if not is_digest(digest):
             raise BlobNotFound(digest)
         return self.directory / digest[:2] / digest
 
@@ -254,53 +195,20 @@ class BlobStore:
         except FileNotFoundError as exc:
             raise BlobNotFound(digest) from exc
 
-    def begin(self) -> PendingBlob:
-        """Start an upload; write to it, finish(), then commit() or discard()."""
-        return PendingBlob(self)
+    def download(self, digest: str) -> BlobDownload:
+        """The stored file in pieces, read as they are sent."""
+        reader = self.open(digest)
+        return download_of(reader, os.fstat(reader.fileno()).st_size)
 
-    async def stage_stream(self, chunks: AsyncIterator[bytes]) -> PendingBlob:
-        """Write a stream of bytes to a finished, uncommitted upload (nothing left behind on failure)."""
-        pending = self.begin()
-        try:
-            async for chunk in chunks:
-                await pending.write(chunk)
-            await pending.finish()
-        except BaseException:
-            await pending.discard()
-            raise
-        return pending
+    def begin(self) -> FsPending:
+        """Start an upload; write to it, finish(), then kept() or discard()."""
+        return FsPending(self)
 
-    async def save_stream(self, chunks: AsyncIterator[bytes]) -> tuple[str, int]:
-        """Store a stream of bytes; (digest, size). Nothing is left behind on failure."""
-        pending = await self.stage_stream(chunks)
-        try:
-            stored = pending.commit()
-        finally:
-            await pending.discard()
-        pending.settle()
-        return stored
-
-    def stage_bytes(self, data: bytes) -> PendingBlob:
+    def stage_bytes(self, data: bytes) -> FsPending:
         """Bytes held in memory as a finished, uncommitted upload (OutOfSpace, nothing left behind)."""
         pending = self.begin()
-        with _translated():
-            try:
-                with pending.temp.open("wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            except BaseException:
-                pending.temp.unlink(missing_ok=True)
-                raise
-        pending.size = len(data)
-        pending.digest = hashlib.sha256(data).hexdigest()
+        pending.write_whole(data)
         return pending
 
-    def save_bytes(self, data: bytes) -> tuple[str, int]:
-        """Store bytes held in memory; (digest, size)."""
-        digest = hashlib.sha256(data).hexdigest()
-        if self.exists(digest):
-            return digest, len(data)
-        pending = self.stage_bytes(data)
-        with pending.kept() as stored:
-            return stored
+    def close(self) -> None:
+        """Nothing to release."""
