@@ -49,7 +49,9 @@ class Imports:
 
 def install(config: Config, storage: Storage, audit: AuditLog, jobs: Jobs, blobs: Blobs) -> Imports:
     """The import family on this process's storage, files and scheduler (uploads left unfinished are removed)."""
-    removed = blobs.clean_temporary()
+    # One process alone uses the embedded store (its lock says so): whatever is unfinished is
+    # dead. Where several share it, only leftovers untouched for a day are.
+    removed = blobs.clean_temporary(stale_after=0.0) if storage.queue is None else blobs.clean_temporary()
     if removed:
         log.info("removed %d unfinished upload(s) left by a previous run", removed)
     models = ModelRegistry(storage)

@@ -318,8 +318,9 @@ class Blobs(Protocol):
         """StoreUnavailable (naming what is wrong) unless the store can be used now."""
         ...
 
-    def clean_temporary(self) -> int:
-        """Remove what uploads of a previous, stopped process left unfinished; how many were removed."""
+    def clean_temporary(self, stale_after: float = ...) -> int:
+        """Remove what uploads of a stopped process left unfinished, untouched for ``stale_after``
+        seconds (0 where this process alone uses the store); how many were removed."""
         ...
 
     def close(self) -> None:

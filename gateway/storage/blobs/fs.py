@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gateway.storage.blobs.spool import (
+    STALE_UPLOAD_SECONDS,
     Spool,
     SpooledBlobs,
     check_room,
@@ -155,9 +156,9 @@ class FsBlobs(SpooledBlobs):
             with self._lock:
                 self._unsettled.pop(digest, None)
 
-    def clean_temporary(self) -> int:
-        """Remove temporary files left by a crashed process; how many were removed."""
-        return clean_spool(self.tmp_dir)
+    def clean_temporary(self, stale_after: float = STALE_UPLOAD_SECONDS) -> int:
+        """Remove temporary files a stopped process left (untouched for ``stale_after`` s); how many."""
+        return clean_spool(self.tmp_dir, stale_after)
 
     def temporary_files(self) -> list[Path]:
         """Temporary files currently present (uploads in progress or leftovers)."""

@@ -45,6 +45,7 @@ from botocore.config import Config as BotoConfig
 from gateway.storage.blobs.s3failures import S3_ERRORS, is_not_found, translate
 from gateway.storage.blobs.s3reader import S3Reader
 from gateway.storage.blobs.spool import (
+    STALE_UPLOAD_SECONDS,
     Spool,
     SpooledBlobs,
     check_room,
@@ -65,8 +66,6 @@ TRANSFER_THREADS = 4
 """Parts sent at once, over all uploads of the process."""
 READ_BUFFER = 256 * 1024
 """Bytes a reader asks S3's answer for at a time."""
-STALE_UPLOAD_SECONDS = 24 * 3600
-"""An unfinished multipart upload under the prefix older than this was left by a stopped process."""
 
 
 @dataclass(frozen=True)
@@ -357,7 +356,7 @@ class S3Blobs(SpooledBlobs):
         aborted (younger ones may be another gateway's, in progress). Credentials that may not
         list or abort them only earn a warning: a bucket lifecycle rule can do the same.
         """
-        removed = clean_spool(self.spool_dir)
+        removed = clean_spool(self.spool_dir, stale_after)
         cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=stale_after)
         try:
             pages = self.client.get_paginator("list_multipart_uploads").paginate(

@@ -19,6 +19,7 @@ import hashlib
 import os
 import re
 import shutil
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
@@ -69,10 +70,21 @@ def check_room(directory: Path, min_free_bytes: int, size: int) -> None:
         raise OutOfSpace(FILES_STORE, f"no upload fits, no bytes are available {kept}")
 
 
-def clean_spool(directory: Path) -> int:
-    """Remove temporary files left by a stopped process; how many were removed."""
+STALE_UPLOAD_SECONDS = 24 * 3600
+"""An unfinished upload untouched for this long was left by a stopped process (on a store shared by
+several processes, younger ones may be another process's, in progress)."""
+
+
+def clean_spool(directory: Path, stale_after: float = STALE_UPLOAD_SECONDS) -> int:
+    """Remove temporary files not written to for ``stale_after`` seconds; how many were removed."""
+    cutoff = time.time() - stale_after
     removed = 0
     for leftover in directory.glob("*" + SUFFIX):
+        try:
+            if leftover.stat().st_mtime > cutoff:
+                continue
+        except FileNotFoundError:
+            continue  # finished (or removed) meanwhile
         leftover.unlink(missing_ok=True)
         removed += 1
     return removed

@@ -14,6 +14,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
 
@@ -327,6 +328,18 @@ def test_leftovers_of_a_stopped_process_are_removed_at_start(blob_factory: BlobF
     blobs = blob_factory.open()
     spool = blob_factory.root / "blobs" / "tmp"
     (spool / "dead.part").write_bytes(b"half an upload")
-    assert blobs.clean_temporary() >= 1
+    assert blobs.clean_temporary(stale_after=0) >= 1
     assert not (spool / "dead.part").exists()
     blobs.check()
+
+
+def test_on_a_shared_store_only_old_leftovers_are_removed(blob_factory: BlobFactory) -> None:
+    """Another process's upload in progress (written to a moment ago) is kept; a day-old one is not."""
+    blobs = blob_factory.open()
+    spool = blob_factory.root / "blobs" / "tmp"
+    (spool / "in-progress.part").write_bytes(b"being written")
+    (spool / "dead.part").write_bytes(b"half an upload")
+    day_ago = time.time() - 86400 - 60
+    os.utime(spool / "dead.part", (day_ago, day_ago))
+    assert blobs.clean_temporary() == 1
+    assert (spool / "in-progress.part").exists() and not (spool / "dead.part").exists()
