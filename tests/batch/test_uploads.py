@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -169,7 +170,13 @@ def test_leftover_temporary_files_are_cleaned_at_start(root: Path, backend: str)
     tmp = root / "blobs" / "tmp"
     tmp.mkdir(parents=True)
     (tmp / "dead.part").write_bytes(b"half an upload")
+    (tmp / "recent.part").write_bytes(b"maybe another process's upload in progress")
+    day_ago = time.time() - 86400 - 60
+    os.utime(tmp / "dead.part", (day_ago, day_ago))
     with make_client(root, **store_overrides(backend, root)) as client:
         assert client.get("/health").status_code == 200
         assert not (tmp / "dead.part").exists()
-    assert os.listdir(tmp) == []
+        # The embedded store is this process's alone: all it finds is dead. A shared one
+        # (PostgreSQL: other gateways and workers may use the root) keeps a recent upload.
+        assert (tmp / "recent.part").exists() == backend.startswith("postgres")
+    assert os.listdir(tmp) == ([] if backend.startswith("rocksdb") else ["recent.part"])
