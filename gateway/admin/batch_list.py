@@ -22,6 +22,7 @@ MAX_PAGE_SIZE = 500
 MAX_TEXT = 200
 LIST_PATH = "/admin/batches"
 SUMMARY_COUNTS = ("read", "committed", "failed")
+NOT_RUN = ("uploading", "ready", "scheduled")
 
 
 class QueryError(ValueError):
@@ -251,7 +252,7 @@ def counts_of(batch: Mapping[str, Any]) -> list[tuple[str, int]]:
         found = [(key, summary[key]) for key in SUMMARY_COUNTS if isinstance(summary.get(key), int)]
         if found:
             return found
-    if batch.get("state") in ("uploading", "ready", "scheduled"):
+    if batch.get("state") in NOT_RUN:
         return []
     return [("done", int((batch.get("progress") or {}).get("records_done") or 0))]
 
@@ -263,7 +264,7 @@ class BatchRow:
     identifier: str
     comment: str
     status: BatchStatus
-    errors: int
+    errors: int | None
     counts: list[tuple[str, int]]
     duration: str
     created: Any
@@ -277,7 +278,7 @@ def batch_row(batch: Mapping[str, Any], control: Mapping[str, Any] | None) -> Ba
         identifier=str(batch.get("identifier") or ""),
         comment=str(batch.get("comment") or ""),
         status=batch_status(batch),
-        errors=error_count(batch),
+        errors=None if batch.get("state") in NOT_RUN else error_count(batch),
         counts=counts_of(batch),
         duration=duration_of(batch),
         created=batch.get("created"),

@@ -93,8 +93,9 @@ def test_rows_show_counts_durations_and_tell_errors_apart(client):
     assert '<span class="state">complete</span>' in faulty and '<span class="state">complete</span>' in clean
     assert "tone-warn" in trial and "with 1 error</span>" in trial
     assert ">2 done<" in faulty and ">1 done<" in clean
-    assert re.search(r'data-label="Duration">(under 0.1 s|\d+\.\d s)<', faulty)
-    assert 'data-label="Duration"></td>' in ready and " done<" not in ready
+    assert re.search(r'data-label="Duration" class="when">(under 0.1 s|\d+\.\d s)<', faulty)
+    assert 'data-label="Duration" class="when"></td>' in ready and " done<" not in ready
+    assert 'data-label="Errors"></td>' in ready  # not run: no count (and no line on a phone)
     # The full identifier, in monospace, with the comment as the link text.
     assert f'<code class="batch-id" title="Batch identifier">{ids["faulty"]}</code>' in faulty
     assert "Control file: Nightly staff control" in faulty
