@@ -99,6 +99,12 @@ class Admin:
         raise AssertionError(f"batch {identifier} did not end {end}")
 
 
+def follow(page: Any, selector: str) -> None:
+    """Click a link or button that loads another page, and wait for that page."""
+    with page.expect_navigation(wait_until="load"):
+        page.click(selector)
+
+
 def _listed(page: Any) -> list[str]:
     return [
         href.rsplit("/", 1)[-1]
@@ -146,39 +152,39 @@ def test_batch_list_filters_badges_and_every_page_fits(server: ServerProcess) ->
 
             # The list, newest first, filtered with its form.
             page.goto(server.url + "/admin/batch-import")
-            page.click("text=With errors")
+            follow(page, "text=With errors")
             assert _listed(page) == [trial, faulty]
-            page.click("text=Clear")
+            follow(page, "text=Clear")
             assert _listed(page) == [trial, faulty, clean, ready]
             assert page.inner_text("#batch-count") == "4 batches"
             shot("01-batches")
             page.select_option("select[name=state]", "complete")
-            page.click("button:has-text('Filter')")
+            follow(page, "button:has-text('Filter')")
             assert _listed(page) == [faulty, clean]
             assert page.inner_text("#batch-count") == "2 batches match the filters"
             page.check("input[name=errors]")
-            page.click("button:has-text('Filter')")
+            follow(page, "button:has-text('Filter')")
             assert _listed(page) == [faulty]
             shot("02-batches-complete-with-errors")
-            page.click("text=Clear")
+            follow(page, "text=Clear")
             page.fill("input[name=q]", clean[5:20])
-            page.click("button:has-text('Filter')")
+            follow(page, "button:has-text('Filter')")
             assert _listed(page) == [clean]
-            page.click("text=Clear")
+            follow(page, "text=Clear")
             today = datetime.now(UTC).date().isoformat()
             page.fill("input[name=from]", today)
             page.fill("input[name=to]", today)
             page.fill("input[name=q]", "nightly people")
-            page.click("button:has-text('Filter')")
+            follow(page, "button:has-text('Filter')")
             assert len(_listed(page)) == 4
             assert f"from={today}" in page.url and "q=nightly+people" in page.url
             page.fill("input[name=from]", "2001-01-01")
             page.fill("input[name=to]", "2001-12-31")
-            page.click("button:has-text('Filter')")
+            follow(page, "button:has-text('Filter')")
             assert _listed(page) == [] and page.inner_text("#batch-count") == "0 batches match the filters"
 
             # A complete batch with errors does not look like a clean one: other words, another colour.
-            page.click("text=Clear")
+            follow(page, "text=Clear")
             row = {b: page.locator(f"tr:has(a[href='/admin/batch/{b}'])") for b in (clean, faulty)}
             assert row[clean].locator(".badge").inner_text().strip() == "✓ complete"
             assert row[faulty].locator(".badge").inner_text().strip() == "⚠ complete with 1 error"
