@@ -6,6 +6,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -13,9 +14,16 @@ from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from engine.control import validate_control
+from gateway.admin import batch_list
 from gateway.admin.framework import models_registry
 from gateway.admin.web import Page, admin_view
-from gateway.imports.service import BatchRequestError, ControlTooDeep, check_file_names, parse_control_bytes
+from gateway.imports.service import (
+    STATES,
+    BatchRequestError,
+    ControlTooDeep,
+    check_file_names,
+    parse_control_bytes,
+)
 from gateway.storage.errors import BlobNotFound
 from gateway.storage.ports import PendingBlob
 
@@ -52,8 +60,9 @@ async def _download(page: Page, digest: str, media_type: str, filename: str) -> 
 
 @admin_view
 async def batch_home(page: Page) -> Response:
-    """The batch import chooser."""
-    return page.render("batch_home.html", title="Batch import")
+    """The batch import chooser, with links to common views of the batch list."""
+    views = batch_list.quick_views(datetime.now(UTC).date())
+    return page.render("batch_home.html", title="Batch import", views=views)
 
 
 @admin_view
@@ -234,11 +243,26 @@ async def new_batch(page: Page) -> Response:
     return page.redirect(f"/admin/batch/{batch['identifier']}")
 
 
+def _listing(page: Page, query: batch_list.BatchQuery) -> dict[str, Any]:
+    """The template values of one page of the batch list."""
+    service = page.gateway.imports.batches
+    controls = {str(c["id"]): c for c in service.list_controls()}
+    selection = batch_list.select(service.list(query.state or None), query, controls)
+    rows = [batch_list.batch_row(b, controls.get(str(b.get("control_id")))) for b in selection.batches]
+    return {"rows": rows, "selection": selection, "query": query}
+
+
 @admin_view
 async def batches(page: Page) -> Response:
-    """Every batch, newest first."""
-    found = await run_in_threadpool(page.gateway.imports.batches.list)
-    return page.render("batches.html", title="Batch import jobs", batches=found)
+    """The batches, newest first: filtered by state, creation date, text and errors, a page at a time."""
+    values: dict[str, Any] = {"title": "Batch import jobs", "states": STATES, "error": None}
+    try:
+        query = batch_list.parse_query(page.request.query_params)
+    except batch_list.QueryError as bad:
+        values.update(error=str(bad), rows=[], selection=None, query=None)
+        return page.render("batches.html", 400, **values, raw=page.request.query_params)
+    listing = await run_in_threadpool(_listing, page, query)
+    return page.render("batches.html", **values, **listing, raw=page.request.query_params)
 
 
 async def _batch(page: Page) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from gateway.admin.batch_list import batch_status
 from gateway.auth.sessions import COOKIE_NAME, COOKIE_PATH, SESSION_MAX_AGE, Session, SessionSigner
 from gateway.auth.users import User
 from gateway.process import Gateway
@@ -78,6 +79,7 @@ TEMPLATES = Environment(
 TEMPLATES.filters.update(
     short=_short, when=_when, filesize=_filesize, urlquote=lambda v: quote(str(v), safe="")
 )
+TEMPLATES.globals.update(batch_status=batch_status)
 
 
 def signer(gateway: Gateway) -> SessionSigner:

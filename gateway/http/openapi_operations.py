@@ -263,7 +263,7 @@ SHARED: dict[str, Schema] = {
     },
     "ImportModel": {
         "type": "object",
-        "description": "An import model (haplo-import.md §7.4). Besides these shapes, the server checks the "
+        "description": "An import model: its database, destinations and Names. Besides these shapes, the server checks the "
         "references between its parts (linkName, depends, lookupNames, defaultType, custom types) and "
         "answers 400 listing every problem.",
         "properties": {

@@ -32,7 +32,7 @@ def test_generator_form_and_draft(client):
     csrf = login(client)
     form = client.get("/admin/generate-control-file?model=haplo:person").text
     rows = re.findall(r'name="include-(\d+)"', form)
-    labels = re.findall(r"<td><label for=\"include-\d+\"><code>([^<]+)</code>", form)
+    labels = re.findall(r"<td[^>]*><label for=\"include-\d+\"><code>([^<]+)</code>", form)
     index = {name: i for i, name in zip(rows, labels, strict=True)}
     data = {
         "csrf": csrf,
