@@ -81,7 +81,7 @@ TEMPLATES.filters.update(
 
 
 def signer(gateway: Gateway) -> SessionSigner:
-    """The process's session signer (its secret lives in ``<root>/keys``)."""
+    """The process's session signer (its secret is the store's, ``system.hdb_secret``)."""
     return gateway.auth.sessions
 
 
