@@ -996,6 +996,45 @@ DOCS: dict[str, OperationDoc] = {
     "registration_info": _doc(
         "Name and version.", {}, "", "403", _object({"name": STRING, "version": STRING})
     ),
+    "cluster_status": _doc(
+        "The gateways and workers alive on this store.",
+        {},
+        "",
+        "403",
+        _object(
+            {
+                "node_name": STRING,
+                "is_enabled": {"type": "boolean"},
+                "backend": STRING,
+                "heartbeat": {"type": "number"},
+                "expiry": {"type": "number"},
+                "processes": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "id": STRING,
+                            "host": STRING,
+                            "pid": {"type": "integer"},
+                            "role": {"type": "string", "enum": ["serve", "web", "worker"]},
+                            "started": STRING,
+                            "last_heartbeat": STRING,
+                            "running": _object(
+                                {
+                                    "batches": {"type": "array", "items": STRING},
+                                    "jobs": {"type": "array", "items": STRING},
+                                }
+                            ),
+                            "this_process": {"type": "boolean"},
+                        }
+                    ),
+                },
+            }
+        ),
+        description="On a store several processes share (PostgreSQL), every gateway (`serve`, or `web` for "
+        "`gateway serve --no-worker`) and `worker` whose heartbeat (`cluster.heartbeat` seconds) is younger than "
+        "`cluster.expiry` seconds, this process first; on the embedded store, this process alone "
+        "(`is_enabled` false). `running`: the batch identifiers and job ids each process runs now.",
+    ),
     # imports
     "add_import_model": _doc(
         "Register an import model: validated, its database and tables created.",
