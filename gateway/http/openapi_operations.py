@@ -933,6 +933,9 @@ DOCS: dict[str, OperationDoc] = {
         "",
         "403",
         RECORDS,
+        description="On a store several processes share (PostgreSQL, `logging.shared`), the entries of every "
+        "gateway and worker (`system.hdb_log`, bounded by `logging.keep_entries` and `logging.keep_days`), each "
+        "tagged `host:<name>` and `pid:<n>`; on the embedded store, this process's `<root>/log/gateway.log`.",
     ),
     "read_audit_log": _doc(
         "Entries of the gateway's audit table.",

@@ -245,6 +245,7 @@ class BatchRunner:
         self.service.progress[identifier] = state.progress
         data = {"batch": identifier, "control": row.get("control")}
         self.audit.record_quietly("haplo_data_import_batch:start", data)
+        log.info("batch %s started", identifier)
         dry_run = bool(row.get("dry_run"))
         self._running[identifier] = state
         try:
@@ -262,6 +263,9 @@ class BatchRunner:
         else:
             final = "dry-run" if dry_run else "complete"
         self.audit.record_quietly("haplo_data_import_batch:end", data)
+        log.info(
+            "batch %s ended %s: %d record(s), %d error(s)", identifier, final, outcome.records, outcome.errors
+        )
         state.lines.append(f"END: {iso_now()}")
         self.service.finish_run(identifier, final, outcome.errors, state.lines, outcome.records)
 
