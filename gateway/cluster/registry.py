@@ -17,11 +17,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from gateway.storage.ports import Storage
 from gateway.storage.system import SystemTable
+from gateway.timestamps import iso_ms
 
 PROCESS_TABLE = "hdb_process"
 
@@ -29,10 +29,6 @@ log = logging.getLogger("gateway.cluster")
 
 Running = Callable[[], dict[str, list[str]]]
 """What this process runs now: ``{"batches": [...], "jobs": [...]}``."""
-
-
-def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ProcessRegistry:
@@ -135,8 +131,8 @@ class ProcessRegistry:
             "host": record.get("host"),
             "pid": record.get("pid"),
             "role": record.get("role"),
-            "started": _iso(float(record.get("started") or 0)),
-            "last_heartbeat": _iso(float(record.get("beat") or 0)),
+            "started": iso_ms(float(record.get("started") or 0) * 1000.0),
+            "last_heartbeat": iso_ms(float(record.get("beat") or 0) * 1000.0),
             "running": running,
             "this_process": record["id"] == self.id,
         }

@@ -21,7 +21,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -29,6 +28,7 @@ from gateway.logs import record_entry
 from gateway.storage.ports import Storage
 from gateway.storage.records import AttributeInfo, KeyRange
 from gateway.storage.system import SYSTEM_DB, SystemTable
+from gateway.timestamps import iso_ms
 
 LOG_TABLE = "hdb_log"
 FLUSH_SECONDS = 0.5
@@ -47,10 +47,6 @@ _ATTRIBUTES = (
     AttributeInfo("pid", False, None),
 )
 _SHOWN = ("timestamp", "thread", "level", "tags", "message")
-
-
-def _iso(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def shown(record: dict[str, Any]) -> dict[str, Any]:
@@ -137,7 +133,7 @@ class SharedLog(logging.Handler):
         now = time.time() if now is None else now
         removed = 0
         if self.keep_days > 0:
-            cutoff = _iso(now - self.keep_days * 86400.0)
+            cutoff = iso_ms((now - self.keep_days * 86400.0) * 1000.0)
             old = self._table.keys("timestamp", KeyRange(upper=cutoff, upper_inclusive=False))
             removed += self._delete(old)
         excess = self._storage.catalog.count(SYSTEM_DB, LOG_TABLE) - self.keep_entries
