@@ -126,9 +126,12 @@ def import_key_files(store: SecretStore, directory: Path) -> int:
             data = path.read_bytes()
         except FileNotFoundError:
             continue
-        text = as_text(data)
+        try:
+            text = as_text(data)
+        except ValueError:  # UnicodeDecodeError included
+            text = ""
         if len(text) < MIN_SECRET_LENGTH:
-            log.warning("%s is too short to be a secret; it was not imported", path)
+            log.warning("%s is not a usable secret (too short or not text); it was not imported", path)
             continue
         if store.obtain(name, _given(text)) == text:
             path.unlink()

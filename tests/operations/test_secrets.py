@@ -167,3 +167,21 @@ def test_processes_starting_at_once_agree_on_the_secrets(tmp_path: Path) -> None
     finally:
         for store in stores:
             store.close()
+
+
+def test_an_unusable_key_file_is_left_and_a_new_secret_made(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "keys").mkdir(parents=True)
+    (root / "keys" / "jwt-private.pem").write_bytes(b"\xff\xfe not a key")
+    (root / "keys" / "api-key-secret").write_bytes(b"short")
+    with make_client(root, **{"storage.backend": "rocksdb"}) as client:
+        tokens = client.post(
+            "/",
+            json={
+                "operation": "create_authentication_tokens",
+                "username": "admin",
+                "password": "admin-password",
+            },
+        )
+        assert tokens.status_code == 200, tokens.text
+    assert sorted(p.name for p in (root / "keys").iterdir()) == ["api-key-secret", "jwt-private.pem"]
