@@ -20,10 +20,20 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.storage.ports import Storage
+from gateway.storage.records import AttributeInfo
 from gateway.storage.system import SystemTable
 from gateway.timestamps import iso_ms
 
 PROCESS_TABLE = "hdb_process"
+_ATTRIBUTES = (  # read whole (the table is small): no secondary index to rewrite at each beat
+    AttributeInfo("id", True, "String"),
+    AttributeInfo("host", False, "String"),
+    AttributeInfo("pid", False, None),
+    AttributeInfo("role", False, "String"),
+    AttributeInfo("started", False, "Float"),
+    AttributeInfo("beat", False, "Float"),
+    AttributeInfo("running", False, None),
+)
 
 log = logging.getLogger("gateway.cluster")
 
@@ -47,7 +57,7 @@ class ProcessRegistry:
         self.expiry = max(self.heartbeat * 2, expiry)
         self.shared = shared
         """Whether other processes share the store (else only this one is answered, from memory)."""
-        self._table = SystemTable(storage, PROCESS_TABLE, "id") if shared else None
+        self._table = SystemTable(storage, PROCESS_TABLE, "id", _ATTRIBUTES) if shared else None
         self._running = running
         self._clock = clock
         self.id = uuid.uuid4().hex

@@ -263,9 +263,6 @@ class BatchRunner:
         else:
             final = "dry-run" if dry_run else "complete"
         self.audit.record_quietly("haplo_data_import_batch:end", data)
-        log.info(
-            "batch %s ended %s: %d record(s), %d error(s)", identifier, final, outcome.records, outcome.errors
-        )
         state.lines.append(f"END: {iso_now()}")
         self.service.finish_run(identifier, final, outcome.errors, state.lines, outcome.records)
 
