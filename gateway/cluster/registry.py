@@ -128,9 +128,8 @@ class ProcessRegistry:
             self._beat = self._clock()
             records = [self._record()]
         else:
-            records = [r for r in self._table.scan() if self._fresh(r) or r["id"] == self.id]
-            if not any(r["id"] == self.id for r in records):
-                records.append(self._record())  # not stored yet (or removed by a store that came back)
+            others = [r for r in self._table.scan() if self._fresh(r) and r["id"] != self.id]
+            records = [self._record(), *others]  # this process as it is now, with its last beat
         records.sort(key=lambda r: (r["id"] != self.id, str(r.get("host")), float(r.get("started") or 0)))
         return [self._shown(r) for r in records]
 
