@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway import auth, bulk, imports, jobs
+from gateway import auth, bulk, cluster, imports, jobs
 from gateway.audit import AuditLog
 from gateway.config import Config, load_config
 from gateway.http import admin_routes, batch_api, health, openapi
@@ -48,6 +48,7 @@ def open_gateway(config: Config) -> Gateway:
             jobs=job_family,
             bulk=bulk.install(config),
             imports=imports.install(config, storage, audit, job_family, blobs),
+            cluster=cluster.install(config, storage, job_family),
             stopping=stopping,
         )
         bind_job_kinds(gateway)
@@ -59,11 +60,18 @@ def open_gateway(config: Config) -> Gateway:
 
 
 def start_gateway(
-    gateway: Gateway, admin_username: str | None, admin_password: str | None, work: bool = True
+    gateway: Gateway,
+    admin_username: str | None,
+    admin_password: str | None,
+    work: bool = True,
+    role: str | None = None,
 ) -> str | None:
     """First-start super user, task queue (with ``work``: this process runs queued work, at most
-    ``jobs.threads`` pieces at a time), recovery of cut-short work. Returns a generated password."""
+    ``jobs.threads`` pieces at a time), recovery of cut-short work, this process's entry in
+    ``cluster_status`` (``role``: serve, web or worker; by default serve, or web without ``work``).
+    Returns a generated password."""
     generated = gateway.auth.users.bootstrap(admin_username, admin_password)
+    gateway.cluster.start(role or ("serve" if work else "web"))
     gateway.jobs.start(work, int(gateway.config.get("jobs.threads")))
     gateway.imports.recover()
     gateway.jobs.recover()
@@ -77,6 +85,7 @@ def stop_gateway(gateway: Gateway) -> None:
     """
     gateway.stopping.set()
     gateway.jobs.stop()
+    gateway.cluster.stop()
     gateway.jobs.save_unsaved()
     gateway.imports.batches.save_unsaved()
     gateway.imports.blobs.close()

@@ -117,7 +117,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         username = os.environ.get("GATEWAY_ADMIN_USERNAME")
-        generated = start_gateway(gateway, username, os.environ.get("GATEWAY_ADMIN_PASSWORD"), work=True)
+        generated = start_gateway(
+            gateway, username, os.environ.get("GATEWAY_ADMIN_PASSWORD"), work=True, role="worker"
+        )
         if generated:
             print(f"Created super user 'admin' with password: {generated}", flush=True)
         concurrency = int(gateway.config.get("jobs.threads"))

@@ -18,6 +18,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -26,8 +27,9 @@ NO_SPACE = "no space left on the device (logs store)"
 _NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
-def _line(created: float, thread: str | None, level: str, tag: str, message: str) -> bytes:
-    entry = {
+def log_entry(created: float, thread: str | None, level: str, tag: str, message: str) -> dict[str, Any]:
+    """One entry as read_log answers it: ``{timestamp, thread, level, tags, message}``."""
+    return {
         "timestamp": datetime.fromtimestamp(created, UTC)
         .isoformat(timespec="milliseconds")
         .replace("+00:00", "Z"),
@@ -36,7 +38,17 @@ def _line(created: float, thread: str | None, level: str, tag: str, message: str
         "tags": [tag],
         "message": message,
     }
-    return orjson.dumps(entry) + b"\n"
+
+
+def record_entry(record: logging.LogRecord) -> dict[str, Any]:
+    """A logging record as a log entry."""
+    return log_entry(
+        record.created, record.threadName, record.levelname.lower(), record.name, record.getMessage()
+    )
+
+
+def _line(created: float, thread: str | None, level: str, tag: str, message: str) -> bytes:
+    return orjson.dumps(log_entry(created, thread, level, tag, message)) + b"\n"
 
 
 def append_whole(path: Path, data: bytes) -> bool:
@@ -75,9 +87,7 @@ class JsonLinesHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = _line(
-                record.created, record.threadName, record.levelname.lower(), record.name, record.getMessage()
-            )
+            line = orjson.dumps(record_entry(record)) + b"\n"
             with self._lock:
                 if self.dropped:
                     notice = f"{self.dropped} log line(s) were dropped: {NO_SPACE}"

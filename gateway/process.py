@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from gateway.audit import AuditLog
 from gateway.auth import Auth
 from gateway.bulk import Bulk
+from gateway.cluster import Cluster
 from gateway.config import Config
 from gateway.imports import Imports
 from gateway.jobs import Jobs
@@ -31,5 +32,6 @@ class Gateway:
     jobs: Jobs
     bulk: Bulk
     imports: Imports
+    cluster: Cluster
     stopping: threading.Event
     started: float = field(default_factory=time.time)

@@ -83,7 +83,7 @@ TEMPLATES.globals.update(batch_status=batch_status)
 
 
 def signer(gateway: Gateway) -> SessionSigner:
-    """The process's session signer (its secret lives in ``<root>/keys``)."""
+    """The process's session signer (its secret is the store's, ``system.hdb_secret``)."""
     return gateway.auth.sessions
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.audit import AuditLog
-from gateway.auth.api_keys import SECRET_FILE, ApiKeyService
+from gateway.auth.api_keys import ApiKeyService
 from gateway.auth.basic import basic_credentials
 from gateway.auth.login_throttle import PasswordThrottle
+from gateway.auth.secret_store import open_secrets
 from gateway.auth.session_store import SessionStore
 from gateway.auth.sessions import SESSION_MAX_AGE, SessionSigner, password_fingerprint
 from gateway.auth.tokens import OPERATION, InvalidToken, TokenIssuer
@@ -108,24 +109,25 @@ class Auth:
 
 
 def install(config: Config, storage: Storage, audit: AuditLog) -> Auth:
-    """Users, token keys, API keys, admin sessions (secrets under ``<root>/keys``), throttles."""
-    keys = config.root / "keys"
+    """Users, token keys, API keys, admin sessions (secrets in ``system.hdb_secret``, files an
+    earlier version kept under ``<root>/keys`` imported first), throttles."""
+    secrets = open_secrets(storage, config.root / "keys")
     session_store = SessionStore(storage, SESSION_MAX_AGE)
     return Auth(
         users=UserDirectory(storage, end_sessions=session_store.end_user),
         tokens=TokenIssuer(
-            keys,
+            secrets.jwt_private_pem,
             int(config.get("authentication.operation_token_timeout")),
             int(config.get("authentication.refresh_token_timeout")),
         ),
         api_keys=ApiKeyService(
             storage,
             audit,
-            keys / SECRET_FILE,
+            secrets.api_key_secret,
             max_failures=int(config.get("authentication.api_key_max_failures")),
             failure_window=float(config.get("authentication.api_key_failure_window")),
         ),
-        sessions=SessionSigner(keys),
+        sessions=SessionSigner(secrets.session_secret),
         session_store=session_store,
         password_throttle=PasswordThrottle(
             max_failures=int(config.get("authentication.password_max_failures")),

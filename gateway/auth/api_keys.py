@@ -2,7 +2,7 @@
 
 A key is 44 characters in Haplo's format. Its first 16 characters are stored in
 clear as the lookup id; the rest is stored as HMAC-SHA256 under a server secret
-kept in ``<root>/keys/api-key-secret`` (created 0600 on first start). A key has
+shared by every process on the store (``gateway.auth.secret_store``). A key has
 a name and a path rule: a prefix, or ``=/exact/path``. Keys belong to the
 service user ``haplo`` and are presented as HTTP Basic ``haplo:<key>``.
 
@@ -21,13 +21,11 @@ import base64
 import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -43,7 +41,6 @@ API_KEY_TABLE = "hdb_api_key"
 SERVICE_USER = "haplo"
 DEFAULT_PATH = "/api/haplo-data-import-batch/"
 LOOKUP_LENGTH = 16
-SECRET_FILE = "api-key-secret"
 INVALID = "INVALID-API-KEY"
 THROTTLE = "THROTTLE"
 UNAUTHORISED = "UNAUTHORISED"
@@ -79,22 +76,6 @@ class ApiKeyRejected(Exception):
 
 class ApiKeyRequestError(ValueError):
     """A create_api_key request is invalid (message for a 400)."""
-
-
-def load_or_create_secret(path: Path) -> bytes:
-    """The server's HMAC secret, created with mode 0600 if absent."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(32).hex().encode("ascii"))
-    data = path.read_bytes().strip()
-    if len(data) < 32:
-        raise RuntimeError(f"the API key secret {path} is too short; remove it to create a new one")
-    return data
 
 
 def parse_expires(value: Any) -> str | None:
@@ -134,14 +115,14 @@ class ApiKeyService:
         self,
         storage: Storage,
         audit: AuditLog,
-        secret_path: Path,
+        secret: bytes,
         max_failures: int = 10,
         failure_window: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._table = SystemTable(storage, API_KEY_TABLE, "id")
         self._audit = audit
-        self._secret = load_or_create_secret(secret_path)
+        self._secret = secret
         self.max_failures = max_failures
         self.failure_window = failure_window
         self._clock = clock

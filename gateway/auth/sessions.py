@@ -1,7 +1,7 @@
 """Signed session cookies and CSRF tokens for the admin pages.
 
 The cookie is a small JSON payload signed with HMAC-SHA256 under a random
-secret kept in ``<root>/keys/admin-session.key``. It carries a per-session CSRF
+secret shared by every process on the store (``gateway.auth.secret_store``). It carries a per-session CSRF
 token that every state-changing form echoes back, a one-time flash notice, the
 issue time and, once logged in, the user name and the id of a server-side
 session (:mod:`gateway.auth.session_store`). The cookie alone never logs anyone
@@ -16,11 +16,9 @@ import binascii
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 COOKIE_NAME = "gateway_admin"
@@ -72,8 +70,8 @@ def password_fingerprint(password_hash: str) -> str:
 class SessionSigner:
     """Encodes and verifies session cookies with the server's secret."""
 
-    def __init__(self, key_dir: Path) -> None:
-        self.secret = _load_or_create_secret(key_dir / "admin-session.key")
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
 
     def _sign(self, body: str) -> str:
         return _b64encode(hmac.new(self.secret, body.encode("ascii"), hashlib.sha256).digest())
@@ -98,18 +96,3 @@ class SessionSigner:
         if not 0 <= time.time() - session.issued <= max_age:
             return None
         return session
-
-
-def _load_or_create_secret(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = path.read_bytes()
-        if len(secret) >= 32:
-            return secret
-        raise ValueError(f"admin session key {path} is too short; delete it to generate a new one") from None
-    secret = secrets.token_bytes(32)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secret)
-    return secret

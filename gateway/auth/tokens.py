@@ -1,12 +1,12 @@
 """JWT operation and refresh tokens (RS256, PyJWT), as HarperDB issues them.
 
-The RSA key pair is generated on first use and kept under ``<root>/keys``.
+The RSA key pair is the store's (``gateway.auth.secret_store``): every process on one
+store signs and accepts the same tokens.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -24,23 +24,10 @@ class InvalidToken(Exception):
 class TokenIssuer:
     """Signs and verifies tokens with the server's key pair."""
 
-    def __init__(self, key_dir: Path, operation_ttl: int, refresh_ttl: int) -> None:
+    def __init__(self, private_pem: bytes, operation_ttl: int, refresh_ttl: int) -> None:
         self.operation_ttl = operation_ttl
         self.refresh_ttl = refresh_ttl
-        key_dir.mkdir(parents=True, exist_ok=True)
-        private_path = key_dir / "jwt-private.pem"
-        if not private_path.exists():
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            pem = key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            tmp = private_path.with_suffix(".tmp")
-            tmp.write_bytes(pem)
-            tmp.chmod(0o600)
-            tmp.replace(private_path)
-        private_key = serialization.load_pem_private_key(private_path.read_bytes(), password=None)
+        private_key = serialization.load_pem_private_key(private_pem, password=None)
         assert isinstance(private_key, rsa.RSAPrivateKey)
         self._private = private_key
         self._public = private_key.public_key()

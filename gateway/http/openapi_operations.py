@@ -933,6 +933,9 @@ DOCS: dict[str, OperationDoc] = {
         "",
         "403",
         RECORDS,
+        description="On a store several processes share (PostgreSQL, `logging.shared`), the entries of every "
+        "gateway and worker (`system.hdb_log`, bounded by `logging.keep_entries` and `logging.keep_days`), each "
+        "tagged `host:<name>` and `pid:<n>`; on the embedded store, this process's `<root>/log/gateway.log`.",
     ),
     "read_audit_log": _doc(
         "Entries of the gateway's audit table.",
@@ -995,6 +998,45 @@ DOCS: dict[str, OperationDoc] = {
     ),
     "registration_info": _doc(
         "Name and version.", {}, "", "403", _object({"name": STRING, "version": STRING})
+    ),
+    "cluster_status": _doc(
+        "The gateways and workers alive on this store.",
+        {},
+        "",
+        "403",
+        _object(
+            {
+                "node_name": STRING,
+                "is_enabled": {"type": "boolean"},
+                "backend": STRING,
+                "heartbeat": {"type": "number"},
+                "expiry": {"type": "number"},
+                "processes": {
+                    "type": "array",
+                    "items": _object(
+                        {
+                            "id": STRING,
+                            "host": STRING,
+                            "pid": {"type": "integer"},
+                            "role": {"type": "string", "enum": ["serve", "web", "worker"]},
+                            "started": STRING,
+                            "last_heartbeat": STRING,
+                            "running": _object(
+                                {
+                                    "batches": {"type": "array", "items": STRING},
+                                    "jobs": {"type": "array", "items": STRING},
+                                }
+                            ),
+                            "this_process": {"type": "boolean"},
+                        }
+                    ),
+                },
+            }
+        ),
+        description="On a store several processes share (PostgreSQL), every gateway (`serve`, or `web` for "
+        "`gateway serve --no-worker`) and `worker` whose heartbeat (`cluster.heartbeat` seconds) is younger than "
+        "`cluster.expiry` seconds, this process first; on the embedded store, this process alone "
+        "(`is_enabled` false). `running`: the batch identifiers and job ids each process runs now.",
     ),
     # imports
     "add_import_model": _doc(

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.audit import AuditLog
-from gateway.auth.api_keys import DEFAULT_PATH, SECRET_FILE, ApiKeyRequestError, ApiKeyService
+from gateway.auth.api_keys import DEFAULT_PATH, ApiKeyRequestError, ApiKeyService
+from gateway.auth.secret_store import open_secrets
 from gateway.config import Config, load_config
 from gateway.imports.models import ModelRegistry, ModelRejected
 from gateway.storage.backends import open_storage
@@ -138,7 +139,9 @@ def cmd_create_key(args: argparse.Namespace) -> int:
     """Create a key and print it (stdout) once; details go to stderr."""
 
     def local(config: Config, storage: Storage) -> Any:
-        keys = ApiKeyService(storage, AuditLog(storage), config.root / "keys" / SECRET_FILE)
+        keys = ApiKeyService(
+            storage, AuditLog(storage), open_secrets(storage, config.root / "keys").api_key_secret
+        )
         try:
             return keys.create(args.name, args.path, args.expires)
         except ApiKeyRequestError as exc:
@@ -161,7 +164,9 @@ def cmd_revoke_key(args: argparse.Namespace) -> int:
     """Revoke a key by id."""
 
     def local(config: Config, storage: Storage) -> Any:
-        keys = ApiKeyService(storage, AuditLog(storage), config.root / "keys" / SECRET_FILE)
+        keys = ApiKeyService(
+            storage, AuditLog(storage), open_secrets(storage, config.root / "keys").api_key_secret
+        )
         if not keys.revoke(args.id):
             raise CliFailure(f"API key '{args.id}' not found")
         return {"message": f"API key '{args.id}' successfully revoked"}

@@ -245,6 +245,7 @@ class BatchRunner:
         self.service.progress[identifier] = state.progress
         data = {"batch": identifier, "control": row.get("control")}
         self.audit.record_quietly("haplo_data_import_batch:start", data)
+        log.info("batch %s started", identifier)
         dry_run = bool(row.get("dry_run"))
         self._running[identifier] = state
         try:

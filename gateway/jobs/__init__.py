@@ -20,6 +20,7 @@ from gateway.jobs.embedded import EmbeddedQueue
 from gateway.jobs.scheduler import JobRunner
 from gateway.jobs.service import JobService
 from gateway.jobs.table import JobTable
+from gateway.jobs.tracking import TrackedQueue
 from gateway.storage.ports import Storage
 from gateway.storage.queue import TaskQueue
 
@@ -32,11 +33,15 @@ class Jobs:
     """The task queue, the scheduler and the bulk job records of one process."""
 
     scheduler: JobRunner
-    queue: TaskQueue
+    queue: TrackedQueue
     service: JobService
     lost_check_seconds: float
     working: bool = False
     """Whether this process was started to run queued work."""
+
+    def running(self) -> dict[str, list[str]]:
+        """Task name → keys of the work this process runs right now."""
+        return self.queue.running()
 
     def stopping(self) -> bool:
         """Whether running work should stop at its next record boundary."""
@@ -66,7 +71,8 @@ class Jobs:
 def install(config: Config, storage: Storage, stopping: threading.Event) -> Jobs:
     """The queue and scheduler (not started yet) and the job records."""
     scheduler = JobRunner(int(config.get("jobs.threads")))
-    queue: TaskQueue = storage.queue if storage.queue is not None else EmbeddedQueue(storage, scheduler)
+    inner: TaskQueue = storage.queue if storage.queue is not None else EmbeddedQueue(storage, scheduler)
+    queue = TrackedQueue(inner)
 
     def should_stop() -> bool:
         return stopping.is_set() or scheduler.stopping.is_set()

@@ -3,6 +3,7 @@
 from gateway.operations import (  # noqa: F401  (imported for their @operation registrations)
     backup,
     bulk,
+    cluster,
     configuration,
     imports,
     jobs,

@@ -71,7 +71,9 @@ def _log_lines(path: Path) -> Iterator[dict[str, Any]]:
 
 @operation("read_log", super_user=True, internal_name="readLog")
 def read_log(ctx: OperationContext, body: dict[str, Any]) -> Any:
-    """Entries of ``<root>/log/gateway.log``: ``level``, ``from``/``until``, ``start``, ``limit``, ``order``."""
+    """Log entries: ``level``, ``from``/``until``, ``start``, ``limit``, ``order``. On a shared store
+    (PostgreSQL) every process's, from ``system.hdb_log`` (tagged ``host:<name>``, ``pid:<n>``); else this
+    process's ``<root>/log/gateway.log``."""
     limit = fields.integer(body, "limit", DEFAULT_LOG_LIMIT) or 0
     start = fields.integer(body, "start", 0) or 0
     level = fields.optional_string(body, "level")
@@ -81,8 +83,11 @@ def read_log(ctx: OperationContext, body: dict[str, Any]) -> Any:
     if order not in ("asc", "desc"):
         raise OperationError("'order' must be 'asc' or 'desc'")
 
+    shared = ctx.gateway.cluster.log_entries(since, until, descending=order == "desc")
+
     def matching() -> Iterator[dict[str, Any]]:
-        for entry in _log_lines(ctx.gateway.config.log_dir / LOG_FILE):
+        entries = shared if shared is not None else _log_lines(ctx.gateway.config.log_dir / LOG_FILE)
+        for entry in entries:
             stamp = str(entry.get("timestamp", ""))
             if wanted is not None and str(entry.get("level", "")).lower() not in wanted:
                 continue
@@ -90,7 +95,7 @@ def read_log(ctx: OperationContext, body: dict[str, Any]) -> Any:
                 continue
             yield entry
 
-    if order == "asc":
+    if order == "asc" or shared is not None:  # the shared log comes in the order asked for
         return list(islice(matching(), start, start + limit))
     newest: collections.deque[dict[str, Any]] = collections.deque(matching(), maxlen=start + limit)
     return list(reversed(newest))[start:]

@@ -95,7 +95,7 @@ def test_tampered_or_foreign_cookie_is_no_session(client):
         ).status_code
         == 303
     )
-    signer = SessionSigner(client.app.state.gateway.config.root / "keys")
+    signer = SessionSigner(client.app.state.gateway.auth.sessions.secret)
     assert signer.loads("ünïcode.garbage") is None and signer.loads("a.b.c") is None
     assert signer.loads(signer.dumps(Session(username="admin"))).username == "admin"
     assert signer.loads(signer.dumps(Session(username="admin", issued=1.0))) is None  # expired

@@ -53,9 +53,11 @@ def test_create_list_and_storage(module_client: TestClient, module_root: Path) -
     entry = next(k for k in listed if k["id"] == created["id"])
     assert entry["id"] == created["id"] and entry["name"] == "nightly" and entry["last_used"] is None
     assert created["key"] not in json.dumps(listed) and created["key"][16:] not in json.dumps(listed)
-    secret = root / "keys" / "api-key-secret"
-    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
-    store = client.app.state.gateway.storage  # type: ignore[attr-defined]
+    assert not (root / "keys").exists()  # the HMAC secret is in system.hdb_secret
+    gateway = client.app.state.gateway  # type: ignore[attr-defined]
+    store = gateway.storage
+    if store.backend == "rocksdb":
+        assert stat.S_IMODE(gateway.config.store_dir.stat().st_mode) == 0o700
     record = store.records.get("system", "hdb_api_key", created["id"])
     assert created["key"][16:] not in json.dumps(record)
     assert len(record["secret_hash"]) == 64

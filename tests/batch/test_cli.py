@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from gateway.audit import AuditLog
-from gateway.auth.api_keys import SECRET_FILE, ApiKeyService
+from gateway.auth.api_keys import ApiKeyService
+from gateway.auth.secret_store import open_secrets
 from gateway.storage.rocksdb import open_rocksdb
 from tests.batch.conftest import PERSON_MODEL, minimal_control
 from tests.batch.remote import RemoteBatchApi
@@ -49,7 +50,7 @@ def test_verbs_on_a_stopped_root(tmp_path: Path) -> None:
 
     store = open_rocksdb(root / "db")
     try:
-        keys = ApiKeyService(store, AuditLog(store), root / "keys" / SECRET_FILE)
+        keys = ApiKeyService(store, AuditLog(store), open_secrets(store).api_key_secret)
         assert (
             keys.authenticate(key, "/api/haplo-data-import-batch/control", "127.0.0.1")["name"] == "cli key"
         )

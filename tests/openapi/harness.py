@@ -625,6 +625,7 @@ PLANS: dict[str, Plan] = {
     "get_configuration": Plan(5),
     "set_configuration": Plan(30),
     "registration_info": Plan(5),
+    "cluster_status": Plan(3),
     # imports
     "add_import_model": Plan(5, narrow=lambda doc, fx: _narrow_model(doc, fx)),
     "drop_import_model": Plan(

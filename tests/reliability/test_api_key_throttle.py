@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from starlette.testclient import TestClient
 
-from gateway.auth.api_keys import SECRET_FILE, ApiKeyService
+from gateway.auth.api_keys import ApiKeyService
+from gateway.auth.secret_store import open_secrets
 from tests.conftest import ADMIN_AUTH
 from tests.support.auth_scenarios import ManualClock, basic_header, from_address
 
@@ -30,7 +31,7 @@ def test_valid_key_passes_from_a_throttled_address(client: TestClient) -> None:
     gateway.auth.api_keys = ApiKeyService(
         gateway.storage,
         gateway.audit,
-        gateway.config.root / "keys" / SECRET_FILE,
+        open_secrets(gateway.storage).api_key_secret,
         max_failures=3,
         failure_window=300,
         clock=clock,

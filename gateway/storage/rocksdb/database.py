@@ -110,6 +110,7 @@ class RocksDatabase:
         self.clock = clock
         self.failures = FailureTranslator()
         Path(self.path).mkdir(parents=True, exist_ok=True)
+        os.chmod(self.path, 0o700)  # it holds the server's secrets (system.hdb_secret)
         try:
             families = _column_families(self.path)
             self.db: Any = rocksdict.Rdict(
