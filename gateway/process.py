@@ -17,6 +17,7 @@ from gateway.bulk import Bulk
 from gateway.config import Config
 from gateway.imports import Imports
 from gateway.jobs import Jobs
+from gateway.status import StatusValues
 from gateway.storage.ports import Storage
 
 
@@ -33,3 +34,5 @@ class Gateway:
     imports: Imports
     stopping: threading.Event
     started: float = field(default_factory=time.time)
+    status: StatusValues = field(default_factory=StatusValues)
+    """The operator's status values (set_status); ``availability: Unavailable`` fails /ready."""
