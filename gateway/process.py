@@ -18,6 +18,7 @@ from gateway.cluster import Cluster
 from gateway.config import Config
 from gateway.imports import Imports
 from gateway.jobs import Jobs
+from gateway.status import StatusValues
 from gateway.storage.ports import Storage
 
 
@@ -35,3 +36,5 @@ class Gateway:
     cluster: Cluster
     stopping: threading.Event
     started: float = field(default_factory=time.time)
+    status: StatusValues = field(default_factory=StatusValues)
+    """The operator's status values (set_status); ``availability: Unavailable`` fails /ready."""

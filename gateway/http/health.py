@@ -18,10 +18,12 @@ async def health(request: Request) -> Response:
 
 
 def readiness_problems(gateway: Gateway | None) -> list[str]:
-    """Names of the failing checks: store, files (an S3 bucket), scheduler, worker, disk."""
+    """Names of the failing checks: availability (set_status), store, files (an S3 bucket), scheduler, worker, disk."""
     if gateway is None:
         return ["store: not open"]
     problems = []
+    if gateway.status.unavailable:
+        problems.append("availability: set to Unavailable by set_status (clear_status or set it Available)")
     try:
         gateway.storage.catalog.list_databases()
         gateway.storage.records.get("system", "hdb_user", "")

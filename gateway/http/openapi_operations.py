@@ -35,6 +35,7 @@ from gateway.http.body_limits import MAX_BODY_DEPTH
 from gateway.imports.service import STATES
 from gateway.query.conditions import COMPARATORS, MAX_CONDITIONS, MAX_DEPTH
 from gateway.query.matching import MAX_SORT_DEPTH
+from gateway.status import AVAILABILITY, AVAILABILITY_VALUES, MAX_STATUS_LENGTH, STATUS_IDS
 from gateway.storage.harper_types import HARPER_TYPES, canonical_type
 from gateway.storage.names import MAX_NAME_LENGTH
 from gateway.storage.numbers import MAX_EXACT_INTEGER
@@ -486,6 +487,14 @@ def _object(required: dict[str, Schema], **optional: Schema) -> Schema:
 
 ARRAY: Schema = {"type": "array", "items": ref("JsonValue")}
 MESSAGE: Schema = _object({"message": STRING})
+STATUS_ENTRY: Schema = _object(
+    {
+        "id": STRING,
+        "status": STRING,
+        "__createdtime__": {"type": "integer"},
+        "__updatedtime__": {"type": "integer"},
+    }
+)
 RECORDS: Schema = {"type": "array", "items": {"type": "object", "additionalProperties": ref("JsonValue")}}
 JOB_STARTED: Schema = _object(
     {"message": {"type": "string", "pattern": "^Starting job with id "}, "job_id": STRING}
@@ -995,6 +1004,46 @@ DOCS: dict[str, OperationDoc] = {
         description="Keys nested, dotted (`http.port`) or flattened (`http_port`); unknown keys are refused "
         "(400), and at least one is needed. A key given in two spellings takes the later value; each value "
         "must have the key's type. 409 when the server has no configuration file.",
+    ),
+    "set_status": _doc(
+        "Set a status value (kept in this process's memory, not across restarts).",
+        {
+            "id": nullable({"type": "string", "enum": list(STATUS_IDS), "description": "Default primary."}),
+            "status": {"type": "string", "minLength": 1, "maxLength": MAX_STATUS_LENGTH},
+        },
+        "status",
+        "403",
+        STATUS_ENTRY,
+        any_of=(
+            {
+                "anyOf": [
+                    {
+                        "required": ["id"],
+                        "properties": {
+                            "id": {"const": AVAILABILITY},
+                            "status": {"enum": list(AVAILABILITY_VALUES)},
+                        },
+                    },
+                    {"properties": {"id": {"enum": [i for i in STATUS_IDS if i != AVAILABILITY] + [None]}}},
+                ]
+            },
+        ),
+        description="`availability` takes only `Available` or `Unavailable`; while it is `Unavailable`, "
+        "`GET /ready` answers 503.",
+    ),
+    "get_status": _doc(
+        "One status value (404 when not set), or every value set when no id is given.",
+        {"id": nullable({"type": "string", "enum": list(STATUS_IDS)})},
+        "",
+        "403 404",
+        {"anyOf": [STATUS_ENTRY, {"type": "array", "items": STATUS_ENTRY}]},
+    ),
+    "clear_status": _doc(
+        "Remove a status value (answered the same when it was not set).",
+        {"id": {"type": "string", "enum": list(STATUS_IDS)}},
+        "id",
+        "403",
+        MESSAGE,
     ),
     "registration_info": _doc(
         "Name and version.", {}, "", "403", _object({"name": STRING, "version": STRING})

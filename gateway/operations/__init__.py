@@ -10,6 +10,7 @@ from gateway.operations import (  # noqa: F401  (imported for their @operation r
     records,
     search,
     sql,
+    status,
     system,
     tables,
     tokens,

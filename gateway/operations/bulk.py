@@ -397,7 +397,12 @@ def _deletion(ctx: OperationContext, body: dict[str, Any]) -> tuple[str, str, fl
     return database, table, cutoff
 
 
-@operation("delete_records_before", super_user=True, internal_name="deleteRecordsBefore")
+@operation(
+    "delete_records_before",
+    super_user=True,
+    internal_name="deleteRecordsBefore",
+    aliases=("delete_files_before",),
+)
 def delete_records_before(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Delete the records whose ``__createdtime__`` is before ``date`` (through its index)."""
     _deletion(ctx, body)

@@ -194,5 +194,7 @@ HARPERDB_OPERATIONS: frozenset[str] = frozenset(
         "set_node",
         "add_node_back",
         "clear_status",
+        "install_usage_license",
+        "get_usage_licenses",
     ]
 )

@@ -575,6 +575,7 @@ PLANS: dict[str, Plan] = {
     "delete_records_before": Plan(
         10, narrow=lambda doc, fx: narrow_table(doc, "delete_records_before", OLD_ROWS)
     ),
+    "delete_files_before": Plan(5, narrow=lambda doc, fx: narrow_table(doc, "delete_files_before", OLD_ROWS)),
     "get_job": Plan(10),
     "search_jobs_by_start_date": Plan(10),
     # users and roles
@@ -626,6 +627,11 @@ PLANS: dict[str, Plan] = {
     "set_configuration": Plan(30),
     "registration_info": Plan(5),
     "cluster_status": Plan(3),
+    "set_status": Plan(
+        20, cleanup=lambda fx, case, response: fx.op({"operation": "clear_status", "id": "availability"})
+    ),
+    "get_status": Plan(10, ok=frozenset({200, 404})),
+    "clear_status": Plan(10),
     # imports
     "add_import_model": Plan(5, narrow=lambda doc, fx: _narrow_model(doc, fx)),
     "drop_import_model": Plan(
