@@ -54,7 +54,7 @@ def install(config: Config, storage: Storage, audit: AuditLog, jobs: Jobs, blobs
     removed = blobs.clean_temporary(stale_after=0.0) if storage.queue is None else blobs.clean_temporary()
     if removed:
         log.info("removed %d unfinished upload(s) left by a previous run", removed)
-    models = ModelRegistry(storage)
+    models = ModelRegistry(storage, shared=storage.queue is not None)
     batches = BatchService(storage, blobs, models, jobs.queue)
     runner = BatchRunner(config, storage, audit, jobs, batches, blobs, models)
     jobs.scheduler.every("batches:save-unsaved", SAVE_UNSAVED_SECONDS, batches.save_unsaved)

@@ -20,6 +20,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from engine import Model, ModelError
 from engine.lookups import CODE_ATTRIBUTE
 from gateway.storage.errors import AttributeExists, DatabaseExists, DatabaseNotFound, TableNotFound
@@ -88,38 +90,63 @@ class ModelRejected(Exception):
 
 
 class ModelRegistry:
-    """The registered models, by name."""
+    """The registered models, by name.
 
-    def __init__(self, storage: Storage) -> None:
+    The store is the truth. A process alone on its store (embedded) reads it once and then
+    keeps its copy in step with its own writes; where several processes share the store, each
+    read looks at the table again (a model added through one gateway is known at once to
+    every other and to every worker), re-parsing only the definitions that changed.
+    """
+
+    def __init__(self, storage: Storage, shared: bool = False) -> None:
         self._catalog: Catalog = storage.catalog
         self._table = SystemTable(storage, MODEL_TABLE, "name")
         self._lock = threading.RLock()
+        self._shared = shared
         self._models: dict[str, Model] = {}
+        self._sources: dict[str, bytes] = {}  # name → the definition the model was parsed from
+        self._invalid: dict[str, bytes] = {}  # name → a stored definition that does not parse
         self._load()
 
     def _load(self) -> None:
+        """(Re)read the table; definitions that did not change keep their parsed model."""
+        models: dict[str, Model] = {}
+        sources: dict[str, bytes] = {}
         for row in self._table.scan():
+            name = str(row["name"])
+            source = orjson.dumps(row["model"], option=orjson.OPT_SORT_KEYS)
+            if self._sources.get(name) == source:
+                models[name], sources[name] = self._models[name], source
+                continue
             try:
-                self._models[str(row["name"])] = Model.from_json(row["model"])
+                models[name] = Model.from_json(row["model"])
             except ModelError as exc:
-                log.warning("stored model %s is no longer valid: %s", row.get("name"), exc)
+                if self._invalid.get(name) != source:  # said once per definition
+                    log.warning("stored model %s is no longer valid: %s", name, exc)
+                    self._invalid[name] = source
+                continue
+            sources[name] = source
+        self._models, self._sources = models, sources
+
+    def _current(self) -> dict[str, Model]:
+        with self._lock:
+            if self._shared:
+                self._load()
+            return self._models
 
     # -- reads ----------------------------------------------------------------
 
     def names(self) -> set[str]:
         """Names of the registered models."""
-        with self._lock:
-            return set(self._models)
+        return set(self._current())
 
     def get(self, name: str) -> Model | None:
         """The model with this name, or None."""
-        with self._lock:
-            return self._models.get(name)
+        return self._current().get(name)
 
     def all(self) -> dict[str, Model]:
         """A snapshot of every registered model."""
-        with self._lock:
-            return dict(self._models)
+        return dict(self._current())
 
     def definition(self, name: str) -> dict[str, Any] | None:
         """The stored JSON definition and its metadata, or None."""
@@ -142,13 +169,14 @@ class ModelRegistry:
         if problems:
             raise ModelRejected(problems)
         with self._lock:
-            if model.name in self._models and not replace:
+            if model.name in self._current() and not replace:
                 raise ModelRejected([f"Model '{model.name}' already exists (use replace: true)"])
             tables = self._table_plan(model)
             self._create_tables(model.database, tables, attribute_plan(model))
             row = {"name": model.name, "model": dict(data), "created": iso_now()}
             self._table.write([row], "upsert")
             self._models[model.name] = model
+            self._sources[model.name] = orjson.dumps(row["model"], option=orjson.OPT_SORT_KEYS)
         return model, [name for name, _ in tables]
 
     def _table_plan(self, model: Model) -> list[tuple[str, str]]:
@@ -201,4 +229,5 @@ class ModelRegistry:
                 return False
             self._table.delete([name])
             self._models.pop(name, None)
+            self._sources.pop(name, None)
             return True
