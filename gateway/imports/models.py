@@ -1,7 +1,8 @@
 """Registry of import models (haplo-import.md §7.4) in the system table ``import_model``.
 
-A model is stored as its JSON definition and held in memory as an engine
-``Model``. Registering a model creates its database and one table per
+A model is stored as its JSON definition and parsed into an engine ``Model``
+once per definition; the table is read again on every use, so that a model added
+or dropped through one process is known at once to every other on a shared store. Registering a model creates its database and one table per
 non-pseudo destination; dropping it forgets the definition only (data stays).
 
 Model tables are dynamic tables (``__createdtime__``/``__updatedtime__`` kept and
@@ -94,32 +95,41 @@ class ModelRegistry:
         self._catalog: Catalog = storage.catalog
         self._table = SystemTable(storage, MODEL_TABLE, "name")
         self._lock = threading.RLock()
-        self._models: dict[str, Model] = {}
-        self._load()
+        self._parsed: dict[str, tuple[Any, Model | None]] = {}
+        self._refresh()
 
-    def _load(self) -> None:
-        for row in self._table.scan():
-            try:
-                self._models[str(row["name"])] = Model.from_json(row["model"])
-            except ModelError as exc:
-                log.warning("stored model %s is no longer valid: %s", row.get("name"), exc)
+    def _refresh(self) -> dict[str, Model]:
+        """The stored models, read again on every call: other processes on a shared store (the
+        gateways and workers on PostgreSQL) add and drop them. Each definition is parsed once."""
+        with self._lock:
+            parsed: dict[str, tuple[Any, Model | None]] = {}
+            for row in self._table.scan():
+                name, definition = str(row["name"]), row.get("model")
+                known = self._parsed.get(name)
+                if known is not None and known[0] == definition:
+                    parsed[name] = known
+                    continue
+                try:
+                    parsed[name] = (definition, Model.from_json(definition))
+                except ModelError as exc:
+                    log.warning("stored model %s is no longer valid: %s", name, exc)
+                    parsed[name] = (definition, None)
+            self._parsed = parsed
+            return {name: model for name, (_, model) in parsed.items() if model is not None}
 
     # -- reads ----------------------------------------------------------------
 
     def names(self) -> set[str]:
         """Names of the registered models."""
-        with self._lock:
-            return set(self._models)
+        return set(self._refresh())
 
     def get(self, name: str) -> Model | None:
         """The model with this name, or None."""
-        with self._lock:
-            return self._models.get(name)
+        return self._refresh().get(name)
 
     def all(self) -> dict[str, Model]:
         """A snapshot of every registered model."""
-        with self._lock:
-            return dict(self._models)
+        return self._refresh()
 
     def definition(self, name: str) -> dict[str, Any] | None:
         """The stored JSON definition and its metadata, or None."""
@@ -142,13 +152,13 @@ class ModelRegistry:
         if problems:
             raise ModelRejected(problems)
         with self._lock:
-            if model.name in self._models and not replace:
+            if model.name in self._refresh() and not replace:
                 raise ModelRejected([f"Model '{model.name}' already exists (use replace: true)"])
             tables = self._table_plan(model)
             self._create_tables(model.database, tables, attribute_plan(model))
             row = {"name": model.name, "model": dict(data), "created": iso_now()}
             self._table.write([row], "upsert")
-            self._models[model.name] = model
+            self._parsed[model.name] = (row["model"], model)
         return model, [name for name, _ in tables]
 
     def _table_plan(self, model: Model) -> list[tuple[str, str]]:
@@ -196,9 +206,8 @@ class ModelRegistry:
     def drop(self, name: str) -> bool:
         """Forget a model (its data stays); False if it was not registered."""
         with self._lock:
-            known = name in self._models or self.definition(name) is not None
-            if not known:
+            if self.definition(name) is None:
                 return False
             self._table.delete([name])
-            self._models.pop(name, None)
+            self._parsed.pop(name, None)
             return True
