@@ -29,7 +29,6 @@ import argparse
 import copy
 import cProfile
 import datetime
-import hashlib
 import json
 import os
 import pstats
@@ -45,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import engine_core  # bench/engine_core.py, beside this script: the model, control file and data
+from postgres import create_database, drop_database  # bench/postgres.py
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SERVER = (
@@ -72,30 +72,12 @@ def _open(root: Path, dsn: str, schema: str) -> Any:
     return open_gateway(load_config(root, environ={}, overrides=_overrides(dsn, schema)))
 
 
-def _store_file(blobs: Any, path: Path) -> tuple[str, int]:
-    """Put the data file into the filesystem blob store by a hard link (else a copy)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while block := stream.read(1 << 20):
-            digest.update(block)
-    name = digest.hexdigest()
-    target = blobs.path(name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(path, target)
-    except FileExistsError:
-        pass
-    except OSError:
-        shutil.copyfile(path, target)
-    return name, path.stat().st_size
-
-
 def _create_batches(gateway: Any, path: Path, count: int) -> list[str]:
     family = gateway.imports
     if family.models.get(MODEL["name"]) is None:
         family.models.add(MODEL)
     control = family.batches.upload_control(json.dumps(engine_core.CONTROL).encode(), "bench")
-    digest, size = _store_file(family.blobs, path)
+    digest, size = engine_core.store_blob(family.blobs, path)
     files = [{"name": "people", "file": {"digest": digest, "fileSize": size, "filename": path.name}}]
     return [
         family.batches.create_batch(control["digest"], "bench", state="ready", files=files)["identifier"]
@@ -222,14 +204,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile one batch in this process instead")
     parser.add_argument("--top", type=int, default=25, help="functions printed with --profile")
     args = parser.parse_args()
-    import psycopg
-    from psycopg.conninfo import make_conninfo
-
-    name = f"gateway_bench_workers_{os.getpid()}"
-    with psycopg.connect(args.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-        version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-    dsn = make_conninfo(args.dsn, dbname=name)
+    name, dsn, version = create_database(args.dsn, "gateway_bench_workers")
     print(
         f"workers benchmark: {os.cpu_count()} cpu(s), python {sys.version.split()[0]}, PostgreSQL {version}, "
         f"{args.records:,} records a batch"
@@ -266,8 +241,7 @@ def main() -> None:
             )
             print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     finally:
-        with psycopg.connect(args.dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(args.dsn, name)
 
 
 if __name__ == "__main__":

@@ -80,17 +80,9 @@ def embedded_runs(root: Path, files: list[bytes]) -> tuple[list[dict[str, Any]],
             api.add_file(batch, "people", data)
             api.schedule(batch)
             infos.append(api.wait(batch, timeout=120))
-        found = api.op(
-            {
-                "operation": "search_by_value",
-                "database": "haplo_person",
-                "table": "profile",
-                "attribute": "id",
-                "value": "*",
-                "get_attributes": ["*"],
-            }
-        )
-    return infos, list(found)
+        storage = client.app.state.gateway.storage  # type: ignore[attr-defined]
+        found = list(storage.records.scan("haplo_person", "profile"))
+    return infos, found
 
 
 def test_two_gateways_and_two_workers_on_postgres_and_s3(tmp_path: Path, s3_server: MotoS3) -> None:
