@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import json
 import os
 import random
@@ -121,22 +120,6 @@ def child_reference(path: Path, workdir: Path) -> dict[str, Any]:
     }
 
 
-def _store_blob(blobs: Any, path: Path) -> tuple[str, int]:
-    """Put a file into the blob store without reading it into memory (hard link, else copy)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while block := stream.read(1 << 20):
-            digest.update(block)
-    name = digest.hexdigest()
-    target = blobs.path(name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(path, target)
-    except OSError:
-        shutil.copyfile(path, target)
-    return name, path.stat().st_size
-
-
 def child_batch(path: Path, workdir: Path, dry_run: bool) -> dict[str, Any]:
     """Run the batch through BatchService + BatchRunner on a fresh gateway root, in this thread."""
     sys.path.insert(0, str(ROOT))
@@ -150,7 +133,7 @@ def child_batch(path: Path, workdir: Path, dry_run: bool) -> dict[str, Any]:
         family.models.add(MODEL)
         service, runner = family.batches, family.runner
         control = service.upload_control(json.dumps(CONTROL).encode(), "bench")
-        digest, size = _store_blob(family.blobs, path)
+        digest, size = engine_core.store_blob(family.blobs, path)
         files = [{"name": "people", "file": {"digest": digest, "fileSize": size, "filename": path.name}}]
         batch = service.create_batch(control["digest"], "bench", state="ready", files=files)
         identifier = batch["identifier"]

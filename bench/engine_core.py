@@ -19,10 +19,12 @@ prints records/s and the engine/reference ratios.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -130,6 +132,25 @@ class CountingStore:
 
     def commit(self, writes: Sequence[Any]) -> None:
         self.writes += len(writes)
+
+
+def store_blob(blobs: Any, path: Path) -> tuple[str, int]:
+    """Put a file into a filesystem blob store without reading it into memory (hard link, else
+    copy; a file stored already is kept); its digest and size."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    name = digest.hexdigest()
+    target = blobs.path(name)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(path, target)
+    except FileExistsError:
+        pass
+    except OSError:
+        shutil.copyfile(path, target)
+    return name, path.stat().st_size
 
 
 def peak_rss_mb() -> float:

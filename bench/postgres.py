@@ -189,6 +189,26 @@ def child(csv_path: Path, backend: str, dsn: str, rows: int) -> dict[str, Any]:
     return result
 
 
+def create_database(server: str, prefix: str) -> tuple[str, str, str]:
+    """A database of the benchmark's own on ``server``: its name, its DSN and the server's version."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    name = f"{prefix}_{os.getpid()}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+        version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+    return name, make_conninfo(server, dbname=name), str(version)
+
+
+def drop_database(server: str, name: str) -> None:
+    """Drop the benchmark's database (closing what is still connected)."""
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -202,14 +222,7 @@ def main() -> None:
         backend, csv_name, work, dsn, rows = args.child
         print(json.dumps(run_gateway(Path(csv_name), Path(work), backend, dsn, int(rows))))
         return
-    import psycopg
-    from psycopg.conninfo import make_conninfo
-
-    name = f"gateway_bench_{os.getpid()}"
-    with psycopg.connect(args.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-        version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
-    dsn = make_conninfo(args.dsn, dbname=name)
+    name, dsn, version = create_database(args.dsn, "gateway_bench")
     print(
         f"postgres benchmark: {os.cpu_count()} cpu(s), python {sys.version.split()[0]}, PostgreSQL {version}"
     )
@@ -246,8 +259,7 @@ def main() -> None:
                     f"({pg / rocks[what]:.1f}x)"
                 )
     finally:
-        with psycopg.connect(args.dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_database(args.dsn, name)
 
 
 if __name__ == "__main__":

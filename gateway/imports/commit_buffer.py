@@ -22,11 +22,8 @@ from gateway.storage.ports import ImportWrites
 from gateway.storage.records import FinalRecord
 
 FLUSH_RECORDS: Final = 100
-"""Committed records kept before a flush (the runner also flushes at every progress report).
-
-Small on purpose: records that die young cost the garbage collector little; a
-thousand pending records made collections cost ~10% of a run.
-"""
+"""Committed records kept before a flush unless the caller says (a batch run takes its store's
+``ImportWrites.group_records``); the runner also flushes at every progress report."""
 FLUSH_BYTES: Final = 16 << 20
 """Encoded bytes kept before a flush."""
 FLUSH_SECONDS: Final = 1.0

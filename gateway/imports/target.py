@@ -4,7 +4,7 @@ Lookups use the table's secondary index when the attribute is indexed. A
 record's targets are checked and encoded when the engine commits them (a
 failure is that record's error) and kept in a write-behind buffer
 (:mod:`gateway.imports.commit_buffer`) that is stored atomically every
-:data:`~gateway.imports.commit_buffer.FLUSH_RECORDS` records, at every progress
+``ImportWrites.group_records`` records (the store's choice), at every progress
 report and at the end of the run; a record is never split across writes. Later
 records of the batch see earlier records' commits (§7.2.5): ``get`` and indexed
 ``find`` read pending records too; other reads flush first. A dry run's adapter
@@ -25,7 +25,7 @@ import orjson
 from engine import BatchError
 from engine.models import Model
 from engine.ports import TargetWrite
-from gateway.imports.commit_buffer import FLUSH_RECORDS, FLUSH_SECONDS, CommitBuffer
+from gateway.imports.commit_buffer import FLUSH_SECONDS, CommitBuffer
 from gateway.storage import keys as K
 from gateway.storage.errors import DatabaseNotFound, InvalidRecord, StoreError, StoreFailure, TableNotFound
 from gateway.storage.ports import Storage
@@ -92,7 +92,8 @@ class ModelTargetStore:
     ``generated_keys``: tables whose inserted keys are engine-generated UUIDs
     (:func:`generated_key_tables`); their inserts read nothing from the store.
     ``flush_records`` / ``flush_seconds``: the buffer is flushed by the commit
-    that reaches this many pending records, or this long after the oldest.
+    that reaches this many pending records (default: the store's ``group_records``),
+    or this long after the oldest.
     Call :meth:`flush` at the end of the run (and whenever commits must be durable).
     """
 
@@ -102,7 +103,7 @@ class ModelTargetStore:
         database: str,
         read_only: bool = False,
         generated_keys: Collection[str] = (),
-        flush_records: int = FLUSH_RECORDS,
+        flush_records: int | None = None,
         flush_seconds: float = FLUSH_SECONDS,
     ) -> None:
         self.storage = storage
@@ -112,7 +113,8 @@ class ModelTargetStore:
         self.database = database
         self.read_only = read_only
         self.generated_keys = frozenset(generated_keys)
-        self.buffer = CommitBuffer(storage.imports, database, flush_records, flush_seconds)
+        records = storage.imports.group_records if flush_records is None else flush_records
+        self.buffer = CommitBuffer(storage.imports, database, records, flush_seconds)
         self._infos: dict[str, TableInfo] = {}  # tables written since the last flush
 
     @property

@@ -151,6 +151,10 @@ class Records(Protocol):
 class ImportWrites(Protocol):
     """The batch-import write path (the commit buffer of the engine's target store)."""
 
+    group_records: int
+    """How many committed records a batch run gathers before it writes them as one group: few
+    where a group costs little (an embedded store), more where each costs round trips and a commit."""
+
     def check_keys(
         self, database: str, table: str, records: Sequence[dict[str, Any]], mode: WriteMode
     ) -> list[Any]:

@@ -88,11 +88,13 @@ def minimal_control(model: str = "haplo:person") -> dict[str, Any]:
     return person_control(model)
 
 
-def start_api(client: TestClient) -> BatchApi:
+def start_api(client: TestClient, model: bool = True) -> BatchApi:
+    """A batch API client with a fresh key (and, with ``model``, haplo:person registered)."""
     key = client.post("/", json={"operation": "create_api_key", "name": "tests"}, headers=ADMIN_AUTH)
     assert key.status_code == 200, key.text
     api = BatchApi(client, key.json()["key"])
-    api.op({"operation": "add_import_model", "model": person_model()})
+    if model:
+        api.op({"operation": "add_import_model", "model": person_model()})
     return api
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from starlette.testclient import TestClient
 
-from tests.batch.conftest import minimal_control, person_model
-from tests.conftest import Ops, basic
+from tests.batch.conftest import minimal_control, person_model, start_api
+from tests.conftest import ADMIN_AUTH, Ops, basic, make_client
+from tests.support.postgres import store_overrides
 
 
 def test_add_model_creates_database_and_tables(op: Ops) -> None:
@@ -150,3 +152,32 @@ def test_import_operations_need_a_super_user(client: TestClient, op: Ops) -> Non
     # get_import_batch is open to any role
     response = client.post("/", json={"operation": "get_import_batch", "batch": "nope"}, headers=headers)
     assert (response.status_code, response.json()) == (404, {"error": "Batch not found: nope"})
+
+
+def test_every_app_on_a_shared_store_knows_the_models_another_changed(tmp_path: Path) -> None:
+    """Two gateways on one PostgreSQL schema and S3 prefix (as on two machines): a model added, replaced or
+    dropped through one is known at once to the other, for control files and for runs."""
+    overrides = store_overrides("postgres+s3", tmp_path / "shared")  # files in one bucket too
+    with (
+        make_client(tmp_path / "one", **overrides) as one_client,
+        make_client(tmp_path / "two", **overrides) as two_client,
+    ):
+        one, two = Ops(one_client, ADMIN_AUTH), Ops(two_client, ADMIN_AUTH)
+        assert two({"operation": "validate_control_file", "control": minimal_control()})["valid"] is False
+        one({"operation": "add_import_model", "model": person_model()})
+        assert two({"operation": "validate_control_file", "control": minimal_control()})["valid"] is True
+        assert [m["name"] for m in two({"operation": "list_import_models"})] == ["haplo:person"]
+        changed = {**person_model(), "title": "Persons"}
+        one({"operation": "add_import_model", "model": changed, "replace": True})
+        assert two({"operation": "describe_import_model", "name": "haplo:person"})["title"] == "Persons"
+        api = start_api(two_client, model=False)
+        batch = api.create_batch(api.upload_control(minimal_control()))
+        api.add_file(batch, "people", b'[{"first": "Ada", "last": "Lovelace", "email": "ada@example.com"}]')
+        api.schedule(batch)
+        done = api.wait(batch)
+        assert done["state"] == "complete", done["log"]
+        one({"operation": "drop_import_model", "name": "haplo:person"})
+        assert two({"operation": "validate_control_file", "control": minimal_control()}) == {
+            "valid": False,
+            "errors": ["Model not implemented: haplo:person"],
+        }

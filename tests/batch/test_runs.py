@@ -73,6 +73,27 @@ def test_real_run_commits_records(api: BatchApi) -> None:
     assert starts[1]["data"] == starts[0]["data"]
 
 
+def test_a_run_writes_its_records_in_groups_of_its_stores_size(
+    api: BatchApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each store says how many records a group holds (a group costs round trips on PostgreSQL)."""
+    imports = api.client.app.state.gateway.storage.imports  # type: ignore[attr-defined]
+    size = int(imports.group_records)
+    write = imports.write_records
+    groups: list[int] = []
+
+    def counted(database: str, tables: Any) -> int:
+        groups.append(sum(len(records) for records in tables.values()))
+        return int(write(database, tables))
+
+    monkeypatch.setattr(imports, "write_records", counted)
+    people = [{"first": "F", "last": f"L{i}", "email": f"p{i}@example.com"} for i in range(size * 5 // 2)]
+    info = run(api, minimal_control(), {"people": json.dumps(people).encode()})
+    assert (info["state"], info["progress"]["records_done"]) == ("complete", len(people))
+    assert sum(groups) == len(people) == len(profiles(api))
+    assert size // 10 < max(groups) <= size, groups  # a group is cut at the size (or by time)
+
+
 def test_dry_run_writes_nothing_and_logs_the_same(api: BatchApi) -> None:
     records = [*PEOPLE, {"email": "no-name@example.com"}, {"first": "X", "last": "Y", "email": "bad"}]
     control = minimal_control()

@@ -4,7 +4,12 @@ records written in one transaction (the commit buffer of a batch run).
 A group of new records (``fresh`` keys) takes four round trips whatever its size:
 begin, the relation locks, one pipeline of the inserts of records and index
 entries and the record counts, and the commit. Records that may be stored already
-are read (and locked) in one more.
+are read (and locked) in one more. The commit does not wait for the disk
+(``synchronous_commit`` off, as the embedded store's import writes do not sync its
+log): a killed worker loses nothing committed, a crash of the server loses whole
+groups only, and the run's next progress checkpoint, a synchronous commit, makes
+every group before it durable (PostgreSQL's log is flushed in order), so the
+records a batch reports done are on disk.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from gateway.storage.writeplan import keys_for_write
 
 class PgImportWrites:
     """Prepared writes: the records arrive final and encoded; only index changes are computed here."""
+
+    group_records = 1_000
+    """A group costs four round trips and a commit: a thousand records make that small beside the
+    records' own work (a hundred made the run ~1.5x slower: bench/workers.py)."""
 
     def __init__(self, database: PgDatabase) -> None:
         self._db = database
@@ -54,7 +63,7 @@ class PgImportWrites:
 
         def work(conn: Connection) -> tuple[int, bool]:
             plans = {table: Plan(db.table(database, table)) for table in tables}
-            begin(conn, [plan.table for plan in plans.values()])
+            begin(conn, [plan.table for plan in plans.values()], deferred=True)
             for table, plan in sorted(plans.items(), key=lambda item: item[1].table.id):
                 items = tables[table]
                 register(conn, db, plan, {n for item in items.values() for n in item.record})
