@@ -231,6 +231,57 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
             "403": KEY_REFUSED,
         },
     },
+    (BATCH + "rejects", "get"): {
+        "summary": "An ended batch's failed input records, in their input format, each with its errors.",
+        "description": "The reject file of one batch file, streamed: JSON: an array of the failed records, "
+        "each with an `_errors` array (JSON Lines: one such object a line); TSV and CSV: the header row with "
+        "an `_errors` column added, then the failed lines as they were with their errors; XML: the root "
+        "element around the failed record elements, each with an `_errors` attribute. Every failed record "
+        "is there, also past the log's error cap. Fix the records and upload them as a new batch (the "
+        "`_errors` field is ignored by the control file's instructions). " + ARGUMENT_RULE,
+        "tags": ["batch API"],
+        "security": KEY_SECURITY,
+        "parameters": [
+            {"name": "batch", "in": "query", "required": True, "schema": BATCH_FIELD},
+            {
+                "name": "file",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "The batch file's name (as in the control file). Without it: the one file "
+                "with failed records; a batch with failed records in several files answers 400 naming them.",
+            },
+        ],
+        "responses": {
+            "200": {
+                "description": "The reject file, as an attachment, in the media type of the file's format.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "description": "The failed records (an object for a singleRecord file).",
+                            "type": ["array", "object"],
+                        }
+                    },
+                    **{
+                        media: {"schema": {"type": "string"}}
+                        for media in (
+                            "application/jsonl",
+                            "text/tab-separated-values",
+                            "text/csv",
+                            "application/xml",
+                        )
+                    },
+                },
+            },
+            "400": {
+                "description": f"`{FAILED_VALIDATION}`, `Batch not found: <id>`, a batch that has not run to "
+                "an end, no failed records (in that file), no file of that name, failed records in several "
+                "files without `file`, or a control file whose record processor rewrites the records.",
+                "content": _text(),
+            },
+            "403": KEY_REFUSED,
+        },
+    },
     ("/health", "get"): {
         "summary": "200 whenever the process answers (no authentication).",
         "tags": ["service"],
