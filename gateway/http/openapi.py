@@ -152,6 +152,17 @@ def _batch_endpoint(summary: str, body: Schema, ok: Schema, ok_text: str, bad: s
     }
 
 
+def _optional_query(name: str, description: str) -> Schema:
+    """An optional string query parameter of a batch API GET."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
 ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
     (BATCH + "control", "post"): _batch_endpoint(
         "Upload a control file (validated; stored by SHA-256 digest).",
@@ -214,13 +225,9 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
         "security": KEY_SECURITY,
         "parameters": [
             {"name": "batch", "in": "query", "required": True, "schema": BATCH_FIELD},
-            {
-                "name": "log",
-                "in": "query",
-                "required": False,
-                "schema": {"type": "string"},
-                "description": "`1`, `true` or `yes`: also send the log after a blank line (other values: no log).",
-            },
+            _optional_query(
+                "log", "`1`, `true` or `yes`: also send the log after a blank line (other values: no log)."
+            ),
         ],
         "responses": {
             "200": {
@@ -243,14 +250,11 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
         "security": KEY_SECURITY,
         "parameters": [
             {"name": "batch", "in": "query", "required": True, "schema": BATCH_FIELD},
-            {
-                "name": "file",
-                "in": "query",
-                "required": False,
-                "schema": {"type": "string"},
-                "description": "The batch file's name (as in the control file). Without it: the one file "
-                "with failed records; a batch with failed records in several files answers 400 naming them.",
-            },
+            _optional_query(
+                "file",
+                "The batch file's name (as in the control file). Without it: the one file with failed "
+                "records; a batch with failed records in several files answers 400 naming them.",
+            ),
         ],
         "responses": {
             "200": {
