@@ -34,18 +34,30 @@ def test_many_entries_are_read_in_pages_past_ten_and_a_thousand(
     storage: Storage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = _log(storage)
-    monkeypatch.setattr(batch_errors, "PAGE", 7)  # several pages, and seq numbers of several digits
+    monkeypatch.setattr(batch_errors, "BLOCK", 7)  # several blocks and reads, seq numbers of several digits
+    monkeypatch.setattr(batch_errors, "READ_BLOCKS", 3)
     log.put("b", [ErrorEntry(i, f"error {i}", "f", i, i) for i in range(1005)])
     assert [e.seq for e in log.entries("b")] == list(range(1005))
     assert [e.seq for e in log.entries("b", start=999)] == list(range(999, 1005))
+    log.put("b", [ErrorEntry(500, "again", "f", 500, 500, 9)])  # one entry of a stored block replaced
+    assert [e for e in log.entries("b", start=499)][:3] == [
+        ErrorEntry(499, "error 499", "f", 499, 499),
+        ErrorEntry(500, "again", "f", 500, 500, 9),
+        ErrorEntry(501, "error 501", "f", 501, 501),
+    ]
     assert log.clear("b") == 1005
 
 
-def test_put_replaces_an_entry_of_the_same_seq(storage: Storage) -> None:
+def test_put_replaces_an_entry_of_the_same_seq_and_keeps_the_others(storage: Storage) -> None:
     log = _log(storage)
-    log.put("b", [ErrorEntry(0, "m", "f", 2, 2)])
+    log.put("b", [ErrorEntry(0, "m", "f", 2, 2), ErrorEntry(1, "n", "f", 3, 3)])
+    log.put("b", [ErrorEntry(2, "o")])  # a later flush into the same block
     log.put("b", [ErrorEntry(0, "m", "f", 2, 2, line=4)])
-    assert list(log.entries("b")) == [ErrorEntry(0, "m", "f", 2, 2, 4)]
+    assert list(log.entries("b")) == [
+        ErrorEntry(0, "m", "f", 2, 2, 4),
+        ErrorEntry(1, "n", "f", 3, 3),
+        ErrorEntry(2, "o"),
+    ]
 
 
 def test_summary_is_kept_apart_from_the_entries_and_cleared_with_them(storage: Storage) -> None:
