@@ -304,19 +304,36 @@ def _xml(open_file: Opener, spec: Mapping[str, Any], wanted: Iterator[Failed]) -
     yield "".join(copier.out).encode()
 
 
+def _gathered(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """``pieces`` joined into chunks of about :data:`CHUNK` bytes (one HTTP write each, not one a record)."""
+    held: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        held.append(piece)
+        size += len(piece)
+        if size >= CHUNK:
+            yield b"".join(held)
+            held, size = [], 0
+    if held:
+        yield b"".join(held)
+
+
 def reject_chunks(entries: Iterable[ErrorEntry], file: BatchFile, spec: Mapping[str, Any]) -> Iterator[bytes]:
-    """The reject file of one batch file: its failed records (from ``entries``) in its input format."""
+    """The reject file of one batch file: its failed records (from ``entries``) in its input format,
+    in chunks of about :data:`CHUNK` bytes."""
     wanted = _failed_records(entries, file.name)
     read = str(spec["read"])
     if read == "tsv-with-name-row":
-        return _tsv(file.open, spec, wanted)
-    if read == "csv":
-        return _csv(file.open, spec, wanted)
-    if read == "json":
-        return _json(file, spec, wanted)
-    if read == "jsonl":
-        return _jsonl(file, spec, wanted)
-    return _xml(file.open, spec, wanted)
+        pieces = _tsv(file.open, spec, wanted)
+    elif read == "csv":
+        pieces = _csv(file.open, spec, wanted)
+    elif read == "json":
+        pieces = _json(file, spec, wanted)
+    elif read == "jsonl":
+        pieces = _jsonl(file, spec, wanted)
+    else:
+        pieces = _xml(file.open, spec, wanted)
+    return _gathered(pieces)
 
 
 def add_lines(store: BatchErrorLog, batch: str, file: BatchFile, spec: Mapping[str, Any]) -> None:
