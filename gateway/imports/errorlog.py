@@ -81,6 +81,32 @@ class ErrorGroups:
         return sorted(self.groups.values(), key=lambda g: -int(g["count"]))
 
 
+class FailedRecords:
+    """Failed records and errors per file: ``{file: {"records": n, "errors": m}}`` in ``files``."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, dict[str, int]] = {}
+        self._last: tuple[str | None, int | None] = (None, None)
+
+    def add(self, entry: ErrorEntry) -> None:
+        """Count one error (a record's errors come together, so a new record is a new place)."""
+        if entry.file is None or entry.record is None:
+            return
+        counts = self.files.setdefault(entry.file, {"records": 0, "errors": 0})
+        counts["errors"] += 1
+        if self._last != (entry.file, entry.record):
+            counts["records"] += 1
+            self._last = (entry.file, entry.record)
+
+
+def failed_files(entries: Iterable[ErrorEntry]) -> dict[str, dict[str, int]]:
+    """Failed records and errors per file, counted from stored entries."""
+    counted = FailedRecords()
+    for entry in entries:
+        counted.add(entry)
+    return counted.files
+
+
 class ErrorRecorder:
     """Receives a run's errors from the engine and keeps them (see the module docstring)."""
 
@@ -89,9 +115,8 @@ class ErrorRecorder:
         self.store = store
         self.count = 0
         self.groups = ErrorGroups()
-        self.files: dict[str, dict[str, int]] = {}
+        self.failed = FailedRecords()
         self._pending: list[ErrorEntry] = []
-        self._last: tuple[str | None, int | None] = (None, None)
         self._lock = threading.Lock()
 
     def __call__(self, error: ReportedError) -> None:
@@ -99,12 +124,7 @@ class ErrorRecorder:
         entry = ErrorEntry(self.count, error.message, error.source, error.source_record, error.record)
         self.count += 1
         self.groups.add(entry)
-        if entry.file is not None and entry.record is not None:
-            counts = self.files.setdefault(entry.file, {"records": 0, "errors": 0})
-            counts["errors"] += 1
-            if self._last != (entry.file, entry.record):
-                counts["records"] += 1  # one record's errors are reported together
-                self._last = (entry.file, entry.record)
+        self.failed.add(entry)
         with self._lock:
             self._pending.append(entry)
             full = len(self._pending) >= FLUSH_EVERY
@@ -124,7 +144,7 @@ class ErrorRecorder:
         return {
             "total": self.count,
             "cap": cap,
-            "files": self.files,
+            "files": self.failed.files,
             "groups": self.groups.as_list(),
             "record_processor": record_processor,
         }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import BatchFile
+from gateway.imports.errorlog import failed_files
 from gateway.imports.rejects import EXTENSIONS, MEDIA_TYPES, RejectsUnavailable, file_spec, reject_chunks
 from gateway.imports.service import END_STATES, BatchService, parse_control_bytes
 from gateway.storage.errors import BlobNotFound
@@ -65,7 +66,9 @@ def open_reject_file(
             f"Batch {identifier} has not run to an end yet (state: {batch.get('state')})"
         )
     summary = errors.summary(identifier)
-    if summary is not None and summary.get("record_processor"):
+    if summary is None:  # a run cut short (a crash) kept its errors so far, but no summary
+        summary = {"files": failed_files(errors.entries(identifier))}
+    if summary.get("record_processor"):
         raise RejectsUnavailable(
             f"Batch {identifier} has no reject file: its control file's record processor rewrites the records"
         )

@@ -330,7 +330,7 @@ class BatchRunner:
             recorder.flush()
             if not processor:
                 for file in files:
-                    if file.name in recorder.files:
+                    if file.name in recorder.failed.files:
                         try:
                             spec = file_spec(control, file.name)
                         except RejectsUnavailable:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from engine import RECORD_PROCESSORS
 from tests.batch.conftest import API, BatchApi, minimal_control, start_api
 from tests.conftest import make_client
 from tests.support.people import person_control
@@ -172,3 +173,33 @@ def test_every_failed_record_is_in_the_reject_file_past_the_log_cap(capped: Batc
     assert info["log"].count("(record") == 2  # the text log stops at the cap
     rejected = _rejects(capped, batch).json()
     assert [r["email"] for r in rejected] == [f"bad{i}" for i in range(1, 40, 2)]
+
+
+def test_a_run_cut_short_keeps_its_rejects_without_a_summary(
+    mapi: BatchApi, module_client: TestClient
+) -> None:
+    batch, _ = _run(
+        mapi,
+        minimal_control(),
+        {"people": ("p.json", json.dumps(_people("bad", "a@example.com", "worse")).encode())},
+    )
+    errors = module_client.app.state.gateway.imports.errors
+    kept = list(errors.entries(batch))
+    errors.clear(batch)  # as a crash leaves it: the entries so far, no summary
+    errors.put(batch, kept)
+    assert errors.summary(batch) is None
+    assert [r["email"] for r in _rejects(mapi, batch).json()] == ["bad", "worse"]
+
+
+def test_no_reject_file_when_a_record_processor_rewrites_the_records(
+    mapi: BatchApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(RECORD_PROCESSORS, "test:reversed", lambda sources: list(reversed(sources)))
+    control = {**minimal_control(), "recordProcessor": "test:reversed"}
+    batch, info = _run(mapi, control, {"people": ("p.json", json.dumps(_people("bad")).encode())})
+    assert info["errors"] == 1
+    refused = _rejects(mapi, batch, expect=400).text
+    assert (
+        refused
+        == f"Batch {batch} has no reject file: its control file's record processor rewrites the records"
+    )
