@@ -13,6 +13,9 @@ batch row every few seconds so that a crash keeps them. A full device ends the
 run in ``error`` (``EXCEPTION: Error during import: … no space left on the device
 (records store)``), also when the run cannot even be started; the end state is
 stored once the store takes writes again (``BatchService.finish_run``).
+Every error (past the text log's cap too) is also kept with its file and record in the
+batch error log (``gateway.imports.errorlog``), cleared when the run begins; at the end
+delimited text files' errors get their lines and the error summary is saved.
 """
 
 from __future__ import annotations
