@@ -241,9 +241,11 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
     (BATCH + "rejects", "get"): {
         "summary": "An ended batch's failed input records, in their input format, each with its errors.",
         "description": "The reject file of one batch file, streamed: JSON: an array of the failed records, "
-        "each with an `_errors` array (JSON Lines: one such object a line); TSV and CSV: the header row with "
-        "an `_errors` column added, then the failed lines as they were with their errors; XML: the root "
-        "element around the failed record elements, each with an `_errors` attribute. Every failed record "
+        "each with an `_errors` array and `_imported` (JSON Lines: one such object a line); TSV and CSV: the "
+        "header row with `_imported` and `_errors` columns added, then the failed lines as they were with "
+        "`yes`/`no` and their errors; XML: the root element around the failed record elements, each with "
+        "`_imported` and `_errors` attributes. `_imported`: the record was stored all the same, without the "
+        "values in error (conversion errors drop only the value). Every failed record "
         "is there, also past the log's error cap. Fix the records and upload them as a new batch (the "
         "`_errors` field is ignored by the control file's instructions). " + ARGUMENT_RULE,
         "tags": ["batch API"],

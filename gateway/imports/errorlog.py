@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any, Final
 
 from engine import ReportedError
@@ -82,7 +83,8 @@ class ErrorGroups:
 
 
 class FailedRecords:
-    """Failed records and errors per file: ``{file: {"records": n, "errors": m}}`` in ``files``."""
+    """Failed records and errors per file: ``{file: {"records": n, "errors": m, "imported": i}}`` in
+    ``files`` (``imported``: records stored all the same, without the values in error)."""
 
     def __init__(self) -> None:
         self.files: dict[str, dict[str, int]] = {}
@@ -92,10 +94,11 @@ class FailedRecords:
         """Count one error (a record's errors come together, so a new record is a new place)."""
         if entry.file is None or entry.record is None:
             return
-        counts = self.files.setdefault(entry.file, {"records": 0, "errors": 0})
+        counts = self.files.setdefault(entry.file, {"records": 0, "errors": 0, "imported": 0})
         counts["errors"] += 1
         if self._last != (entry.file, entry.record):
             counts["records"] += 1
+            counts["imported"] += 1 if entry.imported else 0
             self._last = (entry.file, entry.record)
 
 
@@ -108,7 +111,11 @@ def failed_files(entries: Iterable[ErrorEntry]) -> dict[str, dict[str, int]]:
 
 
 class ErrorRecorder:
-    """Receives a run's errors from the engine and keeps them (see the module docstring)."""
+    """Receives a run's errors from the engine and keeps them (see the module docstring).
+
+    The entries of a record are stored once the record has ended (:meth:`record_ended` tells
+    whether it was stored all the same), so each carries ``imported``.
+    """
 
     def __init__(self, batch: str, store: BatchErrorLog) -> None:
         self.batch = batch
@@ -117,26 +124,42 @@ class ErrorRecorder:
         self.groups = ErrorGroups()
         self.failed = FailedRecords()
         self._pending: list[ErrorEntry] = []
+        self._complete = 0  # pending[:_complete] belong to ended records (or to none)
         self._lock = threading.Lock()
 
     def __call__(self, error: ReportedError) -> None:
-        """Keep one reported error (stored once :data:`FLUSH_EVERY` are waiting)."""
+        """Keep one reported error."""
         entry = ErrorEntry(self.count, error.message, error.source, error.source_record, error.record)
         self.count += 1
         self.groups.add(entry)
-        self.failed.add(entry)
         with self._lock:
             self._pending.append(entry)
-            full = len(self._pending) >= FLUSH_EVERY
+            if entry.batch_record is None and self._complete == len(self._pending) - 1:
+                self._complete += 1  # an error outside the records
+
+    def record_ended(self, imported: bool) -> None:
+        """The record whose errors were reported last has ended, stored (``imported``) or not."""
+        with self._lock:
+            pending = self._pending
+            for index in range(self._complete, len(pending)):
+                entry = pending[index] = replace(pending[index], imported=imported)
+                self.failed.add(entry)
+            self._complete = len(pending)
+            full = self._complete >= FLUSH_EVERY
         if full:
             self.flush()
 
-    def flush(self) -> None:
-        """Store the errors received since the last flush."""
+    def flush(self, everything: bool = False) -> None:
+        """Store the errors of the records that have ended (``everything``: of all, at the end of a run)."""
         with self._lock:
-            pending, self._pending = self._pending, []
-            if pending:
-                self.store.put(self.batch, pending)
+            if everything:
+                for entry in self._pending[self._complete :]:
+                    self.failed.add(entry)  # a record cut short by the end of the run
+                self._complete = len(self._pending)
+            done, self._pending = self._pending[: self._complete], self._pending[self._complete :]
+            self._complete = 0
+            if done:
+                self.store.put(self.batch, done)
 
     def summary(self, cap: int | None, record_processor: bool) -> dict[str, Any]:
         """The error summary saved with the entries: total, the text log's cap, failed records per

@@ -5,14 +5,20 @@ messages; :mod:`gateway.imports.errorlog`). The input file is streamed again fro
 blob store and the two ordered sequences are merged, so neither the file nor the
 failed records are held in memory. Formats (by the file's reader in the control file):
 
-- ``tsv-with-name-row``: the name row plus ``_errors``, then each failed line as it
-  was, a separator and its errors (``; `` between them; tabs and line breaks in a
-  message become spaces), in the file's charset;
+- ``tsv-with-name-row``: the name row plus ``_imported`` and ``_errors``, then each
+  failed line as it was, ``yes``/``no`` and its errors (``; `` between them; tabs and
+  line breaks in a message become spaces), in the file's charset;
 - ``csv``: the same with RFC 4180 quoting;
-- ``json``: an array of the failed records, each with an ``_errors`` array (a record
-  that is not an object becomes ``{"_record": …}``); ``jsonl``: one such object a line;
+- ``json``: an array of the failed records, each with ``_imported`` (true/false) and an
+  ``_errors`` array (a record that is not an object becomes ``{"_record": …}``);
+  ``jsonl``: one such object a line;
 - ``xml-text-of-children`` / ``xml-attributes``: the root element (with its
-  attributes) around the failed record elements, each with an ``_errors`` attribute.
+  attributes) around the failed record elements, each with ``_imported`` and
+  ``_errors`` attributes.
+
+``_imported`` says whether the record was stored all the same, without the values in
+error (a conversion error drops only the value): re-importing such a record with a
+control file that creates new records would create it twice.
 
 The same merge gives delimited text files' line numbers to their error entries at the
 end of a run (:func:`add_lines`).
@@ -26,6 +32,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO, Final
 from xml.sax import SAXException
 from xml.sax.handler import ContentHandler
@@ -63,8 +70,28 @@ _BREAK = re.compile(r"\r\n|\r|\n")
 _SPACES = re.compile(r"[\t\r\n]+")
 
 Opener = Callable[[], BinaryIO]
-Failed = tuple[int, list[str]]
-"""A failed record: its number in the file and its error messages."""
+IMPORTED_FIELD: Final = "_imported"
+
+
+@dataclass
+class Reject:
+    """A failed record's error messages, and whether it was stored all the same (without the values in error)."""
+
+    messages: list[str]
+    imported: bool
+
+    def joined(self) -> str:
+        """The messages on one line, ``; `` between them."""
+        return "; ".join(_SPACES.sub(" ", m) for m in self.messages)
+
+    @property
+    def flag(self) -> str:
+        """``yes`` or ``no``: the ``_imported`` column or attribute."""
+        return "yes" if self.imported else "no"
+
+
+Failed = tuple[int, Reject]
+"""A failed record: its number in the file, its errors."""
 
 
 class RejectsUnavailable(Exception):
@@ -137,22 +164,22 @@ def _csv_rows(open_file: Opener, spec: Mapping[str, Any]) -> Iterator[tuple[int,
 def _failed_records(entries: Iterable[ErrorEntry], file: str) -> Iterator[Failed]:
     """The failed records of ``file``, in order, each with its messages (entries of a record are adjacent)."""
     current: int | None = None
-    messages: list[str] = []
+    reject = Reject([], False)
     for entry in entries:
         if entry.file != file or entry.record is None:
             continue
         if entry.record != current:
             if current is not None:
-                yield current, messages
-            current, messages = entry.record, []
-        messages.append(entry.message)
+                yield current, reject
+            current, reject = entry.record, Reject([], bool(entry.imported))
+        reject.messages.append(entry.message)
     if current is not None:
-        yield current, messages
+        yield current, reject
 
 
-def _pick(items: Iterable[tuple[int, Any]], wanted: Iterator[Failed]) -> Iterator[tuple[Any, list[str]]]:
+def _pick(items: Iterable[tuple[int, Any]], wanted: Iterator[Failed]) -> Iterator[tuple[Any, Reject]]:
     """Merge numbered items with the wanted record numbers (both ascending): each wanted item with its
-    messages. Stops reading ``items`` once nothing more is wanted."""
+    errors. Stops reading ``items`` once nothing more is wanted."""
     target = next(wanted, None)
     if target is None:
         return
@@ -165,10 +192,6 @@ def _pick(items: Iterable[tuple[int, Any]], wanted: Iterator[Failed]) -> Iterato
             yield item, target[1]
 
 
-def _joined(messages: list[str]) -> str:
-    return "; ".join(_SPACES.sub(" ", m) for m in messages)
-
-
 def _tsv(open_file: Opener, spec: Mapping[str, Any], wanted: Iterator[Failed]) -> Iterator[bytes]:
     separator = str(spec.get("separator", "\t"))
     charset = _charset(spec)
@@ -176,9 +199,10 @@ def _tsv(open_file: Opener, spec: Mapping[str, Any], wanted: Iterator[Failed]) -
     header = next(lines, None)
     if header is None:
         return
-    yield f"{header[2]}{separator}{ERRORS_FIELD}\n".encode(charset, "replace")
-    for line, messages in _pick(((i, text) for i, _, text in lines), wanted):
-        yield f"{line}{separator}{_joined(messages).replace(separator, ' ')}\n".encode(charset, "replace")
+    yield separator.join((header[2], IMPORTED_FIELD, ERRORS_FIELD)).encode(charset, "replace") + b"\n"
+    for line, reject in _pick(((i, text) for i, _, text in lines), wanted):
+        cells = (line, reject.flag, reject.joined().replace(separator, " "))
+        yield separator.join(cells).encode(charset, "replace") + b"\n"
 
 
 def _csv(open_file: Opener, spec: Mapping[str, Any], wanted: Iterator[Failed]) -> Iterator[bytes]:
@@ -196,14 +220,15 @@ def _csv(open_file: Opener, spec: Mapping[str, Any], wanted: Iterator[Failed]) -
         writer.writerow(row)
         return out.getvalue().encode(charset, "replace")
 
-    yield row_bytes([*header[2], ERRORS_FIELD])
-    for row, messages in _pick(((i, r) for i, _, r in rows), wanted):
-        yield row_bytes([*row, _joined(messages)])
+    yield row_bytes([*header[2], IMPORTED_FIELD, ERRORS_FIELD])
+    for row, reject in _pick(((i, r) for i, _, r in rows), wanted):
+        yield row_bytes([*row, reject.flag, reject.joined()])
 
 
-def _json_object(record: Any, messages: list[str]) -> dict[str, Any]:
+def _json_object(record: Any, reject: Reject) -> dict[str, Any]:
     base = dict(record) if isinstance(record, dict) else {"_record": record}
-    base[ERRORS_FIELD] = messages
+    base[IMPORTED_FIELD] = reject.imported
+    base[ERRORS_FIELD] = reject.messages
     return base
 
 
@@ -216,26 +241,26 @@ def _engine_records(file: BatchFile, spec: Mapping[str, Any]) -> Iterator[tuple[
 def _json(file: BatchFile, spec: Mapping[str, Any], wanted: Iterator[Failed]) -> Iterator[bytes]:
     picked = _pick(_engine_records(file, spec), wanted)
     if js_truthy(spec.get("singleRecord")):
-        for record, messages in picked:
-            yield json.dumps(_json_object(record, messages), ensure_ascii=False, indent=1).encode()
+        for record, reject in picked:
+            yield json.dumps(_json_object(record, reject), ensure_ascii=False, indent=1).encode()
         return
     yield b"["
     separator = b"\n"
-    for record, messages in picked:
-        yield separator + json.dumps(_json_object(record, messages), ensure_ascii=False).encode()
+    for record, reject in picked:
+        yield separator + json.dumps(_json_object(record, reject), ensure_ascii=False).encode()
         separator = b",\n"
     yield b"\n]\n"
 
 
 def _jsonl(file: BatchFile, spec: Mapping[str, Any], wanted: Iterator[Failed]) -> Iterator[bytes]:
-    for record, messages in _pick(_engine_records(file, spec), wanted):
-        yield json.dumps(_json_object(record, messages), ensure_ascii=False).encode() + b"\n"
+    for record, reject in _pick(_engine_records(file, spec), wanted):
+        yield json.dumps(_json_object(record, reject), ensure_ascii=False).encode() + b"\n"
 
 
-def _start_tag(name: str, attrs: Iterable[tuple[str, str]], errors: str | None = None) -> str:
-    items = [(k, v) for k, v in attrs if k != ERRORS_FIELD]
-    if errors is not None:
-        items.append((ERRORS_FIELD, errors))
+def _start_tag(name: str, attrs: Iterable[tuple[str, str]], reject: Reject | None = None) -> str:
+    items = [(k, v) for k, v in attrs if k not in (IMPORTED_FIELD, ERRORS_FIELD)]
+    if reject is not None:
+        items += [(IMPORTED_FIELD, reject.flag), (ERRORS_FIELD, reject.joined())]
     return "<" + name + "".join(f" {k}={quoteattr(v)}" for k, v in items) + ">"
 
 
@@ -264,7 +289,7 @@ class _XmlCopier(ContentHandler):
             self.copying = self.target is not None and self.target[0] == self.index
             if self.copying:
                 assert self.target is not None
-                self.out.append(_start_tag(name, attrs.items(), _joined(self.target[1])))
+                self.out.append(_start_tag(name, attrs.items(), self.target[1]))
                 return
         if self.depth < self.record_depth:
             self.out.append(_start_tag(name, attrs.items()) + "\n")
@@ -358,9 +383,7 @@ def add_lines(store: BatchErrorLog, batch: str, file: BatchFile, spec: Mapping[s
                 break
             current, number = found
         if current == entry.record and number is not None:
-            page.append(
-                ErrorEntry(entry.seq, entry.message, entry.file, entry.record, entry.batch_record, number)
-            )
+            page.append(replace(entry, line=number))
         if len(page) >= LINE_PAGE:
             store.put(batch, page)
             page = []

@@ -316,6 +316,7 @@ class BatchRunner:
             max_errors=cap,
             batch_identifier=state.identifier,
             on_error=state.recorder,
+            on_failed_record=state.recorder.record_ended,
         )
         self._keep_errors(state, control, batch_files, cap)
         try:
@@ -330,7 +331,7 @@ class BatchRunner:
         recorder = state.recorder
         processor = control.get("recordProcessor") is not None
         try:
-            recorder.flush()
+            recorder.flush(everything=True)
             if not processor:
                 for file in files:
                     if file.name in recorder.failed.files:

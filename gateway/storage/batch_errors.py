@@ -31,12 +31,20 @@ def _key(batch: str, block: int) -> str:
 
 
 def _packed(entry: ErrorEntry) -> list[Any]:
-    return [entry.seq, entry.message, entry.file, entry.record, entry.batch_record, entry.line]
+    return [
+        entry.seq,
+        entry.message,
+        entry.file,
+        entry.record,
+        entry.batch_record,
+        entry.line,
+        entry.imported,
+    ]
 
 
 def _unpacked(item: Sequence[Any]) -> ErrorEntry:
-    seq, message, file, record, batch_record, line = item
-    return ErrorEntry(int(seq), str(message), file, record, batch_record, line)
+    seq, message, file, record, batch_record, line, imported = item
+    return ErrorEntry(int(seq), str(message), file, record, batch_record, line, imported)
 
 
 class SystemBatchErrorLog:

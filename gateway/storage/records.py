@@ -154,3 +154,5 @@ class ErrorEntry:
     """The record number across the batch's files, counting from 0 (the text log's ``(record N)``)."""
     line: int | None = None
     """The line of the file where the record starts (delimited text files), counting from 1."""
+    imported: bool | None = None
+    """Whether the record was stored all the same (a conversion error drops only the value), once known."""

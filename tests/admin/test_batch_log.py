@@ -87,7 +87,7 @@ def test_groups_with_counts_first_records_cap_note_and_numbering(app: tuple[Test
     assert "Errors 1–50 of 130 · page 1 of 3" in text
     assert _lines(page)[0] == "people · record 1 Invalid email address for input field email: bad-1"
     assert "/rejects?file=people" in page
-    assert "Download failed records of people (129)" in text
+    assert "Download failed records of people (129, 86 imported)" in text
 
 
 def test_paging_through_every_error(app: tuple[TestClient, str]) -> None:

@@ -56,8 +56,9 @@ def test_json_round_trip_fail_download_fix_upload_complete(mapi: BatchApi) -> No
     assert [r["first"] for r in rejected] == ["F1", "F3"]
     assert rejected[0]["_errors"] == [BAD + "not-an-email"]
     assert rejected[1]["_errors"] == [BAD + "also bad"]
+    assert [r["_imported"] for r in rejected] == [True, True]  # stored without the email
     for record in rejected:  # the administrator fixes them
-        del record["_errors"]
+        del record["_errors"], record["_imported"]
         record["email"] = record["first"].lower() + "@example.com"
     fixed, again = _run(mapi, minimal_control(), {"people": ("fixed.json", json.dumps(rejected).encode())})
     assert again["state"] == "complete" and again["errors"] == 0
@@ -73,15 +74,18 @@ def test_tsv_keeps_the_lines_and_the_header_and_records_line_numbers(
     assert info["errors"] == 2
     response = _rejects(mapi, batch, "people")
     assert response.headers["content-type"].startswith("text/tab-separated-values")
-    assert response.text == (f"first\tlast\temail\t_errors\nC\tD\tbad\t{BAD}bad\nE\tF\tworse\t{BAD}worse\n")
+    assert response.text == (
+        f"first\tlast\temail\t_imported\t_errors\nC\tD\tbad\tyes\t{BAD}bad\nE\tF\tworse\tyes\t{BAD}worse\n"
+    )
     entries = list(module_client.app.state.gateway.imports.errors.entries(batch))
     assert [(e.file, e.record, e.batch_record, e.line) for e in entries] == [
         ("people", 1, 1, 4),
         ("people", 2, 2, 5),
     ]
     fixed = response.text.replace("\tbad\t", "\tc@example.com\t").replace("\tworse\t", "\te@example.com\t")
+    assert "\tc@example.com\tyes\t" in fixed
     _, again = _run(mapi, control, {"people": ("fixed.tsv", fixed.encode())})
-    assert again["state"] == "complete" and again["errors"] == 0  # the _errors column is ignored
+    assert again["state"] == "complete" and again["errors"] == 0  # the added columns are ignored
 
 
 def test_csv_quotes_and_lines(mapi: BatchApi, module_client: TestClient) -> None:
@@ -90,7 +94,7 @@ def test_csv_quotes_and_lines(mapi: BatchApi, module_client: TestClient) -> None
     batch, info = _run(mapi, control, {"people": ("people.csv", data)})
     assert info["errors"] == 1
     response = _rejects(mapi, batch)
-    assert response.text == f'first,last,email,_errors\r\n"multi\nline",D,bad,{BAD}bad\r\n'
+    assert response.text == f'first,last,email,_imported,_errors\r\n"multi\nline",D,bad,yes,{BAD}bad\r\n'
     entries = list(module_client.app.state.gateway.imports.errors.entries(batch))
     assert [(e.record, e.line) for e in entries] == [(1, 3)]
 
@@ -99,7 +103,7 @@ def test_jsonl_and_xml_formats(mapi: BatchApi) -> None:
     lines = b"\n".join(json.dumps(r).encode() for r in _people("a@example.com", "bad")) + b"\n"
     batch, _ = _run(mapi, person_control(files={"DEFAULT": {"read": "jsonl"}}), {"p": ("p.jsonl", lines)})
     assert [json.loads(x) for x in _rejects(mapi, batch).text.splitlines()] == [
-        {"first": "F1", "last": "L1", "email": "bad", "_errors": [BAD + "bad"]}
+        {"first": "F1", "last": "L1", "email": "bad", "_imported": True, "_errors": [BAD + "bad"]}
     ]
     xml = (
         b'<?xml version="1.0"?><people xmlns:x="urn:x" source="crm">'
@@ -113,7 +117,7 @@ def test_jsonl_and_xml_formats(mapi: BatchApi) -> None:
     assert response.headers["content-type"].startswith("application/xml")
     assert response.text == (
         '<?xml version="1.0" encoding="UTF-8"?>\n<people xmlns:x="urn:x" source="crm">\n'
-        f'<person _errors="{BAD}bad"><first>C &amp; c</first><last>D</last><email>bad</email></person>\n'
+        f'<person _imported="yes" _errors="{BAD}bad"><first>C &amp; c</first><last>D</last><email>bad</email></person>\n'
         "</people>\n"
     )
     fixed = response.text.replace("<email>bad</email>", "<email>c@example.com</email>").encode()
@@ -122,7 +126,10 @@ def test_jsonl_and_xml_formats(mapi: BatchApi) -> None:
     attrs = b'<people><p first="A" last="B" email="bad"/></people>'
     control = person_control(files={"DEFAULT": {"read": "xml-attributes"}})
     batch, _ = _run(mapi, control, {"p": ("a.xml", attrs)})
-    assert f'<p first="A" last="B" email="bad" _errors="{BAD}bad"></p>' in _rejects(mapi, batch).text
+    assert (
+        f'<p first="A" last="B" email="bad" _imported="yes" _errors="{BAD}bad"></p>'
+        in _rejects(mapi, batch).text
+    )
 
 
 def test_several_files_choose_one_by_name(mapi: BatchApi) -> None:
@@ -203,3 +210,14 @@ def test_no_reject_file_when_a_record_processor_rewrites_the_records(
         refused
         == f"Batch {batch} has no reject file: its control file's record processor rewrites the records"
     )
+
+
+def test_imported_says_which_failed_records_were_stored_all_same(
+    mapi: BatchApi, module_client: TestClient
+) -> None:
+    records = [{"email": "n@example.com"}, *_people("bad"), {"first": "X", "email": "also bad"}]
+    batch, info = _run(mapi, minimal_control(), {"people": ("p.json", json.dumps(records).encode())})
+    rejected = _rejects(mapi, batch).json()
+    assert [(r.get("first"), r["_imported"]) for r in rejected] == [(None, False), ("F0", True), ("X", False)]
+    summary = module_client.app.state.gateway.imports.errors.summary(batch)
+    assert summary["files"] == {"people": {"records": 3, "errors": info["errors"], "imported": 1}}

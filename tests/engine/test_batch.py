@@ -201,7 +201,16 @@ def test_every_error_reaches_on_error_with_its_file_and_record_past_the_cap() ->
         {"action": "if-exists", "source": "a", "else": [{"action": "log-error", "message": "no a"}]},
     ]
     reported: list[ReportedError] = []
-    result = run(model, instructions, files=files, max_errors=2, on_error=reported.append)
+    ended: list[bool] = []
+    result = run(
+        model,
+        instructions,
+        files=files,
+        max_errors=2,
+        on_error=reported.append,
+        on_failed_record=ended.append,
+    )
+    assert ended == [True, True, True, True]  # log-error leaves the record complete
     assert result.lines == ["no a (record 1)", TOO_MANY_ERRORS]
     assert [(e.message, e.source, e.source_record, e.record) for e in reported] == [
         ("no a", "one", 1, 1),
@@ -209,6 +218,10 @@ def test_every_error_reaches_on_error_with_its_file_and_record_past_the_cap() ->
         ("no a", "two", 0, 3),
         ("no a", "two", 2, 5),
     ]
+    aborted: list[bool] = []
+    abort = [NEW, {"action": "abort-record", "message": "Problem"}]
+    run(model, abort, [{}, {}], on_failed_record=aborted.append)
+    assert aborted == [False, False]
     setup: list[ReportedError] = []
     bad = [NEW, {"source": "a", "destination": "nowhere", "name": "a"}]
     run(model, bad, [{}], on_error=setup.append)
