@@ -14,7 +14,7 @@ from engine.models import Destination, Model, NameSpec
 from engine.ports import BatchFile, StoreError, TargetStore, TargetWrite
 from engine.processors import RECORD_PROCESSORS
 from engine.readers import READERS
-from engine.report import MAX_ERRORS_TO_REPORT, TOO_MANY_ERRORS
+from engine.report import MAX_ERRORS_TO_REPORT, TOO_MANY_ERRORS, ReportedError
 
 __all__ = [
     "DATA_TYPES",
@@ -33,6 +33,7 @@ __all__ = [
     "NameSpec",
     "PreparedBatch",
     "Ref",
+    "ReportedError",
     "StoreError",
     "TargetStore",
     "TargetWrite",

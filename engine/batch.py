@@ -28,7 +28,7 @@ from engine.models import Model
 from engine.ports import BatchFile, StoreError, TargetStore, TargetWrite
 from engine.processors import RECORD_PROCESSORS, RecordSource
 from engine.readers import READERS, Reader
-from engine.report import MAX_ERRORS_TO_REPORT, Reporter
+from engine.report import MAX_ERRORS_TO_REPORT, ReportedError, Reporter
 from engine.transform import BatchEnv, Transformation
 
 logger = logging.getLogger(__name__)
@@ -70,16 +70,22 @@ class PreparedBatch:
         should_stop: Callable[[], bool] | None = None,
         max_errors: int | None = MAX_ERRORS_TO_REPORT,
         batch_identifier: str | None = None,
+        on_error: Callable[[ReportedError], None] | None = None,
+        on_failed_record: Callable[[bool], None] | None = None,
     ) -> BatchOutcome:
         """Run the batch over ``files`` against ``store`` (the model's database).
 
         ``log`` receives each error line; ``progress`` is called with the number of
         records done every 1000 records and at the end; ``should_stop`` is checked every
         100 records and stops the batch with an exception. ``max_errors`` caps the errors
-        logged (see :class:`Reporter`; None or 0: no cap).
+        logged (see :class:`Reporter`; None or 0: no cap). ``on_error`` receives every
+        error, uncapped, with the file and record it belongs to; ``on_failed_record`` is
+        called at the end of each record that had errors, with whether it was committed
+        (a conversion error drops the value and the record can still be committed).
         """
-        reporter = Reporter(log, max_errors=max_errors)
+        reporter = Reporter(log, max_errors=max_errors, on_error=on_error)
         run = _Run(self.control, self.model, files, store, reporter, dry_run, batch_identifier)
+        run.failed_record = on_failed_record
         exception: str | None = None
         try:
             run.execute(progress, should_stop)
@@ -118,6 +124,8 @@ def run_batch(
     max_errors: int | None = MAX_ERRORS_TO_REPORT,
     batch_identifier: str | None = None,
     models: Mapping[str, Model] | None = None,
+    on_error: Callable[[ReportedError], None] | None = None,
+    on_failed_record: Callable[[bool], None] | None = None,
 ) -> BatchOutcome:
     """:func:`prepare_batch` then :meth:`PreparedBatch.run`; control-file errors become the exception.
 
@@ -138,6 +146,8 @@ def run_batch(
         should_stop=should_stop,
         max_errors=max_errors,
         batch_identifier=batch_identifier,
+        on_error=on_error,
+        on_failed_record=on_failed_record,
     )
 
 
@@ -171,6 +181,7 @@ class _Run:
         self.external_data = {"batchIdentifier": batch_identifier}  # Haplo's external data of a batch
         self.records = 0
         self.committed = 0
+        self.failed_record: Callable[[bool], None] | None = None
 
     def _readers(self) -> list[tuple[str, Reader]]:
         files = self.control["files"]
@@ -209,8 +220,11 @@ class _Run:
         processor = self.control.get("recordProcessor")
         if processor is not None:
             sources = RECORD_PROCESSORS[js_string(processor)](sources)
-        for _, records in sources:
+        reporter = self.reporter
+        for name, records in sources:
+            reporter.source, reporter.source_start = name, self.records
             self._transform_all(env, program, records, progress, should_stop)
+        reporter.source = None
 
     def _transform_all(
         self,
@@ -221,6 +235,7 @@ class _Run:
         should_stop: Callable[[], bool] | None,
     ) -> None:
         reporter = self.reporter
+        failed_record = self.failed_record
         commit = self.store.commit
         tr = Transformation()
         targets, pseudo, queued = tr.targets, tr.pseudo, tr.queued
@@ -230,6 +245,7 @@ class _Run:
         try:
             for record in records:
                 reporter.record = count
+                errors_before = reporter.count
                 targets.clear()
                 if pseudo:
                     pseudo.clear()
@@ -246,6 +262,8 @@ class _Run:
                             out = None
                     if out is not None:
                         committed += 1
+                if failed_record is not None and reporter.count != errors_before:
+                    failed_record(out is not None)
                 count += 1
                 if count == next_report:
                     next_report += PROGRESS_EVERY

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from engine.control import validate_control
 from gateway.admin import batch_list
+from gateway.admin.batch_log import log_view
 from gateway.admin.framework import models_registry
 from gateway.admin.web import Page, admin_view
 from gateway.imports.service import (
@@ -281,12 +282,15 @@ async def batch(page: Page) -> Response:
         return _not_found(page)
     controls = page.gateway.imports.batches
     control = await run_in_threadpool(controls.get_control, found.get("control_id") or "")
+    params = dict(page.request.query_params)
+    errors = await run_in_threadpool(log_view, page.gateway.imports.errors, found, params)
     return page.render(
         "batch.html",
         title=f"Batch import: {found.get('comment') or ''}",
         batch=found,
         control=control,
         active=found.get("state") in ACTIVE_STATES,
+        log_view=errors,
     )
 
 

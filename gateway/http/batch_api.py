@@ -1,4 +1,4 @@
-"""The Haplo batch API: ``/api/haplo-data-import-batch/{control,batch,file,schedule,status}``.
+"""The Haplo batch API: ``/api/haplo-data-import-batch/{control,batch,file,schedule,status,rejects}``.
 
 Order of checks for every endpoint (haplo-import.md §1.1, §1.2):
 1. the API key, if one is presented as ``Basic haplo:<key>`` (403 JSON on failure);
@@ -26,12 +26,14 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from gateway.auth.api_keys import SERVICE_USER, ApiKeyRejected
 from gateway.auth.basic import basic_credentials
 from gateway.http.uploads import DuplicateFilePart, Form, MalformedRequest, merged_parameters, stream_form
+from gateway.imports.reject_file import open_reject_file
+from gateway.imports.rejects import RejectsUnavailable
 from gateway.imports.service import BatchRequestError, BatchService
 from gateway.process import Gateway
 from gateway.storage.errors import OutOfSpace, StoreUnavailable
@@ -223,10 +225,26 @@ async def status(request: Request, params: dict[str, Any], form: Form) -> Respon
     return text(body)
 
 
+@endpoint(required=("batch",))
+async def rejects(request: Request, params: dict[str, Any], form: Form) -> Response:
+    """Ours: the failed input records of an ended batch in their input format, each with its errors
+    (``file=<name>`` chooses the batch file; needed when several have failed records). Streamed."""
+    imports = _gateway(request).imports
+    try:
+        reject = await run_in_threadpool(
+            open_reject_file, imports.batches, imports.errors, params["batch"], params.get("file") or None
+        )
+    except RejectsUnavailable as refused:
+        return text(str(refused), 400)
+    disposition = {"Content-Disposition": f'attachment; filename="{reject.filename}"'}
+    return StreamingResponse(reject.chunks, media_type=reject.media_type, headers=disposition)
+
+
 routes: list[BaseRoute] = [
     Route(PREFIX + "control", upload_control, methods=["POST"]),
     Route(PREFIX + "batch", create_batch, methods=["POST"]),
     Route(PREFIX + "file", add_file, methods=["POST"]),
     Route(PREFIX + "schedule", schedule, methods=["POST"]),
     Route(PREFIX + "status", status, methods=["GET"]),
+    Route(PREFIX + "rejects", rejects, methods=["GET"]),
 ]

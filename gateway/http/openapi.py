@@ -152,6 +152,17 @@ def _batch_endpoint(summary: str, body: Schema, ok: Schema, ok_text: str, bad: s
     }
 
 
+def _optional_query(name: str, description: str) -> Schema:
+    """An optional string query parameter of a batch API GET."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+
+
 ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
     (BATCH + "control", "post"): _batch_endpoint(
         "Upload a control file (validated; stored by SHA-256 digest).",
@@ -214,13 +225,9 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
         "security": KEY_SECURITY,
         "parameters": [
             {"name": "batch", "in": "query", "required": True, "schema": BATCH_FIELD},
-            {
-                "name": "log",
-                "in": "query",
-                "required": False,
-                "schema": {"type": "string"},
-                "description": "`1`, `true` or `yes`: also send the log after a blank line (other values: no log).",
-            },
+            _optional_query(
+                "log", "`1`, `true` or `yes`: also send the log after a blank line (other values: no log)."
+            ),
         ],
         "responses": {
             "200": {
@@ -228,6 +235,56 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
                 "content": _text({"type": "string", "pattern": "^state: [a-z-]+\nerrors: \\d+\npercent: "}),
             },
             "400": {"description": f"`{FAILED_VALIDATION}`, or `Batch not found: <id>`.", "content": _text()},
+            "403": KEY_REFUSED,
+        },
+    },
+    (BATCH + "rejects", "get"): {
+        "summary": "An ended batch's failed input records, in their input format, each with its errors.",
+        "description": "The reject file of one batch file, streamed: JSON: an array of the failed records, "
+        "each with an `_errors` array and `_imported` (JSON Lines: one such object a line); TSV and CSV: the "
+        "header row with `_imported` and `_errors` columns added, then the failed lines as they were with "
+        "`yes`/`no` and their errors; XML: the root element around the failed record elements, each with "
+        "`_imported` and `_errors` attributes. `_imported`: the record was stored all the same, without the "
+        "values in error (conversion errors drop only the value). Every failed record "
+        "is there, also past the log's error cap. Fix the records and upload them as a new batch (the "
+        "`_errors` field is ignored by the control file's instructions). " + ARGUMENT_RULE,
+        "tags": ["batch API"],
+        "security": KEY_SECURITY,
+        "parameters": [
+            {"name": "batch", "in": "query", "required": True, "schema": BATCH_FIELD},
+            _optional_query(
+                "file",
+                "The batch file's name (as in the control file). Without it: the one file with failed "
+                "records; a batch with failed records in several files answers 400 naming them.",
+            ),
+        ],
+        "responses": {
+            "200": {
+                "description": "The reject file, as an attachment, in the media type of the file's format.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "description": "The failed records (an object for a singleRecord file).",
+                            "type": ["array", "object"],
+                        }
+                    },
+                    **{
+                        media: {"schema": {"type": "string"}}
+                        for media in (
+                            "application/jsonl",
+                            "text/tab-separated-values",
+                            "text/csv",
+                            "application/xml",
+                        )
+                    },
+                },
+            },
+            "400": {
+                "description": f"`{FAILED_VALIDATION}`, `Batch not found: <id>`, a batch that has not run to "
+                "an end, no failed records (in that file), no file of that name, failed records in several "
+                "files without `file`, or a control file whose record processor rewrites the records.",
+                "content": _text(),
+            },
             "403": KEY_REFUSED,
         },
     },

@@ -22,7 +22,8 @@ from gateway.imports.models import ModelRegistry
 from gateway.imports.runner import CHECKPOINT_SECONDS, BatchRunner
 from gateway.imports.service import BatchService
 from gateway.jobs import SAVE_UNSAVED_SECONDS, Jobs
-from gateway.storage.ports import Blobs, Storage
+from gateway.storage.batch_errors import open_error_log
+from gateway.storage.ports import BatchErrorLog, Blobs, Storage
 
 log = logging.getLogger("gateway.imports")
 
@@ -35,6 +36,8 @@ class Imports:
     models: ModelRegistry
     batches: BatchService
     runner: BatchRunner
+    errors: BatchErrorLog
+    """Every error of every batch run (the log view and the reject files read it)."""
 
     def recover(self) -> None:
         """Fail batches whose run is gone; on the embedded queue, queue scheduled ones again."""
@@ -56,9 +59,10 @@ def install(config: Config, storage: Storage, audit: AuditLog, jobs: Jobs, blobs
         log.info("removed %d unfinished upload(s) left by a previous run", removed)
     models = ModelRegistry(storage, shared=storage.queue is not None)
     batches = BatchService(storage, blobs, models, jobs.queue)
-    runner = BatchRunner(config, storage, audit, jobs, batches, blobs, models)
+    errors = open_error_log(storage)
+    runner = BatchRunner(config, storage, audit, jobs, batches, blobs, models, errors)
     jobs.scheduler.every("batches:save-unsaved", SAVE_UNSAVED_SECONDS, batches.save_unsaved)
     jobs.scheduler.every("batches:progress", CHECKPOINT_SECONDS, runner.save_progress)
     if jobs.queue.durable:
         jobs.scheduler.every("batches:lost", jobs.lost_check_seconds, runner.fail_lost)
-    return Imports(blobs, models, batches, runner)
+    return Imports(blobs, models, batches, runner, errors)

@@ -13,6 +13,9 @@ batch row every few seconds so that a crash keeps them. A full device ends the
 run in ``error`` (``EXCEPTION: Error during import: … no space left on the device
 (records store)``), also when the run cannot even be started; the end state is
 stored once the store takes writes again (``BatchService.finish_run``).
+Every error (past the text log's cap too) is also kept with its file and record in the
+batch error log (``gateway.imports.errorlog``), cleared when the run begins; at the end
+delimited text files' errors get their lines and the error summary is saved.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ from engine.readers.base import KEEP_LIMIT
 from gateway.audit import AuditLog
 from gateway.config import Config
 from gateway.imports.commit_buffer import FlushFailed
+from gateway.imports.errorlog import ErrorRecorder
 from gateway.imports.models import ModelRegistry
+from gateway.imports.rejects import DELIMITED, RejectsUnavailable, add_lines, file_spec
 from gateway.imports.service import RUN_TASK, BatchService, Progress, parse_control_bytes
 from gateway.imports.target import ModelTargetStore, generated_key_tables
 from gateway.jobs import Jobs
-from gateway.storage.errors import BlobNotFound, OutOfSpace
-from gateway.storage.ports import Blobs, Storage
+from gateway.storage.errors import BlobNotFound, OutOfSpace, StoreFailure
+from gateway.storage.ports import BatchErrorLog, Blobs, Storage
 from gateway.storage.queue import Args, Postponed
 from gateway.timestamps import iso_now
 
@@ -118,9 +123,12 @@ class CountingReader:
 class _Run:
     """The mutable state of one batch run: log lines, error count, progress."""
 
-    def __init__(self, identifier: str, service: BatchService, total_bytes: int) -> None:
+    def __init__(
+        self, identifier: str, service: BatchService, total_bytes: int, recorder: ErrorRecorder
+    ) -> None:
         self.identifier = identifier
         self.service = service
+        self.recorder = recorder
         self.lines: list[str] = []
         self.errors = 0
         self.total_bytes = max(total_bytes, 0)
@@ -176,6 +184,7 @@ class _Run:
                 self._last_checkpoint = time.monotonic()
                 lines, errors, records = list(self.lines), self.errors, self.progress.records_done
             self.service.checkpoint(self.identifier, lines, errors, records)
+            self.recorder.flush()
 
     def checkpoint_due(self) -> bool:
         return time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS
@@ -193,8 +202,10 @@ class BatchRunner:
         service: BatchService,
         blobs: Blobs,
         models: ModelRegistry,
+        errors: BatchErrorLog,
     ) -> None:
         self.config = config
+        self.errors = errors
         self.storage = storage
         self.jobs = jobs
         self.service = service
@@ -240,7 +251,10 @@ class BatchRunner:
             return
         files = list(row.get("files") or [])
         total = sum(_expected_reads(int((f.get("file") or {}).get("fileSize") or 0)) for f in files)
-        state = _Run(identifier, self.service, total)
+        self.errors.clear(
+            identifier
+        )  # nothing is left there unless an earlier start of this run was cut short
+        state = _Run(identifier, self.service, total, ErrorRecorder(identifier, self.errors))
         state.lines.append(start_line)
         self.service.progress[identifier] = state.progress
         data = {"batch": identifier, "control": row.get("control")}
@@ -292,6 +306,7 @@ class BatchRunner:
             store.flush()
             state.records(done)
 
+        cap = int(self.config.get("import.max_errors") or 0)
         outcome = prepared.run(
             batch_files,
             store,
@@ -299,15 +314,37 @@ class BatchRunner:
             log=state.log,
             progress=progress,
             should_stop=state.should_stop(self.stopping),
-            max_errors=int(self.config.get("import.max_errors") or 0),
+            max_errors=cap,
             batch_identifier=state.identifier,
+            on_error=state.recorder,
+            on_failed_record=state.recorder.record_ended,
         )
+        self._keep_errors(state, control, batch_files, cap)
         try:
             store.flush()  # normally done by the engine's last progress report
         except FlushFailed as exc:
             message = f"{outcome.exception}; {exc}" if outcome.exception else str(exc)
             return RunResult(int(outcome.errors), int(outcome.records), message)
         return RunResult(int(outcome.errors), int(outcome.records), outcome.exception)
+
+    def _keep_errors(self, state: _Run, control: dict[str, Any], files: list[BatchFile], cap: int) -> None:
+        """Store the run's last errors, give delimited files' errors their lines, save the error summary."""
+        recorder = state.recorder
+        processor = control.get("recordProcessor") is not None
+        try:
+            recorder.flush(everything=True)
+            if not processor:
+                for file in files:
+                    if file.name in recorder.failed.files:
+                        try:
+                            spec = file_spec(control, file.name)
+                        except RejectsUnavailable:
+                            continue
+                        if spec.get("read") in DELIMITED:
+                            add_lines(self.errors, state.identifier, file, spec)
+            self.errors.save_summary(state.identifier, recorder.summary(cap or None, processor))
+        except (StoreFailure, BlobNotFound) as exc:  # the run's outcome stands; its error list is incomplete
+            log.warning("batch %s: its errors could not all be kept: %s", state.identifier, exc)
 
     def _batch_file(self, entry: dict[str, Any], state: _Run) -> BatchFile:
         file = entry.get("file") or {}

@@ -11,7 +11,10 @@ Each port is a small ``Protocol`` named for what its callers do with it:
   ahead by the loader where the backend can take them whole;
 - :class:`Backup`: copies of the store for operators;
 - :class:`Blobs` (with :class:`PendingBlob`): uploaded files, content-addressed by
-  SHA-256, on the filesystem or in S3 (:mod:`gateway.storage.blobs`).
+  SHA-256, on the filesystem or in S3 (:mod:`gateway.storage.blobs`);
+- :class:`BatchErrorLog`: every error of a batch run (file, record, line, message),
+  uncapped, and a summary of them; one implementation over Catalog and Records
+  (:mod:`gateway.storage.batch_errors`), so every backend has it.
 
 A backend provides one object per port, bundled in :class:`Storage` by its
 ``open`` function (see :mod:`gateway.storage.backends`). It is correct when it
@@ -35,6 +38,7 @@ from gateway.storage.records import (
     BlobDownload,
     ChunkPlan,
     EncodedChunk,
+    ErrorEntry,
     FinalRecord,
     KeyRange,
     TableInfo,
@@ -329,6 +333,30 @@ class Blobs(Protocol):
 
     def close(self) -> None:
         """Release the store's resources."""
+        ...
+
+
+class BatchErrorLog(Protocol):
+    """Every error of a batch run, kept apart from the (capped) text log of the batch row."""
+
+    def put(self, batch: str, entries: Sequence[ErrorEntry]) -> None:
+        """Store entries (an entry with a stored ``seq`` replaces it), atomically."""
+        ...
+
+    def entries(self, batch: str, start: int = 0) -> Iterator[ErrorEntry]:
+        """The batch's entries with ``seq >= start``, in ``seq`` order, read in pages (flat memory)."""
+        ...
+
+    def save_summary(self, batch: str, summary: Mapping[str, Any]) -> None:
+        """Keep a JSON-compatible summary of the batch's errors (replacing the previous one)."""
+        ...
+
+    def summary(self, batch: str) -> dict[str, Any] | None:
+        """The summary saved last, or None."""
+        ...
+
+    def clear(self, batch: str) -> int:
+        """Remove the batch's entries and summary; how many entries were removed."""
         ...
 
 

@@ -136,3 +136,23 @@ class BlobDownload:
 
     size: int
     chunks: Iterator[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEntry:
+    """One error of a batch run as kept by :class:`~gateway.storage.ports.BatchErrorLog`."""
+
+    seq: int
+    """Its place among the batch's errors, counting from 0 in the order they were reported."""
+    message: str
+    """The message without the `` (record N)`` suffix."""
+    file: str | None = None
+    """The batch file (record source) the record came from; None outside the records."""
+    record: int | None = None
+    """The record number within that file, counting from 0."""
+    batch_record: int | None = None
+    """The record number across the batch's files, counting from 0 (the text log's ``(record N)``)."""
+    line: int | None = None
+    """The line of the file where the record starts (delimited text files), counting from 1."""
+    imported: bool | None = None
+    """Whether the record was stored all the same (a conversion error drops only the value), once known."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import engine.batch
-from engine import RECORD_PROCESSORS, TOO_MANY_ERRORS, BatchError, Model, prepare_batch
+from engine import RECORD_PROCESSORS, TOO_MANY_ERRORS, BatchError, Model, ReportedError, prepare_batch
 from tests.engine.fakes import MemoryStore, memory_file
 from tests.engine.helpers import control_for, items_model, person_model, run
 
@@ -190,6 +190,42 @@ def test_record_numbers_continue_across_files_and_non_objects_have_no_properties
     result = run(model, instructions, files=files)
     assert result.lines == ["no a (record 1)", "no a (record 2)", "no a (record 3)"]
     assert result.outcome.records == 5
+
+
+def test_every_error_reaches_on_error_with_its_file_and_record_past_the_cap() -> None:
+    model = items_model()
+    files = [memory_file("one", '[{"a": "x"}, {}, {}]'), memory_file("two", '[{}, {"a": "y"}, {}]')]
+    instructions = [
+        NEW,
+        field("a"),
+        {"action": "if-exists", "source": "a", "else": [{"action": "log-error", "message": "no a"}]},
+    ]
+    reported: list[ReportedError] = []
+    ended: list[bool] = []
+    result = run(
+        model,
+        instructions,
+        files=files,
+        max_errors=2,
+        on_error=reported.append,
+        on_failed_record=ended.append,
+    )
+    assert ended == [True, True, True, True]  # log-error leaves the record complete
+    assert result.lines == ["no a (record 1)", TOO_MANY_ERRORS]
+    assert [(e.message, e.source, e.source_record, e.record) for e in reported] == [
+        ("no a", "one", 1, 1),
+        ("no a", "one", 2, 2),
+        ("no a", "two", 0, 3),
+        ("no a", "two", 2, 5),
+    ]
+    aborted: list[bool] = []
+    abort = [NEW, {"action": "abort-record", "message": "Problem"}]
+    run(model, abort, [{}, {}], on_failed_record=aborted.append)
+    assert aborted == [False, False]
+    setup: list[ReportedError] = []
+    bad = [NEW, {"source": "a", "destination": "nowhere", "name": "a"}]
+    run(model, bad, [{}], on_error=setup.append)
+    assert setup and all(e.source is None and e.record is None for e in setup)
 
 
 def test_object_hint_is_given_once_per_batch() -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -96,6 +97,7 @@ class Fixtures:
     victim_keys: list[str] = field(default_factory=list)  # revoke_api_key's targets
     digest: str = ""  # the uploaded control file
     batches: list[str] = field(default_factory=list)  # batches in state uploading
+    rejected: str = ""  # an ended batch with one failed record (file DEFAULT)
     refresh_token: str = ""  # the admin's
     csv_file: str = ""  # in the import directory
     export_dir: str = ""
@@ -135,6 +137,19 @@ class Fixtures:
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             return str(response.read().decode())
+
+    def wait_ended(self, batch: str, timeout: float = 60) -> None:
+        """Wait (bounded) until ``batch`` has run to an end state."""
+        deadline = time.monotonic() + timeout
+        url = f"{self.server.url}{BATCH}status?batch={urllib.request.quote(batch)}"
+        while time.monotonic() < deadline:
+            request = urllib.request.Request(url, headers={"Authorization": basic("haplo", self.key)})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                state = response.read().decode().split("\n", 1)[0]
+            if state not in ("state: scheduled", "state: running"):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"batch {batch} did not end within {timeout} s")
 
     def new_batch(self) -> str:
         """A fresh batch in state uploading."""
@@ -177,6 +192,10 @@ def create_fixtures(server: ServerProcess, victim_keys: int) -> Fixtures:
     fx.batch_api(
         "file", {"batch": fx.batches[0], "name": "DEFAULT"}, {"file": b'[{"first": "A", "last": "B"}]'}
     )
+    fx.rejected = fx.new_batch()
+    fx.batch_api("file", {"batch": fx.rejected, "name": "DEFAULT"}, {"file": b'[{"first": "A"}, {}]'})
+    fx.batch_api("schedule", {"batch": fx.rejected})
+    fx.wait_ended(fx.rejected)
     import_dir = server.root / "import"
     import_dir.mkdir(parents=True, exist_ok=True)
     (import_dir / "dogs.csv").write_text("id,name,age\n10,Rex,3\n11,Fido,4\n", "utf-8")
@@ -670,6 +689,12 @@ PLANS: dict[str, Plan] = {
     f"POST {BATCH}schedule": Plan(10, prepare=_fresh_batch),
     f"GET {BATCH}status": Plan(
         10, narrow=_pin_form(BATCH + "status", "get", batch=lambda fx: tuple(fx.batches))
+    ),
+    f"GET {BATCH}rejects": Plan(
+        10,
+        narrow=_pin_form(
+            BATCH + "rejects", "get", batch=lambda fx: (fx.rejected,), file=lambda fx: ("DEFAULT",)
+        ),
     ),
     # the service
     "GET /health": Plan(1, 0),

@@ -19,7 +19,7 @@ import pytest
 
 from tests.admin.support import PERSON_MODEL
 from tests.support.people import person_control
-from tests.support.server import ServerProcess, start_server
+from tests.support.server import ServerProcess, serving_with_model
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "upload-batch"
 PEOPLE_CONTROL: dict[str, Any] = person_control(files={"people": {"read": "json"}}, email_multivalue=True)
@@ -29,13 +29,8 @@ BAD = [{"first": "Jane", "last": "Doe", "email": "nope"}]
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    running = start_server(tmp_path_factory.mktemp("upload") / "root")
-    try:
-        status, answer = running.op({"operation": "add_import_model", "model": PERSON_MODEL})
-        assert status == 200, answer
+    with serving_with_model(tmp_path_factory.mktemp("upload") / "root", PERSON_MODEL) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")

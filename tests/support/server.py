@@ -4,6 +4,7 @@ end-to-end tests."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -14,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,17 @@ def start_worker(
         worker.stop(signal.SIGKILL)
         raise
     return worker
+
+
+@contextlib.contextmanager
+def serving_with_model(
+    root: Path, model: dict[str, Any], extra_env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """A ``gateway serve`` on ``root`` with ``model`` registered, stopped at the end."""
+    running = start_server(root, extra_env)
+    try:
+        status, answer = running.op({"operation": "add_import_model", "model": model})
+        assert status == 200, answer
+        yield running
+    finally:
+        running.stop()
