@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
+from tests.admin.browser_pages import WAIT_MS
 from tests.admin.support import CONTROL
-from tests.admin.test_browser import ARGS, ARTIFACTS, CHROMIUM, WAIT_MS, _browser_or_skip
+from tests.admin.test_browser import ARGS, ARTIFACTS, CHROMIUM, _browser_or_skip
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, ServerProcess, start_server
 
 SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "control_files" / "haplo-person.model.json"
