@@ -15,7 +15,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from engine.control import validate_control
 from gateway.admin.framework import models_registry
 from gateway.admin.web import Page, admin_view
-from gateway.imports.service import BatchRequestError, ControlTooDeep, check_file_names, parse_control_bytes
+from gateway.imports.service import (
+    BatchRequestError,
+    BatchService,
+    ControlTooDeep,
+    check_file_names,
+    parse_control_bytes,
+)
 from gateway.storage.errors import BlobNotFound
 from gateway.storage.ports import PendingBlob
 
@@ -175,6 +181,16 @@ def _batch_rows(page: Page) -> tuple[list[Row], str | None]:
     return rows, None
 
 
+def _unlisted(service: BatchService, control_digest: str, names: list[str]) -> str | None:
+    """The refusal of the first name the control file does not list, else None."""
+    try:
+        for name in names:
+            service.check_listed(control_digest, name)
+    except BatchRequestError as refused:
+        return refused.message
+    return None
+
+
 @admin_view
 async def new_batch(page: Page) -> Response:
     """GET: comment plus repeating (name, file) rows. POST: store the files and create a ``ready`` batch."""
@@ -208,10 +224,12 @@ async def new_batch(page: Page) -> Response:
     rows, error = _batch_rows(page)
     if error is None and not comment:
         error = "A comment is required."
+    service = page.gateway.imports.batches
+    if error is None:  # before any file is stored
+        error = await run_in_threadpool(_unlisted, service, control["digest"], [r.name for r in rows])
     if error is not None:
         return form(400, error, comment, [r.name for r in rows])
     blobs = page.gateway.imports.blobs
-    service = page.gateway.imports.batches
     staged: list[PendingBlob] = []
     try:
         for row in rows:

@@ -53,7 +53,7 @@ def install(config: Config, storage: Storage, audit: AuditLog, jobs: Jobs, blobs
     if removed:
         log.info("removed %d unfinished upload(s) left by a previous run", removed)
     models = ModelRegistry(storage)
-    batches = BatchService(storage, blobs, models, jobs.queue)
+    batches = BatchService(storage, blobs, models, jobs.queue, bool(config.get("import.check_file_names")))
     runner = BatchRunner(config, storage, audit, jobs, batches, blobs, models)
     jobs.scheduler.every("batches:save-unsaved", SAVE_UNSAVED_SECONDS, batches.save_unsaved)
     jobs.scheduler.every("batches:progress", CHECKPOINT_SECONDS, runner.save_progress)

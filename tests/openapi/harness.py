@@ -510,11 +510,11 @@ PLANS: dict[str, Plan] = {
     "describe_table": Plan(narrow=lambda doc, fx: narrow_table(doc, "describe_table")),
     "create_database": Plan(
         prepare=_database_absent,
-        cleanup=_undo(lambda body, _: {"operation": "drop_database", "database": _database_of(body)})
+        cleanup=_undo(lambda body, _: {"operation": "drop_database", "database": _database_of(body)}),
     ),
     "create_schema": Plan(
         prepare=_database_absent,
-        cleanup=_undo(lambda body, _: {"operation": "drop_database", "database": _database_of(body)})
+        cleanup=_undo(lambda body, _: {"operation": "drop_database", "database": _database_of(body)}),
     ),
     "drop_database": Plan(
         narrow=_pins("drop_database", database=(VICTIM_DB,)),
