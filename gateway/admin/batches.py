@@ -20,6 +20,7 @@ from gateway.imports.service import (
     BatchService,
     ControlTooDeep,
     check_file_names,
+    json_problem,
     parse_control_bytes,
 )
 from gateway.storage.errors import BlobNotFound
@@ -108,8 +109,8 @@ def _control_problems(page: Page, data: bytes) -> str | None:
         control = parse_control_bytes(data)
     except ControlTooDeep as too_deep:
         return f"Not a valid control file: {too_deep}"
-    except (UnicodeDecodeError, ValueError):
-        return "Not a valid JSON file"
+    except ValueError as exc:  # UnicodeDecodeError included
+        return f"Not a valid JSON file: {json_problem(exc)}"
     errors = validate_control(control, models_registry(page).names())
     return "Not a valid control file: " + ", ".join(errors) if errors else None
 
@@ -143,7 +144,10 @@ async def new_control_file(page: Page) -> Response:
         return page.render(
             "new_control_file.html", 400, title="New control file", error=refused.message, comment=comment
         )
-    page.set_flash("Control file uploaded.")
+    warnings = await run_in_threadpool(service.control_warnings, parse_control_bytes(data))
+    page.set_flash(
+        "Control file uploaded." + "".join(f" Warning: {w} (a run would report it)." for w in warnings)
+    )
     return page.redirect(f"/admin/control-file/{row['id']}")
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from engine import validate_control
+from engine import model_warnings, validate_control
 from engine.limits import CONTROL_TOO_DEEP
 from gateway.auth.api_keys import haplo_random_identifier
 from gateway.imports.models import ModelRegistry
@@ -163,6 +163,12 @@ class BatchService:
         if errors:
             raise BatchRequestError("Invalid control file:" + "".join("\n  " + e for e in errors))
         return control
+
+    def control_warnings(self, control: Any) -> builtins.list[str]:
+        """What a run of this (valid) control file would report as setup errors: destinations
+        and Names its model does not have (Haplo finds them only at run time)."""
+        model = self.models.get(str(control.get("model"))) if isinstance(control, dict) else None
+        return model_warnings(control, model) if model is not None else []
 
     def upload_control(self, data: bytes, comment: str | None, dedupe: bool = True) -> dict[str, Any]:
         """Validate and store a control file; its row (an identical API re-upload reuses the row)."""

@@ -87,6 +87,28 @@ def test_control_not_json(mapi: BatchApi, module_root: Path) -> None:
     assert mapi.op({"operation": "list_control_files"}) == controls
 
 
+def test_control_upload_warns_of_destinations_and_names_the_model_lacks(mapi: BatchApi) -> None:
+    control = minimal_control()
+    control["instructions"] += [
+        {"source": "x", "destination": "profile", "name": "shoe-size"},
+        {"action": "if-exists", "source": "y", "then": [{"action": "new", "destination": "pet"}]},
+        {"source": "z", "destination": "profile", "name": "shoe-size"},
+    ]
+    raw = json.dumps(control).encode()
+    warnings = ["Unknown name in field shoe-size for destination profile", "Unknown destination in new: pet"]
+    response = mapi.post("control", None, {"file": ("c.json", raw)})
+    assert (response.status_code, response.text) == (200, hashlib.sha256(raw).hexdigest())
+    assert response.headers.get_list("x-control-warning") == warnings
+    as_json = mapi.client.post(
+        API + "control",
+        files={"file": ("c.json", raw)},
+        headers={**basic("haplo", mapi.key), "Accept": "application/json"},
+    )
+    assert as_json.json() == {"digest": hashlib.sha256(raw).hexdigest(), "warnings": warnings}
+    clean = mapi.post("control", None, {"file": ("c.json", json.dumps(minimal_control()).encode())})
+    assert clean.status_code == 200 and "x-control-warning" not in clean.headers
+
+
 def test_control_invalid_lists_every_error(mapi: BatchApi, module_root: Path) -> None:
     before = snapshot(module_root)
     control = {
