@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway.auth.api_keys import SERVICE_USER, ApiKeyRejected
+from gateway.auth.api_keys import INVALID, SERVICE_USER, ApiKeyRejected
 from gateway.auth.basic import basic_credentials
 from gateway.http.uploads import DuplicateFilePart, Form, MalformedRequest, merged_parameters, stream_form
 from gateway.imports.service import BatchRequestError, BatchService
@@ -55,22 +55,30 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
+WRONG_USER = f"The user must be '{SERVICE_USER}': present the API key as HTTP Basic {SERVICE_USER}:<key>"
+
+
 def _presented_key(request: Request) -> str | None:
-    """The key of an ``Authorization: Basic haplo:<key>`` header, else None (anonymous)."""
+    """The key of an ``Authorization: Basic haplo:<key>`` header, else None (anonymous).
+
+    Raises ApiKeyRejected for Basic credentials of another user (ours: Haplo treats
+    them as anonymous, which leaves a script's author guessing)."""
     credentials = basic_credentials(request.headers.get("authorization"))
-    if credentials is None or credentials[0] != SERVICE_USER:
+    if credentials is None:
         return None
+    if credentials[0] != SERVICE_USER:
+        raise ApiKeyRejected(INVALID, message=WRONG_USER)
     return credentials[1]
 
 
 async def authenticate(request: Request) -> bool | Response:
     """True for a valid key, False for an anonymous caller, a 403 JSON response for a bad key."""
-    key = _presented_key(request)
-    if key is None:
-        return False
     api_keys = _gateway(request).auth.api_keys
     client_ip = request.client.host if request.client else ""
     try:
+        key = _presented_key(request)
+        if key is None:
+            return False
         await run_in_threadpool(api_keys.authenticate, key, request.url.path, client_ip)
     except ApiKeyRejected as rejected:
         response = Response(rejected.body(), status_code=403, media_type="application/json")

@@ -75,8 +75,10 @@ def _json(schema: Schema) -> Schema:
 
 KEY_REFUSED: Schema = {
     "description": "The presented API key is refused, before the body is read (Haplo's JSON: kind "
-    "`INVALID-API-KEY`, or `THROTTLE` with Retry-After while this address is throttled); or no key was "
-    f"presented and the required fields are there (text/plain `{NOT_PERMITTED}`).",
+    "`INVALID-API-KEY`, also for HTTP Basic credentials of a user other than `haplo` (the message says "
+    "so); or `THROTTLE` with Retry-After and `too many failed attempts from this address; retry in N s` "
+    "(a right key still passes) or `… with this key; …` (after wrong secrets for that key's id)); or no "
+    f"key was presented and the required fields are there (text/plain `{NOT_PERMITTED}`).",
     "content": {
         "application/json": {
             "schema": {

@@ -161,7 +161,11 @@ def test_unknown_things_are_404_pages(client):
 def test_create_api_key_shown_once_works_and_can_be_revoked(client):
     csrf = login(client)
     assert "Create a new API key" in client.get("/admin/create-api-key").text
-    created = client.post("/admin/create-api-key", data={"csrf": csrf})
+    for name, problem in (("", "A name is required"), ("x" * 201, "longer than 200")):
+        refused = client.post("/admin/create-api-key", data={"csrf": csrf, "name": name})
+        assert refused.status_code == 400 and problem in refused.text
+    assert "0 keys" in client.get("/admin/api-keys").text
+    created = client.post("/admin/create-api-key", data={"csrf": csrf, "name": "nightly HR import"})
     assert "This is the only time it can be displayed" in created.text
     key = created.text.split('id="api-key">', 1)[1].split("<", 1)[0]
     assert len(key) == 44
@@ -169,7 +173,7 @@ def test_create_api_key_shown_once_works_and_can_be_revoked(client):
     status = client.get("/api/haplo-data-import-batch/status?batch=nope", auth=("haplo", key))
     assert (status.status_code, status.text) == (400, "Batch not found: nope")
     keys_page = client.get("/admin/api-keys").text
-    assert "Batch Data Import" in keys_page and key not in keys_page
+    assert "nightly HR import" in keys_page and key not in keys_page
     key_id = key[:16]
     client.post(f"/admin/api-keys/{key_id}/revoke", data={"csrf": csrf})
     refused = client.get("/api/haplo-data-import-batch/status?batch=nope", auth=("haplo", key))
