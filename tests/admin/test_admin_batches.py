@@ -66,6 +66,40 @@ def test_control_file_upload_validates_and_never_dedupes(client):
     assert "2 control files" in client.get("/admin/control-files").text  # nothing half-written
 
 
+def test_admin_forms_fail_early_and_precisely(client):
+    register_model(client)
+    csrf = login(client)
+    refused = client.post(
+        "/admin/new-control-file",
+        data={"csrf": csrf, "comment": "x"},
+        files={"file": ("c.json", b'{"model": "haplo:person",\n "files": {},\n}', "application/json")},
+    )
+    assert (
+        refused.status_code == 400
+        and "Not a valid JSON file: line 2, column 13: trailing comma" in refused.text
+    )
+    control = {
+        **CONTROL,
+        "files": {"staff": {"read": "json"}},
+        "instructions": [*CONTROL["instructions"], {"source": "s", "destination": "profile", "name": "shoe"}],
+    }
+    path = upload_control(client, csrf, control)
+    notice = html.unescape(client.get(path).text)
+    assert "Warning: Unknown name in field shoe for destination profile (a run would report it)." in notice
+    data = b'[{"first": "Only", "last": "Here"}]'
+    response = client.post(
+        f"/admin/new-batch/for-control/{path.rsplit('/', 1)[-1]}",
+        data={"csrf": csrf, "comment": "wrong name", "name": ["people"]},
+        files=[("file", ("people.json", data, "application/json"))],
+    )
+    assert response.status_code == 400
+    assert "File name not in control file: people (it lists: staff)" in html.unescape(response.text)
+    assert not client.app.state.gateway.imports.blobs.exists(hashlib.sha256(data).hexdigest())
+    assert "0 batches" in client.get("/admin/batches").text
+    batch = create_batch(client, csrf, path, {"staff": data})
+    assert ">ready<" in client.get(batch).text
+
+
 def test_new_batch_rows_dry_run_log_notice_copy_and_import(client):
     register_model(client)
     csrf = login(client)

@@ -58,6 +58,16 @@ def _browser_or_skip() -> Any:
     return sync_playwright
 
 
+def watched_page(context: Any) -> tuple[Any, list[str]]:
+    """A new page of ``context`` and the list its script errors and CSP violations go to."""
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    return page, errors
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     running = start_server(tmp_path_factory.mktemp("browser") / "root")
@@ -84,13 +94,7 @@ def test_admin_flow_in_a_browser(server: ServerProcess, tmp_path: Path) -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-            page = context.new_page()
-            page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on(
-                "console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None
-            )
+            page, errors = watched_page(context)
 
             def shot(name: str) -> None:
                 page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

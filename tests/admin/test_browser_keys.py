@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.admin.test_browser import ARGS, ARTIFACTS, CHROMIUM, WAIT_MS, _browser_or_skip
+from tests.admin.test_browser import ARGS, ARTIFACTS, CHROMIUM, _browser_or_skip, watched_page
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, ServerProcess, start_server
 
 
@@ -52,13 +52,7 @@ def test_named_keys_and_the_copy_button(server: ServerProcess, tmp_path: Path) -
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 800})
             context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
-            page = context.new_page()
-            page.set_default_timeout(WAIT_MS)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on(
-                "console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None
-            )
+            page, errors = watched_page(context)
 
             def shot(name: str) -> None:
                 page.screenshot(path=str(ARTIFACTS / f"keys-{name}.png"), full_page=True)
