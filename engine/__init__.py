@@ -5,7 +5,7 @@ JSON), a :class:`Model`, :class:`BatchFile` streams and a :class:`TargetStore`.
 """
 
 from engine.batch import BatchOutcome, PreparedBatch, prepare_batch, run_batch
-from engine.control import validate_control
+from engine.control import model_warnings, validate_control
 from engine.datatypes import DATA_TYPES
 from engine.errors import BatchError, ModelError
 from engine.filters import FILTERS, describe_filters
@@ -38,6 +38,7 @@ __all__ = [
     "TargetStore",
     "TargetWrite",
     "describe_filters",
+    "model_warnings",
     "prepare_batch",
     "run_batch",
     "validate_control",

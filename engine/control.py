@@ -15,6 +15,7 @@ from engine.filters import FILTERS
 from engine.instructions import INSTRUCTIONS
 from engine.jsvalues import js_string, js_truthy
 from engine.limits import CONTROL_TOO_DEEP, MAX_CONTROL_DEPTH, nests_deeper
+from engine.models import Model
 from engine.processors import RECORD_PROCESSORS
 from engine.readers import READERS
 
@@ -73,6 +74,37 @@ def validate_control(control: object, model_names: Container[str]) -> list[str]:
             f"Unknown record processor specified in recordProcessor property: {js_string(processor)}"
         )
     return errors
+
+
+def model_warnings(control: Mapping[str, Any], model: Model) -> list[str]:
+    """Destinations and Names of a (valid) control file's instructions that ``model`` does not have.
+
+    Haplo checks them only when a batch runs (each is then a setup error); at upload they
+    are warnings, with the run's wording. Each message once, in the order found.
+    """
+    found: dict[str, None] = {}
+    _walk_warnings(control.get("instructions"), model, found)
+    return list(found)
+
+
+def _walk_warnings(instructions: Any, model: Model, found: dict[str, None]) -> None:
+    for instruction in instructions if isinstance(instructions, list) else ():
+        if not isinstance(instruction, dict):
+            continue
+        action = action_of(instruction)
+        entry = INSTRUCTIONS.get(action)
+        if entry is None:
+            continue
+        if "destination" in entry.required:
+            raw = instruction.get("destination")
+            dest = model.destination(raw)
+            if dest is None:
+                found[f"Unknown destination in {action}: {js_string(raw)}"] = None
+            elif "name" in entry.required and instruction.get("name") not in dest.names:
+                name = js_string(instruction.get("name"))
+                found[f"Unknown name in {action} {name} for destination {dest.name}"] = None
+        for key in (*entry.nested, *(("otherwise",) if action == "load" else ())):
+            _walk_warnings(instruction.get(key), model, found)
 
 
 def _is_zero(value: Any) -> bool:

@@ -16,7 +16,7 @@ from gateway.app import create_app, open_gateway, start_gateway, stop_gateway
 from gateway.config import Config, ConfigError, load_config
 from gateway.http.server import uvicorn_options
 from gateway.imports import cli as import_verbs
-from gateway.storage.backends import open_storage
+from gateway.storage.backends import missing_store, open_storage, store_exists
 from gateway.storage.errors import StoreError, StoreLocked
 
 Command = Callable[[argparse.Namespace], int]
@@ -100,6 +100,12 @@ class _StopSignals:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run queued batches and bulk jobs (no HTTP) until SIGTERM or SIGINT, then stop at a record boundary."""
     config = _config(args)
+    if str(config.get("storage.backend")) != "postgres":  # before anything is opened (or created)
+        print(f"gateway: worker {NO_SHARED_QUEUE}", file=sys.stderr)
+        return 1
+    if not store_exists(config):
+        print(f"gateway: {missing_store(config, 'worker')}", file=sys.stderr)
+        return 1
     try:
         gateway = open_gateway(config)
     except StoreLocked as exc:
@@ -144,6 +150,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
     if target.exists():
         print(f"gateway: backup directory {target} already exists", file=sys.stderr)
         return 1
+    if not store_exists(config):
+        print(f"gateway: {missing_store(config, 'backup')}", file=sys.stderr)
+        return 1
     try:
         storage = open_storage(config)
     except StoreLocked as exc:
@@ -154,6 +163,22 @@ def cmd_backup(args: argparse.Namespace) -> int:
     finally:
         storage.close()
     print(f"gateway: backup written to {target}")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create the root's directories and an empty store (what ``serve`` does at its first start)."""
+    config = _config(args)
+    existed = store_exists(config)
+    config.ensure_layout()
+    try:
+        storage = open_storage(config)
+    except StoreLocked as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 1
+    storage.close()
+    state = "already has a store" if existed else "now has an empty store"
+    print(f"gateway: root {config.root} {state} ({config.get('storage.backend')})")
     return 0
 
 
@@ -181,7 +206,16 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     )
     _common(backup)
     backup.add_argument("dir")
-    commands: dict[str, Command] = {"serve": cmd_serve, "worker": cmd_worker, "backup": cmd_backup}
+    init = sub.add_parser(
+        "init", help="create a new, empty store at the root (the other verbs never create one)"
+    )
+    _common(init)
+    commands: dict[str, Command] = {
+        "serve": cmd_serve,
+        "worker": cmd_worker,
+        "backup": cmd_backup,
+        "init": cmd_init,
+    }
     commands.update(import_verbs.add_parsers(sub, _common))
     return parser, commands
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import codecs
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import orjson
@@ -23,6 +23,7 @@ import orjson
 from engine.errors import BatchError
 from engine.limits import MAX_RECORD_DEPTH, first_too_deep
 from engine.readers.base import CHUNK_SIZE
+from engine.readers.json_position import byte_offset, failing_element, line_and_column
 
 BOM = b"\xef\xbb\xbf"
 _WS = b" \t\r\n"
@@ -66,10 +67,10 @@ def loads(data: bytes) -> Any:
             raise fast_error from None
 
 
-def describe_error(error: ValueError, offset: int) -> str:
-    """A short description of a JSON parse error at ``offset`` bytes into the file."""
+def describe_error(error: ValueError) -> str:
+    """A short description of a parse error of a whole JSON document: ``line 2, column 5: …``."""
     if isinstance(error, json.JSONDecodeError):
-        return f"{error.msg} (near byte {max(offset + error.pos, 0)})"
+        return f"line {error.lineno}, column {error.colno}: {error.msg}"
     return str(error)
 
 
@@ -132,24 +133,42 @@ def _skip_ws(text: str, index: int) -> int:
 
 
 class ArrayPieces:
-    """Parses one top-level JSON array from a byte stream in pieces (lists of elements)."""
+    """Parses one top-level JSON array from a byte stream in pieces (lists of elements).
 
-    def __init__(self, name: str) -> None:
+    ``open_file`` re-opens the file, to say on which line and column a parse failed.
+    """
+
+    def __init__(self, name: str, open_file: Callable[[], IO[bytes]]) -> None:
         self.name = name
+        self.open_file = open_file
         self.cuts: list[int] = []
         self.count = 0  # records parsed by the first pass so far
 
-    def _fail(self, error: ValueError, offset: int) -> BatchError:
+    def _where(self, offset: int, record: int | None = None) -> str:
+        """``line L, column C[, record R]`` of byte ``offset`` of the file."""
+        line, column = line_and_column(self.open_file, max(offset, 0))
+        return f"line {line}, column {column}" + (f", record {record}" if record is not None else "")
+
+    def _fail(self, error: ValueError, data: bytes, start: int) -> BatchError:
+        """The BatchError for ``data`` (``[`` + a piece, ``start``: the file offset of ``data[0]``)."""
+        position = getattr(error, "pos", None)
+        if not isinstance(position, int):
+            return BatchError(f"JSON file {self.name} is not valid JSON: {error}")
+        offset = start + byte_offset(data, position)
         if isinstance(error, TooDeep):
-            near = f" (near byte {max(offset + error.pos, 0)})"
-            return BatchError(too_deep_message("JSON", self.name) + near)
-        return BatchError(f"JSON file {self.name} is not valid JSON: {describe_error(error, offset)}")
+            return BatchError(too_deep_message("JSON", self.name) + f" (near byte {max(offset, 0)})")
+        record = self.count + failing_element(data.decode("utf-8", "surrogateescape"), position)
+        message = error.msg if isinstance(error, json.JSONDecodeError) else str(error)
+        return BatchError(
+            f"JSON file {self.name} is not valid JSON: {self._where(offset, record)}: {message}"
+        )
 
     def _parse_piece(self, piece: bytes, offset: int) -> list[Any]:
+        data = b"[" + piece + b"]"
         try:
-            parsed: list[Any] = loads(b"[" + piece + b"]")
+            parsed: list[Any] = loads(data)
         except ValueError as error:
-            raise self._fail(error, offset - 1) from None
+            raise self._fail(error, data, offset - 1) from None
         return parsed
 
     def first_pass(self, stream: IO[bytes], buf: bytes, base: int) -> Iterator[list[Any]]:
@@ -202,20 +221,21 @@ class ArrayPieces:
             return None
         records = self._parse_piece(buf[:cut], base)
         if not records:
-            raise BatchError(
-                f"JSON file {self.name} is not valid JSON: empty array element (near byte {base})"
-            )
+            where = self._where(base, self.count + 1)
+            raise BatchError(f"JSON file {self.name} is not valid JSON: {where}: empty array element")
         return cut, records
 
     def _last_piece(self, buf: bytes, base: int) -> list[Any]:
+        data = b"[" + buf
         try:
-            records = loads(b"[" + buf)
+            records = loads(data)
         except ValueError as error:
-            raise self._fail(error, base - 1) from None
+            raise self._fail(error, data, base - 1) from None
         if not isinstance(records, list):  # pragma: no cover - "[" always gives a list
             raise BatchError(f"JSON file {self.name} is not valid JSON")
         if not records and self.cuts:
-            raise BatchError(f"JSON file {self.name} is not valid JSON: trailing comma (near byte {base})")
+            where = self._where(base - 1)
+            raise BatchError(f"JSON file {self.name} is not valid JSON: {where}: trailing comma")
         return records
 
     def second_pass(self, stream: IO[bytes], buf: bytes, base: int) -> Iterator[list[Any]]:

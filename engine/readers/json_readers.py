@@ -32,7 +32,7 @@ class JsonReader(TwoPassReader):
     def __init__(self, file: BatchFile, spec: Mapping[str, Any]) -> None:
         super().__init__(file, spec)
         self.single = js_truthy(spec.get("singleRecord"))
-        self._pieces = ArrayPieces(file.name)
+        self._pieces = ArrayPieces(file.name, file.open)
 
     def _whole(self) -> Any:
         with self.file.open() as stream:
@@ -45,7 +45,7 @@ class JsonReader(TwoPassReader):
             raise BatchError(too_deep_message("JSON", self.file.name)) from None
         except ValueError as error:
             raise BatchError(
-                f"JSON file {self.file.name} is not valid JSON: {describe_error(error, 0)}"
+                f"JSON file {self.file.name} is not valid JSON: {describe_error(error)}"
             ) from None
 
     def parse(self, first_pass: bool) -> Iterator[list[Any]]:

@@ -21,8 +21,10 @@ from gateway.admin.web import Page, admin_view
 from gateway.imports.service import (
     STATES,
     BatchRequestError,
+    BatchService,
     ControlTooDeep,
     check_file_names,
+    json_problem,
     parse_control_bytes,
 )
 from gateway.storage.errors import BlobNotFound
@@ -112,8 +114,8 @@ def _control_problems(page: Page, data: bytes) -> str | None:
         control = parse_control_bytes(data)
     except ControlTooDeep as too_deep:
         return f"Not a valid control file: {too_deep}"
-    except (UnicodeDecodeError, ValueError):
-        return "Not a valid JSON file"
+    except ValueError as exc:  # UnicodeDecodeError included
+        return f"Not a valid JSON file: {json_problem(exc)}"
     errors = validate_control(control, models_registry(page).names())
     return "Not a valid control file: " + ", ".join(errors) if errors else None
 
@@ -147,7 +149,10 @@ async def new_control_file(page: Page) -> Response:
         return page.render(
             "new_control_file.html", 400, title="New control file", error=refused.message, comment=comment
         )
-    page.set_flash("Control file uploaded.")
+    warnings = await run_in_threadpool(service.control_warnings, parse_control_bytes(data))
+    page.set_flash(
+        "Control file uploaded." + "".join(f" Warning: {w} (a run would report it)." for w in warnings)
+    )
     return page.redirect(f"/admin/control-file/{row['id']}")
 
 
@@ -185,6 +190,16 @@ def _batch_rows(page: Page) -> tuple[list[Row], str | None]:
     return rows, None
 
 
+def _unlisted(service: BatchService, control_digest: str, names: list[str]) -> str | None:
+    """The refusal of the first name the control file does not list, else None."""
+    try:
+        for name in names:
+            service.check_listed(control_digest, name)
+    except BatchRequestError as refused:
+        return refused.message
+    return None
+
+
 @admin_view
 async def new_batch(page: Page) -> Response:
     """GET: comment plus repeating (name, file) rows. POST: store the files and create a ``ready`` batch."""
@@ -218,10 +233,12 @@ async def new_batch(page: Page) -> Response:
     rows, error = _batch_rows(page)
     if error is None and not comment:
         error = "A comment is required."
+    service = page.gateway.imports.batches
+    if error is None:  # before any file is stored
+        error = await run_in_threadpool(_unlisted, service, control["digest"], [r.name for r in rows])
     if error is not None:
         return form(400, error, comment, [r.name for r in rows])
     blobs = page.gateway.imports.blobs
-    service = page.gateway.imports.batches
     staged: list[PendingBlob] = []
     try:
         for row in rows:

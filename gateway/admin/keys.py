@@ -7,16 +7,27 @@ from starlette.responses import Response
 
 from gateway.admin.web import Page, admin_view
 
-KEY_NAME = "Batch Data Import"
 KEY_PATH = "/api/haplo-data-import-batch/"
+MAX_NAME = 200
 
 
 @admin_view
 async def create_api_key(page: Page) -> Response:
-    """GET: the confirmation page. POST: create the key and show it this one time."""
+    """GET: the form (a name for the key). POST: create the key and show it this one time."""
+
+    def form(status: int = 200, error: str | None = None, name: str = "") -> Response:
+        return page.render(
+            "api_key_new.html", status, title="Create API key", key_path=KEY_PATH, error=error, name=name
+        )
+
     if page.form is None:
-        return page.render("api_key_new.html", title="Create API key", key_path=KEY_PATH)
-    created = await run_in_threadpool(page.gateway.auth.api_keys.create, KEY_NAME, KEY_PATH)
+        return form()
+    name = page.field("name")
+    if not name:
+        return form(400, "A name is required: say what will use the key (e.g. “nightly HR import”).")
+    if len(name) > MAX_NAME:
+        return form(400, f"The name is longer than {MAX_NAME} characters.", name[:MAX_NAME])
+    created = await run_in_threadpool(page.gateway.auth.api_keys.create, name, KEY_PATH)
     return page.render("api_key_created.html", title="API key created", key=created)
 
 

@@ -6,13 +6,22 @@ shared by every process on the store (``gateway.auth.secret_store``). A key has
 a name and a path rule: a prefix, or ``=/exact/path``. Keys belong to the
 service user ``haplo`` and are presented as HTTP Basic ``haplo:<key>``.
 
-Failed attempts are throttled per client IP: once an address has had
-``max_failures`` failed keys within ``failure_window`` seconds, every key from it
-that does not check out is answered ``THROTTLE`` (with the seconds to wait), and
-is not counted again. A valid key is still accepted from a throttled address
-(deviation from Haplo, which refuses it too): the address may be shared (NAT, a
-proxy) and a 44-character random key cannot be guessed, so refusing the right
-key would only lock its owner out because of someone else's failures.
+Throttling (ours; Haplo throttles per address only, and refuses even the right key
+there). Failures are counted per client address and, for a wrong secret of a key id
+that exists, per key id too (from every address), within ``failure_window`` seconds:
+
+* an address with ``max_failures`` failures is throttled: a key from it that does not
+  check out is answered ``THROTTLE``, "too many failed attempts from this address;
+  retry in N s" (with Retry-After), and not counted again; the *right* key is still
+  accepted, so a shared address (NAT, a proxy) does not lock a key's owner out
+  because of someone else's failures;
+* a key id with ``max_failures`` wrong secrets is throttled from every address, the
+  right key included ("too many failed attempts with this key; retry in N s").
+
+So the secret of a known key id cannot be tested more than ``max_failures`` times per
+window however many addresses try, and a key's owner is locked out only by failures
+made with that key's own id. A guess of a whole key (an unknown id) can succeed only
+by guessing 264 random bits at once.
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ LOOKUP_LENGTH = 16
 INVALID = "INVALID-API-KEY"
 THROTTLE = "THROTTLE"
 UNAUTHORISED = "UNAUTHORISED"
-_LAST_USED_RESOLUTION = 1.0  # seconds between two last_used writes of one key
+_LAST_USED_RESOLUTION = 60.0  # seconds between two last_used writes of one key (not one per request)
 
 
 def haplo_random_identifier() -> str:
@@ -64,14 +73,20 @@ class ApiKeyRejected(Exception):
     ``retry_after``: for THROTTLE, whole seconds until the address may try again.
     """
 
-    def __init__(self, kind: str, retry_after: int | None = None) -> None:
+    def __init__(self, kind: str, retry_after: int | None = None, message: str = "Invalid API Key") -> None:
         super().__init__(kind)
         self.kind = kind
         self.retry_after = retry_after
+        self.message = message
 
     def body(self) -> bytes:
-        """The 403 JSON body, byte for byte as Haplo sends it."""
-        return orjson.dumps({"success": False, "kind": self.kind, "error": {"message": "Invalid API Key"}})
+        """The 403 JSON body in Haplo's shape (``Invalid API Key`` is Haplo's own message)."""
+        return orjson.dumps({"success": False, "kind": self.kind, "error": {"message": self.message}})
+
+
+def throttled(retry_after: int, what: str) -> ApiKeyRejected:
+    """THROTTLE for ``what`` ("this address", "this key"), saying how long to wait."""
+    return ApiKeyRejected(THROTTLE, retry_after, f"too many failed attempts {what}; retry in {retry_after} s")
 
 
 class ApiKeyRequestError(ValueError):
@@ -128,6 +143,7 @@ class ApiKeyService:
         self._clock = clock
         self._lock = threading.Lock()
         self._failures = FailureCounter(failure_window, max(1, max_failures), clock)
+        self._key_failures = FailureCounter(failure_window, max(1, max_failures), clock)
         self._last_used_written: dict[str, float] = {}
 
     def _hash(self, rest: str) -> str:
@@ -196,29 +212,34 @@ class ApiKeyService:
         """Seconds this client must wait after using up its failed attempts; 0 if it need not."""
         return self._failures.wait(client_ip, self.max_failures)
 
-    def _check(self, key: str) -> dict[str, Any] | None:
-        """The key's record if the key exists and its secret matches."""
+    def _check(self, key: str) -> tuple[dict[str, Any] | None, bool]:
+        """The key's record if the key exists and its secret matches; and whether its id exists."""
         record = self._table.get(key[:LOOKUP_LENGTH])
-        if record is None or not hmac.compare_digest(
-            str(record.get("secret_hash", "")), self._hash(key[LOOKUP_LENGTH:])
-        ):
-            return None
-        return record
+        if record is None:
+            return None, False
+        if not hmac.compare_digest(str(record.get("secret_hash", "")), self._hash(key[LOOKUP_LENGTH:])):
+            return None, True
+        return record, True
 
     def authenticate(self, key: str, request_path: str, client_ip: str) -> dict[str, Any]:
         """The key's record if it may call ``request_path``; raise ApiKeyRejected otherwise.
 
-        Checks, in Haplo's order: length, existence and secret (a key that does not
-        check out is THROTTLE from a throttled address, else counted and INVALID),
-        path, then (ours) expiry.
+        Checks, in Haplo's order: length, existence and secret (see the module's
+        throttling rule), path, then (ours) expiry.
         """
         if len(key) < LOOKUP_LENGTH:
             raise ApiKeyRejected(INVALID)
-        record = self._check(key)
+        key_id = key[:LOOKUP_LENGTH]
+        key_wait = self._key_failures.wait(key_id, self.max_failures)
+        if key_wait:
+            raise throttled(key_wait, "with this key")
+        record, known_id = self._check(key)
         if record is None:
+            if known_id:  # counted from a throttled address too: the key's bound holds everywhere
+                self._key_failures.add(key_id)
             wait = self.throttled(client_ip)
             if wait:
-                raise ApiKeyRejected(THROTTLE, wait)
+                raise throttled(wait, "from this address")
             self._failures.add(client_ip)
             raise ApiKeyRejected(INVALID)
         if not path_allows(str(record.get("path", "")), request_path):

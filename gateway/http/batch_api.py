@@ -20,16 +20,17 @@ files) is 503 naming it; nothing of the request is kept.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from gateway.auth.api_keys import SERVICE_USER, ApiKeyRejected
+from gateway.auth.api_keys import INVALID, SERVICE_USER, ApiKeyRejected
 from gateway.auth.basic import basic_credentials
 from gateway.http.uploads import DuplicateFilePart, Form, MalformedRequest, merged_parameters, stream_form
 from gateway.imports.reject_file import open_reject_file
@@ -56,22 +57,30 @@ def _gateway(request: Request) -> Gateway:
     return gateway
 
 
+WRONG_USER = f"The user must be '{SERVICE_USER}': present the API key as HTTP Basic {SERVICE_USER}:<key>"
+
+
 def _presented_key(request: Request) -> str | None:
-    """The key of an ``Authorization: Basic haplo:<key>`` header, else None (anonymous)."""
+    """The key of an ``Authorization: Basic haplo:<key>`` header, else None (anonymous).
+
+    Raises ApiKeyRejected for Basic credentials of another user (ours: Haplo treats
+    them as anonymous, which leaves a script's author guessing)."""
     credentials = basic_credentials(request.headers.get("authorization"))
-    if credentials is None or credentials[0] != SERVICE_USER:
+    if credentials is None:
         return None
+    if credentials[0] != SERVICE_USER:
+        raise ApiKeyRejected(INVALID, message=WRONG_USER)
     return credentials[1]
 
 
 async def authenticate(request: Request) -> bool | Response:
     """True for a valid key, False for an anonymous caller, a 403 JSON response for a bad key."""
-    key = _presented_key(request)
-    if key is None:
-        return False
     api_keys = _gateway(request).auth.api_keys
     client_ip = request.client.host if request.client else ""
     try:
+        key = _presented_key(request)
+        if key is None:
+            return False
         await run_in_threadpool(api_keys.authenticate, key, request.url.path, client_ip)
     except ApiKeyRejected as rejected:
         response = Response(rejected.body(), status_code=403, media_type="application/json")
@@ -141,19 +150,34 @@ async def upload_control(request: Request, params: dict[str, Any], form: Form) -
     if part.size > MAX_CONTROL_BYTES:
         return text(f"Control file too large (limit {MAX_CONTROL_BYTES} bytes)", 413)
     try:
-        row = await run_in_threadpool(_store_control, service, form, params.get("comment") or None)
+        row, warnings = await run_in_threadpool(_store_control, service, form, params.get("comment") or None)
     except BatchRequestError as error:
         return text(error.message, 400)
-    return text(str(row["digest"]))
+    return control_answer(request, str(row["digest"]), warnings)
 
 
-def _store_control(service: BatchService, form: Form, comment: str | None) -> dict[str, Any]:
-    """Validate the uploaded control file, then commit its blob and record the control row."""
+def control_answer(request: Request, digest: str, warnings: list[str]) -> Response:
+    """The digest as text (Haplo's answer) with one ``X-Control-Warning`` header per warning
+    (ASCII, JSON string escapes); ``{"digest", "warnings"}`` for a client that accepts only JSON."""
+    if request.headers.get("accept", "").strip().lower() == "application/json":
+        return JSONResponse({"digest": digest, "warnings": warnings})
+    response = text(digest)
+    for warning in warnings:
+        response.headers.append("X-Control-Warning", json.dumps(warning)[1:-1])
+    return response
+
+
+def _store_control(
+    service: BatchService, form: Form, comment: str | None
+) -> tuple[dict[str, Any], list[str]]:
+    """Validate the uploaded control file, then commit its blob and record the control row;
+    the row and the control file's warnings (see ``BatchService.control_warnings``)."""
     part = form.files["file"]
     assert part.blob is not None
-    service.check_control(part.blob.read_bytes() if part.size else b"")
+    control = service.check_control(part.blob.read_bytes() if part.size else b"")
     with part.blob.kept() as (digest, size):  # no row, no blob
-        return service.add_control_row(digest, size, comment, True)
+        row = service.add_control_row(digest, size, comment, True)
+    return row, service.control_warnings(control)
 
 
 @endpoint(required=("control",))

@@ -75,8 +75,10 @@ def _json(schema: Schema) -> Schema:
 
 KEY_REFUSED: Schema = {
     "description": "The presented API key is refused, before the body is read (Haplo's JSON: kind "
-    "`INVALID-API-KEY`, or `THROTTLE` with Retry-After while this address is throttled); or no key was "
-    f"presented and the required fields are there (text/plain `{NOT_PERMITTED}`).",
+    "`INVALID-API-KEY`, also for HTTP Basic credentials of a user other than `haplo` (the message says "
+    "so); or `THROTTLE` with Retry-After and `too many failed attempts from this address; retry in N s` "
+    "(a right key still passes) or `… with this key; …` (after wrong secrets for that key's id)); or no "
+    f"key was presented and the required fields are there (text/plain `{NOT_PERMITTED}`).",
     "content": {
         "application/json": {
             "schema": {
@@ -163,13 +165,26 @@ def _optional_query(name: str, description: str) -> Schema:
     }
 
 
+CONTROL_ANSWER: Schema = {
+    "type": "object",
+    "properties": {
+        "digest": {"type": "string", "pattern": DIGEST},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["digest", "warnings"],
+}
+
+
 ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
     (BATCH + "control", "post"): _batch_endpoint(
         "Upload a control file (validated; stored by SHA-256 digest).",
         _form({"file": FILE, "comment": FIELD}, ["file"], ("multipart/form-data",)),
         {"type": "string", "pattern": DIGEST},
-        "The control file's digest (lowercase hex SHA-256).",
-        "`Uploaded file is not JSON`, or `Invalid control file:` and one line per problem.",
+        "The control file's digest (lowercase hex SHA-256). Destinations and Names its model does not "
+        "have (a run would report them as setup errors) come as warnings: one `X-Control-Warning` "
+        "header each, or, for a client whose `Accept` is `application/json`, `{digest, warnings}`.",
+        "`Uploaded file is not JSON: line L, column C: <problem>`, or `Invalid control file:` and one "
+        "line per problem.",
         True,
     ),
     (BATCH + "batch", "post"): _batch_endpoint(
@@ -199,6 +214,7 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
         {"type": "string", "pattern": DIGEST},
         "The file's digest.",
         "`Batch not found: <id>`, a batch not in the 'uploading' state, `Duplicate file name: <name>`, "
+        "`File name not in control file: <name> (it lists: <names>)` (unless it has `DEFAULT`), "
         "or a name or uploaded file name with a control character.",
         True,
     ),
@@ -339,6 +355,13 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
             }
         },
     },
+}
+
+ENDPOINT_DOCS[(BATCH + "control", "post")]["responses"]["200"]["content"]["application/json"] = {
+    "schema": CONTROL_ANSWER
+}
+ENDPOINT_DOCS[(BATCH + "control", "post")]["responses"]["200"]["headers"] = {
+    "X-Control-Warning": {"description": "One warning (repeated per warning).", "schema": {"type": "string"}}
 }
 
 OPERATIONS_DESCRIPTION = f"""One JSON body `{{operation, ...}}` per call. The schema of each operation \

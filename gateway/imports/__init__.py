@@ -58,7 +58,7 @@ def install(config: Config, storage: Storage, audit: AuditLog, jobs: Jobs, blobs
     if removed:
         log.info("removed %d unfinished upload(s) left by a previous run", removed)
     models = ModelRegistry(storage, shared=storage.queue is not None)
-    batches = BatchService(storage, blobs, models, jobs.queue)
+    batches = BatchService(storage, blobs, models, jobs.queue, bool(config.get("import.check_file_names")))
     errors = open_error_log(storage)
     runner = BatchRunner(config, storage, audit, jobs, batches, blobs, models, errors)
     jobs.scheduler.every("batches:save-unsaved", SAVE_UNSAVED_SECONDS, batches.save_unsaved)

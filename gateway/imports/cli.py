@@ -26,7 +26,7 @@ from gateway.auth.api_keys import DEFAULT_PATH, ApiKeyRequestError, ApiKeyServic
 from gateway.auth.secret_store import open_secrets
 from gateway.config import Config, load_config
 from gateway.imports.models import ModelRegistry, ModelRejected
-from gateway.storage.backends import open_storage
+from gateway.storage.backends import missing_store, open_storage, store_exists
 from gateway.storage.errors import StoreLocked
 from gateway.storage.ports import Storage
 
@@ -123,8 +123,15 @@ def remote_operation(url: str, body: dict[str, Any]) -> Any:
 def _with_store(
     args: argparse.Namespace, local: Callable[[Config, Storage], Any], remote: dict[str, Any]
 ) -> Any:
-    """Run ``local`` on the store, or send ``remote`` to the server that holds it."""
+    """Run ``local`` on the store, or send ``remote`` to the server that holds it (or ``--url``).
+
+    Where there is no store at all, the verb refuses (nothing is created), unless ``--url``
+    names the server to send it to."""
     config = _config(args)
+    if not store_exists(config):
+        if getattr(args, "url", None):
+            return remote_operation(_server_url(args, config), remote)
+        raise CliFailure(missing_store(config, args.command, url=True))
     try:
         storage = open_storage(config)
     except StoreLocked:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from engine import validate_control
+from engine import model_warnings, validate_control
 from engine.limits import CONTROL_TOO_DEEP
 from gateway.auth.api_keys import haplo_random_identifier
 from gateway.imports.models import ModelRegistry
@@ -91,6 +91,20 @@ def parse_control_bytes(data: bytes) -> Any:
         raise ControlTooDeep() from None
 
 
+def json_problem(error: ValueError) -> str:
+    """Where and why a JSON text failed to parse: ``line 3, column 5: Expecting value``."""
+    if isinstance(error, json.JSONDecodeError):
+        before = error.doc[: error.pos].rstrip()
+        if before.endswith(",") and error.doc[error.pos : error.pos + 1] in ("]", "}"):
+            comma = len(before) - 1  # point at the comma, not at the bracket after it
+            line = before.count("\n") + 1
+            return f"line {line}, column {comma - before.rfind(chr(10))}: trailing comma"
+        return f"line {error.lineno}, column {error.colno}: {error.msg}"
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 (byte {error.start + 1})"
+    return str(error)
+
+
 @dataclass
 class Progress:
     """Live progress of a running batch (kept in memory only)."""
@@ -106,8 +120,19 @@ class Progress:
 class BatchService:
     """Control files and batches."""
 
-    def __init__(self, storage: Storage, blobs: Blobs, models: ModelRegistry, queue: TaskQueue) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        blobs: Blobs,
+        models: ModelRegistry,
+        queue: TaskQueue,
+        check_file_names: bool = True,
+    ) -> None:
         self.blobs = blobs
+        # Ours: a data file's name must be one the control file lists (or it has DEFAULT).
+        # Off (import.check_file_names: false), Haplo's way: the run fails instead (§8.1).
+        self.check_file_names = check_file_names
+        self._listed: dict[str, tuple[str, ...] | None] = {}
         self.models = models
         self.queue = queue
         self.lock = threading.RLock()
@@ -132,12 +157,18 @@ class BatchService:
             control = parse_control_bytes(data)
         except ControlTooDeep as exc:
             raise BatchRequestError(f"Invalid control file:\n  {exc}") from exc
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise BatchRequestError("Uploaded file is not JSON") from exc
+        except ValueError as exc:  # UnicodeDecodeError included
+            raise BatchRequestError(f"Uploaded file is not JSON: {json_problem(exc)}") from exc
         errors = validate_control(control, self.models.names())
         if errors:
             raise BatchRequestError("Invalid control file:" + "".join("\n  " + e for e in errors))
         return control
+
+    def control_warnings(self, control: Any) -> builtins.list[str]:
+        """What a run of this (valid) control file would report as setup errors: destinations
+        and Names its model does not have (Haplo finds them only at run time)."""
+        model = self.models.get(str(control.get("model"))) if isinstance(control, dict) else None
+        return model_warnings(control, model) if model is not None else []
 
     def upload_control(self, data: bytes, comment: str | None, dedupe: bool = True) -> dict[str, Any]:
         """Validate and store a control file; its row (an identical API re-upload reuses the row)."""
@@ -186,6 +217,29 @@ class BatchService:
     def control_bytes(self, digest: str) -> bytes:
         """The stored control file (BlobNotFound if missing)."""
         return self.blobs.read_bytes(digest)
+
+    def listed_file_names(self, control_digest: str) -> tuple[str, ...] | None:
+        """The names the control file's ``files`` lists, in its order; None when any name
+        will do (it has ``DEFAULT``, the check is off, or the file cannot be read)."""
+        if not self.check_file_names:
+            return None
+        if control_digest not in self._listed:
+            try:
+                files = parse_control_bytes(self.control_bytes(control_digest)).get("files")
+            except Exception:  # noqa: BLE001 - a control file that cannot be read is the run's error
+                files = None
+            names = tuple(str(n) for n in files) if isinstance(files, dict) else None
+            if len(self._listed) >= 256:
+                self._listed.clear()
+            self._listed[control_digest] = None if names is None or "DEFAULT" in names else names
+        return self._listed[control_digest]
+
+    def check_listed(self, control_digest: str, name: str) -> None:
+        """BatchRequestError when the control file neither lists ``name`` nor has ``DEFAULT``."""
+        listed = self.listed_file_names(control_digest)
+        if listed is not None and name not in listed:
+            shown = ", ".join(listed) if listed else "no files"
+            raise BatchRequestError(f"File name not in control file: {name} (it lists: {shown})")
 
     # -- batches --------------------------------------------------------------
 
@@ -283,6 +337,7 @@ class BatchService:
             raise BatchRequestError(f"Batch {identifier} is not in the 'uploading' state")
         if any(f.get("name") == name for f in row.get("files") or []):
             raise BatchRequestError(f"Duplicate file name: {name}")
+        self.check_listed(str(row.get("control")), name)
 
     def add_file(self, identifier: str, name: str, digest: str, size: int, filename: str) -> None:
         """Append a stored file to an ``uploading`` batch under a new name."""

@@ -18,7 +18,7 @@ from gateway import fields
 from gateway.auth.api_keys import DEFAULT_PATH, ApiKeyRequestError, ApiKeyService
 from gateway.errors import OperationError
 from gateway.imports.models import ModelRegistry, ModelRejected
-from gateway.imports.service import STATES, BatchRequestError, BatchService
+from gateway.imports.service import STATES, BatchRequestError, BatchService, json_problem
 from gateway.operations.registry import OperationContext, operation
 
 MAX_MODEL_DEPTH: Final = 128
@@ -122,8 +122,8 @@ def validate_control_file(ctx: OperationContext, body: dict[str, Any]) -> Any:
             control = json.loads(control)
         except RecursionError:
             return {"valid": False, "errors": [CONTROL_TOO_DEEP]}
-        except ValueError:
-            return {"valid": False, "errors": ["Uploaded file is not JSON"]}
+        except ValueError as exc:
+            return {"valid": False, "errors": [f"Uploaded file is not JSON: {json_problem(exc)}"]}
     errors = validate_control(control, _models(ctx).names())
     return {"valid": not errors, "errors": errors}
 

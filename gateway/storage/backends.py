@@ -14,7 +14,7 @@ from gateway.config import Config, ConfigError
 from gateway.storage.blobs.fs import FsBlobs
 from gateway.storage.blobs.s3 import S3Settings, normalized_prefix, open_s3_blobs
 from gateway.storage.ports import Blobs, Storage
-from gateway.storage.postgres import open_postgres
+from gateway.storage.postgres import open_postgres, postgres_store_exists
 from gateway.storage.rocksdb import open_rocksdb
 
 Opener = Callable[[Config], Storage]
@@ -49,6 +49,30 @@ def open_storage(config: Config) -> Storage:
         known = ", ".join(sorted(BACKENDS))
         raise ConfigError(f"storage.backend: unknown backend {name!r} (known: {known})")
     return opener(config)
+
+
+def store_exists(config: Config) -> bool:
+    """Whether the store ``config`` points at exists already (checked without creating it)."""
+    if str(config.get("storage.backend")) == "postgres":
+        return postgres_store_exists(
+            str(config.get("storage.postgres.dsn")), str(config.get("storage.postgres.schema"))
+        )
+    return (config.store_dir / "CURRENT").is_file()  # RocksDB's marker of an existing database
+
+
+def missing_store(config: Config, verb: str, url: bool = False) -> str:
+    """Why ``verb`` refuses: no store where ``config`` points, and how to point it elsewhere
+    (``url``: the verb also takes ``--url``)."""
+    where = str(config.root)
+    if str(config.get("storage.backend")) == "postgres":
+        schema = config.get("storage.postgres.schema")
+        where = f"schema {schema} of the configured database (root {config.root})"
+    return (
+        f"{verb}: no gateway store at {where}, and no running server there; nothing was created. "
+        "Pass --root DIR (or set GATEWAY_ROOT) for the root your server uses"
+        + (", or --url for a running server" if url else "")
+        + "; `gateway init --root DIR` or `gateway serve --root DIR` creates a new store."
+    )
 
 
 BlobOpener = Callable[[Config], Blobs]

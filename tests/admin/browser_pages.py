@@ -16,11 +16,20 @@ def desktop_page(browser: Any, errors: list[str]) -> tuple[Any, Any]:
     """A 1280×800 context that accepts downloads and its page; script errors (and CSP reports) go to
     ``errors``. ``(context, page)``."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    page = context.new_page()
+    return context, _watched(context.new_page(), errors)
+
+
+def watched_page(context: Any) -> tuple[Any, list[str]]:
+    """A new page of ``context`` and the list its script errors and CSP violations go to."""
+    errors: list[str] = []
+    return _watched(context.new_page(), errors), errors
+
+
+def _watched(page: Any, errors: list[str]) -> Any:
     page.set_default_timeout(WAIT_MS)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
-    return context, page
+    return page
 
 
 def log_in(page: Any, url: str) -> None:

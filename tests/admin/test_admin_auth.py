@@ -78,7 +78,7 @@ def test_posts_need_the_csrf_token(client):
     assert response.status_code == 403 and "expired" in response.text
     assert client.post("/admin/create-api-key", data={}).status_code == 403
     assert client.app.state.gateway.auth.api_keys.list() == []
-    assert client.post("/admin/create-api-key", data={"csrf": csrf}).status_code == 200
+    assert client.post("/admin/create-api-key", data={"csrf": csrf, "name": "k"}).status_code == 200
 
 
 def test_tampered_or_foreign_cookie_is_no_session(client):

@@ -66,6 +66,40 @@ def test_control_file_upload_validates_and_never_dedupes(client):
     assert "2 control files" in client.get("/admin/control-files").text  # nothing half-written
 
 
+def test_admin_forms_fail_early_and_precisely(client):
+    register_model(client)
+    csrf = login(client)
+    refused = client.post(
+        "/admin/new-control-file",
+        data={"csrf": csrf, "comment": "x"},
+        files={"file": ("c.json", b'{"model": "haplo:person",\n "files": {},\n}', "application/json")},
+    )
+    assert (
+        refused.status_code == 400
+        and "Not a valid JSON file: line 2, column 13: trailing comma" in refused.text
+    )
+    control = {
+        **CONTROL,
+        "files": {"staff": {"read": "json"}},
+        "instructions": [*CONTROL["instructions"], {"source": "s", "destination": "profile", "name": "shoe"}],
+    }
+    path = upload_control(client, csrf, control)
+    notice = html.unescape(client.get(path).text)
+    assert "Warning: Unknown name in field shoe for destination profile (a run would report it)." in notice
+    data = b'[{"first": "Only", "last": "Here"}]'
+    response = client.post(
+        f"/admin/new-batch/for-control/{path.rsplit('/', 1)[-1]}",
+        data={"csrf": csrf, "comment": "wrong name", "name": ["people"]},
+        files=[("file", ("people.json", data, "application/json"))],
+    )
+    assert response.status_code == 400
+    assert "File name not in control file: people (it lists: staff)" in html.unescape(response.text)
+    assert not client.app.state.gateway.imports.blobs.exists(hashlib.sha256(data).hexdigest())
+    assert "0 batches" in client.get("/admin/batches").text
+    batch = create_batch(client, csrf, path, {"staff": data})
+    assert ">ready<" in client.get(batch).text
+
+
 def test_new_batch_rows_dry_run_log_notice_copy_and_import(client):
     register_model(client)
     csrf = login(client)
@@ -161,7 +195,11 @@ def test_unknown_things_are_404_pages(client):
 def test_create_api_key_shown_once_works_and_can_be_revoked(client):
     csrf = login(client)
     assert "Create a new API key" in client.get("/admin/create-api-key").text
-    created = client.post("/admin/create-api-key", data={"csrf": csrf})
+    for name, problem in (("", "A name is required"), ("x" * 201, "longer than 200")):
+        refused = client.post("/admin/create-api-key", data={"csrf": csrf, "name": name})
+        assert refused.status_code == 400 and problem in refused.text
+    assert "0 keys" in client.get("/admin/api-keys").text
+    created = client.post("/admin/create-api-key", data={"csrf": csrf, "name": "nightly HR import"})
     assert "This is the only time it can be displayed" in created.text
     key = created.text.split('id="api-key">', 1)[1].split("<", 1)[0]
     assert len(key) == 44
@@ -169,7 +207,7 @@ def test_create_api_key_shown_once_works_and_can_be_revoked(client):
     status = client.get("/api/haplo-data-import-batch/status?batch=nope", auth=("haplo", key))
     assert (status.status_code, status.text) == (400, "Batch not found: nope")
     keys_page = client.get("/admin/api-keys").text
-    assert "Batch Data Import" in keys_page and key not in keys_page
+    assert "nightly HR import" in keys_page and key not in keys_page
     key_id = key[:16]
     client.post(f"/admin/api-keys/{key_id}/revoke", data={"csrf": csrf})
     refused = client.get("/api/haplo-data-import-batch/status?batch=nope", auth=("haplo", key))

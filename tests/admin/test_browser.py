@@ -193,6 +193,7 @@ def test_admin_flow_in_a_browser(server: ServerProcess, tmp_path: Path) -> None:
             # An API key, shown once, that works on the batch API.
             page.goto(server.url + "/admin/batch-import")
             page.click("text=Create API key…")
+            page.fill("#name", "browser test")
             page.click("button:has-text('Create API key')")
             key = page.inner_text("#api-key")
             assert "This is the only time it can be displayed" in page.content()

@@ -29,7 +29,10 @@ backend = backend_setups(*WITH_S3)
 def case_results(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[dict[str, Any]]:
     """Run every case once against a fresh server; ``{case: {"ok", "reasons"}}``."""
     workdir = tmp_path_factory.mktemp(f"acceptance-{backend}")
-    server = start_server(workdir / "root", store_env(backend, workdir / "root"))
+    # Case 37 checks Haplo's run-time failure for a file name the control file does not list,
+    # which our default refuses at upload (import.check_file_names): the cases run Haplo's way.
+    env = {**store_env(backend, workdir / "root"), "GATEWAY_IMPORT_CHECK_FILE_NAMES": "false"}
+    server = start_server(workdir / "root", env)
     out = workdir / "results.json"
     try:
         done = subprocess.run(

@@ -14,7 +14,7 @@ from tests.batch.conftest import API, BatchApi, minimal_control
 from tests.conftest import ADMIN_AUTH, basic
 
 INVALID = b'{"success":false,"kind":"INVALID-API-KEY","error":{"message":"Invalid API Key"}}'
-THROTTLED = b'{"success":false,"kind":"THROTTLE","error":{"message":"Invalid API Key"}}'
+THROTTLED = b'{"success":false,"kind":"THROTTLE","error":{"message":"too many failed attempts from this address; retry in %d s"}}'
 
 
 def op(client: TestClient, body: dict, expect: int = 200) -> object:
@@ -127,7 +127,10 @@ def test_key_only_for_user_haplo(module_client: TestClient) -> None:
     client = module_client
     key = op(client, {"operation": "create_api_key", "name": "k"})["key"]
     response = client.post(API + "schedule", data={"batch": "probe"}, headers=basic("someone", key))
-    assert (response.status_code, response.text) == (403, "You are not permitted to perform this action.")
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == (
+        "The user must be 'haplo': present the API key as HTTP Basic haplo:<key>"
+    )
     # and an API key is not a password for the Operations API
     response = client.post("/", json={"operation": "list_api_keys"}, headers=basic("haplo", key))
     assert response.status_code == 401
@@ -139,8 +142,9 @@ def test_throttle_after_failures(small_limit_client: TestClient) -> None:
     for _ in range(3):
         assert schedule_probe(client, "y" * 44).content == INVALID
     response = schedule_probe(client, "z" * 44)
-    assert (response.status_code, response.content) == (403, THROTTLED)
-    assert 1 <= int(response.headers["retry-after"]) <= 300
+    wait = int(response.headers["retry-after"])
+    assert 1 <= wait <= 300
+    assert (response.status_code, response.content) == (403, THROTTLED % wait)
     # the valid key is still accepted from the throttled address
     assert schedule_probe(client, good).status_code == 400
     # a too-short key is refused before the throttle is consulted

@@ -21,7 +21,9 @@ from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, start_server
 pytestmark = pytest.mark.slow
 
 
-def gateway(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def gateway(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     return subprocess.run(
         [sys.executable, "-m", "gateway", *args],
@@ -29,11 +31,45 @@ def gateway(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
         text=True,
         timeout=60,
         env={**base, **(env or {})},
+        cwd=cwd,
     )
+
+
+def test_verbs_refuse_where_there_is_no_store(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for args in (
+        ("add-model", str(PERSON_MODEL)),
+        ("create-key", "--name", "k"),
+        ("revoke-key", "x" * 16),
+        ("backup", str(tmp_path / "copy")),
+    ):
+        refused = gateway(*args, cwd=elsewhere)
+        assert refused.returncode == 1, (args, refused.stdout)
+        assert refused.stderr.startswith(
+            f"gateway: {args[0]}: no gateway store at {elsewhere / 'gateway-data'}, and no running server there; "
+            "nothing was created. Pass --root DIR (or set GATEWAY_ROOT) for the root your server uses"
+        ), refused.stderr
+        assert "gateway init --root DIR" in refused.stderr and refused.stdout == ""
+    assert list(elsewhere.iterdir()) == [] and not (tmp_path / "copy").exists()
+    missing_root = gateway("create-key", "--name", "k", "--root", str(tmp_path / "typo"))
+    assert missing_root.returncode == 1 and str(tmp_path / "typo") in missing_root.stderr
+    assert not (tmp_path / "typo").exists()
+    # init creates one (and says so); then the verbs work there, and init again changes nothing.
+    root = tmp_path / "root"
+    assert (
+        gateway("init", "--root", str(root)).stdout
+        == f"gateway: root {root} now has an empty store (rocksdb)\n"
+    )
+    assert gateway("add-model", str(PERSON_MODEL), "--root", str(root)).returncode == 0
+    again = gateway("init", "--root", str(root))
+    assert again.stdout == f"gateway: root {root} already has a store (rocksdb)\n"
+    assert gateway("add-model", str(PERSON_MODEL), "--root", str(root)).returncode == 1  # still registered
 
 
 def test_verbs_on_a_stopped_root(tmp_path: Path) -> None:
     root = tmp_path / "root"
+    assert gateway("init", "--root", str(root)).returncode == 0
     added = gateway("add-model", str(PERSON_MODEL), "--root", str(root))
     assert added.returncode == 0, added.stderr
     assert added.stdout == "Model 'haplo:person' successfully added (database haplo_person, tables profile)\n"
@@ -66,6 +102,7 @@ def test_verbs_on_a_stopped_root(tmp_path: Path) -> None:
 
 def test_bad_model_files(tmp_path: Path) -> None:
     root = tmp_path / "root"
+    assert gateway("init", "--root", str(root)).returncode == 0
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"name": "x:y", "destinations": []}))
     result = gateway("add-model", str(bad), "--root", str(root))

@@ -72,11 +72,41 @@ def unique_control(tag: str) -> bytes:
 def test_control_not_json(mapi: BatchApi, module_root: Path) -> None:
     before = snapshot(module_root)
     controls = mapi.op({"operation": "list_control_files"})
-    for raw in (b"{not json", b"", b"\xff\xfe{}", b"NaN", b'\xef\xbb\xbf{"a": 1}'):
+    cases = {
+        b"{not json": "line 1, column 2: Expecting property name enclosed in double quotes",
+        b"": "line 1, column 1: Expecting value",
+        b"\xff\xfe{}": "not UTF-8 (byte 1)",
+        b"NaN": "NaN is not JSON",
+        b'\xef\xbb\xbf{"a": 1}': "line 1, column 1: Unexpected UTF-8 BOM (decode using utf-8-sig)",
+        b'{"model": "m",\n  "files": {"a": {},},\n}': "line 2, column 20: trailing comma",
+    }
+    for raw, where in cases.items():
         response = mapi.post("control", None, {"file": ("c.json", raw)})
-        assert (response.status_code, response.text) == (400, "Uploaded file is not JSON"), raw
+        assert (response.status_code, response.text) == (400, f"Uploaded file is not JSON: {where}"), raw
     assert snapshot(module_root) == before
     assert mapi.op({"operation": "list_control_files"}) == controls
+
+
+def test_control_upload_warns_of_destinations_and_names_the_model_lacks(mapi: BatchApi) -> None:
+    control = minimal_control()
+    control["instructions"] += [
+        {"source": "x", "destination": "profile", "name": "shoe-size"},
+        {"action": "if-exists", "source": "y", "then": [{"action": "new", "destination": "pet"}]},
+        {"source": "z", "destination": "profile", "name": "shoe-size"},
+    ]
+    raw = json.dumps(control).encode()
+    warnings = ["Unknown name in field shoe-size for destination profile", "Unknown destination in new: pet"]
+    response = mapi.post("control", None, {"file": ("c.json", raw)})
+    assert (response.status_code, response.text) == (200, hashlib.sha256(raw).hexdigest())
+    assert response.headers.get_list("x-control-warning") == warnings
+    as_json = mapi.client.post(
+        API + "control",
+        files={"file": ("c.json", raw)},
+        headers={**basic("haplo", mapi.key), "Accept": "application/json"},
+    )
+    assert as_json.json() == {"digest": hashlib.sha256(raw).hexdigest(), "warnings": warnings}
+    clean = mapi.post("control", None, {"file": ("c.json", json.dumps(minimal_control()).encode())})
+    assert clean.status_code == 200 and "x-control-warning" not in clean.headers
 
 
 def test_control_invalid_lists_every_error(mapi: BatchApi, module_root: Path) -> None:
@@ -213,6 +243,23 @@ def test_add_file_duplicate_name_and_state(mapi: BatchApi, module_root: Path) ->
     assert [f["name"] for f in files] == ["data0"]
 
 
+def test_add_file_refuses_a_name_the_control_file_does_not_list(mapi: BatchApi, module_root: Path) -> None:
+    control = {**minimal_control(), "files": {"staff": {"read": "json"}, "contractors": {"read": "json"}}}
+    batch = mapi.create_batch(mapi.upload_control(control))
+    kept = mapi.add_file(batch, "staff", b'[{"first": "A"}]')
+    blobs_before = stored_blobs(module_root)
+    for data in (b'[{"first": "B"}]', b'[{"first": "A"}]'):  # new bytes, and bytes already stored
+        response = mapi.post("file", {"batch": batch, "name": "people"}, {"file": ("people.json", data)})
+        expected = "File name not in control file: people (it lists: staff, contractors)"
+        assert (response.status_code, response.text) == (400, expected)
+        assert stored_blobs(module_root) == blobs_before
+    assert kept in stored_blobs(module_root)
+    assert temp_files(module_root) == []
+    files = mapi.op({"operation": "get_import_batch", "batch": batch})["files"]
+    assert [f["name"] for f in files] == ["staff"]
+    assert mapi.add_file(batch, "contractors", b"[]") == hashlib.sha256(b"[]").hexdigest()
+
+
 def test_same_bytes_stored_once(mapi: BatchApi, module_root: Path) -> None:
     batch = mapi.create_batch(mapi.upload_control(minimal_control()))
     first = mapi.add_file(batch, "a", b"[1, 2, 3]")
@@ -307,6 +354,12 @@ def test_argument_rule_runs_before_permission_check(mapi: BatchApi, module_root:
     digest = hashlib.sha256(raw).hexdigest()
     assert stored_bytes(module_root, digest) is None
     assert temp_files(module_root) == []
-    # Another user's Basic credentials are not an API key: anonymous.
-    response = client.post(API + "batch", data={"control": "x"}, headers=basic("admin", "admin-password"))
-    assert (response.status_code, response.text) == (403, NOT_PERMITTED)
+    # Another user's Basic credentials are not an API key: told which user to use (Haplo's JSON shape).
+    for data in ({"control": "x"}, {}):
+        response = client.post(API + "batch", data=data, headers=basic("admin", "admin-password"))
+        assert response.status_code == 403 and response.headers["content-type"] == "application/json"
+        assert response.json() == {
+            "success": False,
+            "kind": "INVALID-API-KEY",
+            "error": {"message": "The user must be 'haplo': present the API key as HTTP Basic haplo:<key>"},
+        }

@@ -121,7 +121,9 @@ def test_validate_control_file(op: Ops) -> None:
     }
     assert op({"operation": "validate_control_file", "control": "{x"}) == {
         "valid": False,
-        "errors": ["Uploaded file is not JSON"],
+        "errors": [
+            "Uploaded file is not JSON: line 1, column 2: Expecting property name enclosed in double quotes"
+        ],
     }
     assert op({"operation": "validate_control_file", "control": {}}) == {
         "valid": False,

@@ -121,6 +121,13 @@ def test_missing_file_spec_is_a_batch_error(api: BatchApi) -> None:
     control["files"] = {"good": {"read": "json"}}
     batch = api.create_batch(api.upload_control(control))
     api.add_file(batch, "good", json.dumps(PEOPLE).encode())
+    refused = api.post("file", {"batch": batch, "name": "stray"}, {"file": ("stray.json", b"[]")})
+    assert (refused.status_code, refused.text) == (
+        400,
+        "File name not in control file: stray (it lists: good)",
+    )
+    # Haplo's way (import.check_file_names: false): the upload is accepted and the run fails.
+    api.client.app.state.gateway.imports.batches.check_file_names = False  # type: ignore[attr-defined]
     api.add_file(batch, "stray", b"[]")
     api.schedule(batch)
     info = api.wait(batch)

@@ -27,7 +27,10 @@ def test_ui_uploads_are_not_deduplicated(api: BatchApi) -> None:
     assert service.control_bytes(first["digest"]) == raw
     with pytest.raises(BatchRequestError) as error:
         service.upload_control(b"{", None)
-    assert error.value.message == "Uploaded file is not JSON"
+    assert (
+        error.value.message
+        == "Uploaded file is not JSON: line 1, column 2: Expecting property name enclosed in double quotes"
+    )
 
 
 def test_ready_batches_and_scheduling_paths(api: BatchApi) -> None:

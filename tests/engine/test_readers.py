@@ -75,6 +75,43 @@ def test_json_malformed_fails_in_check() -> None:
     assert fails("json", "[1] x").startswith("JSON file f is not valid JSON")
 
 
+def test_json_errors_name_line_column_and_record() -> None:
+    prefix = "JSON file p is not valid JSON: "
+    text = '[{"a": 1},\n {"a": "ééé" x},\n {"a": 3}]'
+    assert (
+        fails("json", text, name="p")
+        == prefix + "line 2, column 14, record 2: unexpected character, expected ',' or '}'"
+    )
+    assert (
+        fails("json", "[1,\n2,\n]", name="p")
+        == prefix + "line 2, column 2, record 2: trailing comma is not allowed"
+    )
+    assert (
+        fails("json", '\ufeff[{"a":1},{"b":}]', name="p")
+        == prefix + "line 1, column 15, record 2: unexpected character, expected a JSON value"
+    )
+    assert (
+        fails("json", '{"a":\n  }', {"singleRecord": True}, name="p")
+        == prefix + "line 2, column 3: unexpected character, expected a JSON value"
+    )
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_json_errors_in_a_later_piece_count_lines_and_records_of_the_whole_file() -> None:
+    good = json.dumps([{"a": i, "t": "é"} for i in range(40)], indent=1, ensure_ascii=False)
+    lines = good.count("\n") + 1
+    message = fails("json", good[:-1] + ', {"bad": ]\n]', name="p")
+    assert (
+        message
+        == f"JSON file p is not valid JSON: line {lines}, column 11, record 41: unexpected character, expected a JSON value"
+    )
+    message = fails("json", good[:-1] + ",\n]", name="p")
+    assert (
+        message
+        == f"JSON file p is not valid JSON: line {lines}, column 1, record 40: trailing comma is not allowed"
+    )
+
+
 def test_json_integers_beyond_64_bits_are_numbers() -> None:
     assert read("json", "[123456789012345678901234567890, 5]") == [1.2345678901234568e29, 5]
 

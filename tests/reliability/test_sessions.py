@@ -38,7 +38,7 @@ def replay(client: TestClient, cookie: str, csrf: str) -> tuple[int, int]:
     fresh = from_address(client, "127.0.0.9")
     fresh.cookies.set(COOKIE_NAME, cookie, path="/admin")
     page = fresh.get("/admin/api-keys", follow_redirects=False)
-    created = fresh.post("/admin/create-api-key", data={"csrf": csrf}, follow_redirects=False)
+    created = fresh.post("/admin/create-api-key", data={"csrf": csrf, "name": "k"}, follow_redirects=False)
     if created.status_code == 401:
         assert ENDED in created.text
     return page.status_code, created.status_code

@@ -19,7 +19,7 @@ import pytest
 
 from tests.admin.support import PERSON_MODEL
 from tests.support.people import person_control
-from tests.support.server import ServerProcess, serving_with_model
+from tests.support.server import ServerProcess, serving_with_model, start_server
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "upload-batch"
 PEOPLE_CONTROL: dict[str, Any] = person_control(files={"people": {"read": "json"}}, email_multivalue=True)
@@ -146,13 +146,17 @@ def test_errors_give_exit_1(server: ServerProcess, key: str, files: dict[str, Pa
     assert lines(result)["state"] == "dry-run" and lines(result)["errors"] == "1"
 
 
-def test_batch_error_gives_exit_3(server: ServerProcess, key: str, files: dict[str, Path]) -> None:
+def test_batch_error_gives_exit_3(
+    server: ServerProcess, key: str, files: dict[str, Path], tmp_path: Path
+) -> None:
+    malformed = tmp_path / "malformed.json"
+    malformed.write_text('[{"first": "A"},\n {"first": }]')
     result = run(
         "--url",
         server.url,
         "--control",
         str(files["control"]),
-        f"other={files['good']}",
+        f"people={malformed}",
         "--wait",
         "--interval",
         "0.1",
@@ -160,6 +164,7 @@ def test_batch_error_gives_exit_3(server: ServerProcess, key: str, files: dict[s
     )
     assert result.returncode == 3, result.stdout + result.stderr
     assert lines(result)["state"] == "error"
+    assert "JSON file people is not valid JSON: line 2, column 12, record 2: " in result.stdout
 
 
 def test_without_wait_exits_once_scheduled(server: ServerProcess, key: str, files: dict[str, Path]) -> None:
@@ -174,6 +179,22 @@ def test_without_wait_exits_once_scheduled(server: ServerProcess, key: str, file
     )
     assert result.returncode == 0 and result.stdout.endswith("scheduled (dry run)\n")
     assert "state:" not in result.stdout
+
+
+def test_control_warnings_and_unlisted_names_are_reported(
+    server: ServerProcess, key: str, tmp_path: Path, files: dict[str, Path]
+) -> None:
+    control = tmp_path / "warned.json"
+    extra = {"source": "s", "destination": "profile", "name": "schuhgröße"}
+    control.write_text(
+        json.dumps({**PEOPLE_CONTROL, "instructions": [*PEOPLE_CONTROL["instructions"], extra]})
+    )
+    result = run("--url", server.url, "--control", str(control), f"staff={files['good']}", key=key)
+    assert (
+        "upload-batch: warning: Unknown name in field schuhgröße for destination profile\n" in result.stderr
+    )
+    assert result.returncode == 4
+    assert "file: HTTP 400: File name not in control file: staff (it lists: people)" in result.stderr
 
 
 def test_bad_key_and_http_failures_give_exit_4(server: ServerProcess, files: dict[str, Path]) -> None:
@@ -245,7 +266,22 @@ def test_progress_bar_on_a_terminal(server: ServerProcess, key: str, files: dict
     assert "\r[" in shown and "100" in shown and "dry-run" in shown
 
 
-def test_files_are_streamed(server: ServerProcess, key: str, tmp_path: Path) -> None:
+@pytest.fixture
+def haplo_way(tmp_path: Path) -> Iterator[tuple[ServerProcess, str]]:
+    """A server that accepts any file name (import.check_file_names false), and a key for it."""
+    running = start_server(tmp_path / "haplo-way", {"GATEWAY_IMPORT_CHECK_FILE_NAMES": "false"})
+    try:
+        status, answer = running.op({"operation": "add_import_model", "model": PERSON_MODEL})
+        assert status == 200, answer
+        status, answer = running.op({"operation": "create_api_key", "name": "script tests"})
+        assert status == 200, answer
+        yield running, str(answer["key"])
+    finally:
+        running.stop()
+
+
+def test_files_are_streamed(haplo_way: tuple[ServerProcess, str], tmp_path: Path) -> None:
+    server, key = haplo_way
     big = tmp_path / "big.json"
     with big.open("wb") as handle:
         for _ in range(96):

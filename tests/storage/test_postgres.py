@@ -23,7 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from gateway.storage import keys as K
 from gateway.storage.errors import NotSupported, StoreError, StoreUnavailable, TableNotFound
 from gateway.storage.ports import Storage
-from gateway.storage.postgres import open_postgres
+from gateway.storage.postgres import open_postgres, postgres_store_exists
 from gateway.storage.postgres.migrations import MIGRATIONS, Migration, latest, migrate
 from gateway.storage.postgres.ranges import bounds
 from gateway.storage.postgres.records import INDEX_PAGE, KEY_PAGE
@@ -361,3 +361,14 @@ def test_a_write_of_the_same_keys_by_the_loader_abandons_the_chunk_written_ahead
     )
     assert store.chunks.write_encoded("d", "t", ahead, "insert") is False  # key 590 is stored now
     assert store.catalog.count("d", "t") == 20
+
+
+def test_store_exists_looks_without_creating(open_store: Any, postgres_dsn: str, schema: str) -> None:
+    assert not postgres_store_exists(postgres_dsn, schema)  # the CLI verbs refuse here
+    assert not postgres_store_exists(postgres_dsn, schema)  # and looking created nothing
+    open_store()
+    assert postgres_store_exists(postgres_dsn, schema)
+    unreachable = f"postgresql://postgres:secret@127.0.0.1:{_free_port()}/nowhere?connect_timeout=2"
+    with pytest.raises(StoreUnavailable) as refused:
+        postgres_store_exists(unreachable, schema)
+    assert "127.0.0.1" in str(refused.value) and "secret" not in str(refused.value)

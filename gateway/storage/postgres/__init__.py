@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
+from gateway.storage.errors import StoreUnavailable
 from gateway.storage.ports import Clock, Storage
 from gateway.storage.postgres.backup import PgBackup
 from gateway.storage.postgres.catalog import PgCatalog
 from gateway.storage.postgres.chunks import PgChunkWrites
-from gateway.storage.postgres.database import PgDatabase
+from gateway.storage.postgres.database import CONNECT_TIMEOUT, PgDatabase, describe
 from gateway.storage.postgres.imports import PgImportWrites
 from gateway.storage.postgres.queue import PgTaskQueue, migrate_queue
 from gateway.storage.postgres.records import PgRecords
 
-__all__ = ["open_postgres"]
+__all__ = ["open_postgres", "postgres_store_exists"]
+
+
+def postgres_store_exists(dsn: str, schema: str = "gateway") -> bool:
+    """Whether the store's ``schema`` exists in the database ``dsn`` names (nothing is created).
+
+    StoreUnavailable naming host and database when the server cannot be reached.
+    """
+    options: dict[str, Any] = {"autocommit": True, "application_name": "gateway"}
+    if "connect_timeout" not in conninfo_to_dict(dsn):
+        options["connect_timeout"] = CONNECT_TIMEOUT
+    try:
+        with psycopg.connect(dsn, **options) as conn:
+            row = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    except psycopg.Error as exc:
+        raise StoreUnavailable(f"{describe(dsn)} cannot be reached ({type(exc).__name__})") from exc
+    return row is not None
 
 
 def open_postgres(
