@@ -137,7 +137,6 @@ def child_batch(path: Path, workdir: Path, dry_run: bool) -> dict[str, Any]:
         files = [{"name": "people", "file": {"digest": digest, "fileSize": size, "filename": path.name}}]
         batch = service.create_batch(control["digest"], "bench", state="ready", files=files)
         identifier = batch["identifier"]
-        service.on_scheduled = None  # the run happens below, in this thread
         service.schedule(identifier, dry_run)
         base = rss_mb()
         start, cpu = time.perf_counter(), cpu_seconds()

@@ -61,6 +61,9 @@ logging.getLogger("procrastinate").setLevel(logging.WARNING)  # a line per job i
 QUEUE = "gateway"
 """The procrastinate queue the gateway's jobs go to."""
 RESTART_SECONDS = 2.0
+FETCH_POLL_SECONDS = 2.0
+"""A worker looks for queued work at least this often: PostgreSQL's notifications wake it at once,
+but a job deferred while the worker was connecting (before it listens) waits for the next look."""
 """How long a worker whose connection failed waits before it starts again."""
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
 
@@ -346,7 +349,7 @@ class PgTaskQueue:
                 delete_jobs=pc_jobs.DeleteJobCondition.ALWAYS,
                 update_heartbeat_interval=self.heartbeat,
                 stalled_worker_timeout=self.stalled,
-                fetch_job_polling_interval=max(1.0, self.heartbeat),
+                fetch_job_polling_interval=min(FETCH_POLL_SECONDS, max(1.0, self.heartbeat)),
                 abort_job_polling_interval=60.0,
             )
             loop = asyncio.get_running_loop()
