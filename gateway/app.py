@@ -78,12 +78,17 @@ def start_gateway(
     return generated
 
 
+STOPPING = "stopping: running batches and jobs end at their next record boundary"
+"""What the log says when a graceful stop (SIGTERM, ``restart``) begins."""
+
+
 def stop_gateway(gateway: Gateway) -> None:
     """Stop accepting work, let running work reach a record boundary, close the storage.
 
     Ended jobs and batches that a full device kept in memory get a last chance to be stored.
     """
     gateway.stopping.set()
+    log.info(STOPPING)
     gateway.jobs.stop()
     gateway.cluster.stop()
     gateway.jobs.save_unsaved()

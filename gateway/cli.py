@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -65,19 +66,57 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"gateway: serving on http://{host}:{port} (root {gateway.config.root})", flush=True)
     url_file = gateway.config.server_url_file
     url_file.write_text(gateway.config.local_url() + "\n", encoding="utf-8")
-    stops = _StopSignals()
-    try:
-        uvicorn.run(
+    server = uvicorn.Server(
+        uvicorn.Config(
             app, host=host, port=port, workers=1, log_level="warning", timeout_graceful_shutdown=30, **options
         )
+    )
+    gateway.restart.attach(lambda: setattr(server, "should_exit", True))
+    stops = _StopSignals()
+    try:
+        server.run()
     finally:
         stops.restore()
-        url_file.unlink(missing_ok=True)
+        restarting = gateway.restart.requested is not None and not stops.received and server.started
+        if not restarting:
+            url_file.unlink(missing_ok=True)
+    if not server.started:
+        return STARTUP_FAILURE
+    if restarting:
+        _start_again(serve_argv(args))
     return 0
 
 
+STARTUP_FAILURE = 3
+"""``gateway serve``'s exit status when uvicorn could not start (the port taken): uvicorn's own."""
+
+
+def serve_argv(args: argparse.Namespace) -> list[str]:
+    """The ``gateway serve`` arguments that started this process, as parsed."""
+    argv = ["serve"]
+    for flag in ("root", "config", "host", "port"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            argv += [f"--{flag}", str(value)]
+    if getattr(args, "no_worker", False):
+        argv.append("--no-worker")
+    return argv
+
+
+def _start_again(argv: list[str]) -> None:
+    """Replace this process with ``python -m gateway <argv>`` (same pid, environment and directory).
+
+    Called once the server has stopped: the listening socket is closed and the store closed
+    (its lock released), so the new image binds the same port and opens the same store.
+    """
+    print("gateway: restarting", flush=True)
+    logging.shutdown()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "gateway", *argv])
+
+
 class _StopSignals:
-    """SIGTERM/SIGINT handlers that do nothing, installed around ``uvicorn.run``.
+    """SIGTERM/SIGINT handlers that only note the signal, installed around the uvicorn server's ``run``.
 
     uvicorn handles the signal itself (a graceful shutdown), then raises it again
     for the handler it found. With these, that second delivery lets ``serve``
@@ -86,11 +125,13 @@ class _StopSignals:
     """
 
     def __init__(self) -> None:
+        self.received = False
+        """Whether a stop signal came (then a restart asked for meanwhile does not happen)."""
         self._previous = {sig: signal.signal(sig, self._ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
 
-    @staticmethod
-    def _ignore(signum: int, frame: object) -> None:
-        """Nothing: uvicorn has already stopped the server for this signal."""
+    def _ignore(self, signum: int, frame: object) -> None:
+        """Nothing but note it: uvicorn has already stopped the server for this signal."""
+        self.received = True
 
     def restore(self) -> None:
         for sig, handler in self._previous.items():

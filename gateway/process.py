@@ -18,6 +18,7 @@ from gateway.cluster import Cluster
 from gateway.config import Config
 from gateway.imports import Imports
 from gateway.jobs import Jobs
+from gateway.restart import RestartControl
 from gateway.status import StatusValues
 from gateway.storage.ports import Storage
 
@@ -38,3 +39,5 @@ class Gateway:
     started: float = field(default_factory=time.time)
     status: StatusValues = field(default_factory=StatusValues)
     """The operator's status values (set_status); ``availability: Unavailable`` fails /ready."""
+    restart: RestartControl = field(default_factory=RestartControl)
+    """``restart``/``restart_service`` ask through it; ``gateway serve`` attaches the server's stop."""

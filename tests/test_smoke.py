@@ -16,6 +16,6 @@ def test_auth_errors(client):
 
 def test_unknown_and_unsupported_operations(op):
     assert op({"operation": "frobnicate"}, 400) == {"error": "Operation 'frobnicate' not found"}
-    assert op({"operation": "restart"}, 400) == {
-        "error": "Operation 'restart' is not supported by this server"
+    assert op({"operation": "add_node"}, 400) == {
+        "error": "Operation 'add_node' is not supported by this server"
     }

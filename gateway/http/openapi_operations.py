@@ -35,6 +35,7 @@ from gateway.http.body_limits import MAX_BODY_DEPTH
 from gateway.imports.service import STATES
 from gateway.query.conditions import COMPARATORS, MAX_CONDITIONS, MAX_DEPTH
 from gateway.query.matching import MAX_SORT_DEPTH
+from gateway.restart import SERVICES
 from gateway.status import AVAILABILITY, AVAILABILITY_VALUES, MAX_STATUS_LENGTH, STATUS_IDS
 from gateway.storage.harper_types import HARPER_TYPES, canonical_type
 from gateway.storage.names import MAX_NAME_LENGTH
@@ -584,6 +585,21 @@ _SEARCH_BY_CONDITIONS: dict[str, Schema] = {
     **PAGING,
 }
 _LOAD = "403 507"
+_NOT_REPLICATED: Schema = nullable(
+    {
+        "type": "boolean",
+        "enum": [False, None],
+        "description": "HarperDB's restart of every node: `true` is 400 (restart each gateway with its own request).",
+    }
+)
+_RESTART = (
+    "Super users. The answer is sent first; then the server stops as on SIGTERM (no new connections, "
+    "running batches and jobs stop at their next record boundary and save their state: a batch stopped "
+    "mid-run ends `error`, `Batch stopped: server shutting down`; scheduled ones wait for the restarted "
+    "server), the store is closed, and `gateway serve` starts again with the same arguments and "
+    "environment, in the same process (same pid). Data, tokens, API keys and admin sessions stay valid; "
+    "status values (`set_status`) do not. 409 when the process was not started by `gateway serve`."
+)
 _USER_NAME: Schema = {"type": "string", "minLength": 1, "pattern": "^[^:]*$", "description": "No `:`."}
 _ROLE_NAME: Schema = {"type": "string", "minLength": 1}
 _API_KEY_NAME: Schema = {
@@ -1086,6 +1102,32 @@ DOCS: dict[str, OperationDoc] = {
         "`gateway serve --no-worker`) and `worker` whose heartbeat (`cluster.heartbeat` seconds) is younger than "
         "`cluster.expiry` seconds, this process first; on the embedded store, this process alone "
         "(`is_enabled` false). `running`: the batch identifiers and job ids each process runs now.",
+    ),
+    "restart": _doc(
+        "Restart this server: answer, stop gracefully, start again on the same root and port.",
+        {"replicated": _NOT_REPLICATED},
+        "",
+        "403 409",
+        MESSAGE,
+        closed=True,
+        description=_RESTART,
+    ),
+    "restart_service": _doc(
+        "Restart a service: `http_workers`, the HTTP server (here the whole process, as `restart`).",
+        {
+            "service": {
+                "type": "string",
+                "enum": list(SERVICES),
+                "description": "`http_workers`; HarperDB's `clustering` and `clustering_config` are 400: "
+                "this server has no clustering service.",
+            },
+            "replicated": _NOT_REPLICATED,
+        },
+        "service",
+        "403 409",
+        MESSAGE,
+        closed=True,
+        description=_RESTART,
     ),
     # imports
     "add_import_model": _doc(

@@ -93,7 +93,7 @@ def keep_alive_timeout(config: Config) -> int:
 
 
 def uvicorn_options(config: Config) -> dict[str, Any]:
-    """The keyword arguments of ``uvicorn.run`` that come from the configuration."""
+    """The keyword arguments of ``uvicorn.Config`` that come from the configuration."""
     proxies = trusted_proxies(config)
     return {
         "http": IdleClosingHttpProtocol,

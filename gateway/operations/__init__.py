@@ -8,6 +8,7 @@ from gateway.operations import (  # noqa: F401  (imported for their @operation r
     imports,
     jobs,
     records,
+    restart,
     search,
     sql,
     status,

@@ -521,6 +521,10 @@ def _load_plan(name: str, **pins: Callable[[Fixtures], tuple[Any, ...]]) -> Plan
 
 
 OUTSIDE = "reaches outside this machine (a URL or S3)"
+RESTARTS = (
+    "an accepted case restarts the server under test (tests/operations/test_restart.py restarts a "
+    "server of its own); only the refusals are fuzzed"
+)
 PLANS: dict[str, Plan] = {
     # databases and tables
     "describe_all": Plan(5),
@@ -651,6 +655,8 @@ PLANS: dict[str, Plan] = {
     ),
     "get_status": Plan(10, ok=frozenset({200, 404})),
     "clear_status": Plan(10),
+    "restart": Plan(0, why=RESTARTS),
+    "restart_service": Plan(0, why=RESTARTS),
     # imports
     "add_import_model": Plan(5, narrow=lambda doc, fx: _narrow_model(doc, fx)),
     "drop_import_model": Plan(
