@@ -232,17 +232,17 @@ async def status(request: Request, params: dict[str, Any], form: Form) -> Respon
 @endpoint(required=("batch",))
 async def changes(request: Request, params: dict[str, Any], form: Form) -> Response:
     """Ours: the batch's change report as JSON (per table new/updated/unchanged; a dry run's first
-    updated records with the Names that would change); 400 if the batch has not run."""
+    updated records with the Names that would change); 409 if the batch has not finished."""
     service = _gateway(request).imports.batches
     batch = await run_in_threadpool(service.get, params["batch"])
     if batch is None:
         return text(f"Batch not found: {params['batch']}", 400)
     report = change_report(batch)
-    if report is None or batch["state"] == "running":
-        return text(
-            f"Batch {batch['identifier']} has no change report: it has not finished (state {batch['state']})",
-            400,
+    if report is None or batch["state"] == "running":  # 409: the batch is in the wrong state for it
+        message = (
+            f"Batch {batch['identifier']} has no change report: it has not finished (state {batch['state']})"
         )
+        return text(message, 409)
     return JSONResponse(report)
 
 

@@ -269,8 +269,12 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
                 },
             },
             "400": {
-                "description": f"`{FAILED_VALIDATION}`, `Batch not found: <id>`, or a batch that has not finished "
-                "(`Batch <id> has no change report: …`).",
+                "description": f"`{FAILED_VALIDATION}`, or `Batch not found: <id>`.",
+                "content": _text(),
+            },
+            "409": {
+                "description": "A batch that has not finished: `Batch <id> has no change report: it has not "
+                "finished (state <state>)`.",
                 "content": _text(),
             },
             "403": KEY_REFUSED,

@@ -155,9 +155,8 @@ def lines(summary: dict[str, Any]) -> list[str]:
     if stop:
         at_least = "at least " if stop.get("at_least") else ""
         out.append(
-            f"SUMMARY: interrupted at {summary.get('percent', 0)}% of the input, {at_least}"
-            f"{_count(stop['records_read'], 'record')} read, {at_least}{stop['records_committed']} committed "
-            f"({stop['reason']})"
+            f"SUMMARY: interrupted after {at_least}{_count(stop['records_read'], 'record')} read, "
+            f"{at_least}{stop['records_committed']} committed ({stop['reason']})"
         )
         out.append(f"SUMMARY: {stop['rerun']}")
     return out

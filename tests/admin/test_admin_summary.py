@@ -44,3 +44,23 @@ def test_the_batch_page_shows_the_summary_and_offers_the_change_report(client):
     (row,) = [r for r in report["destinations"] if r["table"] == "profile"]
     assert (row["new"], row["updated"], row["unchanged"]) == (1, 1, 1) and len(row["sample"]) == 1
     assert client.get("/admin/batch/nope/changes").status_code == 404
+
+
+def test_an_interrupted_batch_says_how_far_it_got_and_whether_a_rerun_is_safe(client):
+    register_model(client, person_model())
+    csrf = login(client)
+    control = by_email_control()
+    control["instructions"].append(
+        {"action": "if-exists", "source": "boom", "then": [{"action": "new", "destination": "nowhere"}]}
+    )
+    path = upload_control(client, csrf, control)
+    batch = _run(
+        client, csrf, path, [*FIRST, {"first": "B", "last": "Oom", "email": "b@x.org", "boom": 1}], "import"
+    )
+    page = html.unescape(client.get(batch).text)
+    assert (
+        '<p class="notice" id="summary-interrupted"><strong>Interrupted</strong> (Unknown destination: nowhere):'
+        in page
+    )
+    assert "2 records read and\n2 committed before it stopped." in page
+    assert "Re-running it as a copy is safe: the control file finds every record by its keys" in page
