@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -96,6 +97,7 @@ class Fixtures:
     victim_keys: list[str] = field(default_factory=list)  # revoke_api_key's targets
     digest: str = ""  # the uploaded control file
     batches: list[str] = field(default_factory=list)  # batches in state uploading
+    finished: list[str] = field(default_factory=list)  # batches that have run (a dry run)
     refresh_token: str = ""  # the admin's
     csv_file: str = ""  # in the import directory
     export_dir: str = ""
@@ -177,6 +179,18 @@ def create_fixtures(server: ServerProcess, victim_keys: int) -> Fixtures:
     fx.batch_api(
         "file", {"batch": fx.batches[0], "name": "DEFAULT"}, {"file": b'[{"first": "A", "last": "B"}]'}
     )
+    fx.finished = [fx.new_batch()]
+    fx.batch_api(
+        "file", {"batch": fx.finished[0], "name": "DEFAULT"}, {"file": b'[{"first": "A", "last": "B"}]'}
+    )
+    fx.batch_api("schedule", {"batch": fx.finished[0], "mode": "dry-run"})
+    deadline = time.monotonic() + 60  # a bound only: a one-record dry run ends at once
+    while fx.op({"operation": "get_import_batch", "batch": fx.finished[0]})["state"] in (
+        "scheduled",
+        "running",
+    ):
+        assert time.monotonic() < deadline, "the fixtures' dry run did not finish"
+        time.sleep(0.1)
     import_dir = server.root / "import"
     import_dir.mkdir(parents=True, exist_ok=True)
     (import_dir / "dogs.csv").write_text("id,name,age\n10,Rex,3\n11,Fido,4\n", "utf-8")
@@ -664,9 +678,9 @@ PLANS: dict[str, Plan] = {
     f"GET {BATCH}status": Plan(
         10, narrow=_pin_form(BATCH + "status", "get", batch=lambda fx: tuple(fx.batches))
     ),
-    f"GET {BATCH}changes": Plan(  # the fixtures' batches have not run: 409 says so
+    f"GET {BATCH}changes": Plan(  # a finished batch, and batches that have not run (409 says so)
         5,
-        narrow=_pin_form(BATCH + "changes", "get", batch=lambda fx: tuple(fx.batches)),
+        narrow=_pin_form(BATCH + "changes", "get", batch=lambda fx: (*fx.finished, *fx.batches)),
         ok=frozenset({200, 409}),
     ),
     # the service
