@@ -37,6 +37,12 @@ _set_is_new = TargetWrite.__dict__["is_new"].__set__
 
 def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination, dry_run: bool) -> None:
     """Lines adding target ``t`` of a stored destination to ``out`` (``return None`` aborts)."""
+    counts = em.const(env.counts.row(str(dest.table)), "counts")
+    generated = dest.primary_key not in dest.names
+    if dry_run and generated and not dest.type_required:  # new, with a key it would generate: count it
+        em.line(indent, "if t.original is None and t.key is None:")
+        em.line(indent + 1, f"{counts}[0] += 1")
+        em.line(indent + 1, "continue")
     if dest.default_type is not None:
         em.line(indent, f"v = r.get({dest.type_name!r})")
         em.line(indent, f"if {NO_VALUE}:")
@@ -69,22 +75,21 @@ def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination, dry_
     table, pk = repr(dest.table), repr(dest.primary_key)
     new, write = em.const(_new, "new"), em.const(TargetWrite, "TargetWrite")
     setters = [em.const(s, "set") for s in (_set_table, _set_key, _set_record, _set_is_new)]
-    counts = em.const(env.counts.row(str(dest.table)), "counts")
     em.line(indent, "o = t.original")
     em.line(indent, "if o is None:")
     em.line(indent + 1, "k = t.key")
     em.line(indent + 1, "if k is None:")
-    if dest.primary_key in dest.names:  # instructions may set the key
+    if not generated:  # instructions may set the key
         em.line(indent + 2, f"k = r.get({pk})")
         em.line(indent + 2, 'if not (type(k) is str and k != "" or type(k) is int):')
         em.line(indent + 3, f"k = {new_key}")
+    elif dry_run:  # a generated key would be new: nothing to ask the store, no key to make
+        em.line(indent + 2, f"{counts}[0] += 1")
+        em.line(indent + 2, "continue")
     else:
         em.line(indent + 2, f"k = {new_key}")
-        if dry_run:  # a generated key is new: nothing to ask the store
-            em.line(indent + 2, "t.key = k")
-            em.line(indent + 2, f"{counts}[0] += 1")
-            em.line(indent + 2, "continue")
-    em.line(indent + 2, "t.key = k")
+    if not (generated and dry_run):
+        em.line(indent + 2, "t.key = k")
     em.line(indent + 1, f"r[{pk}] = k")
     em.line(indent + 1, "n = True")
     em.line(indent, "elif r != o:")
