@@ -130,8 +130,12 @@ class CountingStore:
     def scan(self, table: str) -> Iterable[dict[str, Any]]:
         return []
 
-    def commit(self, writes: Sequence[Any]) -> None:
+    def commit(self, writes: Sequence[Any]) -> list[int]:
         self.writes += len(writes)
+        return [0] * len(writes)  # every write is new (engine.ports.NEW)
+
+    def preview(self, writes: Sequence[Any]) -> list[int]:
+        return [0] * len(writes)
 
 
 def store_blob(blobs: Any, path: Path) -> tuple[str, int]:

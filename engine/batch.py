@@ -5,7 +5,9 @@ its model (control-file errors end the run before anything else). Then
 :meth:`PreparedBatch.run`: compile the instructions against the run's store (setup
 errors are reported) → create every reader and decode/parse every file → apply the
 record processor → transform each record; a complete record's targets are committed
-with one ``store.commit`` call in a real run. Exceptions that end the batch (§8.1)
+with one ``store.commit`` call in a real run (in a dry run ``store.preview`` says what it
+would do), and what the writes did is counted per table (:class:`engine.changes.RunCounts`,
+:attr:`BatchOutcome.counts`). Exceptions that end the batch (§8.1)
 become :attr:`BatchOutcome.exception`; neither ``run`` nor :func:`run_batch` (both
 steps in one call) raises them.
 """
@@ -17,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from engine.changes import RunCounts
 from engine.compile import Compiler
 from engine.control import validate_control
 from engine.errors import BatchError
@@ -50,6 +53,15 @@ class BatchOutcome:
     """Records committed (always 0 in a dry run)."""
     exception: str | None
     """The message of the exception that ended the batch, or None if it finished."""
+    skipped: int = 0
+    """Dry run: complete records that a real run would have committed (0 in a real run)."""
+    counts: RunCounts | None = None
+    """What the run's writes did (would do) per table; None if the run never began."""
+
+    @property
+    def failed(self) -> int:
+        """Records processed but neither committed nor skipped (incomplete, or their commit failed)."""
+        return max(0, self.records - self.committed - self.skipped)
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,7 @@ class PreparedBatch:
         batch_identifier: str | None = None,
         on_error: Callable[[ReportedError], None] | None = None,
         on_failed_record: Callable[[bool], None] | None = None,
+        counts: RunCounts | None = None,
     ) -> BatchOutcome:
         """Run the batch over ``files`` against ``store`` (the model's database).
 
@@ -82,9 +95,12 @@ class PreparedBatch:
         error, uncapped, with the file and record it belongs to; ``on_failed_record`` is
         called at the end of each record that had errors, with whether it was committed
         (a conversion error drops the value and the record can still be committed).
+        ``counts`` (a new one if not given) is kept up to date at every progress report,
+        for callers that show it live.
         """
         reporter = Reporter(log, max_errors=max_errors, on_error=on_error)
-        run = _Run(self.control, self.model, files, store, reporter, dry_run, batch_identifier)
+        counts = counts if counts is not None else RunCounts()
+        run = _Run(self.control, self.model, files, store, reporter, dry_run, batch_identifier, counts)
         run.failed_record = on_failed_record
         exception: str | None = None
         try:
@@ -95,7 +111,8 @@ class PreparedBatch:
             reporter.record = None
         if progress is not None:
             progress(run.records)
-        return BatchOutcome(reporter.count, run.records, run.committed, exception)
+        skipped = run.complete if dry_run else 0
+        return BatchOutcome(reporter.count, run.records, run.complete - skipped, exception, skipped, counts)
 
 
 def prepare_batch(control: object, models: Mapping[str, Model]) -> PreparedBatch:
@@ -171,6 +188,7 @@ class _Run:
         reporter: Reporter,
         dry_run: bool,
         batch_identifier: str | None,
+        counts: RunCounts,
     ) -> None:
         self.control = control
         self.model = model
@@ -180,7 +198,8 @@ class _Run:
         self.dry_run = dry_run
         self.external_data = {"batchIdentifier": batch_identifier}  # Haplo's external data of a batch
         self.records = 0
-        self.committed = 0
+        self.complete = 0
+        self.counts = counts
         self.failed_record: Callable[[bool], None] | None = None
 
     def _readers(self) -> list[tuple[str, Reader]]:
@@ -204,7 +223,8 @@ class _Run:
 
     def execute(self, progress: Callable[[int], None] | None, should_stop: Callable[[], bool] | None) -> None:
         model = self.model
-        env = BatchEnv(model, self.store, self.reporter, uuid4_keys())
+        self.counts.start(model.stored_destinations, self.store, self.dry_run)
+        env = BatchEnv(model, self.store, self.reporter, uuid4_keys(), self.counts)
         mappings = self.control.get("mapping")
         compiler = Compiler(
             env,
@@ -236,10 +256,14 @@ class _Run:
     ) -> None:
         reporter = self.reporter
         failed_record = self.failed_record
-        commit = self.store.commit
+        dry_run = self.dry_run
+        write = self.store.preview if dry_run else self.store.commit
+        counts = self.counts
+        tables = counts.tables
+        sample = counts.sample if dry_run else None
         tr = Transformation()
         targets, pseudo, queued = tr.targets, tr.pseudo, tr.queued
-        count, committed = self.records, self.committed
+        count, complete = self.records, self.complete
         next_report = (count // PROGRESS_EVERY + 1) * PROGRESS_EVERY if progress is not None else -1
         next_stop_check = count + STOP_CHECK_EVERY if should_stop is not None else -1
         try:
@@ -256,24 +280,35 @@ class _Run:
                 if out is not None:
                     if out:
                         try:
-                            commit(out)
+                            outcomes = write(out)
                         except StoreError as error:
-                            reporter(f"Could not commit {_failed_destinations(env, out, error)}: {error}")
+                            if not dry_run:  # a dry run reports no commit-time errors (§7.2.5)
+                                reporter(f"Could not commit {_failed_destinations(env, out, error)}: {error}")
                             out = None
+                        else:
+                            if len(out) == 1:
+                                tables[out[0].table][outcomes[0]] += 1
+                            else:
+                                for w, outcome in zip(out, outcomes, strict=True):
+                                    tables[w.table][outcome] += 1
+                            if sample is not None:
+                                sample(out, outcomes)
                     if out is not None:
-                        committed += 1
+                        complete += 1
                 if failed_record is not None and reporter.count != errors_before:
                     failed_record(out is not None)
                 count += 1
                 if count == next_report:
                     next_report += PROGRESS_EVERY
+                    counts.read, counts.complete = count, complete
                     progress(count)  # type: ignore[misc]
                 if count == next_stop_check:
                     next_stop_check += STOP_CHECK_EVERY
                     if should_stop():  # type: ignore[misc]
                         raise BatchError(STOPPED_MESSAGE)
         finally:
-            self.records, self.committed = count, committed
+            self.records, self.complete = count, complete
+            counts.read, counts.complete = count, complete
 
 
 def _failed_destinations(env: BatchEnv, writes: list[TargetWrite], error: StoreError) -> str:

@@ -35,8 +35,14 @@ _set_record = TargetWrite.__dict__["record"].__set__
 _set_is_new = TargetWrite.__dict__["is_new"].__set__
 
 
-def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination) -> None:
+def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination, dry_run: bool) -> None:
     """Lines adding target ``t`` of a stored destination to ``out`` (``return None`` aborts)."""
+    counts = em.const(env.counts.row(str(dest.table)), "counts")
+    generated = dest.primary_key not in dest.names
+    if dry_run and generated and not dest.type_required:  # new, with a key it would generate: count it
+        em.line(indent, "if t.original is None and t.key is None:")
+        em.line(indent + 1, f"{counts}[0] += 1")
+        em.line(indent + 1, "continue")
     if dest.default_type is not None:
         em.line(indent, f"v = r.get({dest.type_name!r})")
         em.line(indent, f"if {NO_VALUE}:")
@@ -45,7 +51,8 @@ def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination) -> N
         em.line(indent, f"v = r.get({dest.type_name!r})")
         em.line(indent, f"if {NO_VALUE}:")
         em.line(indent + 1, "tr.complete = False")
-        em.line(indent + 1, f"{em.const(env.report, 'report')}({TYPE_REQUIRED_ERROR!r})")
+        if not dry_run:
+            em.line(indent + 1, f"{em.const(env.report, 'report')}({TYPE_REQUIRED_ERROR!r})")
         em.line(indent + 1, "return None")
     source = env.new_key
     if isinstance(source, KeySource):
@@ -72,19 +79,24 @@ def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination) -> N
     em.line(indent, "if o is None:")
     em.line(indent + 1, "k = t.key")
     em.line(indent + 1, "if k is None:")
-    if dest.primary_key in dest.names:  # instructions may set the key
+    if not generated:  # instructions may set the key
         em.line(indent + 2, f"k = r.get({pk})")
         em.line(indent + 2, 'if not (type(k) is str and k != "" or type(k) is int):')
         em.line(indent + 3, f"k = {new_key}")
+    elif dry_run:  # a generated key would be new: nothing to ask the store, no key to make
+        em.line(indent + 2, f"{counts}[0] += 1")
+        em.line(indent + 2, "continue")
     else:
         em.line(indent + 2, f"k = {new_key}")
-    em.line(indent + 2, "t.key = k")
+    if not (generated and dry_run):
+        em.line(indent + 2, "t.key = k")
     em.line(indent + 1, f"r[{pk}] = k")
     em.line(indent + 1, "n = True")
     em.line(indent, "elif r != o:")
     em.line(indent + 1, "k = t.key")
     em.line(indent + 1, "n = False")
     em.line(indent, "else:")
+    em.line(indent + 1, f"{counts}[2] += 1")
     em.line(indent + 1, "continue")
     em.line(indent, f"w = {new}({write})")  # TargetWrite(...) minus the frozen dataclass's slow __init__
     for setter, value in zip(setters, (table, "k", "r", "n"), strict=True):
@@ -93,11 +105,14 @@ def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination) -> N
 
 
 def emit_finish(em: Emitter, indent: int, env: BatchEnv, dry_run: bool) -> None:
-    """Epilogue of the record program: final checks, then ``return`` the writes (None: no commit)."""
+    """Epilogue of the record program: final checks, then ``return`` the writes (None: incomplete).
+
+    In a dry run the writes are for ``TargetStore.preview`` (see the module docstring).
+    """
     em.line(indent, "if not tr.complete:")
     em.line(indent + 1, "return None")
     _emit_checks(em, indent, env)
-    em.line(indent, "if not tr.complete or " + ("True" if dry_run else "False") + ":")
+    em.line(indent, "if not tr.complete:")
     em.line(indent + 1, "return None")
     em.line(indent, "out = []")
     em.line(indent, "queued = tr.queued")
@@ -110,7 +125,7 @@ def emit_finish(em: Emitter, indent: int, env: BatchEnv, dry_run: bool) -> None:
     for dest in env.stored_destinations:
         em.line(indent + 1, f"{keyword} d is {em.const(dest, 'dest')}:")
         em.line(indent + 2, "r = t.record")
-        _emit_write(em, indent + 2, env, dest)
+        _emit_write(em, indent + 2, env, dest, dry_run)
         keyword = "elif"
     em.line(indent, "return out")
 

@@ -9,11 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Final, Protocol
 
 
 class StoreError(Exception):
     """A store operation failed; the message is reported as the reason."""
+
+
+NEW: Final = 0
+"""A write's outcome (:meth:`TargetStore.commit`, :meth:`TargetStore.preview`): a record was inserted."""
+UPDATED: Final = 1
+"""A write's outcome: a stored record was replaced by a different one."""
+UNCHANGED: Final = 2
+"""A write's outcome: the record exists and the merged result equals what is stored (nothing written)."""
+OUTCOMES: Final = ("new", "updated", "unchanged")
+"""The outcomes' names, by code."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +59,19 @@ class TargetStore(Protocol):
         """Every record of the table, oldest first."""
         ...
 
-    def commit(self, writes: Sequence[TargetWrite]) -> None:
-        """Write the targets of one record atomically; raise StoreError on failure."""
+    def commit(self, writes: Sequence[TargetWrite]) -> Sequence[int]:
+        """Write the targets of one record atomically; raise StoreError on failure.
+
+        Returns what each write did, in order: :data:`NEW`, :data:`UPDATED` or
+        :data:`UNCHANGED` (a replacement equal to the stored record, which is not written).
+        """
+        ...
+
+    def preview(self, writes: Sequence[TargetWrite]) -> Sequence[int]:
+        """What :meth:`commit` would return for these writes, writing nothing (a dry run).
+
+        Raises StoreError for a write that :meth:`commit` would refuse (an insert of a stored key).
+        """
         ...
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+from engine.changes import RunCounts
 from engine.errors import BatchError
 from engine.jsvalues import copy_json
 from engine.lookups import strip_metadata
@@ -90,8 +91,10 @@ class BatchEnv:
         store: TargetStore,
         report: Callable[[str], None],
         new_key: Callable[[], str],
+        counts: RunCounts | None = None,
     ) -> None:
         self.model = model
+        self.counts = counts if counts is not None else RunCounts()
         self.store = store
         self.report = report
         self.new_key = new_key

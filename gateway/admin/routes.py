@@ -9,7 +9,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.admin import batch_log, batches, framework, keys, login
+from gateway.admin import batch_log, batches, framework, keys, login, summaries
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -42,6 +42,7 @@ routes: list[BaseRoute] = [
     _route("/batch/{identifier}/progress", batches.batch_progress, GET),
     _route("/batch/{identifier}/log", batches.batch_log, GET),
     _route("/batch/{identifier}/rejects", batch_log.batch_rejects, GET),
+    _route("/batch/{identifier}/changes", summaries.batch_changes, GET),
     _route("/batch/{identifier}/file/{index:int}", batches.batch_file, GET),
     _route("/schedule-batch/{mode}/{identifier}", batches.schedule_batch, BOTH),
     _route("/copy-batch/{identifier}", batches.copy_batch, BOTH),

@@ -1,4 +1,4 @@
-"""The Haplo batch API: ``/api/haplo-data-import-batch/{control,batch,file,schedule,status,rejects}``.
+"""The Haplo batch API: ``/api/haplo-data-import-batch/{control,batch,file,schedule,status,rejects,changes}``.
 
 Order of checks for every endpoint (haplo-import.md §1.1, §1.2):
 1. the API key, if one is presented as ``Basic haplo:<key>`` (403 JSON on failure);
@@ -36,6 +36,7 @@ from gateway.http.uploads import DuplicateFilePart, Form, MalformedRequest, merg
 from gateway.imports.reject_file import open_reject_file
 from gateway.imports.rejects import RejectsUnavailable
 from gateway.imports.service import BatchRequestError, BatchService
+from gateway.imports.summary import change_report, status_counts
 from gateway.process import Gateway
 from gateway.storage.errors import OutOfSpace, StoreUnavailable
 
@@ -231,7 +232,8 @@ async def schedule(request: Request, params: dict[str, Any], form: Form) -> Resp
 
 @endpoint(required=("batch",))
 async def status(request: Request, params: dict[str, Any], form: Form) -> Response:
-    """Ours: ``state:``, ``errors:`` and ``percent:`` lines for scripts that poll.
+    """Ours: ``state:``, ``errors:``, ``percent:``, ``read:``, ``committed:`` and ``failed:`` lines for
+    scripts that poll (records read, committed, failed; while running, as last saved).
 
     With ``log=1`` the stored log follows after a blank line (nothing before the run).
     """
@@ -243,7 +245,11 @@ async def status(request: Request, params: dict[str, Any], form: Form) -> Respon
     errors = batch["errors"] if batch["errors"] is not None else progress["errors"]
     percent = progress["percent"]
     shown = int(percent) if float(percent).is_integer() else percent
-    body = f"state: {batch['state']}\nerrors: {errors}\npercent: {shown}\n"
+    read, committed, failed = status_counts(batch)
+    body = (
+        f"state: {batch['state']}\nerrors: {errors}\npercent: {shown}\n"
+        f"read: {read}\ncommitted: {committed}\nfailed: {failed}\n"
+    )
     if params.get("log") in ("1", "true", "yes"):
         body += "\n" + (batch["log"] or "")
     return text(body)
@@ -264,6 +270,22 @@ async def rejects(request: Request, params: dict[str, Any], form: Form) -> Respo
     return StreamingResponse(reject.chunks, media_type=reject.media_type, headers=disposition)
 
 
+async def changes(request: Request, params: dict[str, Any], form: Form) -> Response:
+    """Ours: the batch's change report as JSON (per table new/updated/unchanged; a dry run's first
+    updated records with the Names that would change); 409 if the batch has not finished."""
+    service = _gateway(request).imports.batches
+    batch = await run_in_threadpool(service.get, params["batch"])
+    if batch is None:
+        return text(f"Batch not found: {params['batch']}", 400)
+    report = change_report(batch)
+    if report is None or batch["state"] == "running":  # 409: the batch is in the wrong state for it
+        message = (
+            f"Batch {batch['identifier']} has no change report: it has not finished (state {batch['state']})"
+        )
+        return text(message, 409)
+    return JSONResponse(report)
+
+
 routes: list[BaseRoute] = [
     Route(PREFIX + "control", upload_control, methods=["POST"]),
     Route(PREFIX + "batch", create_batch, methods=["POST"]),
@@ -271,4 +293,5 @@ routes: list[BaseRoute] = [
     Route(PREFIX + "schedule", schedule, methods=["POST"]),
     Route(PREFIX + "status", status, methods=["GET"]),
     Route(PREFIX + "rejects", rejects, methods=["GET"]),
+    Route(PREFIX + "changes", changes, methods=["GET"]),
 ]

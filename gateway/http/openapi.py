@@ -27,6 +27,7 @@ from gateway.http.batch_api import FAILED_VALIDATION, MAX_CONTROL_BYTES, NOT_PER
 from gateway.http.body_limits import MAX_BODY_DEPTH
 from gateway.http.openapi_operations import (
     BATCH_ID,
+    CHANGE_ROW,
     DIGEST,
     DOCS,
     SHARED,
@@ -234,9 +235,11 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
         False,
     ),
     (BATCH + "status", "get"): {
-        "summary": "A batch's state, error count and percent done, as text lines, for scripts that poll.",
-        "description": "Answers `state: <state>`, `errors: <n>` and `percent: <p>` lines. With `log` 1, true "
-        "or yes the lines are followed by a blank line and the batch's log. " + ARGUMENT_RULE,
+        "summary": "A batch's state, error count, percent done and record counts, as text lines, for scripts that poll.",
+        "description": "Answers `state: <state>`, `errors: <n>`, `percent: <p>` (of the input read; 100 only for a "
+        "finished run), `read: <n>`, `committed: <n>` and `failed: <n>` lines (records; while running, as last "
+        "saved). With `log` 1, true or yes the lines are followed by a blank line and the batch's log, whose `END:` "
+        "line is followed by the run's summary in words (`SUMMARY:` lines). " + ARGUMENT_RULE,
         "tags": ["batch API"],
         "security": KEY_SECURITY,
         "parameters": [
@@ -248,7 +251,12 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
         "responses": {
             "200": {
                 "description": "Status lines (and the log).",
-                "content": _text({"type": "string", "pattern": "^state: [a-z-]+\nerrors: \\d+\npercent: "}),
+                "content": _text(
+                    {
+                        "type": "string",
+                        "pattern": "^state: [a-z-]+\nerrors: \\d+\npercent: [0-9.]+\nread: \\d+\ncommitted: \\d+\nfailed: \\d+\n",
+                    }
+                ),
             },
             "400": {"description": f"`{FAILED_VALIDATION}`, or `Batch not found: <id>`.", "content": _text()},
             "403": KEY_REFUSED,
@@ -299,6 +307,47 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
                 "description": f"`{FAILED_VALIDATION}`, `Batch not found: <id>`, a batch that has not run to "
                 "an end, no failed records (in that file), no file of that name, failed records in several "
                 "files without `file`, or a control file whose record processor rewrites the records.",
+                "content": _text(),
+            },
+            "403": KEY_REFUSED,
+        },
+    },
+    (BATCH + "changes", "get"): {
+        "summary": "A batch's change report as JSON: per table new/updated/unchanged, and a dry run's sampled updates.",
+        "description": "For a batch that has run: `destinations`, one entry per table of the model with the records "
+        "that were (in a dry run: would be) `new`, `updated` and `unchanged`; a dry run adds `sample`, the first "
+        "20 updated records of the table with the Names that would change from what to what. "
+        + ARGUMENT_RULE,
+        "tags": ["batch API"],
+        "security": KEY_SECURITY,
+        "parameters": [{"name": "batch", "in": "query", "required": True, "schema": BATCH_FIELD}],
+        "responses": {
+            "200": {
+                "description": "The change report.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["batch", "state", "dry_run", "destinations"],
+                            "properties": {
+                                "batch": {"type": "string"},
+                                "state": {"type": "string"},
+                                "dry_run": {"type": "boolean"},
+                                "finished": {"type": ["string", "null"]},
+                                "sample_size": {"type": "integer"},
+                                "destinations": {"type": "array", "items": CHANGE_ROW},
+                            },
+                        }
+                    }
+                },
+            },
+            "400": {
+                "description": f"`{FAILED_VALIDATION}`, or `Batch not found: <id>`.",
+                "content": _text(),
+            },
+            "409": {
+                "description": "A batch that has not finished: `Batch <id> has no change report: it has not "
+                "finished (state <state>)`.",
                 "content": _text(),
             },
             "403": KEY_REFUSED,

@@ -512,7 +512,63 @@ TABLE_ANSWER: Schema = _object(
 )
 JOB: Schema = _object({"id": STRING, "status": STRING, "type": STRING})
 ROLE: Schema = _object({"role": STRING, "id": STRING, "permission": {"type": "object"}})
-BATCH: Schema = _object({"identifier": STRING, "state": {"type": "string", "enum": list(STATES)}})
+COUNT: Schema = {"type": "integer", "minimum": 0}
+CHANGE_ROW: Schema = _object(
+    {
+        "table": STRING,
+        "destinations": {"type": "array", "items": STRING},
+        "new": COUNT,
+        "updated": COUNT,
+        "unchanged": COUNT,
+    },
+    sample={
+        "type": "array",
+        "maxItems": 20,
+        "description": "Dry run: the first updated records, with the Names that would change "
+        "(`from`/`to`; null: no value; long values cut and marked `…`).",
+        "items": _object(
+            {"key": ref("JsonValue"), "changes": {"type": "array", "items": _object({"name": STRING})}}
+        ),
+    },
+    sample_complete={
+        "type": "boolean",
+        "description": "False when more records would be updated than sampled.",
+    },
+)
+SUMMARY: Schema = {
+    "type": ["object", "null"],
+    "description": "What the run did (null before it ran; partial, `finished` null, while it runs): records read, "
+    "committed, failed (not committed), skipped (dry run: complete records, not written), errors, per table the "
+    "records that were (dry run: would be) new, updated and unchanged, start, finish, duration, percent of the "
+    "input read (100 only for a finished run) and, for an interrupted run, how far it got and whether re-running "
+    "it as a copy is safe.",
+    "properties": {
+        "dry_run": {"type": "boolean"},
+        "started": STRING,
+        "finished": {"type": ["string", "null"]},
+        "duration_seconds": {"type": ["number", "null"]},
+        "records_read": COUNT,
+        "records_committed": COUNT,
+        "records_failed": COUNT,
+        "records_skipped": COUNT,
+        "errors": COUNT,
+        "percent": {"type": "number", "minimum": 0, "maximum": 100},
+        "destinations": {"type": "array", "items": CHANGE_ROW},
+        "interrupted": {
+            "type": ["object", "null"],
+            "properties": {
+                "reason": STRING,
+                "records_read": COUNT,
+                "records_committed": COUNT,
+                "rerun_safe": {"type": "boolean"},
+                "rerun": STRING,
+            },
+        },
+    },
+}
+BATCH: Schema = _object(
+    {"identifier": STRING, "state": {"type": "string", "enum": list(STATES)}}, summary=SUMMARY
+)
 WRITE_ANSWERS: Schema = {
     "oneOf": [
         _object({"message": STRING, "inserted_hashes": ARRAY, "skipped_hashes": ARRAY}),
@@ -1205,7 +1261,7 @@ DOCS: dict[str, OperationDoc] = {
         {"type": "array", "items": BATCH},
     ),
     "get_import_batch": _doc(
-        "One batch with state, errors, log and progress (any role).",
+        "One batch with state, errors, log, progress and summary (with a dry run's change report) (any role).",
         {"batch": {"type": "string", "pattern": BATCH_ID}},
         "batch",
         "404",

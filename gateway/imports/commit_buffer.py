@@ -51,6 +51,8 @@ class CommitBuffer:
         self.tables: dict[str, dict[bytes, FinalRecord]] = {}
         self.records = 0
         self.flushed = 0
+        self.lost = 0
+        """Records whose flush failed (counted committed by the engine, but not stored)."""
         self._bytes = 0
         self._since = 0.0
         self._tracked: dict[str, set[str]] = {}
@@ -129,6 +131,7 @@ class CommitBuffer:
         try:
             self.writes.write_records(self.database, tables)
         except Exception as exc:
+            self.lost += count
             raise FlushFailed(f"Could not store the last {count} committed records: {exc}") from exc
         self.flushed += count
         return count

@@ -28,9 +28,12 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
 from engine import BatchError, BatchFile, prepare_batch
+from engine.changes import RunCounts
 from engine.readers.base import KEEP_LIMIT
+from engine.rerun import rerun_problem
 from gateway.audit import AuditLog
 from gateway.config import Config
+from gateway.imports import summary as summaries
 from gateway.imports.commit_buffer import FlushFailed
 from gateway.imports.errorlog import ErrorRecorder
 from gateway.imports.models import ModelRegistry
@@ -52,11 +55,14 @@ CHECKPOINT_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class RunResult:
-    """What a run ended with: error count, records processed, and the exception message if any."""
+    """What a run ended with: error count, records processed, the exception message if any, and
+    records committed (stored) and skipped (dry run)."""
 
     errors: int
     records: int
     exception: str | None = None
+    committed: int = 0
+    skipped: int = 0
 
 
 def _expected_reads(size: int) -> int:
@@ -139,6 +145,12 @@ class _Run:
         self._last_checkpoint = time.monotonic()
         self._dirty = False
         self.stopped_early = False
+        self.started = iso_now()
+        self.clock = time.monotonic()
+        self.dry_run = False
+        self.counts: RunCounts | None = None
+        self.rerun_problem: str | None = None
+        self.lost: Callable[[], int] = lambda: 0
 
     def should_stop(self, stopping: Callable[[], bool]) -> Callable[[], bool]:
         """``stopping`` for the engine, remembering whether it ever answered True."""
@@ -157,6 +169,11 @@ class _Run:
             self.progress.errors = self.errors
             self._dirty = True
         self._maybe_checkpoint()
+
+    def changed(self) -> None:
+        """Mark the run's state changed since the last checkpoint."""
+        with self._lock:
+            self._dirty = True
 
     def records(self, done: int) -> None:
         with self._lock:
@@ -183,8 +200,38 @@ class _Run:
                 self._dirty = False
                 self._last_checkpoint = time.monotonic()
                 lines, errors, records = list(self.lines), self.errors, self.progress.records_done
-            self.service.checkpoint(self.identifier, lines, errors, records)
+                partial = self.summary(None, None)
+            self.service.checkpoint(self.identifier, lines, errors, records, partial)
             self.recorder.flush()
+
+    def summary(self, finished: str | None, result: RunResult | None) -> dict[str, Any]:
+        """The run's summary: final with the result, else partial (the counts of the last progress report)."""
+        counts = self.counts
+        if result is not None:
+            read, committed, skipped, errors = result.records, result.committed, result.skipped, result.errors
+        else:
+            read = counts.read if counts is not None else 0
+            complete = counts.complete if counts is not None else 0
+            skipped = complete if self.dry_run else 0
+            committed, errors = max(0, complete - skipped - self.lost()), self.errors
+        if result is not None and result.exception is None:
+            percent = 100.0
+        else:
+            percent = min(self.progress.percent, 99.9) if read or self.bytes_read else 0.0
+        return summaries.build(
+            dry_run=self.dry_run,
+            started=self.started,
+            finished=finished,
+            seconds=time.monotonic() - self.clock if finished is not None else None,
+            counts=counts,
+            read=read,
+            committed=committed,
+            skipped=skipped,
+            errors=errors,
+            percent=percent,
+            exception=result.exception if result is not None else None,
+            rerun_problem=self.rerun_problem,
+        )
 
     def checkpoint_due(self) -> bool:
         return time.monotonic() - self._last_checkpoint >= CHECKPOINT_SECONDS
@@ -238,7 +285,8 @@ class BatchRunner:
         if not self._wait_start_delay():
             log.info("batch %s left scheduled: the server is stopping", identifier)
             raise Postponed
-        start_line = f"START: {iso_now()}"
+        started = iso_now()
+        start_line = f"START: {started}"
         try:
             row = self.service.start_run(identifier, [start_line])
         except RuntimeError as exc:
@@ -246,8 +294,13 @@ class BatchRunner:
             return
         except OutOfSpace as exc:
             log.warning("batch %s cannot start: %s", identifier, exc)
-            lines = [start_line, EXCEPTION_PREFIX + str(exc), f"END: {iso_now()}"]
-            self.service.finish_run(identifier, "error", 0, lines, 0)
+            unstarted = _Run(identifier, self.service, 0, ErrorRecorder(identifier, self.errors))
+            unstarted.started = started
+            result = RunResult(0, 0, str(exc))
+            finished = iso_now()
+            summary = unstarted.summary(finished, result)
+            lines = [start_line, EXCEPTION_PREFIX + str(exc), f"END: {finished}", *summaries.lines(summary)]
+            self.service.finish_run(identifier, "error", 0, lines, 0, summary)
             return
         files = list(row.get("files") or [])
         total = sum(_expected_reads(int((f.get("file") or {}).get("fileSize") or 0)) for f in files)
@@ -255,30 +308,44 @@ class BatchRunner:
             identifier
         )  # nothing is left there unless an earlier start of this run was cut short
         state = _Run(identifier, self.service, total, ErrorRecorder(identifier, self.errors))
+        state.started = started
         state.lines.append(start_line)
         self.service.progress[identifier] = state.progress
         data = {"batch": identifier, "control": row.get("control")}
         self.audit.record_quietly("haplo_data_import_batch:start", data)
         log.info("batch %s started", identifier)
         dry_run = bool(row.get("dry_run"))
+        state.dry_run = dry_run
         self._running[identifier] = state
         try:
             outcome = self._execute(row, files, state, dry_run)
         except Exception as exc:  # anything unexpected ends the batch in 'error', never silently
             log.exception("batch %s failed", identifier)
-            outcome = RunResult(state.errors, state.progress.records_done, str(exc) or type(exc).__name__)
+            partial = state.summary(None, None)
+            outcome = RunResult(
+                state.errors,
+                int(partial["records_read"]),
+                str(exc) or type(exc).__name__,
+                int(partial["records_committed"]),
+                int(partial["records_skipped"]),
+            )
         finally:
             self._running.pop(identifier, None)
         if outcome.exception is None and state.stopped_early:
-            outcome = RunResult(outcome.errors, outcome.records, STOPPED_MESSAGE)
+            outcome = RunResult(
+                outcome.errors, outcome.records, STOPPED_MESSAGE, outcome.committed, outcome.skipped
+            )
         if outcome.exception is not None:
             state.lines.append(EXCEPTION_PREFIX + outcome.exception)
             final = "error"
         else:
             final = "dry-run" if dry_run else "complete"
         self.audit.record_quietly("haplo_data_import_batch:end", data)
-        state.lines.append(f"END: {iso_now()}")
-        self.service.finish_run(identifier, final, outcome.errors, state.lines, outcome.records)
+        finished = iso_now()
+        summary = state.summary(finished, outcome)
+        state.lines.append(f"END: {finished}")
+        state.lines.extend(summaries.lines(summary))
+        self.service.finish_run(identifier, final, outcome.errors, state.lines, outcome.records, summary)
 
     def _execute(
         self, row: dict[str, Any], files: list[dict[str, Any]], state: _Run, dry_run: bool
@@ -294,6 +361,7 @@ class BatchRunner:
         except BatchError as exc:  # the engine's one validation of the control file
             return RunResult(0, 0, exc.message)
         model = prepared.model
+        state.rerun_problem = rerun_problem(prepared.control, model)
         batch_files = [self._batch_file(entry, state) for entry in files]
         store = ModelTargetStore(
             self.storage,
@@ -301,6 +369,10 @@ class BatchRunner:
             read_only=dry_run,
             generated_keys=generated_key_tables(model),
         )
+        counts = state.counts = RunCounts()
+        state.lost = lambda: store.buffer.lost
+        state.changed()  # the partial summary (with the re-run rule) is saved before any record
+        state.checkpoint()
 
         def progress(done: int) -> None:  # records reported done are stored: flush first
             store.flush()
@@ -318,14 +390,16 @@ class BatchRunner:
             batch_identifier=state.identifier,
             on_error=state.recorder,
             on_failed_record=state.recorder.record_ended,
+            counts=counts,
         )
         self._keep_errors(state, control, batch_files, cap)
+        exception = outcome.exception
         try:
             store.flush()  # normally done by the engine's last progress report
         except FlushFailed as exc:
-            message = f"{outcome.exception}; {exc}" if outcome.exception else str(exc)
-            return RunResult(int(outcome.errors), int(outcome.records), message)
-        return RunResult(int(outcome.errors), int(outcome.records), outcome.exception)
+            exception = f"{outcome.exception}; {exc}" if outcome.exception else str(exc)
+        committed = max(0, outcome.committed - store.buffer.lost)  # records stored, not just buffered
+        return RunResult(outcome.errors, outcome.records, exception, committed, outcome.skipped)
 
     def _keep_errors(self, state: _Run, control: dict[str, Any], files: list[BatchFile], cap: int) -> None:
         """Store the run's last errors, give delimited files' errors their lines, save the error summary."""

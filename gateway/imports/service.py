@@ -25,6 +25,7 @@ from typing import Any
 from engine import model_warnings, validate_control
 from engine.limits import CONTROL_TOO_DEEP
 from gateway.auth.api_keys import haplo_random_identifier
+from gateway.imports import summary as summaries
 from gateway.imports.models import ModelRegistry
 from gateway.storage.errors import OutOfSpace
 from gateway.storage.names import name_problem
@@ -273,6 +274,7 @@ class BatchService:
             "log": None,
             "dry_run": None,
             "records": None,
+            "summary": None,
         }
         with self.lock:
             self._batches.write([row], "insert")
@@ -393,20 +395,26 @@ class BatchService:
         view["created"] = row.get("created")
         view["dry_run"] = row.get("dry_run")
         view["progress"] = self.progress_of(row)
+        view["summary"] = row.get("summary") if row.get("state") in (*END_STATES, "running") else None
         return view
 
     def progress_of(self, row: dict[str, Any]) -> dict[str, Any]:
         """Records done, errors so far and percent: live while running (as last saved when another
-        process runs it), final afterwards."""
+        process runs it), final afterwards: the records read and the percent of the input read
+        (100 only for a run that finished; see :mod:`gateway.imports.summary`)."""
         state = row.get("state")
         live = self.progress.get(str(row.get("identifier")))
         if state == "running" and live is not None:
             return live.as_dict()
+        records, errors = int(row.get("records") or 0), int(row.get("errors") or 0)
         if state == "running":
-            return Progress(int(row.get("records") or 0), int(row.get("errors") or 0)).as_dict()
-        if state in END_STATES:
-            return Progress(int(row.get("records") or 0), int(row.get("errors") or 0), 100.0).as_dict()
-        return Progress().as_dict()
+            return Progress(records, errors).as_dict()
+        summary = row.get("summary")
+        if state in END_STATES and isinstance(summary, dict):
+            return Progress(records, errors, float(summary.get("percent") or 0.0)).as_dict()
+        if state in ("complete", "dry-run"):  # a batch that ended before summaries were kept
+            return Progress(records, errors, 100.0).as_dict()
+        return Progress(records, errors).as_dict()
 
     # -- transitions used by the run -------------------------------------------
 
@@ -432,8 +440,16 @@ class BatchService:
             self.progress[identifier] = Progress()
             return started
 
-    def checkpoint(self, identifier: str, log: Sequence[str], errors: int, records: int) -> None:
-        """Save the log, error count and records done of a running batch (so a crash keeps them).
+    def checkpoint(
+        self,
+        identifier: str,
+        log: Sequence[str],
+        errors: int,
+        records: int,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        """Save the log, error count, records done and partial summary of a running batch (so a crash
+        keeps them).
 
         Skipped while the store is full: the next checkpoint or the run's end stores them.
         """
@@ -442,13 +458,23 @@ class BatchService:
             if row is None or row.get("state") != "running":
                 return
             row.update(log="\n".join(log), errors=errors, records=records)
+            if summary is not None:
+                row["summary"] = summary
             try:
                 self._save(row)
             except OutOfSpace as exc:
                 logger.warning("batch %s: checkpoint skipped: %s", identifier, exc)
 
-    def finish_run(self, identifier: str, state: str, errors: int, log: Sequence[str], records: int) -> None:
-        """Store the end state, error count, log and record count of a run.
+    def finish_run(
+        self,
+        identifier: str,
+        state: str,
+        errors: int,
+        log: Sequence[str],
+        records: int,
+        summary: dict[str, Any] | None = None,
+    ) -> None:
+        """Store the end state, error count, log, record count and summary of a run.
 
         If the store is full the row is kept in memory (reads show it) until ``save_unsaved``.
         """
@@ -456,7 +482,7 @@ class BatchService:
             row = self._row(identifier)
             if row is None:
                 return
-            row.update(state=state, errors=errors, log="\n".join(log), records=records)
+            row.update(state=state, errors=errors, log="\n".join(log), records=records, summary=summary)
             try:
                 self._save(row)
             except OutOfSpace as exc:
@@ -468,10 +494,11 @@ class BatchService:
 
     def fail_interrupted(self, identifier: str, exception_line: str) -> dict[str, Any] | None:
         """A batch recorded as ``running`` whose run is gone (a stop, a crash, a dead worker) ends
-        ``error``: its log so far, ``exception_line`` and an ``END:`` line; records committed
-        before stay. One atomic step, so only one process does it. The row, or None if the
-        batch was not running."""
-        end = f"END: {iso_now()}"
+        ``error``: its log so far, ``exception_line``, an ``END:`` line and its summary (how far it
+        got as last checkpointed); records committed before stay. One atomic step, so only one
+        process does it. The row, or None if the batch was not running."""
+        finished = iso_now()
+        end = f"END: {finished}"
 
         def failed(row: dict[str, Any] | None) -> dict[str, Any] | None:
             if row is None or row.get("state") != "running":
@@ -479,7 +506,15 @@ class BatchService:
             lines = [line for line in str(row.get("log") or "").split("\n") if line]
             if not any(line.startswith("START:") for line in lines):
                 lines.insert(0, f"START: {iso_now()}")
-            return {**row, "state": "error", "log": "\n".join([*lines, exception_line, end])}
+            partial = row.get("summary") if isinstance(row.get("summary"), dict) else None
+            if partial is None:
+                partial = {"started": lines[0].removeprefix("START: "), "dry_run": bool(row.get("dry_run"))}
+                partial["records_read"] = int(row.get("records") or 0)
+                partial["errors"] = int(row.get("errors") or 0)
+            reason = exception_line.removeprefix("EXCEPTION: Error during import: ")
+            summary = summaries.interrupted(partial, reason, finished)
+            log = "\n".join([*lines, exception_line, end, *summaries.lines(summary)])
+            return {**row, "state": "error", "log": log, "summary": summary}
 
         with self.lock:
             try:
@@ -506,7 +541,8 @@ class BatchService:
     # -- listing (last: the name ``list`` shadows the builtin in this class body) --
 
     def list(self, state: str | None = None, limit: int | None = None) -> builtins.list[dict[str, Any]]:
-        """Batches, newest first, optionally of one state and at most ``limit``."""
+        """Batches, newest first, optionally of one state and at most ``limit`` (their summaries without
+        a dry run's sampled changes: ``get`` has them)."""
         if state is not None:
             rows = self._batches.find("state", KeyRange(state, True))
         else:
@@ -515,4 +551,4 @@ class BatchService:
         rows.sort(key=lambda r: (str(r.get("created")), str(r.get("identifier"))), reverse=True)
         if limit is not None:
             rows = rows[: max(0, limit)]
-        return [self._batch_view(r) for r in rows]
+        return [summaries.without_samples(self._batch_view(r)) for r in rows]

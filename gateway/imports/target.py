@@ -22,7 +22,8 @@ from typing import Any
 
 import orjson
 
-from engine import BatchError
+from engine import BatchError, ports
+from engine.changes import same_json
 from engine.models import Model
 from engine.ports import TargetWrite
 from gateway.imports.commit_buffer import FLUSH_SECONDS, CommitBuffer
@@ -40,6 +41,7 @@ from gateway.storage.records import (
 from gateway.storage.writeplan import merged
 
 _SCALARS = (str, int, float, bool, type(None))
+_NEW, _UPDATED, _UNCHANGED = ports.NEW, ports.UPDATED, ports.UNCHANGED
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -54,6 +56,13 @@ def value_matches(stored: Any, wanted: Any) -> bool:
     if _same(stored, wanted):
         return True
     return isinstance(stored, list) and any(_same(item, wanted) for item in stored)
+
+
+def _same_record(stored: dict[str, Any], record: dict[str, Any]) -> bool:
+    """Whether two records hold the same Names and values (store metadata aside)."""
+    a = {k: v for k, v in stored.items() if k != CREATED and k != UPDATED}
+    b = {k: v for k, v in record.items() if k != CREATED and k != UPDATED}
+    return same_json(a, b)
 
 
 def _age(record: dict[str, Any]) -> float:
@@ -218,9 +227,10 @@ class ModelTargetStore:
 
     # -- writes -----------------------------------------------------------------------
 
-    def commit(self, writes: Sequence[TargetWrite]) -> None:
-        """Check and encode one record's targets and buffer them together.
+    def commit(self, writes: Sequence[TargetWrite]) -> list[int]:
+        """Check and encode one record's targets and buffer them together; what each write did.
 
+        A replacement whose result equals the stored record is UNCHANGED and not written.
         Raises StoreError (the engine's) for what ``write_many(strict=True)`` would
         refuse (bad key, an insert of a stored key, a value of the wrong declared
         type); nothing of the record is kept then. FlushFailed (not a record error)
@@ -234,15 +244,38 @@ class ModelTargetStore:
         stamp = self.storage.now_ms()
         staged: dict[tuple[str, bytes], FinalRecord] = {}
         keyed = [self._keyed(write) for write in writes]  # every key is checked first, as write_many does
-        for write, info, record, key, ekey in keyed:
+        outcomes = [
             self._stage(write, info, record, key, ekey, stamp, staged)
+            for write, info, record, key, ekey in keyed
+        ]
         try:
-            for _, info, record, _, _ in keyed:
-                if not record.keys() <= info.attributes.keys():
+            for (_, info, record, _, _), outcome in zip(keyed, outcomes, strict=True):
+                if outcome != _UNCHANGED and not record.keys() <= info.attributes.keys():
                     self._imports.ensure_attributes(self.database, info.name, record.keys())
         except StoreFailure as exc:  # the store, not this record: the run ends
             raise BatchError(str(exc)) from exc
-        self.buffer.add(staged)
+        if staged:
+            self.buffer.add(staged)
+        return outcomes
+
+    def preview(self, writes: Sequence[TargetWrite]) -> list[int]:
+        """What :meth:`commit` would answer, writing nothing (a dry run); StoreError as it would raise.
+
+        An insert into a table with engine-generated keys is new without a read.
+        """
+        outcomes = []
+        for write in writes:
+            if write.is_new and write.table in self.generated_keys:
+                outcomes.append(ports.NEW)
+                continue
+            stored = self.get(write.table, write.primary_key)
+            if stored is None:
+                outcomes.append(ports.NEW)
+            elif write.is_new:
+                raise StoreError(f"a record with this key already exists in '{write.table}'")
+            else:
+                outcomes.append(ports.UNCHANGED if _same_record(stored, write.record) else ports.UPDATED)
+        return outcomes
 
     def _keyed(self, write: TargetWrite) -> tuple[TargetWrite, TableInfo, dict[str, Any], Any, bytes]:
         """The write's table, its record (metadata dropped, arrays copied) and its key, checked."""
@@ -273,8 +306,9 @@ class ModelTargetStore:
         ekey: bytes,
         stamp: float,
         staged: dict[tuple[str, bytes], FinalRecord],
-    ) -> None:
-        """Encode one write as ``write_many``'s insert or replace would store it."""
+    ) -> int:
+        """Encode one write as ``write_many``'s insert or replace would store it; its outcome
+        (an unchanged replacement is not staged)."""
         table, pk = info.name, info.primary_key
         slot = (table, ekey)
         prior = staged.get(slot)
@@ -293,4 +327,11 @@ class ModelTargetStore:
             raise InvalidRecord(
                 f"a record with {pk} {orjson.dumps(key).decode()} already exists in '{table}'"
             )
+        if old is None or write.is_new:
+            outcome = _NEW
+        elif _same_record(old, new):
+            return _UNCHANGED
+        else:
+            outcome = _UPDATED
         staged[slot] = FinalRecord(key, new, orjson.dumps(new), fresh)
+        return outcome

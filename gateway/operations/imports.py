@@ -183,7 +183,9 @@ def list_import_batches(ctx: OperationContext, body: dict[str, Any]) -> Any:
 
 @operation("get_import_batch", internal_name="getImportBatch")
 def get_import_batch(ctx: OperationContext, body: dict[str, Any]) -> Any:
-    """One batch: identifier, state, errors, log, comment, control, files, created, progress."""
+    """One batch: identifier, state, errors, log, comment, control, files, created, progress and
+    summary (what the run did: records read, committed, failed, skipped, per table new/updated/
+    unchanged, a dry run's sampled changes, duration, how far an interrupted run got)."""
     identifier = _required_str(body, "batch")
     batch = _batches(ctx).get(identifier)
     if batch is None:

@@ -10,6 +10,7 @@ import pytest
 
 from tests.batch.conftest import API, WITH_S3, BatchApi, backend_setups, minimal_control, snapshot
 from tests.conftest import basic
+from tests.support.batch_log import summary_lines
 from tests.support.s3 import stored_bytes, stored_files
 
 FAILED = "Bad request (failed validation)"
@@ -311,7 +312,7 @@ def test_status_endpoint(mapi: BatchApi) -> None:
     response = mapi.client.get(API + "status", params={"batch": batch}, headers=mapi.headers)
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
-    assert response.text == "state: uploading\nerrors: 0\npercent: 0\n"
+    assert response.text == "state: uploading\nerrors: 0\npercent: 0\nread: 0\ncommitted: 0\nfailed: 0\n"
     response = mapi.client.get(API + "status", params={"batch": "nope"}, headers=mapi.headers)
     assert (response.status_code, response.text) == (400, "Batch not found: nope")
     response = mapi.client.get(API + "status", headers=mapi.headers)
@@ -323,14 +324,15 @@ def test_status_endpoint(mapi: BatchApi) -> None:
 def test_status_endpoint_with_the_log(mapi: BatchApi) -> None:
     batch = mapi.create_batch(mapi.upload_control(minimal_control()))
     before = mapi.client.get(API + "status", params={"batch": batch, "log": "1"}, headers=mapi.headers)
-    assert before.text == "state: uploading\nerrors: 0\npercent: 0\n\n"
+    assert before.text == "state: uploading\nerrors: 0\npercent: 0\nread: 0\ncommitted: 0\nfailed: 0\n\n"
     mapi.add_file(batch, "people", b'[{"first": "Ada", "last": "Lovelace", "email": "not-an-email"}]')
     mapi.schedule(batch)
     info = mapi.wait(batch)
     after = mapi.client.get(API + "status", params={"batch": batch, "log": "1"}, headers=mapi.headers)
     head, _, log = after.text.partition("\n\n")
-    assert head == f"state: complete\nerrors: {info['errors']}\npercent: 100"
+    assert head == "state: complete\nerrors: 1\npercent: 100\nread: 1\ncommitted: 1\nfailed: 0"
     assert log == info["log"] and log.startswith("START: ") and "END: " in log
+    assert summary_lines(log)[0] == "SUMMARY: 1 record read, 1 committed, 0 failed, 1 error"
 
 
 # -- methods, argument rule before permission --------------------------------------------

@@ -12,9 +12,11 @@ import pytest
 
 import engine.batch
 from engine import validate_control
+from gateway.imports import summary as summaries
 from gateway.storage.system import SYSTEM_DB
 from tests.batch.conftest import BatchApi, minimal_control, start_api
 from tests.conftest import make_client
+from tests.support.batch_log import run_lines, summary_lines
 from tests.support.held_blob import HeldBlob
 from tests.support.postgres import store_overrides
 
@@ -58,7 +60,7 @@ def test_real_run_commits_records(api: BatchApi) -> None:
     assert finished == [info["identifier"]]
     assert info["state"] == "complete"
     assert info["errors"] == 0
-    lines = info["log"].split("\n")
+    lines = run_lines(info["log"])
     assert len(lines) == 2 and lines[0].startswith("START: ") and lines[1].startswith("END: ")
     assert info["progress"] == {"records_done": 2, "errors": 0, "percent": 100}
     stored = sorted(profiles(api), key=lambda r: r["email"])
@@ -104,7 +106,7 @@ def test_dry_run_writes_nothing_and_logs_the_same(api: BatchApi) -> None:
     real = run(api, control, {"d": json.dumps(records).encode()})
     assert real["state"] == "complete"
     assert real["errors"] == dry["errors"] > 0
-    assert real["log"].split("\n")[1:-1] == dry["log"].split("\n")[1:-1]
+    assert run_lines(real["log"])[1:-1] == run_lines(dry["log"])[1:-1]
     assert "(record 2)" in dry["log"] and "(record 3)" in dry["log"]
     assert len(profiles(api)) == 3  # the record without a name is not complete
 
@@ -132,7 +134,7 @@ def test_missing_file_spec_is_a_batch_error(api: BatchApi) -> None:
     api.schedule(batch)
     info = api.wait(batch)
     assert info["state"] == "error"
-    lines = info["log"].split("\n")
+    lines = run_lines(info["log"])
     assert lines[-2] == (
         "EXCEPTION: Error during import: Could not find file specification in control file for file "
         "stray (and DEFAULT file entry does not exist)"
@@ -155,7 +157,7 @@ def test_exception_keeps_committed_records_and_counts_errors(api: BatchApi) -> N
     ]
     info = run(api, control, {"d": json.dumps([*records, {"first": "Never", "last": "Reached"}]).encode()})
     assert info["state"] == "error"
-    lines = info["log"].split("\n")
+    lines = run_lines(info["log"])
     assert lines[-2] == "EXCEPTION: Error during import: Unknown destination: nowhere"
     errors = lines[1:-2]
     assert errors and all(line.endswith("(record 1)") for line in errors)
@@ -200,7 +202,7 @@ def test_error_cap_from_configuration(root: Path, backend: str) -> None:
         info = run(
             api, control, {"d": json.dumps([{"first": "a", "last": str(i)} for i in range(8)]).encode()}
         )
-        lines = info["log"].split("\n")[1:-1]
+        lines = run_lines(info["log"])[1:-1]
         assert lines == [f"bad (record {i})" for i in range(4)] + [
             "Too many errors in import batch, no further errors will be reported"
         ]
@@ -216,7 +218,7 @@ def test_other_error_caps_from_configuration(root: Path, cap: int, logged: int, 
         info = run(
             api, control, {"d": json.dumps([{"first": "a", "last": str(i)} for i in range(8)]).encode()}
         )
-        lines = info["log"].split("\n")[1:-1]
+        lines = run_lines(info["log"])[1:-1]
         too_many = ["Too many errors in import batch, no further errors will be reported"] if cap else []
         assert lines == [f"bad (record {i})" for i in range(logged)] + too_many
         assert info["errors"] == 8
@@ -269,7 +271,7 @@ def test_recovery_fails_running_and_requeues_scheduled(root: Path, backend: str)
         info = api.op({"operation": "get_import_batch", "batch": crashed})
         assert info["state"] == "error"
         assert info["errors"] == 1
-        lines = info["log"].split("\n")
+        lines = run_lines(info["log"])
         assert lines[:2] == ["START: 2024-01-01T00:00:00.000Z", "bad thing (record 0)"]
         assert lines[2] == (
             "EXCEPTION: Error during import: The server stopped during the run; "
@@ -277,6 +279,11 @@ def test_recovery_fails_running_and_requeues_scheduled(root: Path, backend: str)
         )
         assert lines[3].startswith("END: ")
         assert len(profiles(api)) == 2
+        # cut short before it saved any progress: the summary claims nothing it cannot know
+        assert info["progress"] == {"records_done": 0, "errors": 1, "percent": 0}
+        stop = info["summary"]["interrupted"]
+        assert (stop["at_least"], stop["rerun_safe"], stop["rerun"]) == (True, False, summaries.UNKNOWN)
+        assert summary_lines(info["log"])[-1] == "SUMMARY: " + summaries.UNKNOWN
 
 
 def test_shutdown_stops_a_running_batch_at_a_record_boundary(root: Path, backend: str) -> None:
@@ -311,3 +318,11 @@ def test_shutdown_stops_a_running_batch_at_a_record_boundary(root: Path, backend
         done = len(profiles(api))
         assert 1000 <= done < total
         assert done == info["progress"]["records_done"]
+        # a stopped batch claims no work that did not happen: not 100 %, and how far it got
+        assert 0 < info["progress"]["percent"] < 100
+        summary = info["summary"]
+        assert summary["records_read"] == summary["records_committed"] == done
+        stop = summary["interrupted"]
+        assert (stop["records_committed"], stop["at_least"], stop["rerun_safe"]) == (done, False, False)
+        assert stop["reason"] == "Batch stopped: server shutting down"
+        assert f"{done} committed (Batch stopped: server shutting down)" in info["log"]

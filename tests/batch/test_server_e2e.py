@@ -22,6 +22,7 @@ import pytest
 
 from tests.batch.conftest import person_model
 from tests.batch.remote import RemoteBatchApi, all_records
+from tests.support.batch_log import run_lines
 from tests.support.held_blob import HeldBlob
 from tests.support.prerequisites import require
 from tests.support.server import start_server
@@ -136,7 +137,7 @@ def test_documented_curl_script(tmp_path: Path) -> None:
             text=True,
             timeout=30,
         )
-        assert status.stdout == "state: complete\nerrors: 0\npercent: 100\n"
+        assert status.stdout == "state: complete\nerrors: 0\npercent: 100\nread: 2\ncommitted: 2\nfailed: 0\n"
         wrong = subprocess.run(
             [
                 "curl",
@@ -221,7 +222,7 @@ def test_killed_run_is_error_with_whole_records_only(tmp_path: Path) -> None:
         api = RemoteBatchApi(server, api.key)
         info = api.batch_info(batch)
         assert info["state"] == "error"
-        lines = info["log"].split("\n")
+        lines = run_lines(info["log"])
         assert lines[0].startswith("START: ") and lines[-1].startswith("END: ")
         assert lines[-2] == (
             "EXCEPTION: Error during import: The server stopped during the run; "

@@ -31,6 +31,7 @@ import pytest
 
 from tests.batch.conftest import minimal_control, person_model
 from tests.batch.remote import RemoteBatchApi, all_records
+from tests.support.batch_log import run_lines
 from tests.support.held_blob import HeldBlob
 from tests.support.postgres import store_env
 from tests.support.server import ServerProcess, WorkerProcess, start_server, start_worker
@@ -115,7 +116,7 @@ def test_a_web_process_and_workers_share_the_batches(tmp_path: Path) -> None:
             victim.stop(signal.SIGKILL)
             info = api.wait(held_batch, timeout=120)
         assert info["state"] == "error", info
-        lines = info["log"].split("\n")
+        lines = run_lines(info["log"])
         assert lines[0].startswith("START: ") and lines[-2] == STOPPED and lines[-1].startswith("END: ")
         assert 1000 <= seen <= info["progress"]["records_done"] <= 10_000
         committed = len(all_records(server, "haplo_person", "profile")) - SMALL_BATCHES * 50

@@ -7,6 +7,8 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from engine import ports
+from engine.changes import same_json
 from engine.ports import BatchFile, StoreError, TargetWrite
 
 CREATED = "__createdtime__"
@@ -72,25 +74,42 @@ class MemoryStore:
         self.reads += 1
         return [copy.deepcopy(r) for r in self.tables.get(table, {}).values()]
 
-    def commit(self, writes: Sequence[TargetWrite]) -> None:
+    def preview(self, writes: Sequence[TargetWrite]) -> list[int]:
+        """What ``commit`` would do with these writes (new, updated, unchanged), writing nothing."""
+        outcomes = []
+        for write in writes:
+            previous = self.tables.get(write.table, {}).get(write.primary_key)
+            if write.is_new and previous is not None:
+                raise StoreError(f"Duplicate primary key {write.primary_key} in {write.table}")
+            if previous is None:
+                outcomes.append(ports.NEW)
+            else:
+                stored = {k: v for k, v in previous.items() if not k.startswith("__")}
+                record = {k: v for k, v in write.record.items() if not k.startswith("__")}
+                outcomes.append(ports.UNCHANGED if same_json(stored, record) else ports.UPDATED)
+        return outcomes
+
+    def commit(self, writes: Sequence[TargetWrite]) -> list[int]:
         if self.fail_commits is not None:
             error = StoreError(self.fail_commits)
             if self.fail_table is not None:
                 error.table = self.fail_table  # type: ignore[attr-defined]
             raise error
-        for write in writes:
-            table = self.tables.get(write.table, {})
-            if write.is_new and write.primary_key in table:
-                raise StoreError(f"Duplicate primary key {write.primary_key} in {write.table}")
+        outcomes = self.preview(writes)
         self.commits.append(list(writes))
         now = self._tick()
-        for write in writes:
+        for write, outcome in zip(writes, outcomes, strict=True):
+            if outcome == ports.UNCHANGED:
+                continue
             table = self.tables.setdefault(write.table, {})
             record = copy.deepcopy(write.record)
+            record.pop(CREATED, None)
+            record.pop(UPDATED, None)
             previous = table.get(write.primary_key)
             record[CREATED] = previous[CREATED] if previous is not None else now
             record[UPDATED] = now
             table[write.primary_key] = record
+        return outcomes
 
 
 def memory_file(name: str, data: bytes | str) -> BatchFile:

@@ -98,6 +98,7 @@ class Fixtures:
     digest: str = ""  # the uploaded control file
     batches: list[str] = field(default_factory=list)  # batches in state uploading
     rejected: str = ""  # an ended batch with one failed record (file DEFAULT)
+    finished: list[str] = field(default_factory=list)  # batches that have run (a dry run)
     refresh_token: str = ""  # the admin's
     csv_file: str = ""  # in the import directory
     export_dir: str = ""
@@ -196,6 +197,18 @@ def create_fixtures(server: ServerProcess, victim_keys: int) -> Fixtures:
     fx.batch_api("file", {"batch": fx.rejected, "name": "DEFAULT"}, {"file": b'[{"first": "A"}, {}]'})
     fx.batch_api("schedule", {"batch": fx.rejected})
     fx.wait_ended(fx.rejected)
+    fx.finished = [fx.new_batch()]
+    fx.batch_api(
+        "file", {"batch": fx.finished[0], "name": "DEFAULT"}, {"file": b'[{"first": "A", "last": "B"}]'}
+    )
+    fx.batch_api("schedule", {"batch": fx.finished[0], "mode": "dry-run"})
+    deadline = time.monotonic() + 60  # a bound only: a one-record dry run ends at once
+    while fx.op({"operation": "get_import_batch", "batch": fx.finished[0]})["state"] in (
+        "scheduled",
+        "running",
+    ):
+        assert time.monotonic() < deadline, "the fixtures' dry run did not finish"
+        time.sleep(0.1)
     import_dir = server.root / "import"
     import_dir.mkdir(parents=True, exist_ok=True)
     (import_dir / "dogs.csv").write_text("id,name,age\n10,Rex,3\n11,Fido,4\n", "utf-8")
@@ -701,6 +714,11 @@ PLANS: dict[str, Plan] = {
         narrow=_pin_form(
             BATCH + "rejects", "get", batch=lambda fx: (fx.rejected,), file=lambda fx: ("DEFAULT",)
         ),
+    ),
+    f"GET {BATCH}changes": Plan(  # a finished batch, and batches that have not run (409 says so)
+        5,
+        narrow=_pin_form(BATCH + "changes", "get", batch=lambda fx: (*fx.finished, *fx.batches)),
+        ok=frozenset({200, 409}),
     ),
     # the service
     "GET /health": Plan(1, 0),

@@ -27,6 +27,7 @@ from gateway.storage.rocksdb import open_rocksdb
 from gateway.storage.system import SYSTEM_DB
 from tests.batch.conftest import API, minimal_control, start_api
 from tests.conftest import ADMIN_AUTH, Ops, make_client
+from tests.support.batch_log import run_lines
 from tests.support.small_disk import MiB, SmallDisk, eventually, small_disk
 
 FULL = "no space left on the device (records store)"
@@ -96,7 +97,7 @@ def test_batch_run_on_a_full_disk_ends_in_error_and_is_stored_once_space_returns
         info = api.wait(batch)
 
         assert info["state"] == "error"
-        lines = info["log"].split("\n")
+        lines = run_lines(info["log"])
         assert lines[0].startswith("START: ") and lines[-1].startswith("END: ")
         (exception,) = [line for line in lines if line.startswith("EXCEPTION: ")]
         assert re.fullmatch(
@@ -151,7 +152,7 @@ def test_a_batch_that_cannot_start_on_a_full_disk_ends_in_error(disk: SmallDisk)
         imports.runner.run(queued.pop())
         info = api.op({"operation": "get_import_batch", "batch": batch})
         assert info["state"] == "error"
-        lines = info["log"].split("\n")
+        lines = run_lines(info["log"])
         assert lines[1] == f"EXCEPTION: Error during import: {FULL}"
         assert lines[0].startswith("START: ") and lines[2].startswith("END: ")
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from engine import StoreError, TargetStore, TargetWrite
+from engine.ports import OUTCOMES
 from gateway.imports.target import ModelTargetStore
 from tests.engine.fakes import MemoryStore
 from tests.storage.contract.conftest import BACKENDS, ManualClock, StoreFactory
@@ -132,3 +133,41 @@ def test_a_commit_spans_tables_and_later_reads_see_it(subject: Subject) -> None:
     assert [r["id"] for r in subject.store.find("contact", "person", "p5")] == ["c5"]
     assert [r["id"] for r in subject.store.find("person", "k", 1)] == ["p1", "p3", "p5"]
     assert len(list(subject.store.scan("contact"))) == 7
+
+
+def outcomes(subject: Subject, *writes: tuple[str, dict[str, Any], bool], preview: bool = False) -> list[str]:
+    """What the store says each write did (or, previewed, would do), by name."""
+    subject.tick()
+    made = [TargetWrite(table, record["id"], record, is_new) for table, record, is_new in writes]
+    answered = subject.store.preview(made) if preview else subject.store.commit(made)
+    return [OUTCOMES[code] for code in answered]
+
+
+def test_a_commit_tells_what_each_write_did(subject: Subject) -> None:
+    assert outcomes(subject, ("person", {"id": "p", "a": 1}, True), ("contact", {"id": "c"}, True)) == [
+        "new",
+        "new",
+    ]
+    assert outcomes(subject, ("person", {"id": "p", "a": 2}, False)) == ["updated"]
+    assert outcomes(subject, ("person", {"id": "p", "a": 2, "__updatedtime__": 1.0}, False)) == ["unchanged"]
+    assert outcomes(subject, ("person", {"id": "p", "a": True}, False)) == ["updated"]  # true is not 2, nor 1
+    assert outcomes(subject, ("person", {"id": "gone", "a": 1}, False)) == ["new"]  # a replacement of nothing
+    before = subject.store.get("person", "p")
+    assert outcomes(subject, ("person", {"id": "p", "a": True}, False)) == ["unchanged"]
+    assert subject.store.get("person", "p") == before  # an unchanged record is not written (same times)
+
+
+def test_a_preview_tells_what_a_commit_would_do_and_writes_nothing(subject: Subject) -> None:
+    commit(subject, ("person", {"id": "p", "a": [1, 2]}, True))
+    assert outcomes(
+        subject,
+        ("person", {"id": "p", "a": [1, 2]}, False),
+        ("person", {"id": "q"}, True),
+        ("contact", {"id": "c"}, False),
+        preview=True,
+    ) == ["unchanged", "new", "new"]
+    assert outcomes(subject, ("person", {"id": "p", "a": [2, 1]}, False), preview=True) == ["updated"]
+    with pytest.raises(StoreError):
+        outcomes(subject, ("person", {"id": "p"}, True), preview=True)  # an insert of a stored key
+    assert subject.store.get("person", "q") is None and subject.store.get("contact", "c") is None
+    assert plain(subject.store.get("person", "p")) == {"id": "p", "a": [1, 2]}
