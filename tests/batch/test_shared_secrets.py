@@ -83,7 +83,8 @@ def test_what_one_gateway_issues_the_other_accepts(tmp_path: Path) -> None:
         on_a = RemoteBatchApi(a)
         on_a.require({"operation": "add_import_model", "model": person_model()})
         on_b = RemoteBatchApi(b, key=on_a.key)
-        on_b.require({"operation": "add_import_model", "model": person_model()})  # B keeps models in memory
+        # the model registered through A is B's too
+        assert [m["name"] for m in on_b.require({"operation": "list_import_models"})] == ["haplo:person"]
         rows = [{"first": "Ada", "last": "Lovelace", "email": "ada@example.com"}]
         batch = on_b.batch_with_file(minimal_control(), "people", json.dumps(rows).encode())
         assert batch
