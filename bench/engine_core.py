@@ -130,6 +130,9 @@ class CountingStore:
     def scan(self, table: str) -> Iterable[dict[str, Any]]:
         return []
 
+    def tables(self) -> dict[str, str]:
+        return {}
+
     def commit(self, writes: Sequence[Any]) -> list[int]:
         self.writes += len(writes)
         return [0] * len(writes)  # every write is new (engine.ports.NEW)

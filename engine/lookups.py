@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from engine.models import PERSON_NAME_PARTS, Destination
+from engine.models import PERSON_NAME_PARTS
 from engine.ports import TargetStore
 
 CODE_ATTRIBUTE = "code"
@@ -13,8 +14,26 @@ TITLE_ATTRIBUTE = "title"
 _CREATED = "__createdtime__"
 
 
-def find_by_code(store: TargetStore, destinations: Iterable[Destination], code: Any) -> Any | None:
-    """Primary key of the oldest record, across the destinations' tables, whose ``code`` matches.
+class KeyedTable(Protocol):
+    """A table records are looked up in: a stored destination, or any table of the model database."""
+
+    @property
+    def table(self) -> str | None: ...
+
+    @property
+    def primary_key(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseTable:
+    """A table of the model database that is not one of the model's destinations."""
+
+    table: str
+    primary_key: str
+
+
+def find_by_code(store: TargetStore, destinations: Iterable[KeyedTable], code: Any) -> Any | None:
+    """Primary key of the oldest record, across the tables, whose ``code`` matches.
 
     "Oldest" compares the store's ``__createdtime__`` metadata when present; without
     it the first table (in model order) with a match wins.

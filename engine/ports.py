@@ -7,7 +7,7 @@ unit tests).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final, Protocol
 
@@ -57,6 +57,10 @@ class TargetStore(Protocol):
 
     def scan(self, table: str) -> Iterable[dict[str, Any]]:
         """Every record of the table, oldest first."""
+        ...
+
+    def tables(self) -> Mapping[str, str]:
+        """Every table of the model database (destinations or not), with its primary key attribute."""
         ...
 
     def commit(self, writes: Sequence[TargetWrite]) -> Sequence[int]:

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from engine.jsvalues import UNDEFINED, js_string
-from engine.lookups import TITLE_ATTRIBUTE, find_by_code, title_keys
-from engine.models import Destination, Model
+from engine.lookups import TITLE_ATTRIBUTE, DatabaseTable, KeyedTable, find_by_code, title_keys
 from engine.typecontext import TypeContext
 from engine.values import Converter
 
@@ -40,28 +39,39 @@ def ref_mapping(ctx: TypeContext) -> Converter | None:
     return None
 
 
-def _tables(model: Model, types: Any) -> tuple[list[Destination], list[Any]]:
-    """Stored destinations named (by table or destination name) in ``types``, and the unknown entries."""
-    found: list[Destination] = []
+def _tables(ctx: TypeContext, types: Any) -> tuple[list[KeyedTable], list[Any]]:
+    """The tables named in ``types`` (a destination's table or name, or any table of the model
+    database, spec §6.6), and the entries that name none."""
+    found: list[KeyedTable] = []
     unknown: list[Any] = []
+    others: Mapping[str, str] | None = None
     for entry in types:
-        dest = next(
-            (d for d in model.stored_destinations if entry in (d.table, d.name)),
+        table: KeyedTable | None = next(
+            (d for d in ctx.model.stored_destinations if entry in (d.table, d.name)),
             None,
         )
-        if dest is None:
+        if table is None and isinstance(entry, str):
+            others = others if others is not None else ctx.store.tables()
+            key = others.get(entry)
+            table = DatabaseTable(entry, key) if key is not None else None
+        if table is None:
             unknown.append(entry)
-        elif dest not in found:
-            found.append(dest)
+        elif all(t.table != table.table for t in found):
+            found.append(table)
     return found, unknown
+
+
+def _database_tables(ctx: TypeContext) -> list[KeyedTable]:
+    """The stored destinations' tables first (model order), then every other table of the database."""
+    tables: list[KeyedTable] = list(ctx.model.stored_destinations)
+    named = {t.table for t in tables}
+    tables.extend(DatabaseTable(t, key) for t, key in ctx.store.tables().items() if t not in named)
+    return tables
 
 
 def _behaviour(ctx: TypeContext, spec: Mapping[str, Any], values: Mapping[str, Any]) -> Converter:
     types = spec.get("types")
-    if isinstance(types, list):
-        destinations, _ = _tables(ctx.model, types)
-    else:
-        destinations = list(ctx.model.stored_destinations)
+    destinations = _tables(ctx, types)[0] if isinstance(types, list) else _database_tables(ctx)
     store, report, src = ctx.store, ctx.report, ctx.source_details
     cache: dict[str, Any] = {}
 
@@ -88,7 +98,7 @@ def _title(
     if not isinstance(types, list):
         ctx.report(f"Mapping {name} does not specify types")
         return None
-    destinations, unknown = _tables(ctx.model, types)
+    destinations, unknown = _tables(ctx, types)
     for entry in unknown:
         ctx.report(f"Mapping {name} refers to unknown type {js_string(entry)}")
     if not destinations:

@@ -225,6 +225,13 @@ class ModelTargetStore:
         records.sort(key=_age)
         return iter(records)
 
+    def tables(self) -> dict[str, str]:
+        """Every table of the model database, with its primary key attribute."""
+        try:
+            return {info.name: info.primary_key for info in self._catalog.list_tables(self.database)}
+        except DatabaseNotFound:
+            return {}
+
     # -- writes -----------------------------------------------------------------------
 
     def commit(self, writes: Sequence[TargetWrite]) -> list[int]:

@@ -32,8 +32,9 @@ class MemoryStore:
     StoreError with that message (optionally carrying ``table``).
     """
 
-    def __init__(self) -> None:
-        self.tables: dict[str, dict[Any, dict[str, Any]]] = {}
+    def __init__(self, primary_keys: dict[str, str] | None = None) -> None:
+        self.rows_by_table: dict[str, dict[Any, dict[str, Any]]] = {}
+        self.primary_keys: dict[str, str] = dict(primary_keys or {})  # tables declared up front
         self.commits: list[list[TargetWrite]] = []
         self.fail_commits: str | None = None
         self.fail_table: str | None = None
@@ -45,40 +46,44 @@ class MemoryStore:
         return self._clock
 
     def insert(self, table: str, record: dict[str, Any], primary_key: str = "id") -> None:
-        """Add a record directly (initial data)."""
+        """Add a record directly (initial data); the table is known with that primary key."""
+        self.primary_keys.setdefault(table, primary_key)
         stored = copy.deepcopy(record)
         stored[CREATED] = stored[UPDATED] = self._tick()
-        self.tables.setdefault(table, {})[record[primary_key]] = stored
+        self.rows_by_table.setdefault(table, {})[record[primary_key]] = stored
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         """The table's records without metadata, oldest first."""
         return [
             {k: v for k, v in r.items() if not k.startswith("__")}
-            for r in self.tables.get(table, {}).values()
+            for r in self.rows_by_table.get(table, {}).values()
         ]
 
     # -- TargetStore -------------------------------------------------------------
 
     def get(self, table: str, key: Any) -> dict[str, Any] | None:
         self.reads += 1
-        found = self.tables.get(table, {}).get(key)
+        found = self.rows_by_table.get(table, {}).get(key)
         return copy.deepcopy(found) if found is not None else None
 
     def find(self, table: str, attribute: str, value: Any) -> list[dict[str, Any]]:
         self.reads += 1
-        rows = self.tables.get(table, {}).values()
+        rows = self.rows_by_table.get(table, {}).values()
         found = [copy.deepcopy(r) for r in rows if attribute in r and _matches(r[attribute], value)]
         return sorted(found, key=lambda r: r[CREATED])
 
     def scan(self, table: str) -> Iterable[dict[str, Any]]:
         self.reads += 1
-        return [copy.deepcopy(r) for r in self.tables.get(table, {}).values()]
+        return [copy.deepcopy(r) for r in self.rows_by_table.get(table, {}).values()]
+
+    def tables(self) -> dict[str, str]:
+        return dict(self.primary_keys)
 
     def preview(self, writes: Sequence[TargetWrite]) -> list[int]:
         """What ``commit`` would do with these writes (new, updated, unchanged), writing nothing."""
         outcomes = []
         for write in writes:
-            previous = self.tables.get(write.table, {}).get(write.primary_key)
+            previous = self.rows_by_table.get(write.table, {}).get(write.primary_key)
             if write.is_new and previous is not None:
                 raise StoreError(f"Duplicate primary key {write.primary_key} in {write.table}")
             if previous is None:
@@ -101,7 +106,7 @@ class MemoryStore:
         for write, outcome in zip(writes, outcomes, strict=True):
             if outcome == ports.UNCHANGED:
                 continue
-            table = self.tables.setdefault(write.table, {})
+            table = self.rows_by_table.setdefault(write.table, {})
             record = copy.deepcopy(write.record)
             record.pop(CREATED, None)
             record.pop(UPDATED, None)

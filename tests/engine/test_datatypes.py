@@ -314,6 +314,22 @@ def test_ref_mapping_title_snapshot() -> None:
     assert convert.errors == ["Value in input data cannot be mapped for input field x: Q"]
 
 
+def test_ref_mapping_types_name_any_table_of_the_model_database() -> None:
+    """§6.6: a mapping's types are tables of the model database, destinations of the model or not."""
+    store = MemoryStore()
+    store.insert("org", {"org_id": "o1", "title": "Physics", "code": "x:physics"}, primary_key="org_id")
+    store.insert("org", {"org_id": "o2", "title": "History"}, primary_key="org_id")
+    assert "org" not in {d.table for d in person_model().stored_destinations}
+    by_title = mapped(store, {"using": "title", "types": ["org", "ghosts"], "values": {"P": "Physics"}})
+    assert by_title("P") == "o1"
+    assert by_title.errors == ["Mapping m1 refers to unknown type ghosts"]
+    by_code = mapped(store, {"using": "behaviour", "types": ["org"], "values": {"P": "x:physics"}})
+    assert by_code("P") == "o1" and by_code.errors == []
+    # without types, every table of the model database is looked in (destinations first)
+    anywhere = mapped(store, {"using": "behaviour", "values": {"P": "x:physics"}})
+    assert anywhere("P") == "o1"
+
+
 def test_ref_mapping_setup_errors_fall_back_to_plain_refs() -> None:
     store = MemoryStore()
     unknown = Converted("ref", store=store, refMapping="nope")

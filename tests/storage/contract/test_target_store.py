@@ -29,7 +29,8 @@ class Subject:
 
 
 def _memory(factory: StoreFactory) -> Subject:
-    return Subject(MemoryStore(), lambda: None)  # the fake's own clock moves at every commit
+    store = MemoryStore({"person": "id", "contact": "id"})
+    return Subject(store, lambda: None)  # the fake's own clock moves at every commit
 
 
 def _model_target(factory: StoreFactory) -> Subject:
@@ -171,3 +172,7 @@ def test_a_preview_tells_what_a_commit_would_do_and_writes_nothing(subject: Subj
         outcomes(subject, ("person", {"id": "p"}, True), preview=True)  # an insert of a stored key
     assert subject.store.get("person", "q") is None and subject.store.get("contact", "c") is None
     assert plain(subject.store.get("person", "p")) == {"id": "p", "a": [1, 2]}
+
+
+def test_tables_lists_every_table_of_the_database_with_its_primary_key(subject: Subject) -> None:
+    assert subject.store.tables() == {"person": "id", "contact": "id"}
