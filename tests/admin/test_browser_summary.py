@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.admin.test_browser import ARGS, ARTIFACTS, CHROMIUM, WAIT_MS, _browser_or_skip
+from tests.admin.browser_pages import WAIT_MS
+from tests.admin.test_browser import ARGS, ARTIFACTS, CHROMIUM, _browser_or_skip
 from tests.batch.conftest import person_model
 from tests.batch.remote import RemoteBatchApi
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, ServerProcess, start_server
