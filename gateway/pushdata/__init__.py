@@ -1,0 +1,70 @@
+"""The push-data family: Haplo's REST "push data" APIs (haplo-import.md §1.8).
+
+``install`` builds :class:`PushData`: the API definitions with their keys
+(:mod:`gateway.pushdata.definitions`) and the runner that runs a definition's control file
+over a request body (:mod:`gateway.pushdata.push`). The HTTP route is
+``gateway/http/push_data.py``; the operations ``gateway/operations/push_data.py``; the admin
+page ``gateway/admin/push_apis.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.audit import AuditLog
+from gateway.auth import Auth
+from gateway.config import Config
+from gateway.imports import Imports
+from gateway.imports.service import ControlTooDeep, json_problem, parse_control_bytes
+from gateway.pushdata.definitions import INVALID_JSON, DefinitionError, PushApis
+from gateway.pushdata.push import PushAnswer, PushRunner
+from gateway.storage.errors import BlobNotFound
+from gateway.storage.ports import Blobs, Storage
+
+__all__ = ["DefinitionError", "PushAnswer", "PushApis", "PushData", "install"]
+
+
+@dataclass
+class PushData:
+    """Everything the push-data route, operations and admin page use."""
+
+    apis: PushApis
+    runner: PushRunner
+    max_body: int
+    """The largest request body a push accepts (bytes); larger is 413."""
+
+
+def control_reader(blobs: Blobs) -> Any:
+    """``(control, control_digest)`` → the parsed control file: an object, JSON text, or the
+    digest of an uploaded control file (exactly one of the two)."""
+
+    def read(control: Any, digest: Any) -> Any:
+        if (control is None) == (digest is None):
+            raise DefinitionError("give exactly one of 'control' (the control file) and 'control_digest'")
+        if digest is not None:
+            if not isinstance(digest, str) or not digest:
+                raise DefinitionError("'control_digest' must be the digest of an uploaded control file")
+            try:
+                data = blobs.read_bytes(digest)
+            except BlobNotFound as exc:
+                raise DefinitionError(f"Control file not found: {digest}") from exc
+        elif isinstance(control, str):
+            data = control.encode("utf-8")
+        else:
+            return control
+        try:
+            return parse_control_bytes(data)
+        except ControlTooDeep as exc:
+            raise DefinitionError(str(exc)) from exc
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise DefinitionError(f"{INVALID_JSON} ({json_problem(exc)})") from exc
+
+    return read
+
+
+def install(config: Config, storage: Storage, audit: AuditLog, auth: Auth, imports: Imports) -> PushData:
+    """The push-data family on this process's storage, keys and import models."""
+    apis = PushApis(storage, audit, auth.api_keys, imports.models.names, control_reader(imports.blobs))
+    runner = PushRunner(storage, imports.models.all, int(config.get("import.max_errors") or 0))
+    return PushData(apis, runner, int(config.get("push_data.max_body_size")))
