@@ -5,7 +5,7 @@ the caller presents, as HTTP Basic ``haplo:<key>``, a key whose path rule allows
 (else 403 ``not authorised``); the definition is enabled (else 400 ``API is disabled: <url>``);
 the body fits ``push_data.max_body_size`` (else 413, before more of it is read). The control
 file then runs over the body in a worker thread and the answer is the definition's format.
-Any other method is 400 ``Only POST requests supported for push data REST APIs.`` (JSON).
+``GET`` is 400 ``Only POST requests supported for push data REST APIs.`` (JSON).
 """
 
 from __future__ import annotations
@@ -104,5 +104,6 @@ async def push(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route(PATH_PREFIX + "{url:path}", push, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
+    Route(PATH_PREFIX + "{url}", push, methods=["POST"]),
+    Route(PATH_PREFIX + "{url}", push, methods=["GET"], include_in_schema=False),  # always 400 (POST says so)
 ]

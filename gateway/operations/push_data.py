@@ -40,7 +40,7 @@ def add_push_data_api(ctx: OperationContext, body: dict[str, Any]) -> Any:
 @operation("alter_push_data_api", super_user=True, internal_name="alterPushDataApi")
 def alter_push_data_api(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Change an API's description, control file, enabled or response; ``new_key``: replace its key."""
-    changes: dict[str, Any] = {name: body[name] for name in _CHANGEABLE if name in body}
+    changes: dict[str, Any] = {name: body[name] for name in _CHANGEABLE if body.get(name) is not None}
     if "description" in changes:
         changes["description"] = _description(body)
     if "enabled" in changes:

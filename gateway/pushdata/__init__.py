@@ -9,6 +9,7 @@ page ``gateway/admin/push_apis.py``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from gateway.pushdata.definitions import INVALID_JSON, DefinitionError, PushApis
 from gateway.pushdata.push import PushAnswer, PushRunner
 from gateway.storage.errors import BlobNotFound
 from gateway.storage.ports import Blobs, Storage
+
+DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 __all__ = ["DefinitionError", "PushAnswer", "PushApis", "PushData", "install"]
 
@@ -36,17 +39,19 @@ class PushData:
 
 
 def control_reader(blobs: Blobs) -> Any:
-    """``(control, control_digest)`` → the parsed control file: an object, JSON text, or the
-    digest of an uploaded control file (exactly one of the two)."""
+    """``(control, control_digest)`` → the parsed control file: an object or JSON text, else the
+    digest of an uploaded control file (``control`` wins when both are given; null is not given)."""
 
     def read(control: Any, digest: Any) -> Any:
-        if (control is None) == (digest is None):
-            raise DefinitionError("give exactly one of 'control' (the control file) and 'control_digest'")
-        if digest is not None:
-            if not isinstance(digest, str) or not digest:
-                raise DefinitionError("'control_digest' must be the digest of an uploaded control file")
+        if digest is not None and (not isinstance(digest, str) or not DIGEST.match(digest)):
+            raise DefinitionError(
+                "'control_digest' must be the SHA-256 digest (64 hex digits) of an uploaded control file"
+            )
+        if control is None and digest is None:
+            raise DefinitionError("'control' (the control file) or 'control_digest' is required")
+        if control is None:
             try:
-                data = blobs.read_bytes(digest)
+                data = blobs.read_bytes(str(digest))
             except BlobNotFound as exc:
                 raise DefinitionError(f"Control file not found: {digest}") from exc
         elif isinstance(control, str):

@@ -174,7 +174,7 @@ class PushApis:
                 update["enabled"] = changes["enabled"]
             if "response" in changes:
                 update["response"] = check_response(changes["response"])
-            if changes.get("control") is not None or changes.get("control_digest") is not None:
+            if "control" in changes or "control_digest" in changes:
                 update["control"] = self._control(changes.get("control"), changes.get("control_digest"))
             key: dict[str, Any] | None = None
             if new_key:

@@ -208,8 +208,10 @@ def test_definitions(people: TestClient) -> None:
     assert refused({**add, "url": "x", "control": "{oops"}).startswith("Invalid JSON, check syntax")
     not_valid = refused({**add, "url": "x", "control": {"model": "no:model"}})
     assert not_valid.startswith("Not a valid control file: ")
-    assert "exactly one" in refused({"operation": "add_push_data_api", "url": "x"})
-    assert refused({**add, "url": "x", "control_digest": "0" * 64}).startswith("give exactly one")
+    assert refused({"operation": "add_push_data_api", "url": "x"}) == (
+        "'control' (the control file) or 'control_digest' is required"
+    )
+    assert "64 hex digits" in refused({**add, "url": "x", "control_digest": "../etc"})
     assert refused({"operation": "add_push_data_api", "url": "x", "control_digest": "0" * 64}) == (
         f"Control file not found: {'0' * 64}"
     )
