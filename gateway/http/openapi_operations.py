@@ -698,6 +698,14 @@ _PUSH_RESPONSE: Schema = nullable(
         "description": "The answer's format; default JSON.",
     }
 )
+_PUSH_FIELDS: dict[str, Schema] = {
+    "url": _PUSH_URL,
+    "description": _PUSH_DESCRIPTION,
+    "control": _PUSH_CONTROL,
+    "control_digest": _PUSH_DIGEST,
+    "enabled": _PUSH_ENABLED,
+    "response": _PUSH_RESPONSE,
+}
 _API_KEY_NAME: Schema = {
     "type": "string",
     "minLength": 1,
@@ -1316,14 +1324,7 @@ DOCS: dict[str, OperationDoc] = {
     ),
     "add_push_data_api": _doc(
         "Define a REST push-data API (`POST /api/push-data/<url>`) and create its key; the key is shown once.",
-        {
-            "url": _PUSH_URL,
-            "description": _PUSH_DESCRIPTION,
-            "control": _PUSH_CONTROL,
-            "control_digest": _PUSH_DIGEST,
-            "enabled": _PUSH_ENABLED,
-            "response": _PUSH_RESPONSE,
-        },
+        _PUSH_FIELDS,
         "url",
         "403 507",
         PUSH_API | {"required": [*PUSH_API["required"], "key"]},
@@ -1342,12 +1343,7 @@ DOCS: dict[str, OperationDoc] = {
     "alter_push_data_api": _doc(
         "Change a push-data API's description, control file, enabled or response, or replace its key.",
         {
-            "url": _PUSH_URL,
-            "description": _PUSH_DESCRIPTION,
-            "control": _PUSH_CONTROL,
-            "control_digest": _PUSH_DIGEST,
-            "enabled": _PUSH_ENABLED,
-            "response": _PUSH_RESPONSE,
+            **_PUSH_FIELDS,
             "new_key": nullable(
                 {
                     "type": "boolean",
