@@ -51,7 +51,7 @@ def open_gateway(config: Config) -> Gateway:
             bulk=bulk.install(config),
             imports=import_family,
             cluster=cluster.install(config, storage, job_family),
-            push_data=pushdata.install(config, storage, audit, auth_family, import_family),
+            push_data=pushdata.install(config, storage, audit, auth_family, import_family, job_family.queue),
             stopping=stopping,
         )
         bind_job_kinds(gateway)

@@ -19,9 +19,11 @@ from gateway.config import Config
 from gateway.imports import Imports
 from gateway.imports.service import ControlTooDeep, json_problem, parse_control_bytes
 from gateway.pushdata.definitions import INVALID_JSON, DefinitionError, PushApis
+from gateway.pushdata.lease import PushLeases
 from gateway.pushdata.push import PushAnswer, PushRunner
 from gateway.storage.errors import BlobNotFound
 from gateway.storage.ports import Blobs, Storage
+from gateway.storage.queue import TaskQueue
 
 DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
@@ -68,8 +70,12 @@ def control_reader(blobs: Blobs) -> Any:
     return read
 
 
-def install(config: Config, storage: Storage, audit: AuditLog, auth: Auth, imports: Imports) -> PushData:
-    """The push-data family on this process's storage, keys and import models."""
+def install(
+    config: Config, storage: Storage, audit: AuditLog, auth: Auth, imports: Imports, queue: TaskQueue
+) -> PushData:
+    """The push-data family on this process's storage, keys, import models and task queue (whose
+    atomic changes hold the push leases where processes share the store)."""
     apis = PushApis(storage, audit, auth.api_keys, imports.models.names, control_reader(imports.blobs))
-    runner = PushRunner(storage, imports.models.all, int(config.get("import.max_errors") or 0))
+    leases = PushLeases(storage, queue)
+    runner = PushRunner(storage, imports.models.all, int(config.get("import.max_errors") or 0), leases)
     return PushData(apis, runner, int(config.get("push_data.max_body_size")))

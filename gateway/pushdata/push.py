@@ -4,22 +4,23 @@ The body is the batch's single input file, named ``body``. The run is the batch 
 engine entry (``prepare_batch`` → ``PreparedBatch.run``) over the import family's
 ``ModelTargetStore``, storing each complete record as soon as it is committed. Pushes to one
 model database run one at a time in this process, so two pushes that load and replace the
-same record never lose either's write. Each commit's outcomes (the engine's NEW / UPDATED /
+same record never lose either's write (also across processes on a shared store:
+:mod:`gateway.pushdata.lease`). Each commit's outcomes (the engine's NEW / UPDATED /
 UNCHANGED) become the answer's ``actions``.
 """
 
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import BatchError, BatchFile, Model, TargetWrite, prepare_batch
+from engine import BatchError, BatchFile, Model, PreparedBatch, TargetWrite, prepare_batch
 from engine.ports import NEW
 from gateway.imports.commit_buffer import FlushFailed
 from gateway.imports.target import ModelTargetStore, generated_key_tables
+from gateway.pushdata.lease import LeaseBusy, PushLeases
 from gateway.storage.ports import Storage
 
 EXCEPTION: str = "Exception when processing: "
@@ -105,18 +106,19 @@ def _destination_names(model: Model) -> dict[str, str]:
 
 
 class PushRunner:
-    """Runs pushes; one at a time per model database in this process."""
+    """Runs pushes; one at a time per model database (:class:`~gateway.pushdata.lease.PushLeases`)."""
 
-    def __init__(self, storage: Storage, models: Callable[[], Mapping[str, Model]], max_errors: int) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        models: Callable[[], Mapping[str, Model]],
+        max_errors: int,
+        leases: PushLeases,
+    ) -> None:
         self._storage = storage
         self._models = models
         self._max_errors = max_errors
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def _lock(self, database: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(database, threading.Lock())
+        self._leases = leases
 
     def run(self, control: dict[str, Any], body: bytes, identifier: str) -> PushAnswer:
         """Run ``control`` over ``body``; the answer (never raises for the engine's errors)."""
@@ -124,28 +126,32 @@ class PushRunner:
             prepared = prepare_batch(control, self._models())
         except BatchError as exc:
             return refusal(EXCEPTION + exc.message)
-        model = prepared.model
         files = [BatchFile(BODY_FILE, lambda: io.BytesIO(body), len(body))]
+        try:
+            with self._leases.hold(prepared.model.database):
+                return self._run(prepared, files, identifier)
+        except LeaseBusy as busy:
+            return refusal(str(busy))
+
+    def _run(self, prepared: PreparedBatch, files: list[BatchFile], identifier: str) -> PushAnswer:
+        model = prepared.model
         lines: list[str] = []
-        with self._lock(model.database):
-            store = ModelTargetStore(
-                self._storage, model.database, generated_keys=generated_key_tables(model)
-            )
-            recording = RecordingStore(store, _destination_names(model))
-            outcome = prepared.run(
-                files,
-                recording,
-                dry_run=False,
-                log=lines.append,
-                max_errors=self._max_errors,
-                batch_identifier=identifier,
-                on_failed_record=recording.record_ended,
-            )
-            exception = outcome.exception
-            try:
-                store.flush()
-            except FlushFailed as exc:
-                exception = f"{exception}; {exc}" if exception else str(exc)
+        store = ModelTargetStore(self._storage, model.database, generated_keys=generated_key_tables(model))
+        recording = RecordingStore(store, _destination_names(model))
+        outcome = prepared.run(
+            files,
+            recording,
+            dry_run=False,
+            log=lines.append,
+            max_errors=self._max_errors,
+            batch_identifier=identifier,
+            on_failed_record=recording.record_ended,
+        )
+        exception = outcome.exception
+        try:
+            store.flush()
+        except FlushFailed as exc:
+            exception = f"{exception}; {exc}" if exception else str(exc)
         applied = max(0, outcome.committed - store.buffer.lost)
         errors = list(lines)
         count = outcome.errors

@@ -15,6 +15,9 @@ from xml.etree import ElementTree
 import pytest
 from starlette.testclient import TestClient
 
+from gateway.pushdata.lease import TABLE as LEASES
+from gateway.pushdata.lease import LeaseBusy, PushLeases
+from gateway.storage.queue import Change
 from tests.batch.conftest import API, person_model
 from tests.conftest import ADMIN_AUTH, basic, make_client
 from tests.support.people import person_control
@@ -310,3 +313,52 @@ def test_concurrent_pushes_to_one_record_lose_no_write(people: TestClient) -> No
     assert answers == [200] * count
     emails = profile(people, ref)["email"]
     assert sorted(emails) == sorted(f"p{n}@example.org" for n in range(count))
+
+
+def test_concurrent_pushes_through_two_gateways_on_one_store_lose_no_write(tmp_path: Path) -> None:
+    """Two gateways on one PostgreSQL schema (each a root of its own): pushes to one record through
+    both at once all land (the store-wide push lease)."""
+    first_root, second_root = tmp_path / "first", tmp_path / "second"
+    shared = store_overrides("postgres", first_root)
+    with make_client(first_root, **shared) as first, make_client(second_root, **shared) as second:
+        op(first, {"operation": "add_import_model", "model": person_model()})
+        create = define(first, "two-create")
+        ref = push(first, "two-create", create["key"], {"first": "Two", "last": "Gateways"}).json()
+        ref = ref["actions"][0]["changed"][0]["ref"]
+        update = define(second, "two-update", update_control())  # defined through the other gateway
+        count = 8
+        answers: list[int] = []
+        lock = threading.Lock()
+
+        def one(n: int) -> None:
+            client = first if n % 2 else second
+            response = push(client, "two-update", update["key"], {"ref": ref, "email": f"g{n}@example.org"})
+            with lock:
+                answers.append(response.status_code)
+
+        threads = [threading.Thread(target=one, args=(n,)) for n in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(t.is_alive() for t in threads)
+        assert answers == [200] * count
+        assert sorted(profile(second, ref)["email"]) == sorted(f"g{n}@example.org" for n in range(count))
+
+
+def test_a_lease_left_by_a_dead_holder_expires(people: TestClient, backend: str) -> None:
+    gateway = people.app.state.gateway  # type: ignore[attr-defined]
+    if not gateway.jobs.queue.durable:
+        pytest.skip("one process owns the embedded store: no lease, the lock is enough")
+    leases = PushLeases(gateway.storage, gateway.jobs.queue, ttl=0.3, wait=0.05)
+    dead = {"id": "lease_db", "holder": "dead", "expires": gateway.storage.now_ms() + 300}
+    gateway.jobs.queue.change(Change(LEASES, "lease_db", lambda current: dead))
+    with pytest.raises(LeaseBusy), leases.hold("lease_db"):
+        pass
+    patient = PushLeases(gateway.storage, gateway.jobs.queue, ttl=0.3, wait=5)
+    started = time.monotonic()
+    with patient.hold("lease_db"):
+        waited = time.monotonic() - started
+    assert 0.1 < waited < 5
+    with leases.hold("lease_db"):  # released: taken at once
+        pass
