@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway import auth, bulk, cluster, imports, jobs
+from gateway import auth, bulk, cluster, imports, jobs, pushdata
 from gateway.audit import AuditLog
 from gateway.config import Config, load_config
-from gateway.http import admin_routes, batch_api, health, openapi
+from gateway.http import admin_routes, batch_api, health, openapi, push_data
 from gateway.http.operations_endpoint import operations_endpoint
 from gateway.logs import configure_logging
 from gateway.operations.bulk import bind_job_kinds
@@ -40,15 +40,18 @@ def open_gateway(config: Config) -> Gateway:
         stopping = threading.Event()
         audit = AuditLog(storage)
         job_family = jobs.install(config, storage, stopping)
+        auth_family = auth.install(config, storage, audit)
+        import_family = imports.install(config, storage, audit, job_family, blobs)
         gateway = Gateway(
             config=config,
             storage=storage,
             audit=audit,
-            auth=auth.install(config, storage, audit),
+            auth=auth_family,
             jobs=job_family,
             bulk=bulk.install(config),
-            imports=imports.install(config, storage, audit, job_family, blobs),
+            imports=import_family,
             cluster=cluster.install(config, storage, job_family),
+            push_data=pushdata.install(config, storage, audit, auth_family, import_family, job_family.queue),
             stopping=stopping,
         )
         bind_job_kinds(gateway)
@@ -108,6 +111,7 @@ def build_routes() -> list[BaseRoute]:
         Route("/", root_get, methods=["GET"]),
         *health.routes,
         *batch_api.routes,
+        *push_data.routes,
         *openapi.routes,
         *admin_routes.routes,
     ]
