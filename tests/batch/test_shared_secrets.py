@@ -88,7 +88,8 @@ def test_what_one_gateway_issues_the_other_accepts(tmp_path: Path) -> None:
         rows = [{"first": "Ada", "last": "Lovelace", "email": "ada@example.com"}]
         batch = on_b.batch_with_file(minimal_control(), "people", json.dumps(rows).encode())
         assert batch
-        assert RemoteBatchApi(b, key=on_a.key[:-1] + "A").post("schedule", {"batch": batch})[0] == 403
+        wrong = on_a.key[:-1] + ("B" if on_a.key.endswith("A") else "A")  # one character off
+        assert RemoteBatchApi(b, key=wrong).post("schedule", {"batch": batch})[0] == 403
 
         # an admin session cookie from A opens an admin page on B
         jar = CookieJar()
