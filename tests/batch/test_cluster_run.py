@@ -34,6 +34,7 @@ from tests.batch.conftest import minimal_control, person_model, start_api
 from tests.batch.remote import RemoteBatchApi, all_records
 from tests.batch.test_workers import STOPPED, batch_starts, held_data, people, wait_running
 from tests.conftest import make_client
+from tests.support.batch_log import run_lines
 from tests.support.held_object import HeldObjectProxy
 from tests.support.postgres import store_env, store_overrides
 from tests.support.s3 import MotoS3, s3_server, stored_files
@@ -62,8 +63,8 @@ def comparable(records: list[dict[str, Any]]) -> list[str]:
 
 
 def log_body(log: str) -> list[str]:
-    """A batch log's lines without the START and END lines (they hold times)."""
-    return [line for line in log.split("\n") if not line.startswith(("START: ", "END: "))]
+    """A batch log's lines without the START and END lines and the summary after them (they hold times)."""
+    return [line for line in run_lines(log) if not line.startswith(("START: ", "END: "))]
 
 
 def embedded_runs(root: Path, files: list[bytes]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -139,7 +140,7 @@ def test_two_gateways_and_two_workers_on_postgres_and_s3(tmp_path: Path, s3_serv
         assert workers[holder].stop(signal.SIGKILL) == -signal.SIGKILL
         killed = apis[1].wait(batches[0], timeout=120)
         assert killed["state"] == "error", killed
-        lines = killed["log"].split("\n")
+        lines = run_lines(killed["log"])
         assert lines[0].startswith("START: ") and lines[-2] == STOPPED and lines[-1].startswith("END: ")
         assert 1000 <= seen <= killed["progress"]["records_done"] < 30_000
 
