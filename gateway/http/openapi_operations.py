@@ -56,6 +56,8 @@ def nullable(schema: Schema) -> Schema:
     out = dict(schema)
     kinds = out["type"] if isinstance(out["type"], list) else [out["type"]]
     out["type"] = [*kinds, "null"]
+    if "enum" in out and None not in out["enum"]:
+        out["enum"] = [*out["enum"], None]
     return out
 
 
