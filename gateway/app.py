@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway import auth, bulk, cluster, imports, jobs
+from gateway import auth, bulk, cluster, imports, jobs, metrics
 from gateway.audit import AuditLog
 from gateway.config import Config, load_config
-from gateway.http import admin_routes, batch_api, health, openapi
+from gateway.http import admin_routes, batch_api, health, metrics_endpoint, openapi
 from gateway.http.operations_endpoint import operations_endpoint
 from gateway.logs import configure_logging
 from gateway.operations.bulk import bind_job_kinds
@@ -40,6 +40,7 @@ def open_gateway(config: Config) -> Gateway:
         stopping = threading.Event()
         audit = AuditLog(storage)
         job_family = jobs.install(config, storage, stopping)
+        import_family = imports.install(config, storage, audit, job_family, blobs)
         gateway = Gateway(
             config=config,
             storage=storage,
@@ -47,8 +48,9 @@ def open_gateway(config: Config) -> Gateway:
             auth=auth.install(config, storage, audit),
             jobs=job_family,
             bulk=bulk.install(config),
-            imports=imports.install(config, storage, audit, job_family, blobs),
+            imports=import_family,
             cluster=cluster.install(config, storage, job_family),
+            metrics=metrics.install(config, storage, job_family, import_family),
             stopping=stopping,
         )
         bind_job_kinds(gateway)
@@ -107,6 +109,7 @@ def build_routes() -> list[BaseRoute]:
         Route("/", operations_endpoint, methods=["POST"]),
         Route("/", root_get, methods=["GET"]),
         *health.routes,
+        *metrics_endpoint.routes,
         *batch_api.routes,
         *openapi.routes,
         *admin_routes.routes,

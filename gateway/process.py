@@ -18,6 +18,7 @@ from gateway.cluster import Cluster
 from gateway.config import Config
 from gateway.imports import Imports
 from gateway.jobs import Jobs
+from gateway.metrics import Metrics
 from gateway.restart import RestartControl
 from gateway.status import StatusValues
 from gateway.storage.ports import Storage
@@ -35,6 +36,7 @@ class Gateway:
     bulk: Bulk
     imports: Imports
     cluster: Cluster
+    metrics: Metrics
     stopping: threading.Event
     started: float = field(default_factory=time.time)
     status: StatusValues = field(default_factory=StatusValues)

@@ -33,6 +33,7 @@ from gateway.config import default_config, leaves
 from gateway.fields import FIELD_ALIASES
 from gateway.http.body_limits import MAX_BODY_DEPTH
 from gateway.imports.service import STATES
+from gateway.metrics import catalog as metrics_catalog
 from gateway.query.conditions import COMPARATORS, MAX_CONDITIONS, MAX_DEPTH
 from gateway.query.matching import MAX_SORT_DEPTH
 from gateway.restart import SERVICES
@@ -1116,6 +1117,49 @@ DOCS: dict[str, OperationDoc] = {
         "id",
         "403",
         MESSAGE,
+    ),
+    "list_metrics": _doc(
+        "The names of the metrics get_analytics can read (super users).",
+        {
+            "metric_types": nullable(
+                {
+                    "type": "array",
+                    "items": {"type": "string", "enum": ["builtin", "custom"]},
+                    "description": 'Default `["builtin"]`; there are no custom metrics, so `custom` adds none.',
+                }
+            )
+        },
+        "",
+        "403",
+        {"type": "array", "items": {"type": "string", "enum": list(metrics_catalog.BUILTIN)}},
+    ),
+    "describe_metric": _doc(
+        "The attributes of a metric's entries and their types (super users).",
+        {"metric": {"type": "string", "minLength": 1}},
+        "metric",
+        "403 404",
+        _object({"attributes": {"type": "array", "items": _object({"name": STRING, "type": STRING})}}),
+        description="404 names the builtin metrics when `metric` is not one of them.",
+    ),
+    "get_analytics": _doc(
+        "A metric's stored samples, oldest first (super users).",
+        {
+            "metric": {"type": "string", "minLength": 1},
+            "start_time": nullable({"type": "number", "minimum": 0, "description": "Unix time in seconds."}),
+            "end_time": nullable({"type": "number", "minimum": 0, "description": "Unix time in seconds."}),
+            "get_attributes": nullable(ref("AttributeNames")),
+            "conditions": nullable(ref("Conditions")),
+            "operator": ref("Operator"),
+        },
+        "metric",
+        "403 404",
+        {"type": "array", "items": {"type": "object", "additionalProperties": ref("JsonValue")}},
+        description="Every process on the store stores one sample of each metric every "
+        "`metrics.sample_seconds` (`node`: its host:pid; `time`: epoch ms at the end of the `period`, in ms), "
+        "kept `metrics.keep_days`. `start_time` and `end_time` bound `time` (inclusive; none when `start_time` is "
+        "after `end_time`); `conditions` filter like search_by_conditions (an attribute an entry lacks "
+        "does not match); `get_attributes` picks attributes. 404 names the builtin metrics when `metric` is "
+        "not one of them.",
     ),
     "registration_info": _doc(
         "Name and version.", {}, "", "403", _object({"name": STRING, "version": STRING})

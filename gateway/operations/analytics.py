@@ -1,0 +1,76 @@
+"""Metrics: list_metrics, describe_metric, get_analytics (super users), as HarperDB names them.
+
+The metrics are the gateway's builtin ones (``gateway/metrics/catalog.py``); there are no
+custom metrics, so ``metric_types: ["custom"]`` lists none. get_analytics reads the samples
+stored in ``system.hdb_analytics`` by every process on the store, oldest first.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from gateway import fields
+from gateway.errors import OperationError
+from gateway.metrics import catalog
+from gateway.operations.registry import OperationContext, operation
+from gateway.query.conditions import parse_group
+
+METRIC_TYPES = ("builtin", "custom")
+
+
+def _metric(body: dict[str, Any]) -> str:
+    name = fields.string(body, "metric")
+    if name not in catalog.BUILTIN:
+        known = ", ".join(catalog.BUILTIN)
+        raise OperationError(f"metric '{name}' not found (the builtin metrics are {known})", 404)
+    return name
+
+
+def _seconds(body: dict[str, Any], name: str) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise OperationError(f"'{name}' must be a Unix time in seconds (a number of at least 0)")
+    return float(value)
+
+
+@operation("list_metrics", super_user=True)
+def list_metrics(ctx: OperationContext, body: dict[str, Any]) -> list[str]:
+    """The names of the metrics of the given types (default builtin)."""
+    types = body.get("metric_types")
+    if types is None:
+        types = ["builtin"]
+    if not isinstance(types, list) or not all(isinstance(t, str) and t in METRIC_TYPES for t in types):
+        raise OperationError("'metric_types' must be an array of 'builtin' and 'custom'")
+    return list(catalog.BUILTIN) if "builtin" in types else []
+
+
+@operation("describe_metric", super_user=True)
+def describe_metric(ctx: OperationContext, body: dict[str, Any]) -> dict[str, Any]:
+    """The attributes of a metric's entries with their types."""
+    return {"attributes": catalog.describe(_metric(body))}
+
+
+@operation("get_analytics", super_user=True)
+def get_analytics(ctx: OperationContext, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A metric's stored entries between ``start_time`` and ``end_time`` (seconds, inclusive) that
+    match ``conditions``, oldest first, with ``get_attributes`` only when given."""
+    metric = _metric(body)
+    start, end = _seconds(body, "start_time"), _seconds(body, "end_time")
+    keep = None
+    if body.get("conditions") is not None:
+        keep = parse_group(body["conditions"], body.get("operator")).matches
+    attributes = fields.attribute_names(body) if body.get("get_attributes") is not None else ["*"]
+    if start is not None and end is not None and start > end:
+        return []
+    rows = ctx.gateway.metrics.store.read(
+        metric,
+        None if start is None else start * 1000.0,
+        None if end is None else end * 1000.0,
+        keep,
+    )
+    if "*" in attributes:
+        return rows
+    return [{name: row[name] for name in attributes if name in row} for row in rows]
