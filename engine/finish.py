@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
+from engine.changes import same_json
 from engine.codegen import Emitter
 from engine.keys import KeySource
 from engine.models import Destination
@@ -92,7 +93,8 @@ def _emit_write(em: Emitter, indent: int, env: BatchEnv, dest: Destination, dry_
         em.line(indent + 2, "t.key = k")
     em.line(indent + 1, f"r[{pk}] = k")
     em.line(indent + 1, "n = True")
-    em.line(indent, "elif r != o:")
+    # Python's == takes True for 1: a change between a boolean and a number is a change all the same
+    em.line(indent, f"elif r != o or not {em.const(same_json, 'same')}(r, o):")
     em.line(indent + 1, "k = t.key")
     em.line(indent + 1, "n = False")
     em.line(indent, "else:")

@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway import auth, bulk, cluster, imports, jobs, metrics
+from gateway import auth, bulk, cluster, imports, jobs, metrics, pushdata
 from gateway.audit import AuditLog
 from gateway.config import Config, load_config
-from gateway.http import admin_routes, batch_api, health, metrics_endpoint, openapi
+from gateway.http import admin_routes, batch_api, health, metrics_endpoint, openapi, push_data
 from gateway.http.operations_endpoint import operations_endpoint
 from gateway.logs import configure_logging
 from gateway.operations.bulk import bind_job_kinds
@@ -40,17 +40,19 @@ def open_gateway(config: Config) -> Gateway:
         stopping = threading.Event()
         audit = AuditLog(storage)
         job_family = jobs.install(config, storage, stopping)
+        auth_family = auth.install(config, storage, audit)
         import_family = imports.install(config, storage, audit, job_family, blobs)
         gateway = Gateway(
             config=config,
             storage=storage,
             audit=audit,
-            auth=auth.install(config, storage, audit),
+            auth=auth_family,
             jobs=job_family,
             bulk=bulk.install(config),
             imports=import_family,
             cluster=cluster.install(config, storage, job_family),
             metrics=metrics.install(config, storage, job_family, import_family),
+            push_data=pushdata.install(config, storage, audit, auth_family, import_family, job_family.queue),
             stopping=stopping,
         )
         bind_job_kinds(gateway)
@@ -111,6 +113,7 @@ def build_routes() -> list[BaseRoute]:
         *health.routes,
         *metrics_endpoint.routes,
         *batch_api.routes,
+        *push_data.routes,
         *openapi.routes,
         *admin_routes.routes,
     ]

@@ -19,6 +19,7 @@ from gateway.config import Config
 from gateway.imports import Imports
 from gateway.jobs import Jobs
 from gateway.metrics import Metrics
+from gateway.pushdata import PushData
 from gateway.restart import RestartControl
 from gateway.status import StatusValues
 from gateway.storage.ports import Storage
@@ -37,6 +38,7 @@ class Gateway:
     imports: Imports
     cluster: Cluster
     metrics: Metrics
+    push_data: PushData
     stopping: threading.Event
     started: float = field(default_factory=time.time)
     status: StatusValues = field(default_factory=StatusValues)

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from gateway.admin import batch_log, batches, framework, keys, login, summaries
+from gateway.admin import batch_log, batches, framework, keys, login, push_apis, summaries
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -49,5 +49,9 @@ routes: list[BaseRoute] = [
     _route("/create-api-key", keys.create_api_key, BOTH),
     _route("/api-keys", keys.api_keys, GET),
     _route("/api-keys/{key_id}/revoke", keys.revoke_api_key, POST),
+    _route("/push-apis", push_apis.push_apis, GET),
+    _route("/new-push-api", push_apis.new_push_api, BOTH),
+    _route("/push-api/{url}/enabled", push_apis.set_push_api_enabled, POST),
+    _route("/push-api/{url}/delete", push_apis.delete_push_api, POST),
     Mount("/static", StaticFiles(directory=STATIC_DIR), name="admin-static"),
 ]

@@ -270,6 +270,7 @@ async def rejects(request: Request, params: dict[str, Any], form: Form) -> Respo
     return StreamingResponse(reject.chunks, media_type=reject.media_type, headers=disposition)
 
 
+@endpoint(required=("batch",))
 async def changes(request: Request, params: dict[str, Any], form: Form) -> Response:
     """Ours: the batch's change report as JSON (per table new/updated/unchanged; a dry run's first
     updated records with the Names that would change); 409 if the batch has not finished."""

@@ -34,6 +34,7 @@ from gateway.http.openapi_operations import (
     answer_schema,
     operation_schema,
 )
+from gateway.http.openapi_push import PUSH_DOCS
 from gateway.http.uploads import MAX_FIELD_BYTES
 from gateway.operations import OPERATIONS
 
@@ -435,6 +436,7 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
 ENDPOINT_DOCS[(BATCH + "control", "post")]["responses"]["200"]["content"]["application/json"] = {
     "schema": CONTROL_ANSWER
 }
+ENDPOINT_DOCS.update(PUSH_DOCS)
 ENDPOINT_DOCS[(BATCH + "control", "post")]["responses"]["200"]["headers"] = {
     "X-Control-Warning": {"description": "One warning (repeated per warning).", "schema": {"type": "string"}}
 }

@@ -577,6 +577,18 @@ WRITE_ANSWERS: Schema = {
         _object({"message": STRING, "deleted_hashes": ARRAY, "skipped_hashes": ARRAY}),
     ]
 }
+PUSH_API: Schema = _object(
+    {
+        "url": STRING,
+        "path": STRING,
+        "description": STRING,
+        "enabled": {"type": "boolean"},
+        "response": {"type": "string", "enum": ["JSON", "XML"]},
+        "control": {"type": "object"},
+        "key_id": STRING,
+    },
+    key={"type": "string", "description": "The API key, shown only when it is made."},
+)
 BINARY: Schema = {"type": "string", "format": "binary"}
 
 
@@ -659,6 +671,42 @@ _RESTART = (
 )
 _USER_NAME: Schema = {"type": "string", "minLength": 1, "pattern": "^[^:]*$", "description": "No `:`."}
 _ROLE_NAME: Schema = {"type": "string", "minLength": 1}
+_PUSH_URL: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "pattern": "^[a-z0-9-]+$",
+    "description": "The API's name in its path `/api/push-data/<url>`: a-z, 0-9 and `-`.",
+}
+_PUSH_DESCRIPTION: Schema = nullable({"type": "string", "description": "Shown in lists; names the key."})
+_PUSH_CONTROL: Schema = {
+    "$ref": "#/components/schemas/JsonValue",
+    "description": "The control file: an object, or JSON text (it wins over control_digest). It reads one "
+    "file, `body` (use `DEFAULT`, usually with `singleRecord: true`).",
+}
+_PUSH_DIGEST: Schema = nullable(
+    {
+        "type": "string",
+        "pattern": DIGEST,
+        "description": "The digest of an uploaded control file (404-free: 400 if unknown).",
+    }
+)
+_PUSH_ENABLED: Schema = nullable({"type": "boolean", "description": "Default true."})
+_PUSH_RESPONSE: Schema = nullable(
+    {
+        "type": "string",
+        "pattern": case_insensitive("JSON", "XML"),
+        "description": "The answer's format; default JSON.",
+    }
+)
+_PUSH_FIELDS: dict[str, Schema] = {
+    "url": _PUSH_URL,
+    "description": _PUSH_DESCRIPTION,
+    "control": _PUSH_CONTROL,
+    "control_digest": _PUSH_DIGEST,
+    "enabled": _PUSH_ENABLED,
+    "response": _PUSH_RESPONSE,
+}
 _API_KEY_NAME: Schema = {
     "type": "string",
     "minLength": 1,
@@ -1317,6 +1365,60 @@ DOCS: dict[str, OperationDoc] = {
         "batch",
         "403 404 507",
         BATCH,
+    ),
+    "add_push_data_api": _doc(
+        "Define a REST push-data API (`POST /api/push-data/<url>`) and create its key; the key is shown once.",
+        _PUSH_FIELDS,
+        "url",
+        "403 507",
+        PUSH_API | {"required": [*PUSH_API["required"], "key"]},
+        any_of=(
+            {
+                "anyOf": [
+                    {"required": ["control"], "properties": {"control": ref("PresentValue")}},
+                    {"required": ["control_digest"], "properties": {"control_digest": {"type": "string"}}},
+                ]
+            },
+        ),
+        description="The control file is checked against the registered models (400 `Not a valid control "
+        "file: ...`; `Invalid JSON, check syntax` for bad JSON text); a url in use is 400 `URL is already in "
+        "use.`. The key (named `REST API: <description>`) allows exactly the path `/api/push-data/<url>`.",
+    ),
+    "alter_push_data_api": _doc(
+        "Change a push-data API's description, control file, enabled or response, or replace its key.",
+        {
+            **_PUSH_FIELDS,
+            "new_key": nullable(
+                {
+                    "type": "boolean",
+                    "description": "true: a new key (shown once); the old one is revoked at once.",
+                }
+            ),
+        },
+        "url",
+        "403 404 507",
+        PUSH_API,
+        any_of=(
+            {
+                "anyOf": [
+                    {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                    for name in ("description", "control", "control_digest", "enabled", "response")
+                ]
+                + [{"required": ["new_key"], "properties": {"new_key": {"const": True}}}]
+            },
+        ),
+        description="At least one change (a field not null, or `new_key` true), else 400. The url cannot change; "
+        "an unknown url is 404 `API not defined: <url>`.",
+    ),
+    "drop_push_data_api": _doc(
+        "Delete a push-data API and revoke its key.", {"url": _PUSH_URL}, "url", "403 404 507", MESSAGE
+    ),
+    "list_push_data_apis": _doc(
+        "Push-data APIs with their key's id (never the key).",
+        {},
+        "",
+        "403",
+        {"type": "array", "items": PUSH_API},
     ),
 }
 

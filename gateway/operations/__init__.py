@@ -8,6 +8,7 @@ from gateway.operations import (  # noqa: F401  (imported for their @operation r
     configuration,
     imports,
     jobs,
+    push_data,
     records,
     restart,
     search,

@@ -149,7 +149,10 @@ def test_batch_list_filters_badges_and_every_page_fits(server: ServerProcess) ->
             admin.run(faulty, "import", "complete")
             trial = admin.batch(control, "Trial run", FAULTY)
             admin.run(trial, "dry-run", "dry-run")
-            assert 'id="api-key"' in admin.post("/admin/create-api-key", {}, status=200)
+            assert 'id="api-key"' in admin.post("/admin/create-api-key", {"name": "x"}, status=200)
+            push_api = {"url": "people-feed", "description": "People pushed one at a time by the HR system"}
+            push_api |= {"response": "JSON", "enabled": "yes", "control": json.dumps(CONTROL)}
+            assert 'id="api-key"' in admin.post("/admin/new-push-api", push_api, status=200)
 
             # The list, newest first, filtered with its form.
             page.goto(server.url + "/admin/batch-import")
@@ -229,6 +232,8 @@ def test_batch_list_filters_badges_and_every_page_fits(server: ServerProcess) ->
                 "confirm-copy": f"/admin/copy-batch/{clean}",
                 "create-api-key": "/admin/create-api-key",
                 "api-keys": "/admin/api-keys",
+                "push-apis": "/admin/push-apis",
+                "new-push-api": "/admin/new-push-api",
                 "not-found": "/admin/batch/nope",
             }
             phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
@@ -252,6 +257,7 @@ def test_batch_list_filters_badges_and_every_page_fits(server: ServerProcess) ->
                 shot(f"{size}-generated", view)
                 problems.update({f"{size} generated": f} for f in [view.evaluate(OVERFLOWS)] if f)
                 view.goto(server.url + "/admin/create-api-key")
+                view.fill("#name", "nightly")
                 view.click("button:has-text('Create API key')")
                 view.wait_for_selector("#api-key")
                 shot(f"{size}-api-key-created", view)

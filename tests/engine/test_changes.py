@@ -170,3 +170,21 @@ def control(instructions: list[Any]) -> dict[str, Any]:
 )
 def test_the_rerun_rule(instructions: list[Any], problem: str | None) -> None:
     assert rerun_problem(control(instructions), person_model()) == problem
+
+
+def test_a_change_between_a_number_and_a_boolean_is_written() -> None:
+    """Python's ``1 == True`` must not hide a change: the record is updated, not left unchanged."""
+    model = items_model({"code": {"type": "text"}, "flag": {"type": "boolean"}}, lookupNames=["code"])
+    store = MemoryStore()
+    store.insert("item", {"id": "i1", "code": "x", "flag": 1})
+    store.insert("item", {"id": "i2", "code": "y", "flag": True})
+    instructions = [
+        {"source": "code", "destination": "load:by-code", "name": "code"},
+        {"action": "load", "destination": "item", "using": "load:by-code"},
+        {"source": "flag", "destination": "item", "name": "flag"},
+    ]
+    result = run(model, instructions, [{"code": "x", "flag": True}, {"code": "y", "flag": True}], store=store)
+    assert result.lines == []
+    assert result.outcome.counts.tables["item"] == [0, 1, 1]  # new, updated, unchanged
+    assert {r["id"]: r["flag"] for r in store.rows("item")} == {"i1": True, "i2": True}
+    assert type(store.rows("item")[0]["flag"]) is bool

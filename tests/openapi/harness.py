@@ -42,6 +42,10 @@ from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, ServerProcess
 Doc = dict[str, Any]
 Schema = dict[str, Any]
 BATCH = "/api/haplo-data-import-batch/"
+PUSH = "/api/push-data/"
+PUSH_URL = "fuzz-push"  # POST /api/push-data/{url} pushes here
+ALTER_PUSH = "fuzz-alter-push"  # alter_push_data_api
+DROP_PUSH = "fuzz-drop-push"  # drop_push_data_api
 REPO = Path(__file__).resolve().parents[2]
 MODEL_FILE = REPO / "control_files" / "haplo-person.model.json"
 CONTROL_FILE = REPO / "control_files" / "examples" / "people-create.control.json"
@@ -103,6 +107,8 @@ class Fixtures:
     csv_file: str = ""  # in the import directory
     export_dir: str = ""
     model: dict[str, Any] = field(default_factory=dict)
+    control: dict[str, Any] = field(default_factory=dict)  # the person control file, one record a body
+    push_key: str = ""  # the key of the PUSH_URL API
 
     def op(self, body: dict[str, Any], *ok: int) -> Any:
         """POST an operation as the admin; its answer (the status must be 200 or one of ``ok``)."""
@@ -164,6 +170,16 @@ class Fixtures:
     def haplo(self) -> str:
         return basic("haplo", self.key)
 
+    def auth_for(self, path: str) -> str:
+        """The credentials a case of ``path`` is sent with: a batch-API key, the push API's key, the admin."""
+        if path.startswith(BATCH):
+            return self.haplo
+        return basic("haplo", self.push_key) if path.startswith(PUSH) else self.admin
+
+    def push_api(self, url: str) -> dict[str, Any]:
+        """Define a push-data API over the fixture control file (enabled, JSON answers)."""
+        return dict(self.op({"operation": "add_push_data_api", "url": url, "control": self.control}))
+
 
 def create_fixtures(server: ServerProcess, victim_keys: int) -> Fixtures:
     """Databases, tables and records, roles and users, models, an API key, a control file,
@@ -190,6 +206,10 @@ def create_fixtures(server: ServerProcess, victim_keys: int) -> Fixtures:
     ]
     fx.digest = fx.batch_api("control", {"comment": "fuzz"}, {"file": CONTROL_FILE.read_bytes()})
     fx.batches = [fx.new_batch() for _ in range(2)]
+    fx.control = json.loads(CONTROL_FILE.read_text("utf-8"))
+    fx.control["files"] = {"DEFAULT": {"read": "json", "singleRecord": True}}
+    fx.push_key = fx.push_api(PUSH_URL)["key"]
+    fx.push_api(ALTER_PUSH)
     fx.batch_api(
         "file", {"batch": fx.batches[0], "name": "DEFAULT"}, {"file": b'[{"first": "A", "last": "B"}]'}
     )
@@ -512,6 +532,34 @@ def _narrow_model(doc: Doc, fx: Fixtures) -> None:
     pin(schemas(doc)["op_add_import_model"], "replace", True)
 
 
+def _narrow_add_push(doc: Doc, fx: Fixtures) -> None:
+    """A new url each time (removed after the case), over the fixture control file."""
+    schema = schemas(doc)["op_add_push_data_api"]
+    restrict(schema, "url", {"type": "string", "pattern": "^new-[a-z0-9-]{0,20}$"})
+    pin(schema, "control", fx.control, json.dumps(fx.control))
+    restrict(schema, "control_digest", {"enum": [None, fx.digest]}, required=False)
+
+
+def _narrow_alter_push(doc: Doc, fx: Fixtures) -> None:
+    schema = schemas(doc)["op_alter_push_data_api"]
+    pin(schema, "url", ALTER_PUSH)
+    restrict(schema, "control", {"enum": [None, fx.control, json.dumps(fx.control)]}, required=False)
+    restrict(schema, "control_digest", {"enum": [None, fx.digest]}, required=False)
+
+
+def _narrow_push(doc: Doc, fx: Fixtures) -> None:
+    """The fixture API, and a body its control file commits (one person)."""
+    operation = doc["paths"][PUSH + "{url}"]["post"]
+    operation["parameters"][0]["schema"] = {"enum": [PUSH_URL]}
+    person = {
+        "type": "object",
+        "properties": {"first": {"enum": ["Ada", "Grace"]}, "last": {"enum": ["Lovelace", "Hopper"]}},
+        "required": ["first", "last"],
+        "additionalProperties": False,
+    }
+    operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": person}}}
+
+
 def _database_of(body: dict[str, Any]) -> str:
     return str(body.get("database", body.get("schema", "data")) or "data")
 
@@ -700,6 +748,22 @@ PLANS: dict[str, Plan] = {
     "copy_import_batch": Plan(
         5, narrow=lambda doc, fx: pin(schemas(doc)["op_copy_import_batch"], "batch", *fx.batches)
     ),
+    # push-data APIs
+    "add_push_data_api": Plan(
+        5,
+        narrow=_narrow_add_push,
+        cleanup=_undo(lambda body, answer: {"operation": "drop_push_data_api", "url": answer["url"]}),
+    ),
+    "alter_push_data_api": Plan(10, narrow=_narrow_alter_push),
+    "drop_push_data_api": Plan(
+        5,
+        narrow=_pins("drop_push_data_api", url=(DROP_PUSH,)),
+        prepare=lambda fx, case: fx.op(
+            {"operation": "add_push_data_api", "url": DROP_PUSH, "control": fx.control}, 400
+        ),
+    ),
+    "list_push_data_apis": Plan(5),
+    f"POST {PUSH}{{url}}": Plan(10, 0, narrow=_narrow_push),
     # the batch API
     f"POST {BATCH}control": Plan(
         10, narrow=_pin_form(BATCH + "control", "post", file=lambda fx: (CONTROL_FILE.read_text("utf-8"),))

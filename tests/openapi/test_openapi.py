@@ -202,7 +202,7 @@ class Run:
             self.float_bounds_only += 1
         if mode == "positive" and plan.prepare is not None:
             plan.prepare(self.fx, case)
-        auth = self.fx.haplo if case.path.startswith(BATCH) else self.fx.admin
+        auth = self.fx.auth_for(case.path)
         response = case.call(
             base_url=self.fx.server.url, headers={"Authorization": auth}, timeout=60, allow_redirects=False
         )

@@ -64,7 +64,7 @@ def operation(server: ServerProcess, body: dict[str, Any]) -> Any:
 @pytest.mark.slow
 def test_the_readme_shell_examples_run_as_written(server: ServerProcess, tmp_path: Path) -> None:
     blocks = [b for b in sh_blocks(README.read_text("utf-8")) if "pip install" not in b]
-    assert len(blocks) == 4, "the README's runnable examples are ```sh blocks"
+    assert len(blocks) == 6, "the README's runnable examples are ```sh blocks"
     script = "set -euo pipefail\n" + "\n".join(blocks).replace("http://127.0.0.1:9925", server.url)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -97,8 +97,11 @@ def test_the_readme_shell_examples_run_as_written(server: ServerProcess, tmp_pat
         if not any(s in ("scheduled", "running") for s in states) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert states == ["complete", "dry-run", "dry-run", "dry-run"], batches
-    assert all(not b["errors"] for b in batches), batches
+    # ... and the change report's dry run, and the reject file's round trip (one failed record, fixed).
+    assert states == ["complete", "complete", "complete", "dry-run", "dry-run", "dry-run", "dry-run"], batches
+    assert sorted(b["errors"] for b in batches) == [0, 0, 0, 0, 0, 0, 2], batches
+    assert '"updated":1' in done.stdout and '"to":["Director"]' in done.stdout  # the change report
+    assert "dorothy@example.com\tno\t" in done.stdout  # the reject file
     people = operation(
         server,
         {
@@ -111,7 +114,7 @@ def test_the_readme_shell_examples_run_as_written(server: ServerProcess, tmp_pat
         },
     )
     stored = json.loads((REPO / "control_files" / "examples" / "people.json").read_text("utf-8"))
-    assert len(people) == len(stored) > 0
+    assert len(people) == len(stored) + 2 > 2  # Katherine, then Dorothy once fixed
 
 
 def test_the_readme_lists_every_operations_arguments() -> None:
