@@ -34,6 +34,7 @@ from gateway.fields import FIELD_ALIASES
 from gateway.http.body_limits import MAX_BODY_DEPTH
 from gateway.imports.service import STATES
 from gateway.metrics import catalog as metrics_catalog
+from gateway.operations.analytics import MAX_SECONDS
 from gateway.query.conditions import COMPARATORS, MAX_CONDITIONS, MAX_DEPTH
 from gateway.query.matching import MAX_SORT_DEPTH
 from gateway.restart import SERVICES
@@ -669,6 +670,12 @@ _RESTART = (
     "environment, in the same process (same pid). Data, tokens, API keys and admin sessions stay valid; "
     "status values (`set_status`) do not. 409 when the process was not started by `gateway serve`."
 )
+_SECONDS: Schema = {
+    "type": "number",
+    "minimum": 0,
+    "maximum": MAX_SECONDS,
+    "description": "Unix time in seconds.",
+}
 _USER_NAME: Schema = {"type": "string", "minLength": 1, "pattern": "^[^:]*$", "description": "No `:`."}
 _ROLE_NAME: Schema = {"type": "string", "minLength": 1}
 _PUSH_URL: Schema = {
@@ -1183,18 +1190,18 @@ DOCS: dict[str, OperationDoc] = {
     ),
     "describe_metric": _doc(
         "The attributes of a metric's entries and their types (super users).",
-        {"metric": {"type": "string", "minLength": 1}},
+        {"metric": {"type": "string", "enum": list(metrics_catalog.BUILTIN)}},
         "metric",
         "403 404",
         _object({"attributes": {"type": "array", "items": _object({"name": STRING, "type": STRING})}}),
-        description="404 names the builtin metrics when `metric` is not one of them.",
+        description="Another `metric` is 404, naming the builtin metrics.",
     ),
     "get_analytics": _doc(
         "A metric's stored samples, oldest first (super users).",
         {
-            "metric": {"type": "string", "minLength": 1},
-            "start_time": nullable({"type": "number", "minimum": 0, "description": "Unix time in seconds."}),
-            "end_time": nullable({"type": "number", "minimum": 0, "description": "Unix time in seconds."}),
+            "metric": {"type": "string", "enum": list(metrics_catalog.BUILTIN)},
+            "start_time": nullable(_SECONDS),
+            "end_time": nullable(_SECONDS),
             "get_attributes": nullable(ref("AttributeNames")),
             "conditions": nullable(ref("Conditions")),
             "operator": ref("Operator"),
@@ -1206,8 +1213,8 @@ DOCS: dict[str, OperationDoc] = {
         "`metrics.sample_seconds` (`node`: its host:pid; `time`: epoch ms at the end of the `period`, in ms), "
         "kept `metrics.keep_days`. `start_time` and `end_time` bound `time` (inclusive; none when `start_time` is "
         "after `end_time`); `conditions` filter like search_by_conditions (an attribute an entry lacks "
-        "does not match); `get_attributes` picks attributes. 404 names the builtin metrics when `metric` is "
-        "not one of them.",
+        "does not match); `get_attributes` picks attributes. Another `metric` is 404, naming the builtin "
+        "metrics.",
     ),
     "registration_info": _doc(
         "Name and version.", {}, "", "403", _object({"name": STRING, "version": STRING})

@@ -61,7 +61,10 @@ def install(config: Config, storage: Storage, jobs: Jobs, imports: Imports) -> M
     enabled = bool(config.get("metrics.enabled"))
     if enabled:
         jobs.queue.observers.append(WorkObserver(recorder, imports.batches.get, jobs.service.table.get))
-        jobs.scheduler.every(SAMPLE_JOB, float(config.get("metrics.sample_seconds")), sampler.sample_quietly)
+        seconds = float(config.get("metrics.sample_seconds"))
+        if not seconds > 0:
+            raise ValueError(f"metrics.sample_seconds must be more than 0, not {seconds}")
+        jobs.scheduler.every(SAMPLE_JOB, seconds, sampler.sample_quietly)
     return Metrics(
         recorder,
         store,

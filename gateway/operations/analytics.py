@@ -7,7 +7,6 @@ stored in ``system.hdb_analytics`` by every process on the store, oldest first.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from gateway import fields
@@ -17,6 +16,8 @@ from gateway.operations.registry import OperationContext, operation
 from gateway.query.conditions import parse_group
 
 METRIC_TYPES = ("builtin", "custom")
+MAX_SECONDS = 9_007_199_254_740
+"""The latest ``start_time``/``end_time``: its milliseconds are still an exact number (2**53)."""
 
 
 def _metric(body: dict[str, Any]) -> str:
@@ -31,8 +32,8 @@ def _seconds(body: dict[str, Any], name: str) -> float | None:
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise OperationError(f"'{name}' must be a Unix time in seconds (a number of at least 0)")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_SECONDS:
+        raise OperationError(f"'{name}' must be a Unix time in seconds (a number from 0 to {MAX_SECONDS})")
     return float(value)
 
 

@@ -717,8 +717,8 @@ PLANS: dict[str, Plan] = {
     "get_status": Plan(10, ok=frozenset({200, 404})),
     "clear_status": Plan(10),
     "list_metrics": Plan(10),
-    "describe_metric": Plan(10, ok=frozenset({200, 404})),
-    "get_analytics": Plan(20, ok=frozenset({200, 404})),
+    "describe_metric": Plan(10),
+    "get_analytics": Plan(20),
     "restart": Plan(0, why=RESTARTS),
     "restart_service": Plan(0, why=RESTARTS),
     # imports

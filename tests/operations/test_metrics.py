@@ -25,17 +25,17 @@ def gateway_of(client: TestClient) -> Gateway:
     return gateway
 
 
-def search_dogs(op: Ops, times: int) -> None:
+def search_dogs(op: Ops, times: int, table: str = "dog", expect: int = 200) -> None:
+    """``times`` search_by_id requests of dog 1 in ``dev.<table>``."""
+    body = {
+        "operation": "search_by_id",
+        "database": "dev",
+        "table": table,
+        "ids": [1],
+        "get_attributes": ["*"],
+    }
     for _ in range(times):
-        op(
-            {
-                "operation": "search_by_id",
-                "database": "dev",
-                "table": "dog",
-                "ids": [1],
-                "get_attributes": ["*"],
-            }
-        )
+        op(body, expect)
 
 
 def analytics(op: Ops, metric: str, **more: Any) -> list[dict[str, Any]]:
@@ -57,16 +57,7 @@ def test_requests_per_operation_are_sampled_with_latency(dogs: Ops, client: Test
     gateway = gateway_of(client)
     gateway.metrics.sampler.sample()  # the period before: the fixture's setup requests
     search_dogs(dogs, 7)
-    dogs(
-        {
-            "operation": "search_by_id",
-            "database": "dev",
-            "table": "nope",
-            "ids": [1],
-            "get_attributes": ["*"],
-        },
-        404,
-    )
+    search_dogs(dogs, 1, table="nope", expect=404)
     dogs({"operation": "no_such_operation"}, 400)
     assert gateway.metrics.sampler.sample() > 0
     entries = analytics(dogs, "operations")
@@ -123,10 +114,14 @@ def test_get_analytics_refusals(op: Ops) -> None:
     refused = {
         "'metric' is required": [{"operation": "get_analytics"}, {"operation": "describe_metric"}],
         "'metric' must be a string": [{"operation": "get_analytics", "metric": 5}],
-        "'start_time' must be a Unix time in seconds (a number of at least 0)": [
+        "'start_time' must be a Unix time in seconds (a number from 0 to 9007199254740)": [
             {"operation": "get_analytics", "metric": "jobs", "start_time": "yesterday"},
             {"operation": "get_analytics", "metric": "jobs", "start_time": -1},
             {"operation": "get_analytics", "metric": "jobs", "start_time": True},
+        ],
+        "'end_time' must be a Unix time in seconds (a number from 0 to 9007199254740)": [
+            {"operation": "get_analytics", "metric": "jobs", "end_time": 1.7e308},
+            {"operation": "get_analytics", "metric": "jobs", "end_time": 9007199254741},
         ],
         "'get_attributes' must be a non-empty array of attribute names": [
             {"operation": "get_analytics", "metric": "jobs", "get_attributes": []}
