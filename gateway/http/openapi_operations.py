@@ -1212,7 +1212,7 @@ DOCS: dict[str, OperationDoc] = {
         description="Every process on the store stores one sample of each metric every "
         "`metrics.sample_seconds` (`node`: its host:pid; `time`: epoch ms at the end of the `period`, in ms), "
         "kept `metrics.keep_days`. `start_time` and `end_time` bound `time` (inclusive; none when `start_time` is "
-        "after `end_time`); `conditions` filter like search_by_conditions (an attribute an entry lacks "
+        "after `end_time`); `conditions` filter like search_by_conditions (a condition's `operator`, as in HarperDB's example, is its comparator; an attribute an entry lacks "
         "does not match); `get_attributes` picks attributes. Another `metric` is 404, naming the builtin "
         "metrics.",
     ),

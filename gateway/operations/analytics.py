@@ -37,6 +37,28 @@ def _seconds(body: dict[str, Any], name: str) -> float | None:
     return float(value)
 
 
+def _harper_conditions(conditions: Any) -> Any:
+    """HarperDB's get_analytics example names a condition's comparator ``operator``: it is read as
+    ``comparator`` where the condition has neither that nor ``search_type`` (a group's stays its own)."""
+    if not isinstance(conditions, list):
+        return conditions
+    read: list[Any] = []
+    for condition in conditions:
+        if isinstance(condition, dict) and "conditions" in condition:
+            condition = {**condition, "conditions": _harper_conditions(condition["conditions"])}
+        elif (
+            isinstance(condition, dict)
+            and "operator" in condition
+            and "comparator" not in condition
+            and "search_type" not in condition
+        ):
+            comparator = condition["operator"]
+            condition = {k: v for k, v in condition.items() if k != "operator"}
+            condition["comparator"] = comparator
+        read.append(condition)
+    return read
+
+
 @operation("list_metrics", super_user=True)
 def list_metrics(ctx: OperationContext, body: dict[str, Any]) -> list[str]:
     """The names of the metrics of the given types (default builtin)."""
@@ -62,7 +84,7 @@ def get_analytics(ctx: OperationContext, body: dict[str, Any]) -> list[dict[str,
     start, end = _seconds(body, "start_time"), _seconds(body, "end_time")
     keep = None
     if body.get("conditions") is not None:
-        keep = parse_group(body["conditions"], body.get("operator")).matches
+        keep = parse_group(_harper_conditions(body["conditions"]), body.get("operator")).matches
     attributes = fields.attribute_names(body) if body.get("get_attributes") is not None else ["*"]
     if start is not None and end is not None and start > end:
         return []

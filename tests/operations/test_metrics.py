@@ -99,10 +99,23 @@ def test_get_analytics_filters(dogs: Ops, client: TestClient) -> None:
     )
     assert chosen == [{"path": "search_by_id", "count": 2}, {"path": "search_by_id", "count": 3}]
     big = analytics(
-        dogs, "operations", conditions=[{"attribute": "count", "comparator": "greater_than", "value": 2}]
+        dogs, "operations", conditions=[{"attribute": "count", "operator": "greater_than", "value": 2}]
     )
     assert {(e["path"], e["count"]) for e in big} >= {("search_by_id", 3)}
     assert all(e["count"] > 2 for e in big)
+    nested = analytics(
+        dogs,
+        "operations",
+        operator="or",
+        conditions=[
+            {"search_attribute": "count", "search_type": "greater_than", "search_value": 2},
+            {
+                "operator": "and",
+                "conditions": [{"attribute": "path", "comparator": "equals", "value": "nope"}],
+            },
+        ],
+    )
+    assert nested == big
 
 
 def test_get_analytics_refusals(op: Ops) -> None:
