@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from gateway import auth, bulk, cluster, imports, jobs, pushdata
+from gateway import auth, bulk, cluster, imports, jobs, metrics, pushdata
 from gateway.audit import AuditLog
 from gateway.config import Config, load_config
-from gateway.http import admin_routes, batch_api, health, openapi, push_data
+from gateway.http import admin_routes, batch_api, health, metrics_endpoint, openapi, push_data
 from gateway.http.operations_endpoint import operations_endpoint
 from gateway.logs import configure_logging
 from gateway.operations.bulk import bind_job_kinds
@@ -51,6 +51,7 @@ def open_gateway(config: Config) -> Gateway:
             bulk=bulk.install(config),
             imports=import_family,
             cluster=cluster.install(config, storage, job_family),
+            metrics=metrics.install(config, storage, job_family, import_family),
             push_data=pushdata.install(config, storage, audit, auth_family, import_family, job_family.queue),
             stopping=stopping,
         )
@@ -110,6 +111,7 @@ def build_routes() -> list[BaseRoute]:
         Route("/", operations_endpoint, methods=["POST"]),
         Route("/", root_get, methods=["GET"]),
         *health.routes,
+        *metrics_endpoint.routes,
         *batch_api.routes,
         *push_data.routes,
         *openapi.routes,

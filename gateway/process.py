@@ -18,6 +18,7 @@ from gateway.cluster import Cluster
 from gateway.config import Config
 from gateway.imports import Imports
 from gateway.jobs import Jobs
+from gateway.metrics import Metrics
 from gateway.pushdata import PushData
 from gateway.restart import RestartControl
 from gateway.status import StatusValues
@@ -36,6 +37,7 @@ class Gateway:
     bulk: Bulk
     imports: Imports
     cluster: Cluster
+    metrics: Metrics
     push_data: PushData
     stopping: threading.Event
     started: float = field(default_factory=time.time)

@@ -386,6 +386,32 @@ ENDPOINT_DOCS: dict[tuple[str, str], Schema] = {
             },
         },
     },
+    ("/metrics", "get"): {
+        "summary": "This process's metrics in the Prometheus text format (prometheus_client).",
+        "description": "Requests, errors and a latency histogram per operation "
+        "(`gateway_operation_requests_total`, `gateway_operation_errors_total`, "
+        "`gateway_operation_duration_seconds`), batch runs and bulk jobs started, finished, failed and "
+        "running (`gateway_work_*`, label `kind`), records imported (`gateway_records_imported_total`), the "
+        "root's disk (`gateway_disk_free_bytes`, `gateway_disk_total_bytes`) and the standard `process_*` "
+        "metrics. Open by default, as scrapers expect; with `metrics.prometheus_auth: true` a super user's "
+        "Basic or Bearer credentials are needed (401, 403 otherwise).",
+        "tags": ["service"],
+        "security": [],
+        "responses": {
+            "200": {
+                "description": "The text exposition format.",
+                "content": {"text/plain; version=1.0.0; charset=utf-8": {"schema": {"type": "string"}}},
+            },
+            "401": {
+                "description": "`metrics.prometheus_auth` is on and no valid credentials came.",
+                "content": _json(ERROR),
+            },
+            "403": {
+                "description": "`metrics.prometheus_auth` is on and the user is not a super user.",
+                "content": _json(ERROR),
+            },
+        },
+    },
     ("/", "get"): {
         "summary": "Redirects a browser to the admin pages.",
         "tags": ["service"],

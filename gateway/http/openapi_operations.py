@@ -33,6 +33,8 @@ from gateway.config import default_config, leaves
 from gateway.fields import FIELD_ALIASES
 from gateway.http.body_limits import MAX_BODY_DEPTH
 from gateway.imports.service import STATES
+from gateway.metrics import catalog as metrics_catalog
+from gateway.operations.analytics import MAX_SECONDS
 from gateway.query.conditions import COMPARATORS, MAX_CONDITIONS, MAX_DEPTH
 from gateway.query.matching import MAX_SORT_DEPTH
 from gateway.restart import SERVICES
@@ -670,6 +672,12 @@ _RESTART = (
     "environment, in the same process (same pid). Data, tokens, API keys and admin sessions stay valid; "
     "status values (`set_status`) do not. 409 when the process was not started by `gateway serve`."
 )
+_SECONDS: Schema = {
+    "type": "number",
+    "minimum": 0,
+    "maximum": MAX_SECONDS,
+    "description": "Unix time in seconds.",
+}
 _USER_NAME: Schema = {"type": "string", "minLength": 1, "pattern": "^[^:]*$", "description": "No `:`."}
 _ROLE_NAME: Schema = {"type": "string", "minLength": 1}
 _PUSH_URL: Schema = {
@@ -1166,6 +1174,49 @@ DOCS: dict[str, OperationDoc] = {
         "id",
         "403",
         MESSAGE,
+    ),
+    "list_metrics": _doc(
+        "The names of the metrics get_analytics can read (super users).",
+        {
+            "metric_types": nullable(
+                {
+                    "type": "array",
+                    "items": {"type": "string", "enum": ["builtin", "custom"]},
+                    "description": 'Default `["builtin"]`; there are no custom metrics, so `custom` adds none.',
+                }
+            )
+        },
+        "",
+        "403",
+        {"type": "array", "items": {"type": "string", "enum": list(metrics_catalog.BUILTIN)}},
+    ),
+    "describe_metric": _doc(
+        "The attributes of a metric's entries and their types (super users).",
+        {"metric": {"type": "string", "enum": list(metrics_catalog.BUILTIN)}},
+        "metric",
+        "403 404",
+        _object({"attributes": {"type": "array", "items": _object({"name": STRING, "type": STRING})}}),
+        description="Another `metric` is 404, naming the builtin metrics.",
+    ),
+    "get_analytics": _doc(
+        "A metric's stored samples, oldest first (super users).",
+        {
+            "metric": {"type": "string", "enum": list(metrics_catalog.BUILTIN)},
+            "start_time": nullable(_SECONDS),
+            "end_time": nullable(_SECONDS),
+            "get_attributes": nullable(ref("AttributeNames")),
+            "conditions": nullable(ref("Conditions")),
+            "operator": ref("Operator"),
+        },
+        "metric",
+        "403 404",
+        {"type": "array", "items": {"type": "object", "additionalProperties": ref("JsonValue")}},
+        description="Every process on the store stores one sample of each metric every "
+        "`metrics.sample_seconds` (`node`: its host:pid; `time`: epoch ms at the end of the `period`, in ms), "
+        "kept `metrics.keep_days`. `start_time` and `end_time` bound `time` (inclusive; none when `start_time` is "
+        "after `end_time`); `conditions` filter like search_by_conditions (a condition's `operator`, as in HarperDB's example, is its comparator; an attribute an entry lacks "
+        "does not match); `get_attributes` picks attributes. Another `metric` is 404, naming the builtin "
+        "metrics.",
     ),
     "registration_info": _doc(
         "Name and version.", {}, "", "403", _object({"name": STRING, "version": STRING})

@@ -11,6 +11,7 @@ cannot be reached answers 503 naming the backend, wherever the request met it
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -116,9 +117,15 @@ def handle(gateway: Gateway, body: dict[str, Any], auth: str | None, client_ip: 
     return execute(gateway, body, user, client_ip, auth)
 
 
+UNKNOWN_OPERATION = "(unknown)"
+"""How the metrics count a request that names no operation of this server (bounded label values)."""
+
+
 async def operations_endpoint(request: Request) -> Response:
-    """Starlette endpoint for ``POST /``."""
+    """Starlette endpoint for ``POST /``; every answer is counted for its operation's metrics."""
     gateway: Gateway = request.app.state.gateway
+    started = time.perf_counter()
+    body: dict[str, Any] | None = None
     try:
         body = parse_body(await request.body())
         client_ip = request.client.host if request.client else ""
@@ -127,13 +134,16 @@ async def operations_endpoint(request: Request) -> Response:
     except OperationError as error:
         if error.status >= 400:
             log.info("operation failed (%s): %s", error.status, error.message)
-        return error_response(error)
+        response = error_response(error)
     except StoreUnavailable as exc:
         log.warning("operation failed (503): %s", exc)
-        return error_response(OperationError(str(exc), 503))
+        response = error_response(OperationError(str(exc), 503))
     except Exception:
         log.exception("unexpected failure in an operation")
-        return json_response({"error": "Internal server error"}, 500)
-    if isinstance(result, Response):
-        return result
-    return json_response(result)
+        response = json_response({"error": "Internal server error"}, 500)
+    else:
+        response = result if isinstance(result, Response) else json_response(result)
+    name = body.get("operation") if body is not None else None
+    counted = name if isinstance(name, str) and name in OPERATIONS else UNKNOWN_OPERATION
+    gateway.metrics.request(counted, time.perf_counter() - started, response.status_code >= 400)
+    return response

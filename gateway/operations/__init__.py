@@ -1,6 +1,7 @@
 """All operations of ``POST /``; importing this package registers every family."""
 
 from gateway.operations import (  # noqa: F401  (imported for their @operation registrations)
+    analytics,
     backup,
     bulk,
     cluster,

@@ -716,6 +716,9 @@ PLANS: dict[str, Plan] = {
     ),
     "get_status": Plan(10, ok=frozenset({200, 404})),
     "clear_status": Plan(10),
+    "list_metrics": Plan(10),
+    "describe_metric": Plan(10),
+    "get_analytics": Plan(20),
     "restart": Plan(0, why=RESTARTS),
     "restart_service": Plan(0, why=RESTARTS),
     # imports
@@ -787,6 +790,7 @@ PLANS: dict[str, Plan] = {
     # the service
     "GET /health": Plan(1, 0),
     "GET /ready": Plan(1, 0, ok=frozenset({200, 503})),
+    "GET /metrics": Plan(1, 0),
     "GET /": Plan(1, 0, ok=frozenset({303})),
     "GET /openapi.yaml": Plan(1, 0),
 }
