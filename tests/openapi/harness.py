@@ -782,10 +782,10 @@ PLANS: dict[str, Plan] = {
             BATCH + "rejects", "get", batch=lambda fx: (fx.rejected,), file=lambda fx: ("DEFAULT",)
         ),
     ),
-    f"GET {BATCH}changes": Plan(  # a finished batch, and batches that have not run (409 says so)
-        5,
-        narrow=_pin_form(BATCH + "changes", "get", batch=lambda fx: (*fx.finished, *fx.batches)),
-        ok=frozenset({200, 409}),
+    # Finished batches only: a batch that has not run answers 409 (tests/batch/test_summary.py), and
+    # a few generated cases could pick only those, leaving the 200 untried.
+    f"GET {BATCH}changes": Plan(
+        5, narrow=_pin_form(BATCH + "changes", "get", batch=lambda fx: tuple(fx.finished))
     ),
     # the service
     "GET /health": Plan(1, 0),
