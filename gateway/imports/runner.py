@@ -34,7 +34,6 @@ from engine.rerun import rerun_problem
 from gateway.audit import AuditLog
 from gateway.config import Config
 from gateway.imports import summary as summaries
-from gateway.imports.commit_buffer import FlushFailed
 from gateway.imports.errorlog import ErrorRecorder
 from gateway.imports.models import ModelRegistry
 from gateway.imports.rejects import DELIMITED, RejectsUnavailable, add_lines, file_spec
@@ -393,12 +392,8 @@ class BatchRunner:
             counts=counts,
         )
         self._keep_errors(state, control, batch_files, cap)
-        exception = outcome.exception
-        try:
-            store.flush()  # normally done by the engine's last progress report
-        except FlushFailed as exc:
-            exception = f"{outcome.exception}; {exc}" if outcome.exception else str(exc)
-        committed = max(0, outcome.committed - store.buffer.lost)  # records stored, not just buffered
+        # the last flush is normally done by the engine's last progress report
+        exception, committed = store.end_run(outcome.exception, outcome.committed)
         return RunResult(outcome.errors, outcome.records, exception, committed, outcome.skipped)
 
     def _keep_errors(self, state: _Run, control: dict[str, Any], files: list[BatchFile], cap: int) -> None:

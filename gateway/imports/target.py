@@ -26,7 +26,7 @@ from engine import BatchError, ports
 from engine.changes import same_json
 from engine.models import Model
 from engine.ports import TargetWrite
-from gateway.imports.commit_buffer import FLUSH_SECONDS, CommitBuffer
+from gateway.imports.commit_buffer import FLUSH_SECONDS, CommitBuffer, FlushFailed
 from gateway.storage import keys as K
 from gateway.storage.errors import DatabaseNotFound, InvalidRecord, StoreError, StoreFailure, TableNotFound
 from gateway.storage.ports import Storage
@@ -134,6 +134,16 @@ class ModelTargetStore:
     def flush(self) -> int:
         """Store the pending commits now; how many records were stored. Raises FlushFailed."""
         return self.buffer.flush()
+
+    def end_run(self, exception: str | None, committed: int) -> tuple[str | None, int]:
+        """At the end of a run: store what is still pending. The run's ``exception`` (a failed
+        flush's reason added to it) and how many of the ``committed`` records the engine counted
+        were stored (a failed flush loses its records)."""
+        try:
+            self.flush()
+        except FlushFailed as exc:
+            exception = f"{exception}; {exc}" if exception else str(exc)
+        return exception, max(0, committed - self.buffer.lost)
 
     # -- reads ------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from engine import BatchError, BatchFile, Model, PreparedBatch, TargetWrite, prepare_batch
 from engine.ports import NEW
-from gateway.imports.commit_buffer import FlushFailed
 from gateway.imports.target import ModelTargetStore, generated_key_tables
 from gateway.pushdata.lease import LeaseBusy, PushLeases
 from gateway.storage.ports import Storage
@@ -147,12 +146,7 @@ class PushRunner:
             batch_identifier=identifier,
             on_failed_record=recording.record_ended,
         )
-        exception = outcome.exception
-        try:
-            store.flush()
-        except FlushFailed as exc:
-            exception = f"{exception}; {exc}" if exception else str(exc)
-        applied = max(0, outcome.committed - store.buffer.lost)
+        exception, applied = store.end_run(outcome.exception, outcome.committed)
         errors = list(lines)
         count = outcome.errors
         if exception is not None:
