@@ -24,6 +24,7 @@ from gateway.storage.ports import Storage
 from gateway.storage.records import KeyRange
 from gateway.storage.rocksdb import open_rocksdb
 from tests.batch.conftest import person_model
+from tests.support.people import PERSON_NAME_INSTRUCTIONS
 
 PROJECTS = {
     "name": "test:projects",
@@ -79,14 +80,7 @@ PEOPLE_CONTROL = {
                 {"source": "email", "destination": "profile", "name": "email"},
             ],
         },
-        {"source": "first", "destination": "value:person-name", "name": "first"},
-        {"source": "last", "destination": "value:person-name", "name": "last"},
-        {
-            "action": "field-structured",
-            "structured": "value:person-name",
-            "destination": "profile",
-            "name": "title",
-        },
+        *PERSON_NAME_INSTRUCTIONS,
         {"source": "job", "destination": "profile", "name": "job_title"},
     ],
 }

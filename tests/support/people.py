@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+PERSON_NAME_INSTRUCTIONS: list[dict[str, Any]] = [
+    {"source": "first", "destination": "value:person-name", "name": "first"},
+    {"source": "last", "destination": "value:person-name", "name": "last"},
+    {
+        "action": "field-structured",
+        "structured": "value:person-name",
+        "destination": "profile",
+        "name": "title",
+    },
+]
+"""The profile's title from the ``first`` and ``last`` fields (through ``value:person-name``)."""
+
 
 def person_control(
     model: str = "haplo:person",
@@ -20,14 +32,7 @@ def person_control(
         "files": files if files is not None else {"DEFAULT": {"read": "json"}},
         "instructions": [
             {"action": "new", "destination": "profile"},
-            {"source": "first", "destination": "value:person-name", "name": "first"},
-            {"source": "last", "destination": "value:person-name", "name": "last"},
-            {
-                "action": "field-structured",
-                "structured": "value:person-name",
-                "destination": "profile",
-                "name": "title",
-            },
+            *PERSON_NAME_INSTRUCTIONS,
             email,
         ],
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.people import PERSON_NAME_INSTRUCTIONS
+
 SKIP = {"action": "if-exists", "source": "skip", "then": [{"action": "abort-record", "message": "skipped"}]}
 
 
@@ -22,14 +24,7 @@ def by_email_control() -> dict[str, Any]:
                 "using": "load:by-email",
                 "otherwise": [{"action": "new", "destination": "profile"}],
             },
-            {"source": "first", "destination": "value:person-name", "name": "first"},
-            {"source": "last", "destination": "value:person-name", "name": "last"},
-            {
-                "action": "field-structured",
-                "structured": "value:person-name",
-                "destination": "profile",
-                "name": "title",
-            },
+            *PERSON_NAME_INSTRUCTIONS,
             {"source": "email", "destination": "profile", "name": "email"},
         ],
     }
