@@ -31,6 +31,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def read_output(log_path: Path) -> str:
+    """What a gateway subprocess has printed so far (its log file)."""
+    return log_path.read_text("utf-8", errors="replace")
+
+
+def stop_process(process: subprocess.Popen[bytes], sig: int, timeout: float) -> int:
+    """Send ``sig`` to a gateway subprocess and wait (bounded; killed after ``timeout``); its exit code."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    return int(process.returncode)
+
+
 @dataclass
 class ServerProcess:
     """A running ``gateway serve`` and how to talk to it."""
@@ -58,18 +75,11 @@ class ServerProcess:
             return err.code, json.loads(err.read() or b"null")
 
     def output(self) -> str:
-        return self.log_path.read_text("utf-8", errors="replace")
+        return read_output(self.log_path)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         """Stop the server (SIGTERM by default, SIGKILL for crash tests); its exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        return int(self.process.returncode)
+        return stop_process(self.process, sig, timeout)
 
 
 def _environment(extra_env: dict[str, str] | None) -> dict[str, str]:
@@ -141,7 +151,7 @@ class WorkerProcess:
         return int(self.process.pid)
 
     def output(self) -> str:
-        return self.log_path.read_text("utf-8", errors="replace")
+        return read_output(self.log_path)
 
     def wait_for_output(self, text: str, timeout: float = 60) -> None:
         """Wait until the worker has printed ``text`` (polling its output; bounded)."""
@@ -157,14 +167,7 @@ class WorkerProcess:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
         """Stop the worker (SIGTERM: graceful; SIGKILL: a crash); its exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        return int(self.process.returncode)
+        return stop_process(self.process, sig, timeout)
 
 
 WORKER_READY = "gateway: worker running"
