@@ -15,9 +15,19 @@ commas). Then, each in its own child process (so peak RSS is that run's own):
 
 Printed: rows/s of each, their ratio, peak RSS of each process, export rows/s.
 
+Then the default-table load (issue 15): a fresh ``gateway serve`` (its own process)
+creates a table without a schema (every attribute indexed) and runs
+``csv_file_load``; printed are the server's peak RSS (VmHWM), the store's size on
+disk once it stops changing (after the load's background compaction) beside the
+CSV's size and their ratio, and describe_table's ``table_size``. With
+``--baseline DIR`` (a checkout of the code before a change, e.g. /work/main) the
+same measures and the one-index load's rows/s (median of ``--repeat`` runs) are
+taken with that code too, in the same run, each run alternating before/after.
+
     python bench/bulk.py               # 100k and 1M
     python bench/bulk.py --flat        # and 3M
     python bench/bulk.py --rows 20000  # quick run
+    python bench/bulk.py --rows 1000000 --rows 3000000 --baseline /work/main --no-naive
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -76,9 +87,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_gateway(csv_path: Path, work: Path, in_process: bool = False) -> dict[str, Any]:
-    """The real csv_file_load and export_local operations (in this child process)."""
-    sys.path.insert(0, str(ROOT))
+def run_gateway(csv_path: Path, work: Path, in_process: bool = False, exports: bool = True) -> dict[str, Any]:
+    """The real csv_file_load and export_local operations (in this child process; the code
+    imported is that of ``PYTHONPATH``'s first entry, else this checkout)."""
+    sys.path.insert(0, os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or str(ROOT))
     from starlette.testclient import TestClient
 
     from gateway.app import create_app
@@ -132,7 +144,7 @@ def run_gateway(csv_path: Path, work: Path, in_process: bool = False) -> dict[st
         out["load_message"] = job["message"]
         out["load_rss_mb"] = peak_rss_mb()
         out["worker_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-        for fmt in ("json", "csv"):
+        for fmt in ("json", "csv") if exports else ():
             started = time.perf_counter()
             job_id = op(
                 {
@@ -196,13 +208,120 @@ def _worker(report: dict[str, Any]) -> str:
     return f", parse worker {worker:.0f} MB" if worker > 30 else ""
 
 
-def child(kind: str, csv_path: Path) -> dict[str, Any]:
-    """Run one measurement in a fresh process; its JSON report."""
+def child(kind: str, csv_path: Path, code: Path = ROOT) -> dict[str, Any]:
+    """Run one measurement in a fresh process importing the code at ``code``; its JSON report."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-", dir=csv_path.parent) as work:
-        command = [sys.executable, __file__, "--child", kind, str(csv_path), work]
-        done = subprocess.run(command, check=True, capture_output=True, text=True, timeout=7200)
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, str(csv_path), work]
+        done = subprocess.run(
+            command, check=True, capture_output=True, text=True, timeout=7200, env=env, cwd=code
+        )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def _tree_bytes(path: Path) -> int:
+    """Bytes of the files under ``path`` (files that vanish while counted are skipped)."""
+    total = 0
+    for entry in path.rglob("*"):
+        try:
+            total += entry.stat().st_size if entry.is_file() else 0
+        except FileNotFoundError:
+            continue
+    return total
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    """Peak resident set of a running process (``VmHWM``), MiB."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def default_load(csv_path: Path, code: Path, settle_timeout: float) -> dict[str, Any]:
+    """csv_file_load into a table without a schema on a fresh ``gateway serve`` running ``code``."""
+    sys.path.insert(0, str(ROOT))
+    from tests.support.server import start_server
+
+    with tempfile.TemporaryDirectory(prefix="bench-default-", dir=csv_path.parent) as work:
+        root = Path(work) / "root"
+        (root / "import").mkdir(parents=True)
+        target = root / "import" / csv_path.name
+        os.link(csv_path, target)
+        here = Path.cwd()
+        os.chdir(code)  # ``python -m gateway`` puts its working directory first on sys.path
+        try:
+            server = start_server(root, {"PYTHONPATH": str(code)}, timeout=120)
+        finally:
+            os.chdir(here)
+        try:
+
+            def op(body: dict[str, Any]) -> Any:
+                status, answer = server.op(body, timeout=600)
+                assert status == 200, answer
+                return answer
+
+            op({"operation": "create_table", "database": "bench", "table": "people", "primary_key": "id"})
+            job_id = op(
+                {
+                    "operation": "csv_file_load",
+                    "action": "insert",
+                    "database": "bench",
+                    "table": "people",
+                    "file_path": str(target),
+                }
+            )["job_id"]
+            while (job := op({"operation": "get_job", "id": job_id})[0])["status"] == "IN_PROGRESS":
+                time.sleep(0.25)
+            assert job["status"] == "COMPLETE", job
+            load_s = (job["end_datetime"] - job["created_datetime"]) / 1000.0
+            store = root / "db"
+            sizes = [_tree_bytes(store)]
+            deadline = time.monotonic() + settle_timeout
+            while time.monotonic() < deadline and not (len(sizes) > 10 and len(set(sizes[-10:])) == 1):
+                time.sleep(0.5)
+                sizes.append(_tree_bytes(store))
+            described = op({"operation": "describe_table", "database": "bench", "table": "people"})
+            return {
+                "load_s": load_s,
+                "peak_rss_mb": _vm_hwm_mb(server.process.pid),
+                "disk_at_end": sizes[0],
+                "disk_settled": sizes[-1],
+                "settle_s": (len(sizes) - 10) * 0.5,
+                "table_size": described["table_size"],
+            }
+        finally:
+            server.stop()
+
+
+def compare(csv_path: Path, rows: int, args: argparse.Namespace) -> None:
+    """The default-table load's memory and disk, and the one-index load's rows/s, before and after."""
+    codes = {"after": ROOT} if args.baseline is None else {"before": args.baseline, "after": ROOT}
+    csv_bytes = csv_path.stat().st_size
+    for name, code in codes.items():
+        report = default_load(csv_path, code, args.settle_timeout)
+        print(
+            f"{'':>9}  {name:>6} default table (all indexed): {rows / report['load_s']:,.0f} rows/s, "
+            f"server peak RSS {report['peak_rss_mb']:.0f} MiB; disk {report['disk_at_end'] / 1e6:.0f} MB "
+            f"at the end, {report['disk_settled'] / 1e6:.0f} MB settled ({report['settle_s']:.0f} s) for a "
+            f"{csv_bytes / 1e6:.0f} MB CSV ({report['disk_settled'] / csv_bytes:.2f}x); "
+            f"describe_table {report['table_size'] / 1e6:.0f} MB",
+            flush=True,
+        )
+    rates: dict[str, list[float]] = {name: [] for name in codes}
+    for _ in range(args.repeat):
+        for name, code in codes.items():
+            rates[name].append(rows / child("gateway-load", csv_path, code)["load_s"])
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    line = ", ".join(
+        f"{name} {medians[name]:,.0f} rows/s ({' '.join(f'{v / 1000:.0f}k' for v in rates[name])})"
+        for name in codes
+    )
+    if "before" in medians:
+        line += f"; after/before {medians['after'] / medians['before']:.2f}x"
+    print(f"{'':>9}  one-index load (median of {args.repeat}): {line}", flush=True)
 
 
 def main() -> None:
@@ -215,6 +334,13 @@ def main() -> None:
     parser.add_argument(
         "--in-process", action="store_true", help="also measure the load without the parse worker process"
     )
+    parser.add_argument(
+        "--baseline", type=Path, help="a checkout of the code before the change (e.g. /work/main)"
+    )
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each one-index load measured (median)")
+    parser.add_argument(
+        "--settle-timeout", type=float, default=180.0, help="seconds to wait for the disk size"
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -222,7 +348,8 @@ def main() -> None:
         if kind == "naive":
             print(json.dumps(run_naive(Path(csv_name), Path(work))))
         else:
-            print(json.dumps(run_gateway(Path(csv_name), Path(work), in_process=kind == "gateway-inproc")))
+            in_process, exports = kind == "gateway-inproc", kind != "gateway-load"
+            print(json.dumps(run_gateway(Path(csv_name), Path(work), in_process, exports)))
         return
     sizes = args.rows or [100_000, 1_000_000]
     if args.flat:
@@ -258,6 +385,7 @@ def main() -> None:
                 f"({gateway['export_csv_bytes'] / 1e6:.0f} MB); process peak RSS {gateway['peak_rss_mb']:.0f} MB"
             )
             print(f"{'':>9}        {gateway['load_message']}", flush=True)
+            compare(csv_path, rows, args)
             csv_path.unlink()
 
 

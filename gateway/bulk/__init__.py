@@ -3,7 +3,7 @@
 CSV/JSON parsing and casting, the load loop and its encoders (``arrowencode``,
 ``listencode``, ``rowjson``), exporters, S3 and URL sources, path confinement.
 ``install`` reads the family's settings once and sets the Arrow memory pool of
-its loads; the loads run as jobs of the jobs family.
+its loads and tunes glibc's malloc; the loads run as jobs of the jobs family.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.bulk.arrowpool import use_jemalloc
+from gateway.bulk.arrowpool import tune_malloc, use_jemalloc
 from gateway.config import Config
 
 
@@ -31,6 +31,7 @@ class Bulk:
 def install(config: Config) -> Bulk:
     """The bulk settings of this process (``bulk.*`` configuration keys)."""
     use_jemalloc()
+    tune_malloc()
     return Bulk(
         import_dirs=config.import_dirs,
         export_dirs=config.export_dirs,

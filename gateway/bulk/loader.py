@@ -124,8 +124,14 @@ class _Writer:
     def failed(self, cause: str) -> LoadFailed:
         return LoadFailed(f"{cause}; rows before it were processed: {load_message(self.loaded, self.total)}")
 
-    def finish(self, empty_message: str) -> str:
+    def sync(self) -> None:
+        """Make the chunks written durable and, if any were, let the store settle the table."""
         self.storage.records.sync()
+        if self.loaded:
+            self.chunks.settle(self.database, self.table)
+
+    def finish(self, empty_message: str) -> str:
+        self.sync()
         self.progress.finished = True
         return empty_message if self.total == 0 else load_message(self.loaded, self.total)
 
@@ -179,10 +185,10 @@ def load_parts(
                 raise writer.failed(where(str(error), row, line))
             progress.check_stop()
     except (SourceError, InvalidRecord) as exc:
-        storage.records.sync()
+        writer.sync()
         raise writer.failed(str(exc)) from exc
     except LoadFailed:
-        storage.records.sync()
+        writer.sync()
         raise
     except OutOfSpace as exc:  # no sync: the store takes no writes until space returns
         raise writer.failed(str(exc)) from exc
@@ -221,13 +227,13 @@ def load_json(
     except (JsonFormatError, SourceError) as exc:
         if chunk:
             _write_json_chunk(writer, chunk)
-        writer.storage.records.sync()
+        writer.sync()
         raise writer.failed(str(exc)) from exc
     except InvalidRecord as exc:  # a whole chunk refused (an attribute name with a control character)
-        writer.storage.records.sync()
+        writer.sync()
         raise writer.failed(str(exc)) from exc
     except LoadFailed:
-        writer.storage.records.sync()
+        writer.sync()
         raise
     except OutOfSpace as exc:  # no sync: the store takes no writes until space returns
         raise writer.failed(str(exc)) from exc

@@ -215,6 +215,10 @@ class ChunkWrites(Protocol):
         """Write an encoded chunk whole; False (nothing written) when the store cannot take it as is."""
         ...
 
+    def settle(self, database: str, table: str) -> None:
+        """A load into the table ended: let the store reorganise its files in the background."""
+        ...
+
 
 class Backup(Protocol):
     """Copies of the store for operators."""

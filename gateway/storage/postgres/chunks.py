@@ -195,6 +195,9 @@ class PgChunkWrites:
             db.refresh()
         return True
 
+    def settle(self, database: str, table: str) -> None:
+        """Nothing to do: PostgreSQL's autovacuum and analyze keep the table's files."""
+
     def stage_encoded(self, database: str, table: str, chunk: EncodedChunk) -> None:
         """The COPY payloads, when every index the chunk has entries for exists already (a table
         without a schema gets its indexes when ``write_encoded`` registers the chunk's new

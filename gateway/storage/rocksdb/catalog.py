@@ -206,10 +206,20 @@ class RocksCatalog:
         return entry.count
 
     def size_bytes(self, database: str, table: str) -> int:
+        """The table's SST files (records and every index) and its memtables, whose
+        entries are on disk in the write-ahead log (shared by every table, so not counted
+        as such: its files are deleted once the memtables are flushed)."""
         entry = self._rocks.get_table(database, table)
-        live = entry.cf.property_int_value("rocksdb.estimate-live-data-size") or 0
-        mem = entry.cf.property_int_value("rocksdb.cur-size-all-mem-tables") or 0
-        return int(live) + int(mem)
+        with entry.lock:
+            families = [entry.cf, *entry.index_cfs.values()]
+        total = 0
+        for cf in families:
+            total += cf.property_int_value("rocksdb.live-sst-files-size") or 0
+            if cf.property_int_value("rocksdb.num-entries-active-mem-table") or cf.property_int_value(
+                "rocksdb.num-entries-imm-mem-tables"
+            ):  # an empty memtable still reports its first arena block
+                total += cf.property_int_value("rocksdb.cur-size-all-mem-tables") or 0
+        return int(total)
 
     def last_updated(self, database: str, table: str) -> float | None:
         entry = self._rocks.get_table(database, table)

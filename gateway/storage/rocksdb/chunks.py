@@ -115,6 +115,13 @@ class RocksChunkWrites:
             rocks.write(staged[1], {entry: len(chunk)})
         return True
 
+    def settle(self, database: str, table: str) -> None:
+        """Compact the table's column families in the background (``settle.py``); a table
+        dropped meanwhile has nothing to settle."""
+        entry = self._rocks.tables.get((database, table))
+        if entry is not None:
+            self._rocks.settle(entry)
+
     def stage_encoded(self, database: str, table: str, chunk: EncodedChunk) -> None:
         """Only when every index the chunk has entries for exists already (a table without a
         schema gets its indexes when ``write_encoded`` registers the chunk's new attributes)."""

@@ -49,6 +49,7 @@ from gateway.storage.errors import (
 from gateway.storage.ports import Clock
 from gateway.storage.records import AttributeInfo, TableInfo
 from gateway.storage.rocksdb.failures import NO_SPACE_TEXTS, FailureTranslator
+from gateway.storage.rocksdb.settle import Settler
 from gateway.storage.writeplan import check_new_attributes
 
 log = logging.getLogger("gateway.storage")
@@ -57,6 +58,10 @@ _SEQ_KEY = b"#seq"
 _COUNT = struct.Struct(">q")
 CHUNK = 10_000
 """Records per WriteBatch when a whole table is rewritten (drop_attribute, copies)."""
+
+
+_WAL_BUDGET = 64 * 1024 * 1024
+"""Write-ahead log bytes kept before the column families holding the oldest log are flushed."""
 
 
 def _options() -> rocksdict.Options:
@@ -76,6 +81,8 @@ def _options() -> rocksdict.Options:
     opts.set_compression_type(rocksdict.DBCompressionType.lz4())
     none, lz4 = rocksdict.DBCompressionType.none(), rocksdict.DBCompressionType.lz4()
     opts.set_compression_per_level([none] + [lz4] * 6)
+    opts.set_bottommost_compression_type(rocksdict.DBCompressionType.zstd())
+    opts.set_max_total_wal_size(_WAL_BUDGET)
     return opts
 
 
@@ -131,6 +138,7 @@ class RocksDatabase:
         self.databases: dict[str, dict[str, Any]] = {}
         self._load_metadata()
         self._drop_unnamed(families)
+        self.settler = Settler(self.db.get_column_family, self._flush_all)
 
     def guard(self, action: str) -> contextlib.AbstractContextManager[None]:
         """Run a write to RocksDB, translating its failure (StoreFailure, OutOfSpace)."""
@@ -464,6 +472,19 @@ class RocksDatabase:
                 for cf in (entry.cf, *entry.index_cfs.values()):
                     cf.flush(True)
 
+    def _flush_all(self) -> None:
+        """``flush`` under the metadata lock (from the settling thread: tables may come and go)."""
+        with self.meta_lock:
+            self.flush()
+
+    def settle(self, entry: TableHandle) -> None:
+        """Compact a table's column families in the background (after a bulk load)."""
+        with entry.lock:
+            if entry.handle is None:
+                return
+            names = [entry.cf_name, *entry.index_cf.values()]
+        self.settler.settle(names)
+
     def close_table(self, entry: TableHandle) -> None:
         """Release a table's column families (its handle becomes None: writers then fail)."""
         for cf in [entry.cf, *entry.index_cfs.values()]:
@@ -478,6 +499,7 @@ class RocksDatabase:
         A store that cannot write (a full device) is still released: what it acknowledged
         is in the write-ahead log already, so the failure is logged, not raised.
         """
+        self.settler.close()  # before the metadata lock, which its last flush takes
         with self.meta_lock:
             try:
                 self.flush_wal()
