@@ -129,8 +129,8 @@ def test_dropping_a_table_or_closing_the_store_while_it_settles_is_quiet(tmp_pat
         reopened.close()
 
 
-def _options_before_zstd() -> rocksdict.Options:
-    """The options stores were written with before zstd at the bottom level and the WAL cap."""
+def _options_before_the_wal_cap() -> rocksdict.Options:
+    """The options stores were written with before the WAL cap (and with another parallelism)."""
     opts = rocksdict.Options(raw_mode=True)
     opts.create_if_missing(True)
     opts.create_missing_column_families(True)
@@ -144,7 +144,7 @@ def test_a_store_written_with_the_earlier_options_reads_and_settles(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as patched:
-        patched.setattr(rocks_database, "_options", _options_before_zstd)
+        patched.setattr(rocks_database, "_options", _options_before_the_wal_cap)
         old = open_rocksdb(tmp_path / "db")
         old.catalog.create_table("d", "t")
         _load(old)

@@ -81,7 +81,6 @@ def _options() -> rocksdict.Options:
     opts.set_compression_type(rocksdict.DBCompressionType.lz4())
     none, lz4 = rocksdict.DBCompressionType.none(), rocksdict.DBCompressionType.lz4()
     opts.set_compression_per_level([none] + [lz4] * 6)
-    opts.set_bottommost_compression_type(rocksdict.DBCompressionType.zstd())
     opts.set_max_total_wal_size(_WAL_BUDGET)
     return opts
 
