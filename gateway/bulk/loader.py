@@ -23,6 +23,7 @@ from typing import Any
 from engine.limits import MAX_RECORD_DEPTH, first_too_deep
 from gateway.bulk.arrowcsv import arrow_parts
 from gateway.bulk.arrowencode import encode_chunk, python_columns
+from gateway.bulk.arrowpool import TRIM_EVERY, release_free_memory
 from gateway.bulk.casting import cast_cell, cast_column
 from gateway.bulk.errors import LoadFailed, SourceError
 from gateway.bulk.jsonsource import TOO_DEEP, JsonFormatError, json_records
@@ -167,6 +168,7 @@ def load_parts(
 ) -> str:
     """Write prepared CSV parts (from ``prepare``, here or in a parse worker); the job message."""
     writer = _Writer(storage, database, table, mode, progress)
+    written = 0
     try:
         for part in prefetched(writer.encoded(prefetched(parts))):
             if part.error is not None:
@@ -183,6 +185,9 @@ def load_parts(
             if error is not None:
                 row, line = part.row_of(error.index)
                 raise writer.failed(where(str(error), row, line))
+            written += 1
+            if TRIM_EVERY and written % TRIM_EVERY == 0:
+                release_free_memory()
             progress.check_stop()
     except (SourceError, InvalidRecord) as exc:
         writer.sync()

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from gateway.bulk.arrowpool import POOL_VARIABLE, use_jemalloc
+from gateway.bulk.arrowpool import POOL_VARIABLE, release_free_memory, tune_malloc, use_jemalloc
 
 
 @pytest.fixture
@@ -30,3 +30,17 @@ def test_a_pool_named_in_the_environment_is_kept(monkeypatch: pytest.MonkeyPatch
     pa.set_memory_pool(pa.system_memory_pool())
     assert use_jemalloc() == "system"
     assert pa.default_memory_pool().backend_name == "system"
+
+
+def test_malloc_arenas_are_capped_unless_the_environment_sets_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert tune_malloc() is True  # glibc (the only platform the service runs on)
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert tune_malloc() is False
+
+
+def test_free_memory_is_given_back_only_above_the_threshold() -> None:
+    held = [bytearray(4096) for _ in range(20_000)]  # ~80 MB in the heap, then freed
+    del held[::2]
+    assert release_free_memory(threshold=1 << 40) is False
+    assert release_free_memory(threshold=0) is True
