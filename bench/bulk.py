@@ -87,6 +87,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _csv_file_load(target: Path) -> dict[str, Any]:
+    """The csv_file_load request of ``target`` into bench.people."""
+    return {
+        "operation": "csv_file_load",
+        "action": "insert",
+        "database": "bench",
+        "table": "people",
+        "file_path": str(target),
+    }
+
+
 def _cpu_s() -> float:
     """CPU seconds this process has used (every thread: the load's, RocksDB's)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -135,15 +146,7 @@ def run_gateway(csv_path: Path, work: Path, in_process: bool = False, exports: b
         op({"operation": "create_table", "database": "bench", "table": "people", "attributes": ATTRIBUTES})
         started = time.perf_counter()
         cpu = _cpu_s()
-        job_id = op(
-            {
-                "operation": "csv_file_load",
-                "action": "insert",
-                "database": "bench",
-                "table": "people",
-                "file_path": str(target),
-            }
-        )["job_id"]
+        job_id = op(_csv_file_load(target))["job_id"]
         job = finish(job_id)
         out["load_cpu_s"] = _cpu_s() - cpu
         # The job's own start and end (ms): no polling delay, no request overhead in the figure.
@@ -272,15 +275,7 @@ def default_load(csv_path: Path, code: Path, settle_timeout: float) -> dict[str,
                 return answer
 
             op({"operation": "create_table", "database": "bench", "table": "people", "primary_key": "id"})
-            job_id = op(
-                {
-                    "operation": "csv_file_load",
-                    "action": "insert",
-                    "database": "bench",
-                    "table": "people",
-                    "file_path": str(target),
-                }
-            )["job_id"]
+            job_id = op(_csv_file_load(target))["job_id"]
             while (job := op({"operation": "get_job", "id": job_id})[0])["status"] == "IN_PROGRESS":
                 time.sleep(0.25)
             assert job["status"] == "COMPLETE", job
