@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -17,7 +18,8 @@ from gateway import auth, bulk, cluster, imports, jobs, metrics, pushdata
 from gateway.audit import AuditLog
 from gateway.config import Config, load_config
 from gateway.http import admin_routes, batch_api, health, metrics_endpoint, openapi, push_data
-from gateway.http.operations_endpoint import operations_endpoint
+from gateway.http.operations_endpoint import OperationsFastPath, operations_endpoint
+from gateway.http.server import fast_path
 from gateway.logs import configure_logging
 from gateway.operations.bulk import bind_job_kinds
 from gateway.process import Gateway
@@ -147,9 +149,11 @@ def create_app(
             if generated:
                 print(f"Created super user 'admin' with password: {generated}", flush=True)
             app.state.gateway = gw
+            app.state.inline_operations = fast_path(cfg) and gw.storage.local_reads
             yield
         finally:
             stop_gateway(gw)
 
     max_body = int(cfg.get("http.max_body_size"))
-    return Starlette(routes=build_routes(), lifespan=lifespan, max_body_size=max_body)
+    middleware = [Middleware(OperationsFastPath)] if fast_path(cfg) else []
+    return Starlette(routes=build_routes(), lifespan=lifespan, max_body_size=max_body, middleware=middleware)

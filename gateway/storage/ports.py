@@ -374,6 +374,9 @@ class Storage:
     clock: Clock = field(default=time.time)
     queue: TaskQueue | None = None
     """The backend's shared, durable task queue, if it has one (else each process queues its own work)."""
+    local_reads: bool = False
+    """Whether a read of a few records is cheap and local (no network round trip): cheap bounded
+    operations may then run on the HTTP server's event loop."""
 
     def now_ms(self) -> float:
         """The store's current time in epoch milliseconds (as records are stamped)."""

@@ -32,4 +32,5 @@ def open_rocksdb(path: str | Path, clock: Clock = time.time) -> Storage:
         backup=RocksBackup(database, open_database),
         closer=database.close,
         clock=clock,
+        local_reads=True,
     )
