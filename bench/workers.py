@@ -12,7 +12,11 @@ run in the worker, without process start-up):
 
 * ``1 worker``: records/s of the one batch;
 * ``2 workers``: records/s of each batch, and combined: all records over the time from the
-  first START to the last END; the ratio of that combined rate to one worker's.
+  first START to the last END; the ratio of that combined rate to one worker's;
+* ``rocksdb``: the same batch on the embedded backend (a fresh root, run by the batch
+  runner in this process, as ``gateway serve`` runs it), the baseline of the ratio
+  ``pg/rocks`` (one worker's rate over it): the machine may be shared, so the two
+  backends are compared in the same run.
 
 With ``--runs`` above 1 the two measurements alternate and medians are printed.
 ``--profile`` instead runs one batch in this process under cProfile (the batch runner's
@@ -30,6 +34,7 @@ import copy
 import cProfile
 import datetime
 import json
+import logging
 import os
 import pstats
 import shutil
@@ -65,11 +70,20 @@ def _overrides(dsn: str, schema: str) -> dict[str, Any]:
 
 
 def _open(root: Path, dsn: str, schema: str) -> Any:
+    """A gateway on ``schema`` of PostgreSQL (``dsn``), or on an embedded RocksDB store without one."""
     sys.path.insert(0, str(ROOT))
     from gateway.app import open_gateway
     from gateway.config import load_config
 
-    return open_gateway(load_config(root, environ={}, overrides=_overrides(dsn, schema)))
+    overrides = _overrides(dsn, schema) if dsn else {"import.job_start_delay": 0}
+    return open_gateway(load_config(root, environ={}, overrides=overrides))
+
+
+def _close(gateway: Any, root: Path) -> None:
+    """Close a gateway opened by :func:`_open` and remove its root (its log handler with it)."""
+    gateway.storage.close()
+    logging.getLogger("gateway").handlers.clear()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _create_batches(gateway: Any, path: Path, count: int) -> list[str]:
@@ -153,8 +167,7 @@ def measure(path: Path, work: Path, dsn: str, workers: int) -> dict[str, Any]:
             process.send_signal(signal.SIGTERM)
         for process in processes:
             process.wait(timeout=120)
-        gateway.storage.close()
-        shutil.rmtree(root, ignore_errors=True)
+        _close(gateway, root)
     spans = [(_stamp(r["log"], "START: "), _stamp(r["log"], "END: ")) for r in rows]
     records = [int(r["progress"]["records_done"]) for r in rows]
     each = [n / (end - start) for n, (start, end) in zip(records, spans, strict=True)]
@@ -168,6 +181,23 @@ def measure(path: Path, work: Path, dsn: str, workers: int) -> dict[str, Any]:
         "per_cpu": sum(records) / sum(cpu),
         "spans": [(start - first, end - first) for start, end in spans],
     }
+
+
+def measure_rocks(path: Path, work: Path) -> float:
+    """Records/s of one batch of ``path`` on the embedded backend, run by the batch runner here."""
+    root = work / f"root-rocks-{uuid.uuid4().hex[:12]}"
+    gateway = _open(root, "", "")
+    try:
+        [batch] = _create_batches(gateway, path, 1)
+        gateway.imports.batches.schedule(batch, False)
+        gateway.imports.runner.run(batch)
+        row = gateway.imports.batches.get(batch)
+    finally:
+        _close(gateway, root)
+    if row["state"] != "complete" or row["errors"]:
+        raise SystemExit(f"rocksdb batch ended {row['state']} with {row['errors']} error(s):\n{row['log']}")
+    seconds = _stamp(row["log"], "END: ") - _stamp(row["log"], "START: ")
+    return int(row["progress"]["records_done"]) / seconds
 
 
 def profile(path: Path, work: Path, dsn: str, top: int) -> None:
@@ -217,13 +247,15 @@ def main() -> None:
             if args.profile:
                 profile(path, work, dsn, args.top)
                 return
-            ones, twos = [], []
+            ones, twos, rocks = [], [], []
             for _ in range(args.runs):
                 ones.append(measure(path, work, dsn, 1))
                 twos.append(measure(path, work, dsn, 2))
+                rocks.append(measure_rocks(path, work))
                 one, two = ones[-1], twos[-1]
                 print(
-                    f"  run: 1 worker {one['each'][0]:,.0f} rec/s ({one['seconds'][0]:.1f} s) | 2 workers "
+                    f"  run: 1 worker {one['each'][0]:,.0f} rec/s ({one['seconds'][0]:.1f} s) | rocksdb "
+                    f"{rocks[-1]:,.0f} rec/s, pg/rocks {one['each'][0] / rocks[-1]:.2f} | 2 workers "
                     + " + ".join(f"{r:,.0f}" for r in two["each"])
                     + f" rec/s, combined {two['combined']:,.0f} rec/s | records per worker CPU-second "
                     f"{one['per_cpu']:,.0f}, {two['per_cpu']:,.0f} | 2 batches ran "
@@ -233,8 +265,10 @@ def main() -> None:
             single = statistics.median(r["each"][0] for r in ones)
             pair = [statistics.median(r["each"][n] for r in twos) for n in range(2)]
             combined = statistics.median(r["combined"] for r in twos)
+            ratio = statistics.median(r["each"][0] / rock for r, rock in zip(ones, rocks, strict=True))
             print(
-                f"median of {args.runs}: 1 worker on 1 batch {single:,.0f} records/s | 2 workers on 2 batches "
+                f"median of {args.runs}: 1 worker on 1 batch {single:,.0f} records/s | rocksdb "
+                f"{statistics.median(rocks):,.0f} records/s, pg/rocks {ratio:.2f} | 2 workers on 2 batches "
                 f"{pair[0]:,.0f} + {pair[1]:,.0f} records/s, combined {combined:,.0f} records/s "
                 f"({combined / single:.2f}x one worker); "
                 f"{statistics.median(r['per_cpu'] for r in ones + twos):,.0f} records per worker CPU-second"

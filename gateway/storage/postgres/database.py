@@ -46,6 +46,7 @@ from gateway.storage.errors import (
     TableNotFound,
 )
 from gateway.storage.ports import Clock
+from gateway.storage.postgres import arrays
 from gateway.storage.postgres.migrations import STALE_SQLSTATE, migrate
 from gateway.storage.records import AttributeInfo, TableInfo
 
@@ -422,6 +423,7 @@ def index_name(table_id: int) -> str:
 def _configure(conn: Connection) -> None:
     conn.adapters.register_loader("json", RawJson)
     conn.adapters.register_loader("json", RawJsonBinary)
+    arrays.register(conn)
 
 
 def _broken(exc: psycopg.OperationalError) -> bool:

@@ -29,6 +29,8 @@ class PgImportWrites:
     group_records = 1_000
     """A group costs four round trips and a commit: a thousand records make that small beside the
     records' own work (a hundred made the run ~1.5x slower: bench/workers.py)."""
+    write_behind = True
+    """The server writes a group while the engine prepares the next (bench/workers.py)."""
 
     def __init__(self, database: PgDatabase) -> None:
         self._db = database
