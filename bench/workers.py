@@ -18,6 +18,11 @@ run in the worker, without process start-up):
   ``pg/rocks`` (one worker's rate over it): the machine may be shared, so the two
   backends are compared in the same run.
 
+Also printed: records per CPU-second of the workers and of the PostgreSQL server processes
+serving the benchmark's database (when the server is on this machine), figures that do
+not depend on what else the machine runs: on two cores the one-batch rate cannot pass
+the smaller of the two.
+
 With ``--runs`` above 1 the two measurements alternate and medians are printed.
 ``--profile`` instead runs one batch in this process under cProfile (the batch runner's
 own code, no worker) and prints where the time goes.
@@ -30,6 +35,7 @@ own code, no worker) and prints where the time goes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import cProfile
 import datetime
@@ -136,6 +142,25 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _server_cpu(dsn: str) -> dict[int, float]:
+    """CPU seconds of each server process connected to the benchmark's database (empty if the
+    server is not on this machine): what PostgreSQL spends on the batches beside the workers."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        pids = [
+            int(pid)
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+    found = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            found[pid] = _cpu(pid)
+    return found
+
+
 def measure(path: Path, work: Path, dsn: str, workers: int) -> dict[str, Any]:
     """``workers`` worker processes on as many batches of ``path``; per-batch and combined records/s."""
     schema = "bench_" + uuid.uuid4().hex[:12]
@@ -149,6 +174,7 @@ def measure(path: Path, work: Path, dsn: str, workers: int) -> dict[str, Any]:
         ]
         time.sleep(1.0)  # a worker listens for new jobs just after it says it runs
         cpu = [_cpu(p.pid) for p in processes]
+        server = _server_cpu(dsn)
         for batch in batches:
             gateway.imports.batches.schedule(batch, False)
         rows = []
@@ -162,6 +188,7 @@ def measure(path: Path, work: Path, dsn: str, workers: int) -> dict[str, Any]:
                 raise SystemExit(f"batch ended {row['state']} with {row['errors']} error(s):\n{row['log']}")
             rows.append(row)
         cpu = [_cpu(p.pid) - before for p, before in zip(processes, cpu, strict=True)]
+        server_cpu = sum(t - server.get(pid, 0.0) for pid, t in _server_cpu(dsn).items())
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -179,6 +206,7 @@ def measure(path: Path, work: Path, dsn: str, workers: int) -> dict[str, Any]:
         "combined": overall,
         "seconds": seconds,
         "per_cpu": sum(records) / sum(cpu),
+        "per_server_cpu": sum(records) / server_cpu if server_cpu > 0 else float("nan"),
         "spans": [(start - first, end - first) for start, end in spans],
     }
 
@@ -258,7 +286,8 @@ def main() -> None:
                     f"{rocks[-1]:,.0f} rec/s, pg/rocks {one['each'][0] / rocks[-1]:.2f} | 2 workers "
                     + " + ".join(f"{r:,.0f}" for r in two["each"])
                     + f" rec/s, combined {two['combined']:,.0f} rec/s | records per worker CPU-second "
-                    f"{one['per_cpu']:,.0f}, {two['per_cpu']:,.0f} | 2 batches ran "
+                    f"{one['per_cpu']:,.0f}, {two['per_cpu']:,.0f}, per server CPU-second {one['per_server_cpu']:,.0f}, "
+                    f"{two['per_server_cpu']:,.0f} | 2 batches ran "
                     + ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in two["spans"]),
                     flush=True,
                 )
@@ -271,7 +300,8 @@ def main() -> None:
                 f"{statistics.median(rocks):,.0f} records/s, pg/rocks {ratio:.2f} | 2 workers on 2 batches "
                 f"{pair[0]:,.0f} + {pair[1]:,.0f} records/s, combined {combined:,.0f} records/s "
                 f"({combined / single:.2f}x one worker); "
-                f"{statistics.median(r['per_cpu'] for r in ones + twos):,.0f} records per worker CPU-second"
+                f"{statistics.median(r['per_cpu'] for r in ones + twos):,.0f} records per worker CPU-second, "
+                f"{statistics.median(r['per_server_cpu'] for r in ones + twos):,.0f} per PostgreSQL CPU-second"
             )
             print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     finally:

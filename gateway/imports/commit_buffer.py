@@ -23,8 +23,8 @@ run's first records.
 
 from __future__ import annotations
 
-import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
 from gateway.storage import keys as K
@@ -69,9 +69,9 @@ class CommitBuffer:
         self._since = 0.0
         self._tracked: dict[str, set[str]] = {}
         self._lookups: dict[tuple[str, str], dict[bytes, set[bytes]]] = {}
-        self._writer: threading.Thread | None = None
-        self._in_flight = 0
-        self._failure: tuple[int, Exception] | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._in_flight: Future[int] | None = None
+        self._in_flight_count = 0
 
     def __bool__(self) -> bool:
         return self.records > 0
@@ -172,21 +172,23 @@ class CommitBuffer:
         if not self.records:
             return True
         tables, count = self._take()
-        self._in_flight = count
-        self._writer = threading.Thread(
-            target=self._store, args=(tables, count), name=f"flush-{self.database}", daemon=True
-        )
-        self._writer.start()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"flush-{self.database}")
+        self._in_flight_count = count
+        self._in_flight = self._writer.submit(self._store, tables, count)
         return False
 
-    def _store(self, tables: dict[str, dict[bytes, FinalRecord]], count: int) -> None:
+    def _store(self, tables: dict[str, dict[bytes, FinalRecord]], count: int) -> int:
         """The write-behind thread: one group."""
-        try:
-            self.writes.write_records(self.database, tables)
-        except Exception as exc:
-            self._failure = (count, exc)
-        else:
-            self.flushed += count
+        self.writes.write_records(self.database, tables)
+        self.flushed += count
+        return count
+
+    def close(self) -> None:
+        """Stop the write-behind thread (after the group in flight, whose failure is not raised)."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     def settle(self) -> int:
         """Wait for the group in flight, if any; how many records it stored.
@@ -194,14 +196,11 @@ class CommitBuffer:
         Raises FlushFailed if storing it failed: its records and the pending ones are
         lost (dropped; the run must end, its stored records a prefix of its commits).
         """
-        writer = self._writer
-        if writer is None:
+        future, self._in_flight = self._in_flight, None
+        if future is None:
             return 0
-        writer.join()
-        self._writer = None
-        failure, self._failure = self._failure, None
-        if failure is None:
-            return self._in_flight
-        count, exc = failure
-        dropped = self._take()[1]
-        raise self._failed(count + dropped, exc) from exc
+        try:
+            return future.result()
+        except Exception as exc:
+            dropped = self._take()[1]
+            raise self._failed(self._in_flight_count + dropped, exc) from exc

@@ -151,6 +151,8 @@ class ModelTargetStore:
             self.flush()
         except FlushFailed as exc:
             exception = f"{exception}; {exc}" if exception else str(exc)
+        finally:
+            self.buffer.close()
         return exception, max(0, committed - self.buffer.lost)
 
     # -- reads ------------------------------------------------------------------------
@@ -312,7 +314,9 @@ class ModelTargetStore:
         info = self._infos.get(write.table)
         if info is None:
             info = self._infos[write.table] = self._catalog.table(self.database, write.table)
-        record = {k: (v.copy() if type(v) is list else v) for k, v in write.record.items()}
+        record = dict(write.record)
+        if list in map(type, record.values()):
+            record = {k: (v.copy() if type(v) is list else v) for k, v in record.items()}
         if CREATED in record or UPDATED in record:
             record.pop(CREATED, None)
             record.pop(UPDATED, None)

@@ -24,7 +24,7 @@ from itertools import chain
 from typing import Any
 
 import orjson
-from psycopg import sql
+from psycopg import pq, sql
 
 from gateway.storage import keys as K
 from gateway.storage.postgres.arrays import BinaryArray, ByteaArray, Int4Array, TextArray
@@ -72,9 +72,13 @@ def begin(conn: Connection, tables: Iterable[PgTable], deferred: bool = False) -
     lock = sql.SQL("LOCK TABLE {} IN ROW EXCLUSIVE MODE").format(
         sql.SQL(", ").join(r for t in ordered for r in (t.records, t.index))
     )
-    if deferred:
-        lock = sql.SQL("SET LOCAL synchronous_commit TO off; ") + lock
-    conn.execute(lock)
+    if not deferred:
+        conn.execute(lock)
+    elif conn.pgconn.pipeline_status == pq.PipelineStatus.OFF:
+        conn.execute(sql.SQL("SET LOCAL synchronous_commit TO off; ") + lock)  # one round trip
+    else:  # pipeline mode: one statement a call (they go out together anyway)
+        conn.execute("SET LOCAL synchronous_commit TO off")
+        conn.execute(lock)
 
 
 def register(conn: Connection, db: PgDatabase, plan: Plan, names: Iterable[str]) -> None:
