@@ -373,9 +373,14 @@ class BatchRunner:
         state.changed()  # the partial summary (with the re-run rule) is saved before any record
         state.checkpoint()
 
-        def progress(done: int) -> None:  # records reported done are stored: flush first
-            store.flush()
-            state.records(done)
+        stored_done = [0]
+
+        def progress(done: int) -> None:
+            """Records reported done are stored: this report's if the flush is done when it returns,
+            else (it goes on behind) the previous report's, whose groups it waited for."""
+            everything = store.flush_behind()
+            state.records(done if everything else stored_done[0])
+            stored_done[0] = done
 
         cap = int(self.config.get("import.max_errors") or 0)
         outcome = prepared.run(

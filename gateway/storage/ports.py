@@ -159,6 +159,10 @@ class ImportWrites(Protocol):
     """How many committed records a batch run gathers before it writes them as one group: few
     where a group costs little (an embedded store), more where each costs round trips and a commit."""
 
+    write_behind: bool
+    """Whether a batch run stores a group in a background thread while it prepares the next (where
+    a group mostly waits on a server), rather than in its own thread."""
+
     def check_keys(
         self, database: str, table: str, records: Sequence[dict[str, Any]], mode: WriteMode
     ) -> list[Any]:

@@ -24,6 +24,8 @@ class RocksImportWrites:
     group_records = 100
     """Small: pending records that die young cost the garbage collector little (a thousand made
     collections cost ~10% of a run), and a group costs no round trip."""
+    write_behind = False
+    """Writes cost this process's CPU, not waits: nothing to overlap."""
 
     def __init__(self, database: RocksDatabase) -> None:
         self._rocks = database
