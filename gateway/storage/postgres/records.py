@@ -233,7 +233,7 @@ class PgRecords:
                 finish(conn, db, [plan])
                 if logs(db, plan.table):
                     stamp = db.now_ms()
-                    ekeys = [e for _, e in wanted if e is not None and e in plan.final]
+                    ekeys = list(dict.fromkeys(e for _, e in wanted if e is not None and e in plan.final))
                     append(
                         conn, db, plan.table, stamp, delete_entry(stamp, ekeys, plan.stored, db.txlog.audit)
                     )
