@@ -1145,7 +1145,15 @@ DOCS: dict[str, OperationDoc] = {
                     {
                         "required": ["search_type"],
                         "properties": {
-                            "search_type": {"enum": ["type", "username"]},
+                            "search_type": {"const": "username"},
+                            "search_values": {"type": "array", "items": STRING},
+                        },
+                    },
+                    {
+                        "required": ["search_type"],
+                        "not": {"required": ["table"]},
+                        "properties": {
+                            "search_type": {"const": "type"},
                             "search_values": {"type": "array", "items": STRING},
                         },
                     },
@@ -1153,7 +1161,7 @@ DOCS: dict[str, OperationDoc] = {
                         "required": ["search_type", "table"],
                         "properties": {
                             "search_type": {"const": "hash_value"},
-                            "search_values": {"type": "array", "items": ref("Scalar")},
+                            "search_values": {"type": "array", "items": {"anyOf": [STRING, ref("Number")]}},
                         },
                     },
                     {"properties": {"search_type": {"enum": ["", None]}}},

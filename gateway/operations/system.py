@@ -110,7 +110,7 @@ def read_audit_log(ctx: OperationContext, body: dict[str, Any]) -> Any:
     ``search_type``: ``timestamp`` (``search_values`` = [from, until] epoch ms),
     ``type`` (entry types) or ``username`` (who acted or was acted on); ``limit``.
     """
-    if body.get("table") is not None:
+    if "table" in body:
         return read_table_audit_log(ctx, body)
     if body.get("database") is not None:
         fields.database_field(body)  # a database alone is checked, and the gateway's audit table read

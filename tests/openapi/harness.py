@@ -360,9 +360,10 @@ def narrow_table(doc: Doc, name: str, table: str = DOG) -> None:
 
 
 def _narrow_audit(doc: Doc) -> None:
-    """read_audit_log: a table, when named, is the fixture table (the gateway's own audit table otherwise)."""
+    """read_audit_log: the fixture database, and its table when one is named (the gateway's own audit
+    table otherwise)."""
     schema = schemas(doc)["op_read_audit_log"]
-    pin(schema, "database", DB, required=False)
+    pin(schema, "database", DB)
     pin(schema, "table", DOG, required=False)
 
 

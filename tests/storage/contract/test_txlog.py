@@ -123,8 +123,12 @@ def test_a_bulk_chunk_is_one_entry_with_its_keys(table: Storage) -> None:
         table.chunks.load_chunk("d", "t", [{"id": n, "x": 1} for n in range(40, 60)], "upsert")
         chunk = encoded(table, "t", ["id", "y"], [[100, 101, 102], ["a", "b", "c"]])
         assert table.chunks.write_encoded("d", "t", chunk, "insert")
+        staged = encoded(table, "t", ["id", "y"], [[200, 201], ["d", "e"]])
+        table.chunks.stage_encoded("d", "t", staged)  # written ahead where the backend can
+        assert table.chunks.write_encoded("d", "t", staged, "upsert")
     logged = entries(table)
-    assert [e.operation for e in logged] == ["insert", "upsert", "insert"]
+    assert [e.operation for e in logged] == ["insert", "upsert", "insert", "upsert"]
+    assert logged[3].keys == [200, 201]
     assert logged[0].keys == list(range(50)) and logged[0].records is None
     assert sorted(logged[1].keys) == list(range(40, 60))
     assert logged[2].keys == [100, 101, 102]
