@@ -75,6 +75,12 @@ def generate(path: Path, rows: int) -> None:
             )
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its waited-for children (the parse worker)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -120,6 +126,7 @@ def run_gateway(csv_path: Path, work: Path, in_process: bool = False, txlog: boo
             raise TimeoutError(job_id)
 
         op({"operation": "create_table", "database": "bench", "table": "people", "attributes": ATTRIBUTES})
+        cpu = _cpu_seconds()
         started = time.perf_counter()
         job_id = op(
             {
@@ -134,6 +141,7 @@ def run_gateway(csv_path: Path, work: Path, in_process: bool = False, txlog: boo
         # The job's own start and end (ms): no polling delay, no request overhead in the figure.
         out["load_s"] = (job["end_datetime"] - job["created_datetime"]) / 1000.0
         out["load_wall_s"] = time.perf_counter() - started
+        out["load_cpu_s"] = _cpu_seconds() - cpu  # this process (RocksDB's threads too) and the parse worker
         out["load_message"] = job["message"]
         out["load_rss_mb"] = peak_rss_mb()
         out["worker_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
@@ -213,14 +221,19 @@ def child(kind: str, csv_path: Path) -> dict[str, Any]:
 def compare_txlog(csv_path: Path, rows: int, runs: int) -> None:
     """csv_file_load with ``logging.transaction_log`` off and on, alternating: medians and the ratio."""
     seconds: dict[str, list[float]] = {"off": [], "on": []}
+    cpu: dict[str, list[float]] = {"off": [], "on": []}
     for _ in range(runs):
-        seconds["off"].append(child("gateway-notxlog", csv_path)["load_s"])
-        seconds["on"].append(child("gateway", csv_path)["load_s"])
+        for which, kind in (("off", "gateway-notxlog"), ("on", "gateway")):
+            report = child(kind, csv_path)
+            seconds[which].append(report["load_s"])
+            cpu[which].append(report["load_cpu_s"])
     off, on = statistics.median(seconds["off"]), statistics.median(seconds["on"])
+    cpu_off, cpu_on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
     print(
         f"{rows:>9,} rows, csv_file_load, median of {runs}: transaction log off {rows / off:,.0f} rows/s "
         f"({off:.2f} s), on {rows / on:,.0f} rows/s ({on:.2f} s); on/off time {on / off:.3f}x "
-        f"(runs off {', '.join(f'{s:.2f}' for s in seconds['off'])}; on {', '.join(f'{s:.2f}' for s in seconds['on'])})",
+        f"(runs off {', '.join(f'{s:.2f}' for s in seconds['off'])}; on {', '.join(f'{s:.2f}' for s in seconds['on'])})\n"
+        f"{'':>9}        CPU seconds, median: off {cpu_off:.2f}, on {cpu_on:.2f}; on/off {cpu_on / cpu_off:.3f}x",
         flush=True,
     )
 

@@ -191,18 +191,22 @@ def run_child(kind: str, path: Path, workdir: Path) -> dict[str, Any]:
 def compare_txlog(path: Path, workdir: Path, runs: int) -> None:
     """The real batch with ``logging.transaction_log`` off and on, alternating: medians and the ratio."""
     seconds: dict[str, list[float]] = {kind: [] for kind in TXLOG_KINDS}
+    cpu: dict[str, list[float]] = {kind: [] for kind in TXLOG_KINDS}
     records = 0
     for _ in range(runs):
         for kind in TXLOG_KINDS:
             result = run_child(kind, path, workdir)
             seconds[kind].append(result["seconds"])
+            cpu[kind].append(result["cpu"])
             records = result["records"]
     off, on = statistics.median(seconds["real-notxlog"]), statistics.median(seconds["real"])
+    cpu_off, cpu_on = statistics.median(cpu["real-notxlog"]), statistics.median(cpu["real"])
     print(
         f"{records:>9} batch import (real), median of {runs}: transaction log off {records / off:,.0f} rec/s "
         f"({off:.2f} s), on {records / on:,.0f} rec/s ({on:.2f} s); on/off time {on / off:.3f}x "
         f"(runs off {', '.join(f'{s:.2f}' for s in seconds['real-notxlog'])}; "
-        f"on {', '.join(f'{s:.2f}' for s in seconds['real'])})",
+        f"on {', '.join(f'{s:.2f}' for s in seconds['real'])})\n"
+        f"{'':>9} CPU seconds, median: off {cpu_off:.2f}, on {cpu_on:.2f}; on/off {cpu_on / cpu_off:.3f}x",
         flush=True,
     )
 
