@@ -18,6 +18,8 @@ Printed: rows/s of each, their ratio, peak RSS of each process, export rows/s.
     python bench/bulk.py               # 100k and 1M
     python bench/bulk.py --flat        # and 3M
     python bench/bulk.py --rows 20000  # quick run
+    python bench/bulk.py --rows 200000 --txlog 3   # the load with the transaction log off and on,
+                                                   # alternating, 3 runs each: medians and their ratio
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,12 +75,19 @@ def generate(path: Path, rows: int) -> None:
             )
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its waited-for children (the parse worker)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_gateway(csv_path: Path, work: Path, in_process: bool = False) -> dict[str, Any]:
-    """The real csv_file_load and export_local operations (in this child process)."""
+def run_gateway(csv_path: Path, work: Path, in_process: bool = False, txlog: bool = True) -> dict[str, Any]:
+    """The real csv_file_load and export_local operations (in this child process); ``txlog``:
+    ``logging.transaction_log`` (each chunk's keys logged in the chunk's WriteBatch)."""
     sys.path.insert(0, str(ROOT))
     from starlette.testclient import TestClient
 
@@ -92,7 +102,8 @@ def run_gateway(csv_path: Path, work: Path, in_process: bool = False) -> dict[st
         os.link(csv_path, target)
     else:
         shutil.copy(csv_path, target)
-    overrides = {"bulk.parse_worker_min_bytes": 0} if in_process else {}
+    overrides: dict[str, Any] = {"bulk.parse_worker_min_bytes": 0} if in_process else {}
+    overrides["logging.transaction_log"] = txlog
     config = load_config(root=root, environ={}, overrides=overrides)
     app = create_app(config, admin_username="admin", admin_password="bench-password")
     auth = ("admin", "bench-password")
@@ -115,6 +126,7 @@ def run_gateway(csv_path: Path, work: Path, in_process: bool = False) -> dict[st
             raise TimeoutError(job_id)
 
         op({"operation": "create_table", "database": "bench", "table": "people", "attributes": ATTRIBUTES})
+        cpu = _cpu_seconds()
         started = time.perf_counter()
         job_id = op(
             {
@@ -129,6 +141,7 @@ def run_gateway(csv_path: Path, work: Path, in_process: bool = False) -> dict[st
         # The job's own start and end (ms): no polling delay, no request overhead in the figure.
         out["load_s"] = (job["end_datetime"] - job["created_datetime"]) / 1000.0
         out["load_wall_s"] = time.perf_counter() - started
+        out["load_cpu_s"] = _cpu_seconds() - cpu  # this process (RocksDB's threads too) and the parse worker
         out["load_message"] = job["message"]
         out["load_rss_mb"] = peak_rss_mb()
         out["worker_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
@@ -205,6 +218,26 @@ def child(kind: str, csv_path: Path) -> dict[str, Any]:
     return result
 
 
+def compare_txlog(csv_path: Path, rows: int, runs: int) -> None:
+    """csv_file_load with ``logging.transaction_log`` off and on, alternating: medians and the ratio."""
+    seconds: dict[str, list[float]] = {"off": [], "on": []}
+    cpu: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(runs):
+        for which, kind in (("off", "gateway-notxlog"), ("on", "gateway")):
+            report = child(kind, csv_path)
+            seconds[which].append(report["load_s"])
+            cpu[which].append(report["load_cpu_s"])
+    off, on = statistics.median(seconds["off"]), statistics.median(seconds["on"])
+    cpu_off, cpu_on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
+    print(
+        f"{rows:>9,} rows, csv_file_load, median of {runs}: transaction log off {rows / off:,.0f} rows/s "
+        f"({off:.2f} s), on {rows / on:,.0f} rows/s ({on:.2f} s); on/off time {on / off:.3f}x "
+        f"(runs off {', '.join(f'{s:.2f}' for s in seconds['off'])}; on {', '.join(f'{s:.2f}' for s in seconds['on'])})\n"
+        f"{'':>9}        CPU seconds, median: off {cpu_off:.2f}, on {cpu_on:.2f}; on/off {cpu_on / cpu_off:.3f}x",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -215,6 +248,12 @@ def main() -> None:
     parser.add_argument(
         "--in-process", action="store_true", help="also measure the load without the parse worker process"
     )
+    parser.add_argument(
+        "--txlog",
+        type=int,
+        metavar="RUNS",
+        help="only the load, with the transaction log off and on, alternating RUNS times each (medians)",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -222,7 +261,8 @@ def main() -> None:
         if kind == "naive":
             print(json.dumps(run_naive(Path(csv_name), Path(work))))
         else:
-            print(json.dumps(run_gateway(Path(csv_name), Path(work), in_process=kind == "gateway-inproc")))
+            inproc, txlog = kind == "gateway-inproc", kind != "gateway-notxlog"
+            print(json.dumps(run_gateway(Path(csv_name), Path(work), in_process=inproc, txlog=txlog)))
         return
     sizes = args.rows or [100_000, 1_000_000]
     if args.flat:
@@ -233,6 +273,10 @@ def main() -> None:
             csv_path = Path(scratch) / f"people-{rows}.csv"
             generate(csv_path, rows)
             size_mb = csv_path.stat().st_size / 1e6
+            if args.txlog:
+                compare_txlog(csv_path, rows, args.txlog)
+                csv_path.unlink()
+                continue
             gateway = child("gateway", csv_path)
             line = (
                 f"{rows:>9,} rows ({size_mb:.0f} MB): gateway load {rows / gateway['load_s']:,.0f} rows/s "

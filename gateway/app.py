@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway import auth, bulk, cluster, imports, jobs, metrics, pushdata
-from gateway.audit import AuditLog
+from gateway.audit import TXLOG_PRUNE_SECONDS, AuditLog, configure_transaction_log
 from gateway.config import Config, load_config
 from gateway.http import admin_routes, batch_api, health, metrics_endpoint, openapi, push_data
 from gateway.http.operations_endpoint import OperationsFastPath, operations_endpoint
@@ -42,6 +42,9 @@ def open_gateway(config: Config) -> Gateway:
         stopping = threading.Event()
         audit = AuditLog(storage)
         job_family = jobs.install(config, storage, stopping)
+        prune = configure_transaction_log(config, storage)
+        if prune is not None:
+            job_family.scheduler.every("txlog:prune", TXLOG_PRUNE_SECONDS, prune)
         auth_family = auth.install(config, storage, audit)
         import_family = imports.install(config, storage, audit, job_family, blobs)
         gateway = Gateway(

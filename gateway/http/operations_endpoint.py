@@ -42,6 +42,7 @@ from gateway.storage.errors import (
     TableExists,
     TableNotFound,
 )
+from gateway.storage.txlog import writing_as
 
 log = logging.getLogger("gateway.operations")
 
@@ -100,7 +101,8 @@ def execute(
             require_table_permission(user, database, table, spec.permission)
     ctx = OperationContext(gateway=gateway, user=user, client_ip=client_ip, auth_header=auth)
     try:
-        return spec.handler(ctx, body)
+        with writing_as(user.username or None, name):  # the writes it makes are logged as this user's
+            return spec.handler(ctx, body)
     except (DatabaseNotFound, TableNotFound) as exc:
         raise OperationError(str(exc), 404) from exc
     except (DatabaseExists, TableExists, AttributeExists, InvalidRecord, NotSupported) as exc:

@@ -43,6 +43,7 @@ from gateway.jobs import Jobs
 from gateway.storage.errors import BlobNotFound, OutOfSpace, StoreFailure
 from gateway.storage.ports import BatchErrorLog, Blobs, Storage
 from gateway.storage.queue import Args, Postponed
+from gateway.storage.txlog import writing_as
 from gateway.timestamps import iso_now
 
 log = logging.getLogger("gateway.imports")
@@ -317,7 +318,8 @@ class BatchRunner:
         state.dry_run = dry_run
         self._running[identifier] = state
         try:
-            outcome = self._execute(row, files, state, dry_run)
+            with writing_as(f"batch:{identifier}", "import_batch"):  # whom its writes are logged for
+                outcome = self._execute(row, files, state, dry_run)
         except Exception as exc:  # anything unexpected ends the batch in 'error', never silently
             log.exception("batch %s failed", identifier)
             partial = state.summary(None, None)

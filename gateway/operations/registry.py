@@ -221,5 +221,10 @@ HARPERDB_OPERATIONS: frozenset[str] = frozenset(
         "clear_status",
         "install_usage_license",
         "get_usage_licenses",
+        # documented in HarperDB's operations reference (tests/operations/harperdb_reference.json)
+        "custom_functions_status",
+        "get_ssh_known_hosts",
+        "set_ssh_known_hosts",
+        "delete_ssh_key",
     ]
 )

@@ -49,6 +49,7 @@ from gateway.storage.ports import Clock
 from gateway.storage.postgres import arrays
 from gateway.storage.postgres.migrations import STALE_SQLSTATE, migrate
 from gateway.storage.records import AttributeInfo, TableInfo
+from gateway.storage.txlog import TxLogSettings
 
 T = TypeVar("T")
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -143,6 +144,8 @@ class PgDatabase:
             raise StoreError(f"storage.postgres.schema: {schema!r} is not a lower-case SQL identifier")
         self.schema = schema
         self.clock = clock
+        self.txlog = TxLogSettings()
+        """Whether the write paths log their writes (``postgres/txlog.py``), set from the configuration."""
         self.timeout = timeout
         self.name = sql.Identifier(schema)
         kwargs: dict[str, Any] = {"autocommit": True, "application_name": "gateway"}

@@ -20,7 +20,9 @@ from typing import Any
 
 from gateway.storage.postgres.database import Connection, PgDatabase
 from gateway.storage.postgres.staging import Plan, begin, bump_versions, finish, read_stored, register
+from gateway.storage.postgres.txlog import append, logs
 from gateway.storage.records import FinalRecord, WriteMode
+from gateway.storage.txlog import import_entry
 from gateway.storage.writeplan import keys_for_write
 
 
@@ -75,6 +77,16 @@ class PgImportWrites:
                     plan.final[ekey] = item.record
                     plan.raw[ekey] = item.raw
             finish(conn, db, plans.values())
+            for table, plan in plans.items():
+                if logs(db, plan.table):
+                    stamp = db.now_ms()
+                    append(
+                        conn,
+                        db,
+                        plan.table,
+                        stamp,
+                        import_entry(stamp, tables[table], plan.stored, db.txlog.audit),
+                    )
             return sum(len(items) for items in tables.values()), any(p.registered for p in plans.values())
 
         written, registered = db.transact(work, pipelined=True)

@@ -15,6 +15,8 @@ from gateway.storage import keys as K
 from gateway.storage.records import FinalRecord, WriteMode
 from gateway.storage.rocksdb.database import RocksDatabase, TableHandle
 from gateway.storage.rocksdb.staging import put_record
+from gateway.storage.rocksdb.txlog import stage_entry
+from gateway.storage.txlog import import_entry
 from gateway.storage.writeplan import keys_for_write
 
 
@@ -63,6 +65,9 @@ class RocksImportWrites:
                 stored = dict(zip(stale, entry.cf.get(stale), strict=True)) if stale else {}
                 counted[entry] = _stage_final(entry, batch, items, stored)
                 written += len(items)
+                if rocks.txlog.logs(database):
+                    stamp = rocks.now_ms()
+                    stage_entry(batch, entry, stamp, import_entry(stamp, items, stored, rocks.txlog.audit))
             if batch.len():
                 rocks.write(batch, counted)
         return written
