@@ -23,6 +23,7 @@ run's first records.
 
 from __future__ import annotations
 
+import contextvars
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
@@ -175,7 +176,8 @@ class CommitBuffer:
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"flush-{self.database}")
         self._in_flight_count = count
-        self._in_flight = self._writer.submit(self._store, tables, count)
+        # The writer thread stores in this thread's context: who writes (the transaction log's origin) goes along.
+        self._in_flight = self._writer.submit(contextvars.copy_context().run, self._store, tables, count)
         return False
 
     def _store(self, tables: dict[str, dict[bytes, FinalRecord]], count: int) -> int:
