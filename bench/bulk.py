@@ -24,10 +24,13 @@ CSV's size and their ratio, and describe_table's ``table_size``. With
 same measures and the one-index load's rows/s (median of ``--repeat`` runs) are
 taken with that code too, in the same run, each run alternating before/after.
 
+
     python bench/bulk.py               # 100k and 1M
     python bench/bulk.py --flat        # and 3M
     python bench/bulk.py --rows 20000  # quick run
     python bench/bulk.py --rows 1000000 --rows 3000000 --baseline /work/main --no-naive
+    python bench/bulk.py --rows 200000 --txlog 3   # the load with the transaction log off and on,
+                                                   # alternating, 3 runs each: medians and their ratio
 """
 
 from __future__ import annotations
@@ -83,6 +86,12 @@ def generate(path: Path, rows: int) -> None:
             )
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its waited-for children (the parse worker)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -98,15 +107,12 @@ def _csv_file_load(target: Path) -> dict[str, Any]:
     }
 
 
-def _cpu_s() -> float:
-    """CPU seconds this process has used (every thread: the load's, RocksDB's)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def run_gateway(csv_path: Path, work: Path, in_process: bool = False, exports: bool = True) -> dict[str, Any]:
-    """The real csv_file_load and export_local operations (in this child process; the code
-    imported is that of ``PYTHONPATH``'s first entry, else this checkout)."""
+def run_gateway(
+    csv_path: Path, work: Path, in_process: bool = False, txlog: bool = True, exports: bool = True
+) -> dict[str, Any]:
+    """The real csv_file_load and export_local operations (in this child process); ``txlog``:
+    ``logging.transaction_log`` (each chunk's keys logged in the chunk's WriteBatch). The code
+    imported is that of ``PYTHONPATH``'s first entry, else this checkout."""
     sys.path.insert(0, os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or str(ROOT))
     from starlette.testclient import TestClient
 
@@ -121,7 +127,9 @@ def run_gateway(csv_path: Path, work: Path, in_process: bool = False, exports: b
         os.link(csv_path, target)
     else:
         shutil.copy(csv_path, target)
-    overrides = {"bulk.parse_worker_min_bytes": 0} if in_process else {}
+    overrides: dict[str, Any] = {"bulk.parse_worker_min_bytes": 0} if in_process else {}
+    if not txlog:  # on by default (and unknown to code from before the transaction log)
+        overrides["logging.transaction_log"] = False
     config = load_config(root=root, environ={}, overrides=overrides)
     app = create_app(config, admin_username="admin", admin_password="bench-password")
     auth = ("admin", "bench-password")
@@ -144,14 +152,14 @@ def run_gateway(csv_path: Path, work: Path, in_process: bool = False, exports: b
             raise TimeoutError(job_id)
 
         op({"operation": "create_table", "database": "bench", "table": "people", "attributes": ATTRIBUTES})
+        cpu = _cpu_seconds()
         started = time.perf_counter()
-        cpu = _cpu_s()
         job_id = op(_csv_file_load(target))["job_id"]
         job = finish(job_id)
-        out["load_cpu_s"] = _cpu_s() - cpu
         # The job's own start and end (ms): no polling delay, no request overhead in the figure.
         out["load_s"] = (job["end_datetime"] - job["created_datetime"]) / 1000.0
         out["load_wall_s"] = time.perf_counter() - started
+        out["load_cpu_s"] = _cpu_seconds() - cpu  # this process (RocksDB's threads too) and the parse worker
         out["load_message"] = job["message"]
         out["load_rss_mb"] = peak_rss_mb()
         out["worker_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
@@ -229,6 +237,26 @@ def child(kind: str, csv_path: Path, code: Path = ROOT) -> dict[str, Any]:
         )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def compare_txlog(csv_path: Path, rows: int, runs: int) -> None:
+    """csv_file_load with ``logging.transaction_log`` off and on, alternating: medians and the ratio."""
+    seconds: dict[str, list[float]] = {"off": [], "on": []}
+    cpu: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(runs):
+        for which, kind in (("off", "gateway-notxlog"), ("on", "gateway")):
+            report = child(kind, csv_path)
+            seconds[which].append(report["load_s"])
+            cpu[which].append(report["load_cpu_s"])
+    off, on = statistics.median(seconds["off"]), statistics.median(seconds["on"])
+    cpu_off, cpu_on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
+    print(
+        f"{rows:>9,} rows, csv_file_load, median of {runs}: transaction log off {rows / off:,.0f} rows/s "
+        f"({off:.2f} s), on {rows / on:,.0f} rows/s ({on:.2f} s); on/off time {on / off:.3f}x "
+        f"(runs off {', '.join(f'{s:.2f}' for s in seconds['off'])}; on {', '.join(f'{s:.2f}' for s in seconds['on'])})\n"
+        f"{'':>9}        CPU seconds, median: off {cpu_off:.2f}, on {cpu_on:.2f}; on/off {cpu_on / cpu_off:.3f}x",
+        flush=True,
+    )
 
 
 def _tree_bytes(path: Path) -> int:
@@ -342,6 +370,12 @@ def main() -> None:
         "--in-process", action="store_true", help="also measure the load without the parse worker process"
     )
     parser.add_argument(
+        "--txlog",
+        type=int,
+        metavar="RUNS",
+        help="only the load, with the transaction log off and on, alternating RUNS times each (medians)",
+    )
+    parser.add_argument(
         "--baseline", type=Path, help="a checkout of the code before the change (e.g. /work/main)"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each one-index load measured (median)")
@@ -355,8 +389,12 @@ def main() -> None:
         if kind == "naive":
             print(json.dumps(run_naive(Path(csv_name), Path(work))))
         else:
-            in_process, exports = kind == "gateway-inproc", kind != "gateway-load"
-            print(json.dumps(run_gateway(Path(csv_name), Path(work), in_process, exports)))
+            inproc, txlog, exports = (
+                kind == "gateway-inproc",
+                kind != "gateway-notxlog",
+                kind != "gateway-load",
+            )
+            print(json.dumps(run_gateway(Path(csv_name), Path(work), inproc, txlog, exports)))
         return
     sizes = args.rows or [100_000, 1_000_000]
     if args.flat:
@@ -367,6 +405,10 @@ def main() -> None:
             csv_path = Path(scratch) / f"people-{rows}.csv"
             generate(csv_path, rows)
             size_mb = csv_path.stat().st_size / 1e6
+            if args.txlog:
+                compare_txlog(csv_path, rows, args.txlog)
+                csv_path.unlink()
+                continue
             gateway = child("gateway", csv_path)
             line = (
                 f"{rows:>9,} rows ({size_mb:.0f} MB): gateway load {rows / gateway['load_s']:,.0f} rows/s "

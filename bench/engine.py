@@ -25,6 +25,8 @@ setup), then the run/reference ratios.
     python bench/engine.py                          # 100k and 1M
     python bench/engine.py --sizes 20000            # quick run
     python bench/engine.py --sizes 100000,1000000 --keep /tmp/bench-engine
+    python bench/engine.py --sizes 200000 --txlog 3   # the real run with the transaction log off and
+                                                      # on, alternating, 3 runs each: medians, ratio
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +50,8 @@ import engine_core  # bench/engine_core.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("reference", "dry-run", "real")
+TXLOG_KINDS = ("real-notxlog", "real")
+"""``--txlog``: the real run with ``logging.transaction_log`` off, then on."""
 
 # The person model with an email lookup name, the control file and the resource
 # probes are the ones the engine-only benchmark uses.
@@ -120,13 +125,15 @@ def child_reference(path: Path, workdir: Path) -> dict[str, Any]:
     }
 
 
-def child_batch(path: Path, workdir: Path, dry_run: bool) -> dict[str, Any]:
-    """Run the batch through BatchService + BatchRunner on a fresh gateway root, in this thread."""
+def child_batch(path: Path, workdir: Path, dry_run: bool, txlog: bool = True) -> dict[str, Any]:
+    """Run the batch through BatchService + BatchRunner on a fresh gateway root, in this thread
+    (``txlog``: ``logging.transaction_log``, one entry per table per commit group)."""
     sys.path.insert(0, str(ROOT))
     from gateway.app import open_gateway
     from gateway.config import load_config
 
-    config = load_config(workdir / "root", environ={}, overrides={"import.job_start_delay": 0})
+    overrides = {"import.job_start_delay": 0, "logging.transaction_log": txlog}
+    config = load_config(workdir / "root", environ={}, overrides=overrides)
     gateway = open_gateway(config)
     try:
         family = gateway.imports
@@ -181,13 +188,42 @@ def run_child(kind: str, path: Path, workdir: Path) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def compare_txlog(path: Path, workdir: Path, runs: int) -> None:
+    """The real batch with ``logging.transaction_log`` off and on, alternating: medians and the ratio."""
+    seconds: dict[str, list[float]] = {kind: [] for kind in TXLOG_KINDS}
+    cpu: dict[str, list[float]] = {kind: [] for kind in TXLOG_KINDS}
+    records = 0
+    for _ in range(runs):
+        for kind in TXLOG_KINDS:
+            result = run_child(kind, path, workdir)
+            seconds[kind].append(result["seconds"])
+            cpu[kind].append(result["cpu"])
+            records = result["records"]
+    off, on = statistics.median(seconds["real-notxlog"]), statistics.median(seconds["real"])
+    cpu_off, cpu_on = statistics.median(cpu["real-notxlog"]), statistics.median(cpu["real"])
+    print(
+        f"{records:>9} batch import (real), median of {runs}: transaction log off {records / off:,.0f} rec/s "
+        f"({off:.2f} s), on {records / on:,.0f} rec/s ({on:.2f} s); on/off time {on / off:.3f}x "
+        f"(runs off {', '.join(f'{s:.2f}' for s in seconds['real-notxlog'])}; "
+        f"on {', '.join(f'{s:.2f}' for s in seconds['real'])})\n"
+        f"{'':>9} CPU seconds, median: off {cpu_off:.2f}, on {cpu_on:.2f}; on/off {cpu_on / cpu_off:.3f}x",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated record counts")
     parser.add_argument("--keep", type=Path, help="work in this directory and keep the data files")
-    parser.add_argument("--child", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--txlog",
+        type=int,
+        metavar="RUNS",
+        help="only the real run, with the transaction log off and on, alternating RUNS times each (medians)",
+    )
+    parser.add_argument("--child", choices=(*KINDS, *TXLOG_KINDS), help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -195,7 +231,8 @@ def main() -> None:
         if args.child == "reference":
             result = child_reference(args.file, args.workdir)
         else:
-            result = child_batch(args.file, args.workdir, dry_run=args.child == "dry-run")
+            txlog = args.child != "real-notxlog"
+            result = child_batch(args.file, args.workdir, dry_run=args.child == "dry-run", txlog=txlog)
         print(json.dumps(result))
         return
     sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
@@ -210,6 +247,9 @@ def main() -> None:
             path = workdir / f"people-{count}.json"
             if not path.exists():
                 generate(path, count)
+            if args.txlog:
+                compare_txlog(path, workdir, args.txlog)
+                continue
             results = {kind: run_child(kind, path, workdir) for kind in KINDS}
             for kind, r in results.items():
                 print(

@@ -12,7 +12,16 @@ run in the worker, without process start-up):
 
 * ``1 worker``: records/s of the one batch;
 * ``2 workers``: records/s of each batch, and combined: all records over the time from the
-  first START to the last END; the ratio of that combined rate to one worker's.
+  first START to the last END; the ratio of that combined rate to one worker's;
+* ``rocksdb``: the same batch on the embedded backend (a fresh root, run by the batch
+  runner in this process, as ``gateway serve`` runs it), the baseline of the ratio
+  ``pg/rocks`` (one worker's rate over it): the machine may be shared, so the two
+  backends are compared in the same run.
+
+Also printed: records per CPU-second of the workers and of the PostgreSQL server processes
+serving the benchmark's database (when the server is on this machine), figures that do
+not depend on what else the machine runs: on two cores the one-batch rate cannot pass
+the smaller of the two.
 
 With ``--runs`` above 1 the two measurements alternate and medians are printed.
 ``--profile`` instead runs one batch in this process under cProfile (the batch runner's
@@ -26,10 +35,12 @@ own code, no worker) and prints where the time goes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import cProfile
 import datetime
 import json
+import logging
 import os
 import pstats
 import shutil
@@ -65,11 +76,20 @@ def _overrides(dsn: str, schema: str) -> dict[str, Any]:
 
 
 def _open(root: Path, dsn: str, schema: str) -> Any:
+    """A gateway on ``schema`` of PostgreSQL (``dsn``), or on an embedded RocksDB store without one."""
     sys.path.insert(0, str(ROOT))
     from gateway.app import open_gateway
     from gateway.config import load_config
 
-    return open_gateway(load_config(root, environ={}, overrides=_overrides(dsn, schema)))
+    overrides = _overrides(dsn, schema) if dsn else {"import.job_start_delay": 0}
+    return open_gateway(load_config(root, environ={}, overrides=overrides))
+
+
+def _close(gateway: Any, root: Path) -> None:
+    """Close a gateway opened by :func:`_open` and remove its root (its log handler with it)."""
+    gateway.storage.close()
+    logging.getLogger("gateway").handlers.clear()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def _create_batches(gateway: Any, path: Path, count: int) -> list[str]:
@@ -122,6 +142,25 @@ def _cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _server_cpu(dsn: str) -> dict[int, float]:
+    """CPU seconds of each server process connected to the benchmark's database (empty if the
+    server is not on this machine): what PostgreSQL spends on the batches beside the workers."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        pids = [
+            int(pid)
+            for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+    found = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            found[pid] = _cpu(pid)
+    return found
+
+
 def measure(path: Path, work: Path, dsn: str, workers: int) -> dict[str, Any]:
     """``workers`` worker processes on as many batches of ``path``; per-batch and combined records/s."""
     schema = "bench_" + uuid.uuid4().hex[:12]
@@ -135,6 +174,7 @@ def measure(path: Path, work: Path, dsn: str, workers: int) -> dict[str, Any]:
         ]
         time.sleep(1.0)  # a worker listens for new jobs just after it says it runs
         cpu = [_cpu(p.pid) for p in processes]
+        server = _server_cpu(dsn)
         for batch in batches:
             gateway.imports.batches.schedule(batch, False)
         rows = []
@@ -148,13 +188,13 @@ def measure(path: Path, work: Path, dsn: str, workers: int) -> dict[str, Any]:
                 raise SystemExit(f"batch ended {row['state']} with {row['errors']} error(s):\n{row['log']}")
             rows.append(row)
         cpu = [_cpu(p.pid) - before for p, before in zip(processes, cpu, strict=True)]
+        server_cpu = sum(t - server.get(pid, 0.0) for pid, t in _server_cpu(dsn).items())
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
         for process in processes:
             process.wait(timeout=120)
-        gateway.storage.close()
-        shutil.rmtree(root, ignore_errors=True)
+        _close(gateway, root)
     spans = [(_stamp(r["log"], "START: "), _stamp(r["log"], "END: ")) for r in rows]
     records = [int(r["progress"]["records_done"]) for r in rows]
     each = [n / (end - start) for n, (start, end) in zip(records, spans, strict=True)]
@@ -166,8 +206,26 @@ def measure(path: Path, work: Path, dsn: str, workers: int) -> dict[str, Any]:
         "combined": overall,
         "seconds": seconds,
         "per_cpu": sum(records) / sum(cpu),
+        "per_server_cpu": sum(records) / server_cpu if server_cpu > 0 else float("nan"),
         "spans": [(start - first, end - first) for start, end in spans],
     }
+
+
+def measure_rocks(path: Path, work: Path) -> float:
+    """Records/s of one batch of ``path`` on the embedded backend, run by the batch runner here."""
+    root = work / f"root-rocks-{uuid.uuid4().hex[:12]}"
+    gateway = _open(root, "", "")
+    try:
+        [batch] = _create_batches(gateway, path, 1)
+        gateway.imports.batches.schedule(batch, False)
+        gateway.imports.runner.run(batch)
+        row = gateway.imports.batches.get(batch)
+    finally:
+        _close(gateway, root)
+    if row["state"] != "complete" or row["errors"]:
+        raise SystemExit(f"rocksdb batch ended {row['state']} with {row['errors']} error(s):\n{row['log']}")
+    seconds = _stamp(row["log"], "END: ") - _stamp(row["log"], "START: ")
+    return int(row["progress"]["records_done"]) / seconds
 
 
 def profile(path: Path, work: Path, dsn: str, top: int) -> None:
@@ -217,27 +275,33 @@ def main() -> None:
             if args.profile:
                 profile(path, work, dsn, args.top)
                 return
-            ones, twos = [], []
+            ones, twos, rocks = [], [], []
             for _ in range(args.runs):
                 ones.append(measure(path, work, dsn, 1))
                 twos.append(measure(path, work, dsn, 2))
+                rocks.append(measure_rocks(path, work))
                 one, two = ones[-1], twos[-1]
                 print(
-                    f"  run: 1 worker {one['each'][0]:,.0f} rec/s ({one['seconds'][0]:.1f} s) | 2 workers "
+                    f"  run: 1 worker {one['each'][0]:,.0f} rec/s ({one['seconds'][0]:.1f} s) | rocksdb "
+                    f"{rocks[-1]:,.0f} rec/s, pg/rocks {one['each'][0] / rocks[-1]:.2f} | 2 workers "
                     + " + ".join(f"{r:,.0f}" for r in two["each"])
                     + f" rec/s, combined {two['combined']:,.0f} rec/s | records per worker CPU-second "
-                    f"{one['per_cpu']:,.0f}, {two['per_cpu']:,.0f} | 2 batches ran "
+                    f"{one['per_cpu']:,.0f}, {two['per_cpu']:,.0f}, per server CPU-second {one['per_server_cpu']:,.0f}, "
+                    f"{two['per_server_cpu']:,.0f} | 2 batches ran "
                     + ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in two["spans"]),
                     flush=True,
                 )
             single = statistics.median(r["each"][0] for r in ones)
             pair = [statistics.median(r["each"][n] for r in twos) for n in range(2)]
             combined = statistics.median(r["combined"] for r in twos)
+            ratio = statistics.median(r["each"][0] / rock for r, rock in zip(ones, rocks, strict=True))
             print(
-                f"median of {args.runs}: 1 worker on 1 batch {single:,.0f} records/s | 2 workers on 2 batches "
+                f"median of {args.runs}: 1 worker on 1 batch {single:,.0f} records/s | rocksdb "
+                f"{statistics.median(rocks):,.0f} records/s, pg/rocks {ratio:.2f} | 2 workers on 2 batches "
                 f"{pair[0]:,.0f} + {pair[1]:,.0f} records/s, combined {combined:,.0f} records/s "
                 f"({combined / single:.2f}x one worker); "
-                f"{statistics.median(r['per_cpu'] for r in ones + twos):,.0f} records per worker CPU-second"
+                f"{statistics.median(r['per_cpu'] for r in ones + twos):,.0f} records per worker CPU-second, "
+                f"{statistics.median(r['per_server_cpu'] for r in ones + twos):,.0f} per PostgreSQL CPU-second"
             )
             print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     finally:

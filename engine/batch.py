@@ -110,7 +110,10 @@ class PreparedBatch:
         finally:
             reporter.record = None
         if progress is not None:
-            progress(run.records)
+            try:  # the last report may be where a store that writes behind fails: the run's exception too
+                progress(run.records)
+            except Exception as error:
+                exception = exception or _failure(error, batch_identifier)
         skipped = run.complete if dry_run else 0
         return BatchOutcome(reporter.count, run.records, run.complete - skipped, exception, skipped, counts)
 

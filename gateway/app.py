@@ -9,15 +9,17 @@ import threading
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from gateway import auth, bulk, cluster, imports, jobs, metrics, pushdata
-from gateway.audit import AuditLog
+from gateway.audit import TXLOG_PRUNE_SECONDS, AuditLog, configure_transaction_log
 from gateway.config import Config, load_config
 from gateway.http import admin_routes, batch_api, health, metrics_endpoint, openapi, push_data
-from gateway.http.operations_endpoint import operations_endpoint
+from gateway.http.operations_endpoint import OperationsFastPath, operations_endpoint
+from gateway.http.server import fast_path
 from gateway.logs import configure_logging
 from gateway.operations.bulk import bind_job_kinds
 from gateway.process import Gateway
@@ -40,6 +42,9 @@ def open_gateway(config: Config) -> Gateway:
         stopping = threading.Event()
         audit = AuditLog(storage)
         job_family = jobs.install(config, storage, stopping)
+        prune = configure_transaction_log(config, storage)
+        if prune is not None:
+            job_family.scheduler.every("txlog:prune", TXLOG_PRUNE_SECONDS, prune)
         auth_family = auth.install(config, storage, audit)
         import_family = imports.install(config, storage, audit, job_family, blobs)
         gateway = Gateway(
@@ -147,9 +152,11 @@ def create_app(
             if generated:
                 print(f"Created super user 'admin' with password: {generated}", flush=True)
             app.state.gateway = gw
+            app.state.inline_operations = fast_path(cfg) and gw.storage.local_reads
             yield
         finally:
             stop_gateway(gw)
 
     max_body = int(cfg.get("http.max_body_size"))
-    return Starlette(routes=build_routes(), lifespan=lifespan, max_body_size=max_body)
+    middleware = [Middleware(OperationsFastPath)] if fast_path(cfg) else []
+    return Starlette(routes=build_routes(), lifespan=lifespan, max_body_size=max_body, middleware=middleware)

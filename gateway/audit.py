@@ -13,9 +13,10 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from gateway.config import Config
 from gateway.storage.ports import Storage
 from gateway.storage.records import AttributeInfo, KeyRange
 from gateway.storage.system import SystemTable
@@ -79,3 +80,23 @@ class AuditLog:
         for record in records:
             if wanted is None or record.get("type") in wanted:
                 yield record
+
+
+TXLOG_PRUNE_SECONDS = 3600.0
+"""How often entries of the tables' transaction logs past ``logging.transaction_log_keep_days`` are deleted."""
+
+
+def configure_transaction_log(config: Config, storage: Storage) -> Callable[[], int] | None:
+    """Set the store's transaction-log settings from ``logging.*``; the retention's pruning job
+    (None: entries are kept for ever)."""
+    settings = storage.txlog.settings
+    settings.enabled = bool(config.get("logging.transaction_log"))
+    settings.audit = bool(config.get("logging.auditLog"))
+    keep_days = float(config.get("logging.transaction_log_keep_days"))
+    if keep_days <= 0:
+        return None
+
+    def prune() -> int:
+        return storage.txlog.prune(storage.now_ms() - keep_days * 86_400_000)
+
+    return prune

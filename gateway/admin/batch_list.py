@@ -21,7 +21,7 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 MAX_TEXT = 200
 LIST_PATH = "/admin/batches"
-SUMMARY_COUNTS = ("read", "committed", "failed")
+SUMMARY_COUNTS = (("read", "records_read"), ("committed", "records_committed"), ("failed", "records_failed"))
 NOT_RUN = ("uploading", "ready", "scheduled")
 
 
@@ -249,7 +249,7 @@ def counts_of(batch: Mapping[str, Any]) -> list[tuple[str, int]]:
     the batch has a summary, else the records done; none before it runs."""
     summary = batch.get("summary")
     if isinstance(summary, Mapping):
-        found = [(key, summary[key]) for key in SUMMARY_COUNTS if isinstance(summary.get(key), int)]
+        found = [(word, summary[key]) for word, key in SUMMARY_COUNTS if isinstance(summary.get(key), int)]
         if found:
             return found
     if batch.get("state") in NOT_RUN:

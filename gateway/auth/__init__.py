@@ -38,12 +38,15 @@ class Auth:
     session_store: SessionStore
     password_throttle: PasswordThrottle
 
-    def check_password(self, username: str, password: str, client_ip: str) -> User:
+    def check_password(
+        self, username: str, password: str, client_ip: str, *, cached_only: bool = False
+    ) -> User:
         """The user for these credentials, or AuthFailure; LoginThrottled (429) while this user
-        is locked out from this address (the password is then not checked at all)."""
+        is locked out from this address (the password is then not checked at all). ``cached_only``:
+        NotCached where checking the password would need the slow hash."""
         self.password_throttle.check(username, client_ip)
         try:
-            user = self.users.authenticate(username, password)
+            user = self.users.authenticate(username, password, cached_only=cached_only)
         except InactiveUser:
             raise
         except AuthFailure:
@@ -52,9 +55,10 @@ class Auth:
         self.password_throttle.succeeded(username, client_ip)
         return user
 
-    def authenticate(self, header: str | None, client_ip: str) -> User:
+    def authenticate(self, header: str | None, client_ip: str, *, cached_only: bool = False) -> User:
         """The user behind an Authorization header (Basic or Bearer operation token), or a 401
-        (429 for Basic credentials while they are throttled from ``client_ip``)."""
+        (429 for Basic credentials while they are throttled from ``client_ip``). ``cached_only``:
+        NotCached rather than check a password whose check is not cached (the slow hash)."""
         if not header:
             raise OperationError("Must login", 401)
         scheme = header.partition(" ")[0].lower()
@@ -63,7 +67,7 @@ class Auth:
             if credentials is None:
                 raise OperationError("Login failed", 401)
             try:
-                return self.check_password(*credentials, client_ip)
+                return self.check_password(*credentials, client_ip, cached_only=cached_only)
             except AuthFailure as exc:
                 raise OperationError(str(exc), 401) from exc
         if scheme == "bearer":

@@ -53,6 +53,10 @@ class AuthFailure(Exception):
     """Credentials were not accepted; the message is HarperDB's."""
 
 
+class NotCached(Exception):
+    """Asked for cached credentials only, and these are not cached: checking them needs the slow hash."""
+
+
 class InactiveUser(AuthFailure):
     """The password was right but the user is inactive (not a guess: throttles do not count it)."""
 
@@ -100,13 +104,16 @@ class UserDirectory:
 
     # -- authentication -----------------------------------------------------
 
-    def authenticate(self, username: str, password: str) -> User:
-        """The user for these credentials; raise AuthFailure otherwise."""
+    def authenticate(self, username: str, password: str, *, cached_only: bool = False) -> User:
+        """The user for these credentials; raise AuthFailure otherwise (``cached_only``: NotCached
+        rather than run the slow password hash)."""
         cache_key = (username, hashlib.sha256(password.encode("utf-8")).digest())
         with self._lock:
             cached = self._verified.get(cache_key)
         if cached is not None:
             return cached
+        if cached_only:
+            raise NotCached(username)
         record = self.user_record(username)
         if record is None or not verify_password(password, str(record.get("password", ""))):
             raise AuthFailure("Login failed")

@@ -1076,16 +1076,62 @@ DOCS: dict[str, OperationDoc] = {
         "gateway and worker (`system.hdb_log`, bounded by `logging.keep_entries` and `logging.keep_days`), each "
         "tagged `host:<name>` and `pid:<n>`; on the embedded store, this process's `<root>/log/gateway.log`.",
     ),
-    "read_audit_log": _doc(
-        "Entries of the gateway's audit table.",
+    "read_transaction_log": _doc(
+        "A table's transaction log: one entry per committed write, oldest first.",
+        _table(
+            **{"from": {"type": ["number", "null"]}, "to": {"type": ["number", "null"]}},
+            limit=nullable(integer()),
+        ),
+        "table",
+        "403 404",
         {
-            "search_type": {"type": ["string", "null"], "enum": ["", "timestamp", "type", "username", None]},
+            "type": "array",
+            "items": _object(
+                {"operation": STRING, "timestamp": ref("Number"), "hash_values": {"type": "array"}}
+            ),
+        },
+        description="`from`/`to`: epoch milliseconds (inclusive). Each entry: `operation` (insert, update, "
+        "upsert, delete), `user`, `timestamp`, `hash_values` (the keys written), `records` (as an operation "
+        "sent them; bulk loads and batch imports log keys only), `source` (the operation or work that wrote, "
+        "when it is not `operation`).",
+    ),
+    "delete_transaction_logs_before": _doc(
+        "Delete a table's transaction-log entries older than a time (a job).",
+        _table(timestamp=ref("Number")),
+        "table timestamp",
+        "403 404",
+        JOB_STARTED,
+        description="`timestamp`: epoch milliseconds.",
+    ),
+    "delete_audit_logs_before": _doc(
+        "Delete a table's audit-log entries older than a time (a job; the same entries as the transaction log).",
+        _table(timestamp=ref("Number")),
+        "table timestamp",
+        "403 404",
+        JOB_STARTED,
+        description="`timestamp`: epoch milliseconds. 400 unless `logging.auditLog` is on.",
+    ),
+    "read_audit_log": _doc(
+        "Entries of the gateway's audit table; with a `table`, that table's audit log.",
+        {
+            "database": DATABASE,
+            "table": TABLE,
+            "search_type": {
+                "type": ["string", "null"],
+                "enum": ["", "timestamp", "type", "username", "hash_value", None],
+            },
             "search_values": {"type": "array", "items": ref("JsonValue")},
             "limit": nullable(integer()),
         },
         "",
-        "403",
-        {"type": "array", "items": _object({"id": ref("PresentValue"), "type": STRING})},
+        "403 404",
+        {
+            "anyOf": [
+                {"type": "array", "items": _object({"id": ref("PresentValue"), "type": STRING})},
+                {"type": "array", "items": _object({"operation": STRING, "timestamp": ref("Number")})},
+                {"type": "object", "additionalProperties": {"type": "array"}},
+            ]
+        },
         any_of=(
             {
                 "anyOf": [
@@ -1099,8 +1145,23 @@ DOCS: dict[str, OperationDoc] = {
                     {
                         "required": ["search_type"],
                         "properties": {
-                            "search_type": {"enum": ["type", "username"]},
+                            "search_type": {"const": "username"},
                             "search_values": {"type": "array", "items": STRING},
+                        },
+                    },
+                    {
+                        "required": ["search_type"],
+                        "not": {"required": ["table"]},
+                        "properties": {
+                            "search_type": {"const": "type"},
+                            "search_values": {"type": "array", "items": STRING},
+                        },
+                    },
+                    {
+                        "required": ["search_type", "table"],
+                        "properties": {
+                            "search_type": {"const": "hash_value"},
+                            "search_values": {"type": "array", "items": {"anyOf": [STRING, ref("Number")]}},
                         },
                     },
                     {"properties": {"search_type": {"enum": ["", None]}}},
@@ -1108,7 +1169,10 @@ DOCS: dict[str, OperationDoc] = {
             },
         ),
         description="`search_values`: for `timestamp` [from, until] epoch milliseconds; for `type` entry "
-        "types; for `username` who acted or was acted on.",
+        "types; for `username` who acted or was acted on. With a `table` (needs `logging.auditLog`, else "
+        "400): that table's logged writes with `user_name`, `hash_values`, `records` and the "
+        "`original_records` of updates and deletes; `username` answers an object of entries per user, "
+        "`hash_value` (primary keys) an object of entries per key, each narrowed to that record.",
     ),
     "system_information": _doc(
         "Process and system facts, by section.",

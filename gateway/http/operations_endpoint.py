@@ -2,7 +2,9 @@
 
 Order of checks: body (JSON object) → authentication (Basic or Bearer; not for
 operations registered with ``needs_auth=False``) → operation lookup → role
-authorisation → handler in a worker thread. Every failure is ``{"error": …}``
+authorisation → handler in a worker thread, or on the event loop for a cheap, bounded operation
+(registered ``inline``) on a backend whose reads are local, when ``http.fast_path`` is on and the
+credentials' check is cached (else it goes to a worker thread after all). Every failure is ``{"error": …}``
 with HarperDB's status; nothing a client sends produces a 500. A store whose server
 cannot be reached answers 503 naming the backend, wherever the request met it
 (authentication included).
@@ -18,10 +20,12 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import get_route_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import fields
 from gateway.auth.permissions import require_super_user, require_table_permission
-from gateway.auth.users import User
+from gateway.auth.users import NotCached, User
 from gateway.errors import OperationError
 from gateway.http import body_limits
 from gateway.operations import OPERATIONS
@@ -38,6 +42,7 @@ from gateway.storage.errors import (
     TableExists,
     TableNotFound,
 )
+from gateway.storage.txlog import writing_as
 
 log = logging.getLogger("gateway.operations")
 
@@ -96,7 +101,8 @@ def execute(
             require_table_permission(user, database, table, spec.permission)
     ctx = OperationContext(gateway=gateway, user=user, client_ip=client_ip, auth_header=auth)
     try:
-        return spec.handler(ctx, body)
+        with writing_as(user.username or None, name):  # the writes it makes are logged as this user's
+            return spec.handler(ctx, body)
     except (DatabaseNotFound, TableNotFound) as exc:
         raise OperationError(str(exc), 404) from exc
     except (DatabaseExists, TableExists, AttributeExists, InvalidRecord, NotSupported) as exc:
@@ -109,12 +115,36 @@ def _anonymous() -> User:
     return User(username="", active=True, role={})
 
 
-def handle(gateway: Gateway, body: dict[str, Any], auth: str | None, client_ip: str) -> Any:
-    """Authenticate (unless the operation needs none) and execute, in one worker-thread hop."""
+def handle(
+    gateway: Gateway, body: dict[str, Any], auth: str | None, client_ip: str, *, cached_only: bool = False
+) -> Any:
+    """Authenticate (unless the operation needs none) and execute, in one worker-thread hop
+    (``cached_only``: on the event loop, so NotCached rather than run the slow password hash)."""
     name = body.get("operation")
     spec = OPERATIONS.get(name) if isinstance(name, str) else None
-    user = gateway.auth.authenticate(auth, client_ip) if spec is None or spec.needs_auth else None
+    needs_auth = spec is None or spec.needs_auth
+    user = gateway.auth.authenticate(auth, client_ip, cached_only=cached_only) if needs_auth else None
     return execute(gateway, body, user, client_ip, auth)
+
+
+def runs_inline(body: dict[str, Any]) -> bool:
+    """Whether this call's operation is registered ``inline`` and the body keeps it within its bound."""
+    name = body.get("operation")
+    spec = OPERATIONS.get(name) if isinstance(name, str) else None
+    return spec is not None and spec.runs_inline(body)
+
+
+async def run_operation(
+    gateway: Gateway, body: dict[str, Any], auth: str | None, client_ip: str, inline: bool
+) -> Any:
+    """The operation's answer: computed on the event loop where ``inline`` (the server's fast path on a
+    backend with local reads) allows and the operation is cheap and bounded, else in a worker thread."""
+    if inline and runs_inline(body):
+        try:
+            return handle(gateway, body, auth, client_ip, cached_only=True)
+        except NotCached:
+            pass
+    return await run_in_threadpool(handle, gateway, body, auth, client_ip)
 
 
 UNKNOWN_OPERATION = "(unknown)"
@@ -130,7 +160,8 @@ async def operations_endpoint(request: Request) -> Response:
         body = parse_body(await request.body())
         client_ip = request.client.host if request.client else ""
         auth = request.headers.get("authorization")
-        result = await run_in_threadpool(handle, gateway, body, auth, client_ip)
+        inline = getattr(request.app.state, "inline_operations", False)
+        result = await run_operation(gateway, body, auth, client_ip, inline)
     except OperationError as error:
         if error.status >= 400:
             log.info("operation failed (%s): %s", error.status, error.message)
@@ -147,3 +178,21 @@ async def operations_endpoint(request: Request) -> Response:
     counted = name if isinstance(name, str) and name in OPERATIONS else UNKNOWN_OPERATION
     gateway.metrics.request(counted, time.perf_counter() - started, response.status_code >= 400)
     return response
+
+
+class OperationsFastPath:
+    """ASGI middleware (``http.fast_path``): ``POST /`` goes straight to :func:`operations_endpoint`.
+
+    It runs inside Starlette's error and body-size layers, so a request gets the same answer as
+    through the router, without the routing, the exception layer and the endpoint wrapper.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and get_route_path(scope) == "/":
+            response = await operations_endpoint(Request(scope, receive, send))
+            await response(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -9,6 +9,10 @@
   a kept-alive connection that long after its last response, but never one that
   has not sent a (complete) request head yet; :class:`IdleClosingHttpProtocol`
   closes those too, so idle or half-sent connections cannot pile up.
+* ``http.fast_path``: ``POST /`` answers cheap, bounded operations on the event loop (where the
+  backend's reads are local) and skips the router; false: every operation in a worker thread.
+* ``http.loop``: the event loop, ``auto`` (uvloop where it is installed, as it is with the
+  gateway's dependencies), ``uvloop`` or ``asyncio`` (the standard library's).
 """
 
 from __future__ import annotations
@@ -92,10 +96,30 @@ def keep_alive_timeout(config: Config) -> int:
     return value
 
 
+def fast_path(config: Config) -> bool:
+    """``http.fast_path``: true or false."""
+    value = config.get("http.fast_path")
+    if not isinstance(value, bool):
+        raise ConfigError(f"http.fast_path must be true or false, not {value!r}")
+    return value
+
+
+LOOPS = ("auto", "uvloop", "asyncio")
+
+
+def event_loop(config: Config) -> str:
+    """``http.loop``: one of :data:`LOOPS` (uvicorn's names for them)."""
+    value = config.get("http.loop")
+    if value not in LOOPS:
+        raise ConfigError(f"http.loop must be one of {', '.join(LOOPS)}, not {value!r}")
+    return str(value)
+
+
 def uvicorn_options(config: Config) -> dict[str, Any]:
     """The keyword arguments of ``uvicorn.Config`` that come from the configuration."""
     proxies = trusted_proxies(config)
     return {
+        "loop": event_loop(config),
         "http": IdleClosingHttpProtocol,
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": proxies,

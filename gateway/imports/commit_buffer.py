@@ -10,11 +10,22 @@ never split across flushes. Reads of the same batch see pending records through
 The commit point of a buffered record is its flush: other readers see it then,
 and a write by someone else to the same key in between is overwritten (the index
 stays consistent with what is stored).
+
+Write-behind (``background``, where the store says a group waits on a server:
+``ImportWrites.write_behind``): :meth:`CommitBuffer.flush_behind` hands the pending
+records to a thread that stores them while the engine prepares the next group; at
+most one group is in flight, and every other use waits for it first
+(:meth:`CommitBuffer.settle`), so groups are stored in order and a failure is
+raised at the next flush, settle or full buffer. Then the records committed after
+the failed group are dropped too (counted lost), so what is stored is always the
+run's first records.
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Final
 
 from gateway.storage import keys as K
@@ -43,8 +54,10 @@ class CommitBuffer:
         database: str,
         max_records: int = FLUSH_RECORDS,
         max_seconds: float = FLUSH_SECONDS,
+        background: bool = False,
     ) -> None:
         self.writes = writes
+        self.background = background
         self.database = database
         self.max_records = max_records
         self.max_seconds = max_seconds
@@ -57,6 +70,9 @@ class CommitBuffer:
         self._since = 0.0
         self._tracked: dict[str, set[str]] = {}
         self._lookups: dict[tuple[str, str], dict[bytes, set[bytes]]] = {}
+        self._writer: ThreadPoolExecutor | None = None
+        self._in_flight: Future[int] | None = None
+        self._in_flight_count = 0
 
     def __bool__(self) -> bool:
         return self.records > 0
@@ -85,7 +101,7 @@ class CommitBuffer:
             or self._bytes >= FLUSH_BYTES
             or now - self._since >= self.max_seconds
         ):
-            self.flush()
+            self.flush_behind()
 
     def _track(
         self, table: str, attribute: str, ekey: bytes, old: FinalRecord | None, new: FinalRecord
@@ -116,22 +132,77 @@ class CommitBuffer:
         found = lookup.get(K.encode_key(value))
         return list(found) if found else []
 
-    def flush(self) -> int:
-        """Store every pending record, all at once; the number of records flushed.
-
-        Raises FlushFailed if the store fails (the pending records are dropped).
-        """
-        if not self.records:
-            return 0
+    def _take(self) -> tuple[dict[str, dict[bytes, FinalRecord]], int]:
+        """The pending records and their count; the buffer is empty after."""
         tables, count = self.tables, self.records
         self.tables = {}
         self._lookups.clear()
         self.records = 0
         self._bytes = 0
+        return tables, count
+
+    def _failed(self, count: int, exc: Exception) -> FlushFailed:
+        self.lost += count
+        return FlushFailed(f"Could not store the last {count} committed records: {exc}")
+
+    def flush(self) -> int:
+        """Store every pending record, all at once (after the group in flight); the number of
+        records flushed.
+
+        Raises FlushFailed if the store fails (the pending records are dropped).
+        """
+        done = self.settle()
+        if not self.records:
+            return done
+        tables, count = self._take()
         try:
             self.writes.write_records(self.database, tables)
         except Exception as exc:
-            self.lost += count
-            raise FlushFailed(f"Could not store the last {count} committed records: {exc}") from exc
+            raise self._failed(count, exc) from exc
+        self.flushed += count
+        return done + count
+
+    def flush_behind(self) -> bool:
+        """Wait for the group in flight, then start storing the pending records without waiting
+        for them (in the background; a buffer that is not stores them now). Whether every record
+        committed so far is stored. Raises FlushFailed as :meth:`settle` does."""
+        if not self.background:
+            self.flush()
+            return True
+        self.settle()
+        if not self.records:
+            return True
+        tables, count = self._take()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"flush-{self.database}")
+        self._in_flight_count = count
+        # The writer thread stores in this thread's context: who writes (the transaction log's origin) goes along.
+        self._in_flight = self._writer.submit(contextvars.copy_context().run, self._store, tables, count)
+        return False
+
+    def _store(self, tables: dict[str, dict[bytes, FinalRecord]], count: int) -> int:
+        """The write-behind thread: one group."""
+        self.writes.write_records(self.database, tables)
         self.flushed += count
         return count
+
+    def close(self) -> None:
+        """Stop the write-behind thread (after the group in flight, whose failure is not raised)."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+
+    def settle(self) -> int:
+        """Wait for the group in flight, if any; how many records it stored.
+
+        Raises FlushFailed if storing it failed: its records and the pending ones are
+        lost (dropped; the run must end, its stored records a prefix of its commits).
+        """
+        future, self._in_flight = self._in_flight, None
+        if future is None:
+            return 0
+        try:
+            return future.result()
+        except Exception as exc:
+            dropped = self._take()[1]
+            raise self._failed(self._in_flight_count + dropped, exc) from exc

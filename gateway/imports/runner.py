@@ -43,6 +43,7 @@ from gateway.jobs import Jobs
 from gateway.storage.errors import BlobNotFound, OutOfSpace, StoreFailure
 from gateway.storage.ports import BatchErrorLog, Blobs, Storage
 from gateway.storage.queue import Args, Postponed
+from gateway.storage.txlog import writing_as
 from gateway.timestamps import iso_now
 
 log = logging.getLogger("gateway.imports")
@@ -317,7 +318,8 @@ class BatchRunner:
         state.dry_run = dry_run
         self._running[identifier] = state
         try:
-            outcome = self._execute(row, files, state, dry_run)
+            with writing_as(f"batch:{identifier}", "import_batch"):  # whom its writes are logged for
+                outcome = self._execute(row, files, state, dry_run)
         except Exception as exc:  # anything unexpected ends the batch in 'error', never silently
             log.exception("batch %s failed", identifier)
             partial = state.summary(None, None)
@@ -373,9 +375,14 @@ class BatchRunner:
         state.changed()  # the partial summary (with the re-run rule) is saved before any record
         state.checkpoint()
 
-        def progress(done: int) -> None:  # records reported done are stored: flush first
-            store.flush()
-            state.records(done)
+        stored_done = [0]
+
+        def progress(done: int) -> None:
+            """Records reported done are stored: this report's if the flush is done when it returns,
+            else (it goes on behind) the previous report's, whose groups it waited for."""
+            everything = store.flush_behind()
+            state.records(done if everything else stored_done[0])
+            stored_done[0] = done
 
         cap = int(self.config.get("import.max_errors") or 0)
         outcome = prepared.run(

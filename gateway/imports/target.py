@@ -5,7 +5,8 @@ record's targets are checked and encoded when the engine commits them (a
 failure is that record's error) and kept in a write-behind buffer
 (:mod:`gateway.imports.commit_buffer`) that is stored atomically every
 ``ImportWrites.group_records`` records (the store's choice), at every progress
-report and at the end of the run; a record is never split across writes. Later
+report and at the end of the run (in a background thread while the engine goes on, where
+the store says: ``ImportWrites.write_behind``); a record is never split across writes. Later
 records of the batch see earlier records' commits (§7.2.5): ``get`` and indexed
 ``find`` read pending records too; other reads flush first. A dry run's adapter
 refuses every write. A failure of the store itself (a full device) while a record is
@@ -123,7 +124,9 @@ class ModelTargetStore:
         self.read_only = read_only
         self.generated_keys = frozenset(generated_keys)
         records = storage.imports.group_records if flush_records is None else flush_records
-        self.buffer = CommitBuffer(storage.imports, database, records, flush_seconds)
+        self.buffer = CommitBuffer(
+            storage.imports, database, records, flush_seconds, background=storage.imports.write_behind
+        )
         self._infos: dict[str, TableInfo] = {}  # tables written since the last flush
 
     @property
@@ -135,6 +138,11 @@ class ModelTargetStore:
         """Store the pending commits now; how many records were stored. Raises FlushFailed."""
         return self.buffer.flush()
 
+    def flush_behind(self) -> bool:
+        """Start storing the pending commits (after the group in flight); whether every commit so
+        far is stored (else those before the previous call are). Raises FlushFailed."""
+        return self.buffer.flush_behind()
+
     def end_run(self, exception: str | None, committed: int) -> tuple[str | None, int]:
         """At the end of a run: store what is still pending. The run's ``exception`` (a failed
         flush's reason added to it) and how many of the ``committed`` records the engine counted
@@ -143,6 +151,8 @@ class ModelTargetStore:
             self.flush()
         except FlushFailed as exc:
             exception = f"{exception}; {exc}" if exception else str(exc)
+        finally:
+            self.buffer.close()
         return exception, max(0, committed - self.buffer.lost)
 
     # -- reads ------------------------------------------------------------------------
@@ -156,6 +166,7 @@ class ModelTargetStore:
             if entry is not None:
                 found: dict[str, Any] = orjson.loads(entry.raw)  # a copy the engine may keep
                 return found
+        self.buffer.settle()  # the group in flight is stored before the store is read
         try:
             return self._records.get(self.database, table, key)
         except (DatabaseNotFound, TableNotFound):
@@ -186,6 +197,7 @@ class ModelTargetStore:
     ) -> list[dict[str, Any]]:
         """An index look-up over the stored records with pending records laid over them."""
         table = info.name
+        self.buffer.settle()
         keys = list(self._records.index_keys(self.database, table, attribute, KeyRange(value, True)))
         merged: dict[bytes, dict[str, Any]] = {}
         if keys:
@@ -200,6 +212,7 @@ class ModelTargetStore:
         return [r for _, r in hits]
 
     def _find_stored(self, table: str, attribute: str, value: Any) -> list[dict[str, Any]]:
+        self.buffer.settle()
         try:
             info = self._catalog.table(self.database, table)
         except (DatabaseNotFound, TableNotFound):
@@ -226,6 +239,7 @@ class ModelTargetStore:
 
     def scan(self, table: str) -> Iterator[dict[str, Any]]:
         """Every record of the table, oldest first."""
+        self.buffer.settle()
         if self.buffer.pending(table) is not None:
             self.flush()
         try:
@@ -268,6 +282,7 @@ class ModelTargetStore:
         try:
             for (_, info, record, _, _), outcome in zip(keyed, outcomes, strict=True):
                 if outcome != _UNCHANGED and not record.keys() <= info.attributes.keys():
+                    self.buffer.settle()  # a catalog change waits for the group in flight
                     self._imports.ensure_attributes(self.database, info.name, record.keys())
         except StoreFailure as exc:  # the store, not this record: the run ends
             raise BatchError(str(exc)) from exc
@@ -299,7 +314,9 @@ class ModelTargetStore:
         info = self._infos.get(write.table)
         if info is None:
             info = self._infos[write.table] = self._catalog.table(self.database, write.table)
-        record = {k: (v.copy() if type(v) is list else v) for k, v in write.record.items()}
+        record = dict(write.record)
+        if list in map(type, record.values()):
+            record = {k: (v.copy() if type(v) is list else v) for k, v in record.items()}
         if CREATED in record or UPDATED in record:
             record.pop(CREATED, None)
             record.pop(UPDATED, None)
@@ -338,6 +355,7 @@ class ModelTargetStore:
         elif write.is_new and table in self.generated_keys:
             old, fresh = None, True
         else:
+            self.buffer.settle()
             old, fresh = self._records.get(self.database, table, key), False
         new = merged(info, "insert" if write.is_new else "replace", record, key, old, stamp)
         if new is None:

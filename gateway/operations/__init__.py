@@ -17,6 +17,7 @@ from gateway.operations import (  # noqa: F401  (imported for their @operation r
     system,
     tables,
     tokens,
+    txlog,
     users,
 )
 from gateway.operations.registry import OPERATIONS

@@ -37,6 +37,7 @@ from gateway.process import Gateway
 from gateway.query.searches import SearchFailed, run_search, search_operation_name, search_table
 from gateway.query.sqlexec import deleted_message
 from gateway.storage.records import CREATED, KeyRange, WriteMode
+from gateway.storage.txlog import writing_as
 from gateway.timestamps import epoch_ms, parse_iso_ms
 
 ACTIONS: tuple[WriteMode, ...] = ("insert", "update", "upsert")
@@ -106,7 +107,8 @@ def bind_job_kinds(gateway: Gateway) -> None:
             if user is None or not user.active:
                 raise JobError(f"user '{job.user}' no longer exists or is not active")
             try:
-                return work(OperationContext(gateway, user), body, job)
+                with writing_as(job.user, job.type):  # the job's writes are logged as its user's
+                    return work(OperationContext(gateway, user), body, job)
             except OperationError as exc:  # a check that passed when the job was asked for fails now
                 raise JobError(exc.message) from exc
 
@@ -115,7 +117,7 @@ def bind_job_kinds(gateway: Gateway) -> None:
     gateway.jobs.service.kinds.update({name: bound(work) for name, work in JOB_KINDS.items()})
 
 
-def _submit(ctx: OperationContext, job_type: str, body: dict[str, Any]) -> dict[str, str]:
+def submit_job(ctx: OperationContext, job_type: str, body: dict[str, Any]) -> dict[str, str]:
     job = ctx.gateway.jobs.service.submit(job_type, ctx.user.username, _job_body(body), body)
     return _started(job)
 
@@ -154,7 +156,7 @@ def _csv_data(ctx: OperationContext, body: dict[str, Any]) -> tuple[str, str, Wr
 def csv_data_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Load the CSV text in ``data``."""
     _csv_data(ctx, body)
-    return _submit(ctx, "csv_data_load", body)
+    return submit_job(ctx, "csv_data_load", body)
 
 
 @job_kind("csv_data_load")
@@ -180,7 +182,7 @@ def _csv_file(ctx: OperationContext, body: dict[str, Any]) -> tuple[str, str, Wr
 def csv_file_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Load a CSV file from one of the configured import directories."""
     _csv_file(ctx, body)
-    return _submit(ctx, "csv_file_load", body)
+    return submit_job(ctx, "csv_file_load", body)
 
 
 @job_kind("csv_file_load")
@@ -215,7 +217,7 @@ def _csv_url(ctx: OperationContext, body: dict[str, Any]) -> tuple[str, str, Wri
 def csv_url_load(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Load a CSV file from an http(s) URL (no private targets unless configured)."""
     _csv_url(ctx, body)
-    return _submit(ctx, "csv_url_load", body)
+    return submit_job(ctx, "csv_url_load", body)
 
 
 @job_kind("csv_url_load")
@@ -260,7 +262,7 @@ def _s3_load(ctx: OperationContext, body: dict[str, Any]) -> tuple[str, str, Wri
 def import_from_s3(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Load a ``.csv`` or ``.json`` object from S3 (or an S3-compatible ``endpoint_url``)."""
     _s3_load(ctx, body)
-    return _submit(ctx, "import_from_s3", body)
+    return submit_job(ctx, "import_from_s3", body)
 
 
 @job_kind("import_from_s3")
@@ -331,7 +333,7 @@ def _local_export(ctx: OperationContext, body: dict[str, Any]) -> tuple[Path, st
 def export_local(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Export a search's results to ``<path>/<filename or epoch ms>.<format>`` on the server."""
     _local_export(ctx, body)
-    return _submit(ctx, "export_local", body)
+    return submit_job(ctx, "export_local", body)
 
 
 @job_kind("export_local")
@@ -359,7 +361,7 @@ def _s3_export(ctx: OperationContext, body: dict[str, Any]) -> s3.S3Spec:
 def export_to_s3(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Export a search's results to S3 as ``<s3.key>.<format>``."""
     _s3_export(ctx, body)
-    return _submit(ctx, "export_to_s3", body)
+    return submit_job(ctx, "export_to_s3", body)
 
 
 @job_kind("export_to_s3")
@@ -406,7 +408,7 @@ def _deletion(ctx: OperationContext, body: dict[str, Any]) -> tuple[str, str, fl
 def delete_records_before(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Delete the records whose ``__createdtime__`` is before ``date`` (through its index)."""
     _deletion(ctx, body)
-    return _submit(ctx, "delete_records_before", body)
+    return submit_job(ctx, "delete_records_before", body)
 
 
 @job_kind("delete_records_before")

@@ -17,7 +17,7 @@ def _visible(ctx: OperationContext, record: dict[str, Any]) -> bool:
     return ctx.user.is_super_user or record.get("user") == ctx.user.username
 
 
-@operation("get_job")
+@operation("get_job", inline=True)
 def get_job(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """``[job]`` for a known id, ``[]`` otherwise."""
     if body.get("id") is None:

@@ -30,6 +30,10 @@ class OperationContext:
 
 Handler = Callable[[OperationContext, dict[str, Any]], Any]
 
+Inline = bool | Callable[[dict[str, Any]], bool]
+"""Whether a call may run on the event loop (where the store's reads are cheap and local): ``True``
+for an operation whose work is always small, or a test of the body that bounds it (``few_ids``)."""
+
 
 @dataclass(frozen=True)
 class OperationSpec:
@@ -41,6 +45,11 @@ class OperationSpec:
     internal_name: str
     permission: TablePermission | None
     needs_auth: bool = True
+    inline: Inline = False
+
+    def runs_inline(self, body: dict[str, Any]) -> bool:
+        """Whether this call is small enough to run on the event loop (see :data:`Inline`)."""
+        return self.inline(body) if callable(self.inline) else self.inline
 
 
 OPERATIONS: dict[str, OperationSpec] = {}
@@ -54,12 +63,14 @@ def operation(
     permission: TablePermission | None = None,
     aliases: tuple[str, ...] = (),
     needs_auth: bool = True,
+    inline: Inline = False,
 ) -> Callable[[Handler], Handler]:
     """Register a handler under ``name`` (and ``aliases``).
 
     ``super_user``: only super users may call it (403 names ``internal_name``).
     ``permission``: the table permission a non-super user needs on the body's
-    ``database``/``table``.
+    ``database``/``table``. ``inline``: cheap and bounded, answered without a worker thread on a
+    backend whose reads are local (:data:`Inline`).
     """
 
     def register(handler: Handler) -> Handler:
@@ -73,10 +84,24 @@ def operation(
                 internal_name=internal_name or _camel(name),
                 permission=permission,
                 needs_auth=needs_auth,
+                inline=inline,
             )
         return handler
 
     return register
+
+
+INLINE_MAX_IDS = 100
+"""The most ids (and attribute names) a ``search_by_id`` may ask for and still run on the event loop."""
+
+
+def few_ids(body: dict[str, Any]) -> bool:
+    """An :data:`Inline` test: the body's ``ids`` (``hash_values``) and ``get_attributes`` are at most
+    :data:`INLINE_MAX_IDS` each (a body that is not a list there fails its checks at once)."""
+    return all(
+        not isinstance(body.get(key), list) or len(body[key]) <= INLINE_MAX_IDS
+        for key in ("ids", "get_attributes")
+    )
 
 
 def _camel(name: str) -> str:
@@ -196,5 +221,10 @@ HARPERDB_OPERATIONS: frozenset[str] = frozenset(
         "clear_status",
         "install_usage_license",
         "get_usage_licenses",
+        # documented in HarperDB's operations reference (tests/operations/harperdb_reference.json)
+        "custom_functions_status",
+        "get_ssh_known_hosts",
+        "set_ssh_known_hosts",
+        "delete_ssh_key",
     ]
 )

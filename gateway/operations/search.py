@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import fields
-from gateway.operations.registry import OperationContext, operation
+from gateway.operations.registry import OperationContext, few_ids, operation
 from gateway.query.conditions import Group, parse_group, parse_operator, wildcard_condition
 from gateway.query.matching import parse_sort, projector, run_query
 from gateway.storage.records import TableInfo
@@ -29,7 +29,7 @@ def _paging(body: dict[str, Any]) -> tuple[int, int | None]:
     return offset or 0, limit
 
 
-@operation("search_by_id", permission="read", aliases=("search_by_hash",))
+@operation("search_by_id", permission="read", aliases=("search_by_hash",), inline=few_ids)
 def search_by_id(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Records by primary key (``ids``, alias ``hash_values``); unknown ids are left out."""
     fields.table_ref(body)

@@ -33,7 +33,7 @@ def set_status(ctx: OperationContext, body: dict[str, Any]) -> dict[str, Any]:
         raise OperationError(str(exc)) from exc
 
 
-@operation("get_status", super_user=True)
+@operation("get_status", super_user=True, inline=True)
 def get_status(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """One status entry (404 when it is not set), or every entry set when no ``id`` is given."""
     if body.get("id") is None:

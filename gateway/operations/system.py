@@ -20,6 +20,7 @@ from gateway.errors import OperationError
 from gateway.logs import LOG_FILE
 from gateway.operations.registry import OperationContext, operation
 from gateway.operations.sysinfo import SECTIONS
+from gateway.operations.txlog import read_table_audit_log
 
 DISTRIBUTION = "batch-import-gateway"
 DEFAULT_LOG_LIMIT = 1000
@@ -103,11 +104,16 @@ def read_log(ctx: OperationContext, body: dict[str, Any]) -> Any:
 
 @operation("read_audit_log", super_user=True, internal_name="readAuditLog")
 def read_audit_log(ctx: OperationContext, body: dict[str, Any]) -> Any:
-    """The gateway's audit entries ``{id, time, type, data}``, oldest first.
+    """The gateway's audit entries ``{id, time, type, data}``, oldest first; with a ``table``, that
+    table's audit log instead (``txlog.read_table_audit_log``).
 
     ``search_type``: ``timestamp`` (``search_values`` = [from, until] epoch ms),
     ``type`` (entry types) or ``username`` (who acted or was acted on); ``limit``.
     """
+    if "table" in body:
+        return read_table_audit_log(ctx, body)
+    if body.get("database") is not None:
+        fields.database_field(body)  # a database alone is checked, and the gateway's audit table read
     search_type = body.get("search_type")
     values = body.get("search_values", [])
     if not isinstance(values, list):

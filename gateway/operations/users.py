@@ -210,7 +210,7 @@ def list_users(ctx: OperationContext, body: dict[str, Any]) -> Any:
     return out
 
 
-@operation("user_info")
+@operation("user_info", inline=True)
 def user_info(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """The calling user: ``{active, username, role}``."""
     user: User = ctx.user

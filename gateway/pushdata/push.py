@@ -21,6 +21,7 @@ from engine.ports import NEW
 from gateway.imports.target import ModelTargetStore, generated_key_tables
 from gateway.pushdata.lease import LeaseBusy, PushLeases
 from gateway.storage.ports import Storage
+from gateway.storage.txlog import writing_as
 
 EXCEPTION: str = "Exception when processing: "
 BODY_FILE = "body"
@@ -127,7 +128,8 @@ class PushRunner:
             return refusal(EXCEPTION + exc.message)
         files = [BatchFile(BODY_FILE, lambda: io.BytesIO(body), len(body))]
         try:
-            with self._leases.hold(prepared.model.database):
+            # its writes are logged as the push API's
+            with self._leases.hold(prepared.model.database), writing_as(identifier, "push_data"):
                 return self._run(prepared, files, identifier)
         except LeaseBusy as busy:
             return refusal(str(busy))

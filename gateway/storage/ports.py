@@ -12,6 +12,8 @@ Each port is a small ``Protocol`` named for what its callers do with it:
 - :class:`Backup`: copies of the store for operators;
 - :class:`Blobs` (with :class:`PendingBlob`): uploaded files, content-addressed by
   SHA-256, on the filesystem or in S3 (:mod:`gateway.storage.blobs`);
+- :class:`TransactionLog`: the per-table log of committed writes, each entry written in the
+  same atomic step as its write by the backend's write paths (:mod:`gateway.storage.txlog`);
 - :class:`BatchErrorLog`: every error of a batch run (file, record, line, message),
   uncapped, and a summary of them; one implementation over Catalog and Records
   (:mod:`gateway.storage.batch_errors`), so every backend has it.
@@ -45,6 +47,7 @@ from gateway.storage.records import (
     WriteMode,
     WriteResult,
 )
+from gateway.storage.txlog import LogEntry, TxLogSettings
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time``); stores stamp and expire records by it."""
@@ -158,6 +161,10 @@ class ImportWrites(Protocol):
     group_records: int
     """How many committed records a batch run gathers before it writes them as one group: few
     where a group costs little (an embedded store), more where each costs round trips and a commit."""
+
+    write_behind: bool
+    """Whether a batch run stores a group in a background thread while it prepares the next (where
+    a group mostly waits on a server), rather than in its own thread."""
 
     def check_keys(
         self, database: str, table: str, records: Sequence[dict[str, Any]], mode: WriteMode
@@ -340,6 +347,39 @@ class Blobs(Protocol):
         ...
 
 
+class TransactionLog(Protocol):
+    """The log of committed writes of each gateway table (``system`` tables are not logged).
+
+    Entries are appended by the other ports' writes, atomically with them, while
+    ``settings.enabled``; this port reads and trims them. Times are the store's clock in epoch
+    milliseconds; a table dropped takes its log with it.
+    """
+
+    settings: TxLogSettings
+
+    def read(
+        self,
+        database: str,
+        table: str,
+        start: float | None = None,
+        end: float | None = None,
+        limit: int | None = None,
+    ) -> Iterator[LogEntry]:
+        """The table's entries with ``start <= timestamp <= end``, oldest first, at most ``limit``.
+
+        DatabaseNotFound or TableNotFound.
+        """
+        ...
+
+    def delete_before(self, database: str, table: str, timestamp: float) -> int:
+        """Remove the table's entries older than ``timestamp``; how many were removed."""
+        ...
+
+    def prune(self, timestamp: float) -> int:
+        """Remove every table's entries older than ``timestamp`` (retention); how many."""
+        ...
+
+
 class BatchErrorLog(Protocol):
     """Every error of a batch run, kept apart from the (capped) text log of the batch row."""
 
@@ -374,10 +414,14 @@ class Storage:
     imports: ImportWrites
     chunks: ChunkWrites
     backup: Backup
+    txlog: TransactionLog
     closer: Callable[[], None]
     clock: Clock = field(default=time.time)
     queue: TaskQueue | None = None
     """The backend's shared, durable task queue, if it has one (else each process queues its own work)."""
+    local_reads: bool = False
+    """Whether a read of a few records is cheap and local (no network round trip): cheap bounded
+    operations may then run on the HTTP server's event loop."""
 
     def now_ms(self) -> float:
         """The store's current time in epoch milliseconds (as records are stamped)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ import pytest
 from engine import BatchFile, StoreError, TargetWrite, run_batch
 from gateway.imports.models import ModelRegistry
 from gateway.imports.target import ModelTargetStore, generated_key_tables
-from gateway.storage.ports import Storage
+from gateway.storage.errors import StoreFailure
+from gateway.storage.ports import ImportWrites, Storage
 from gateway.storage.records import KeyRange
 from gateway.storage.rocksdb import open_rocksdb
 from tests.batch.conftest import person_model
@@ -120,8 +122,11 @@ THINGS_CONTROL = {
 class Run:
     """One batch on a fresh store: the outcome, the log, and what was stored when."""
 
-    def __init__(self, root: Path, model_json: dict[str, Any], flush_records: int) -> None:
+    def __init__(
+        self, root: Path, model_json: dict[str, Any], flush_records: int, behind: bool = False
+    ) -> None:
         self.store = open_rocksdb(root)
+        self.store.imports.write_behind = behind  # as PostgreSQL's: groups stored by a thread of their own
         self.model, _ = ModelRegistry(self.store).add(model_json)
         self.target = ModelTargetStore(
             self.store,
@@ -162,17 +167,23 @@ def both(
     control: dict[str, Any],
     rows: list[dict[str, Any]],
 ) -> tuple[Run, Any]:
-    """Run buffered and record-by-record; check they agree; the buffered run and its outcome."""
+    """Run buffered, record-by-record and in small groups written behind; check they agree; the
+    buffered run and its outcome."""
     buffered = Run(tmp_path / "buffered", model, flush_records=10_000)
     eager = Run(tmp_path / "eager", model, flush_records=1)
-    runs.extend([buffered, eager])
+    behind = Run(tmp_path / "behind", model, flush_records=2, behind=True)
+    runs.extend([buffered, eager, behind])
     outcome = buffered.run(control, rows)
     assert buffered.count() == 0  # everything still pending: later records read it from the buffer
     buffered.target.flush()
     assert eager.run(control, rows) == outcome
-    assert buffered.log == eager.log
-    assert normalised(buffered) == normalised(eager)
-    assert buffered.target.committed == eager.target.committed == outcome.committed
+    assert behind.run(control, rows) == outcome  # later records read groups in flight too
+    behind.target.flush()
+    for other in (eager, behind):
+        assert other.log == buffered.log
+        assert normalised(other) == normalised(buffered)
+        assert other.target.committed == outcome.committed
+    assert buffered.target.committed == outcome.committed
     return buffered, outcome
 
 
@@ -300,6 +311,71 @@ def test_a_failed_flush_ends_the_batch_and_keeps_earlier_flushes(tmp_path: Path)
         assert sorted(r["title"]["last"] for r in stored) == sorted(str(i) for i in range(10))
     finally:
         reopened.close()
+
+
+class FailingGroup:
+    """A store's import writes whose ``failing``-th group fails as a full device would."""
+
+    def __init__(self, imports: ImportWrites, failing: int) -> None:
+        self._imports = imports
+        self.group_records = imports.group_records
+        self.write_behind = True
+        self.check_keys = imports.check_keys
+        self.ensure_attributes = imports.ensure_attributes
+        self.groups = 0
+        self.failing = failing
+
+    def write_records(self, database: str, tables: Any) -> int:
+        self.groups += 1
+        if self.groups == self.failing:
+            raise StoreFailure("No space left on device")
+        return self._imports.write_records(database, tables)
+
+
+def test_a_failed_group_written_behind_ends_the_batch_and_keeps_the_groups_before(tmp_path: Path) -> None:
+    """The failure of a group stored in the background is raised at the next flush: the records
+    committed since are dropped too, so the records stored are the run's first, and counted exactly."""
+    store = open_rocksdb(tmp_path / "db")
+    try:
+        model, _ = ModelRegistry(store).add(person_model())
+        imports = FailingGroup(store.imports, failing=2)
+        target = ModelTargetStore(
+            replace(store, imports=imports),
+            model.database,
+            generated_keys=generated_key_tables(model),
+            flush_records=10,
+        )
+        rows = [{"email": f"p{i}@example.com", "first": "P", "last": str(i)} for i in range(25)]
+        data = json.dumps(rows).encode()
+        file = BatchFile("data", lambda: io.BytesIO(data), len(data))
+        reports: list[bool] = []
+        control = {  # every record new, read nothing: the failure shows at the last report
+            **PEOPLE_CONTROL,
+            "instructions": [
+                {"action": "new", "destination": "profile"},
+                {"source": "email", "destination": "profile", "name": "email"},
+                *PERSON_NAME_INSTRUCTIONS,
+            ],
+        }
+        outcome = run_batch(
+            control,
+            model,
+            [file],
+            target,
+            dry_run=False,
+            log=lambda line: None,
+            progress=lambda done: reports.append(target.flush_behind()),
+        )
+        # group 1 (records 0-9) stored; group 2 (10-19) failed behind; 20-24 were pending when the
+        # last report found the failure
+        assert outcome.exception == "Could not store the last 15 committed records: No space left on device"
+        assert outcome.records == 25 and outcome.committed == 25
+        assert target.end_run(outcome.exception, outcome.committed) == (outcome.exception, 10)
+        assert target.committed == 10 and imports.groups == 2
+        stored = list(store.records.scan(model.database, "profile"))
+        assert sorted(int(r["title"]["last"]) for r in stored) == list(range(10))
+    finally:
+        store.close()
 
 
 # -- model tables: declared attributes, indexes only where the engine looks up ------------

@@ -119,6 +119,9 @@ def test_push_creates_a_record_and_answers_haplos_shape(people: TestClient) -> N
     changed = second.json()["actions"][0]["changed"]
     assert changed == [{"kind": "object:save", "destination": "profile", "ref": ref, "new": False}]
     assert profile(people, ref)["email"] == ["ada@example.org", "ada@lovelace.example"]
+    log = op(people, {"operation": "read_transaction_log", "database": "haplo_person", "table": "profile"})
+    pushes = [(e["user"], e["source"]) for e in log if ref in e["hash_values"]]
+    assert pushes == [("push-data:new-person", "push_data"), ("push-data:update-person", "push_data")]
 
 
 def test_refusals(people: TestClient) -> None:

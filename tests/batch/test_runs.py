@@ -73,6 +73,11 @@ def test_real_run_commits_records(api: BatchApi) -> None:
     assert [e["type"] for e in starts] == ["haplo_data_import_batch:start", "haplo_data_import_batch:end"]
     assert starts[0]["data"] == {"batch": info["identifier"], "control": info["control"]}
     assert starts[1]["data"] == starts[0]["data"]
+    store = api.client.app.state.gateway.storage  # type: ignore[attr-defined]
+    logged = list(store.txlog.read("haplo_person", "profile"))  # one commit group: one entry
+    assert [(e.user, e.source, sorted(e.keys)) for e in logged] == [
+        (f"batch:{info['identifier']}", "import_batch", sorted(r["id"] for r in stored))
+    ]
 
 
 def test_a_run_writes_its_records_in_groups_of_its_stores_size(

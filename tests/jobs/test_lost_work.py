@@ -71,12 +71,15 @@ def test_the_work_of_a_dead_worker_ends_in_error(root: Path) -> None:
         assert info["log"].split("\n")[2].startswith("END: ")
         [job] = wait_for(api, lambda: api.op({"operation": "get_job", "id": job_id}), "ERROR")
         assert job["message"] == INTERRUPTED
-        ends = api.op(
-            {
-                "operation": "read_audit_log",
-                "search_type": "type",
-                "search_values": ["haplo_data_import_batch:end"],
-            }
+        # The end is audited just after the state changes: wait for it (bounded), then it is the only one.
+        ends = wait_until(
+            lambda: api.op(
+                {
+                    "operation": "read_audit_log",
+                    "search_type": "type",
+                    "search_values": ["haplo_data_import_batch:end"],
+                }
+            )
         )
         assert [e["data"]["batch"] for e in ends] == [batch]
 
@@ -91,6 +94,15 @@ def wait_for(api: BatchApi, read: Any, state: str, timeout: float = 60) -> Any:
             return found
         assert time.monotonic() < deadline, f"still {current}: {found}"
         time.sleep(0.05)
+
+
+def wait_until(read: Any, timeout: float = 30) -> Any:
+    """Poll ``read()`` until it answers something non-empty; bounded."""
+    deadline = time.monotonic() + timeout
+    while not (found := read()):
+        assert time.monotonic() < deadline, "still nothing"
+        time.sleep(0.05)
+    return found
 
 
 def test_workers_need_a_queue_other_processes_share(tmp_path: Path) -> None:

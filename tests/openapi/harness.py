@@ -359,6 +359,14 @@ def narrow_table(doc: Doc, name: str, table: str = DOG) -> None:
     pin(schema, "table", table)
 
 
+def _narrow_audit(doc: Doc) -> None:
+    """read_audit_log: the fixture database, and its table when one is named (the gateway's own audit
+    table otherwise)."""
+    schema = schemas(doc)["op_read_audit_log"]
+    pin(schema, "database", DB)
+    pin(schema, "table", DOG, required=False)
+
+
 def narrow_attributes(doc: Doc) -> None:
     """Attribute names of searches, conditions and sorts: those of the fixture table."""
     named = {"enum": list(DOG_ATTRIBUTES)}
@@ -705,7 +713,12 @@ PLANS: dict[str, Plan] = {
     ),
     # system
     "read_log": Plan(20),
-    "read_audit_log": Plan(20),
+    "read_audit_log": Plan(20, narrow=lambda doc, fx: _narrow_audit(doc)),
+    "read_transaction_log": Plan(10, narrow=lambda doc, fx: narrow_table(doc, "read_transaction_log")),
+    "delete_transaction_logs_before": Plan(
+        5, narrow=lambda doc, fx: narrow_table(doc, "delete_transaction_logs_before")
+    ),
+    "delete_audit_logs_before": Plan(5, narrow=lambda doc, fx: narrow_table(doc, "delete_audit_logs_before")),
     "system_information": Plan(3),
     "get_configuration": Plan(5),
     "set_configuration": Plan(30),

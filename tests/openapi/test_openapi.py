@@ -146,7 +146,8 @@ MIN_CALLS = 2500
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    running = start_server(tmp_path_factory.mktemp("openapi") / "root")
+    # the audit log on: read_audit_log and delete_audit_logs_before with a table then answer 200
+    running = start_server(tmp_path_factory.mktemp("openapi") / "root", {"GATEWAY_LOGGING_AUDITLOG": "true"})
     try:
         yield running
     finally:

@@ -148,7 +148,7 @@ def test_configuration(op, root):
 def test_registration_info_and_unsupported(op, client):
     info = op({"operation": "registration_info"})
     assert info["name"] == "batch-import-gateway" and info["version"]
-    for name in ("read_transaction_log", "add_component", "set_license", "add_node"):
+    for name in ("custom_functions_status", "add_component", "set_license", "add_node"):
         assert op({"operation": name}, 400) == {
             "error": f"Operation '{name}' is not supported by this server"
         }

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 from psycopg import sql
@@ -27,7 +28,7 @@ from gateway.storage.postgres import open_postgres, postgres_store_exists
 from gateway.storage.postgres.migrations import MIGRATIONS, Migration, latest, migrate
 from gateway.storage.postgres.ranges import bounds
 from gateway.storage.postgres.records import INDEX_PAGE, KEY_PAGE
-from gateway.storage.records import AttributeInfo, KeyRange
+from gateway.storage.records import AttributeInfo, FinalRecord, KeyRange
 from tests.support.postgres import postgres_dsn, schema_for
 from tests.support.tcpproxy import TcpProxy
 
@@ -183,6 +184,28 @@ def test_concurrent_writers_in_two_processes_keep_exact_counts(open_store: Any) 
     for attribute in ("w0", "w1", "w2"):  # every stored value is indexed, nothing else is
         indexed = sorted(key for _, key in a.records.index_items("d", "t", attribute))
         assert indexed == sorted(r["id"] for r in a.records.scan("d", "t") if attribute in r)
+
+
+def test_an_import_group_planned_on_an_old_catalog_is_planned_again(open_store: Any) -> None:
+    """A group is written in pipeline mode (one round trip); when another process changed the
+    table meanwhile, the refusal still rolls it back whole and it is planned again, written once."""
+    a, b = open_store(), open_store()
+    a.catalog.create_table("d", "t")
+    b.records.write("d", "t", [{"id": 1, "colour": "red"}], "insert")  # b knows t and 'colour'
+    a.records.write("d", "t", [{"id": 2, "size": 3}], "insert")  # a adds 'size': b's plan is old
+
+    def group(*keys: int) -> dict[str, dict[bytes, FinalRecord]]:
+        records = [{"id": k, "colour": "blue", "size": k, "tags": ["x", "x", k]} for k in keys]
+        return {"t": {K.encode_key(r["id"]): FinalRecord(r["id"], r, orjson.dumps(r), True) for r in records}}
+
+    assert b.imports.write_records("d", group(3, 4)) == 2
+    assert a.catalog.count("d", "t") == 4 == len(list(a.records.scan("d", "t")))
+    assert list(a.records.index_keys("d", "t", "colour", KeyRange("blue", True))) == [3, 4]
+    assert list(a.records.index_keys("d", "t", "size", KeyRange(4, True))) == [4]
+    assert list(a.records.index_keys("d", "t", "tags", KeyRange("x", True))) == [3, 4]  # an entry per value
+    a.catalog.drop_table("d", "t")
+    with pytest.raises(TableNotFound):
+        b.imports.write_records("d", group(5))
 
 
 def test_two_processes_creating_one_table_one_wins(open_store: Any) -> None:

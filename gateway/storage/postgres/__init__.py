@@ -17,6 +17,7 @@ from gateway.storage.postgres.database import CONNECT_TIMEOUT, PgDatabase, descr
 from gateway.storage.postgres.imports import PgImportWrites
 from gateway.storage.postgres.queue import PgTaskQueue, migrate_queue
 from gateway.storage.postgres.records import PgRecords
+from gateway.storage.postgres.txlog import PgTransactionLog
 
 __all__ = ["open_postgres", "postgres_store_exists"]
 
@@ -72,6 +73,7 @@ def open_postgres(
         imports=PgImportWrites(database),
         chunks=PgChunkWrites(database),
         backup=PgBackup(database),
+        txlog=PgTransactionLog(database),
         closer=database.close,
         clock=clock,
         queue=PgTaskQueue(database, dsn, heartbeat, stalled),

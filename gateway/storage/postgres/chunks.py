@@ -43,7 +43,9 @@ from gateway.storage.postgres.staging import (
     register,
     stage,
 )
+from gateway.storage.postgres.txlog import append, log_chunk, logs
 from gateway.storage.records import CREATED, UPDATED, ChunkPlan, EncodedChunk, WriteMode
+from gateway.storage.txlog import chunk_entry
 from gateway.storage.writeplan import check_chunk_types, chunk_keys
 
 
@@ -104,12 +106,18 @@ class PgChunkWrites:
             if fresh:
                 _copy_fresh(conn, plan, [live[i] for i in order], keys_sorted, stamp)
                 count_records(conn, db, plan.table, len(live))
+                if logs(db, plan.table):
+                    append(conn, db, plan.table, stamp, chunk_entry(stamp, mode, keys_sorted))
                 if plan.registered:
                     bump_versions(conn, db, [plan.table.id])
                 return len(live), 0, plan.registered
             read_stored(conn, plan, ekeys)
             result = stage(plan, live, [r[plan.table.info.primary_key] for r in live], ekeys, mode, stamp)
             finish(conn, db, [plan], copy=True)
+            if result.written and logs(db, plan.table):
+                append(
+                    conn, db, plan.table, stamp, chunk_entry(stamp, mode, map(K.encode_key, result.written))
+                )
             return len(result.written), len(result.skipped), plan.registered
 
         written, not_written, registered = db.transact(work)
@@ -135,7 +143,7 @@ class PgChunkWrites:
                 prepared.abandon()
             return False
         db = self._db
-        if prepared is not None and self._commit_prepared(database, table, chunk, prepared):
+        if prepared is not None and self._commit_prepared(database, table, chunk, prepared, mode):
             return True
         if db.table(database, table).info.expiration:
             return False
@@ -157,6 +165,7 @@ class PgChunkWrites:
             if staged.index is not None:
                 copy_in(conn, handle.sql("COPY {index} (a, e) FROM STDIN (FORMAT BINARY)"), staged.index)
             count_records(conn, db, handle, len(chunk))
+            log_chunk(conn, db, handle, chunk, mode)
             if plan.registered:
                 bump_versions(conn, db, [handle.id])
             return True, plan.registered
@@ -166,7 +175,9 @@ class PgChunkWrites:
             db.refresh()
         return written
 
-    def _commit_prepared(self, database: str, table: str, chunk: EncodedChunk, prepared: Prepared) -> bool:
+    def _commit_prepared(
+        self, database: str, table: str, chunk: EncodedChunk, prepared: Prepared, mode: WriteMode
+    ) -> bool:
         """Commit the chunk's write begun ahead if the table is still as planned (else roll it back)."""
         db = self._db
         handle = db.table(database, table)
@@ -185,6 +196,7 @@ class PgChunkWrites:
             plan = Plan(handle)
             register(conn, db, plan, chunk.names)  # attributes without an index (the indexed ones exist)
             count_records(conn, db, handle, len(chunk))
+            log_chunk(conn, db, handle, chunk, mode)
             if plan.registered:
                 bump_versions(conn, db, [handle.id])
                 registered.append(handle.id)

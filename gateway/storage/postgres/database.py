@@ -23,7 +23,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, LiteralString, Protocol, TypeVar
 
@@ -46,8 +46,10 @@ from gateway.storage.errors import (
     TableNotFound,
 )
 from gateway.storage.ports import Clock
+from gateway.storage.postgres import arrays
 from gateway.storage.postgres.migrations import STALE_SQLSTATE, migrate
 from gateway.storage.records import AttributeInfo, TableInfo
+from gateway.storage.txlog import TxLogSettings
 
 T = TypeVar("T")
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -142,6 +144,8 @@ class PgDatabase:
             raise StoreError(f"storage.postgres.schema: {schema!r} is not a lower-case SQL identifier")
         self.schema = schema
         self.clock = clock
+        self.txlog = TxLogSettings()
+        """Whether the write paths log their writes (``postgres/txlog.py``), set from the configuration."""
         self.timeout = timeout
         self.name = sql.Identifier(schema)
         kwargs: dict[str, Any] = {"autocommit": True, "application_name": "gateway"}
@@ -244,18 +248,21 @@ class PgDatabase:
                 raise
             return self.read(again, lambda conn: work(conn, again))
 
-    def transact(self, work: Callable[[Connection], T]) -> T:
+    def transact(self, work: Callable[[Connection], T], pipelined: bool = False) -> T:
         """``work`` in one transaction, run again (from the start) after a race with another writer.
 
         ``work`` looks its tables up by name on each run. A connection the server
-        dropped before the commit was sent is replaced once.
+        dropped before the commit was sent is replaced once. ``pipelined``: the
+        transaction runs in pipeline mode, so that its begin, the statements whose
+        results ``work`` does not read, and its commit go out together (one round trip
+        where ``work`` reads nothing; one statement a call, no COPY).
         """
         problem: Exception | None = None
         replaced = False
         for _ in range(ATTEMPTS):
             committing = False
             try:
-                with self.connection() as conn:
+                with self.connection() as conn, conn.pipeline() if pipelined else nullcontext():
                     with conn.transaction():
                         result = work(conn)
                         committing = True
@@ -422,6 +429,7 @@ def index_name(table_id: int) -> str:
 def _configure(conn: Connection) -> None:
     conn.adapters.register_loader("json", RawJson)
     conn.adapters.register_loader("json", RawJsonBinary)
+    arrays.register(conn)
 
 
 def _broken(exc: psycopg.OperationalError) -> bool:

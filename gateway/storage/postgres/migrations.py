@@ -18,6 +18,7 @@ configured otherwise):
   largest cost of a bulk load after the btrees) and ``index_<id>``
   (``a``: an attribute id, ``e``: ``encode_key(value) + encode_key(primary key)``,
   ``PRIMARY KEY (a, e)``), so an index look-up is a btree range scan;
+- ``txlog`` (migration 2): each gateway table's transaction log (:mod:`gateway.storage.postgres.txlog`);
 - ``count_records(table, version, delta)``: adds ``delta`` to a table's record count
   and fails (SQLSTATE ``GW001``) when the table's version is not the one the
   writer planned with, which rolls the write back to be planned again.
@@ -102,6 +103,20 @@ MIGRATIONS: tuple[Migration, ...] = (
                 RETURN current;
             END
             $$""",
+        ),
+    ),
+    Migration(
+        2,
+        "the transaction log of each gateway table",
+        (
+            """CREATE TABLE {schema}.txlog (
+                table_id bigint NOT NULL REFERENCES {schema}.tables (id) ON DELETE CASCADE,
+                ts double precision NOT NULL,
+                seq bigint GENERATED ALWAYS AS IDENTITY,
+                entry bytea NOT NULL,
+                PRIMARY KEY (table_id, ts, seq)
+            )""",
+            "CREATE INDEX txlog_ts ON {schema}.txlog (ts)",
         ),
     ),
 )

@@ -21,7 +21,9 @@ from gateway.storage.errors import InvalidRecord, StoreError
 from gateway.storage.postgres.database import Connection, PgDatabase, PgTable
 from gateway.storage.postgres.ranges import bounds
 from gateway.storage.postgres.staging import Plan, begin, finish, read_stored, register, stage
+from gateway.storage.postgres.txlog import append, logs
 from gateway.storage.records import KeyRange, WriteMode, WriteResult
+from gateway.storage.txlog import delete_entry, write_entry
 from gateway.storage.writeplan import keys_for_write
 
 FIRST_PAGE = 500
@@ -192,6 +194,13 @@ class PgRecords:
                     )
                 results.append(result)
             finish(conn, db, plans.values())
+            for w, result in zip(writes, results, strict=True):
+                plan = plans[w.table]
+                if logs(db, plan.table):
+                    packed = write_entry(
+                        stamp, w.mode, w.records, w.keys, result.written, plan.stored, db.txlog.audit
+                    )
+                    append(conn, db, plan.table, stamp, packed)
             return results, any(plan.registered for plan in plans.values())
 
         results, registered = db.transact(work)
@@ -222,6 +231,12 @@ class PgRecords:
                 result.written.append(key)
             if result.written:
                 finish(conn, db, [plan])
+                if logs(db, plan.table):
+                    stamp = db.now_ms()
+                    ekeys = list(dict.fromkeys(e for _, e in wanted if e is not None and e in plan.final))
+                    append(
+                        conn, db, plan.table, stamp, delete_entry(stamp, ekeys, plan.stored, db.txlog.audit)
+                    )
             return result
 
         return db.transact(work)

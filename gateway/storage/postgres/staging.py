@@ -20,13 +20,15 @@ The rules of a write (keys, modes, metadata times, index changes) are
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 import orjson
-from psycopg import sql
+from psycopg import pq, sql
 
 from gateway.storage import keys as K
-from gateway.storage.postgres.copyrows import copy_in, records_payload
+from gateway.storage.postgres.arrays import BinaryArray, ByteaArray, Int4Array, TextArray
+from gateway.storage.postgres.copyrows import copy_in, records_payload, unique_sorted
 from gateway.storage.postgres.database import Connection, PgDatabase, PgTable, Stale
 from gateway.storage.records import WriteMode, WriteResult
 from gateway.storage.writeplan import check_new_attributes, index_changes, merged
@@ -70,9 +72,13 @@ def begin(conn: Connection, tables: Iterable[PgTable], deferred: bool = False) -
     lock = sql.SQL("LOCK TABLE {} IN ROW EXCLUSIVE MODE").format(
         sql.SQL(", ").join(r for t in ordered for r in (t.records, t.index))
     )
-    if deferred:
-        lock = sql.SQL("SET LOCAL synchronous_commit TO off; ") + lock
-    conn.execute(lock)
+    if not deferred:
+        conn.execute(lock)
+    elif conn.pgconn.pipeline_status == pq.PipelineStatus.OFF:
+        conn.execute(sql.SQL("SET LOCAL synchronous_commit TO off; ") + lock)  # one round trip
+    else:  # pipeline mode: one statement a call (they go out together anyway)
+        conn.execute("SET LOCAL synchronous_commit TO off")
+        conn.execute(lock)
 
 
 def register(conn: Connection, db: PgDatabase, plan: Plan, names: Iterable[str]) -> None:
@@ -190,10 +196,12 @@ class _Changes:
         self.insert_keys: list[bytes] = []
         self.insert_rows: list[bytes] = []
         self.update_keys: list[bytes] = []
-        self.update_rows: list[str] = []
+        self.update_rows: list[bytes] = []
         self.delete_keys: list[bytes] = []
-        self.gone: list[tuple[int, bytes]] = []
-        self.added: list[tuple[int, bytes]] = []
+        self.gone: dict[int, list[bytes]] = {}
+        """Index entries to delete, by attribute id."""
+        self.added: dict[int, list[bytes]] = {}
+        """Index entries to add, by attribute id."""
         self.copied = 0
         """New records already COPYed (no longer in ``insert_keys``)."""
 
@@ -205,9 +213,11 @@ class _Changes:
 
 def _changes(plan: Plan) -> _Changes:
     """Each written key's record change, and the index entries that differ between its stored and
-    final record (``writeplan.index_changes``; a new record's entries are all its values')."""
+    final record (``writeplan.index_changes``; a new record's entries are all its values', encoded
+    a column at a time: ``keys.index_entries``)."""
     stored, indexed = plan.stored, plan.indexed
     out = _Changes()
+    fresh: list[dict[str, Any]] = []
     for ekey, new in plan.final.items():
         old = stored.get(ekey)
         if new is None:
@@ -219,16 +229,10 @@ def _changes(plan: Plan) -> _Changes:
             if old is None:
                 out.insert_keys.append(ekey)
                 out.insert_rows.append(raw)
-            else:
-                out.update_keys.append(ekey)
-                out.update_rows.append(raw.decode())
-        if old is None:
-            assert new is not None
-            for attribute, value in new.items():
-                attribute_id = indexed.get(attribute)
-                if attribute_id is not None:
-                    out.added.extend((attribute_id, vk + ekey) for vk in set(K.value_keys(value)))
-            continue
+                fresh.append(new)
+                continue
+            out.update_keys.append(ekey)
+            out.update_rows.append(raw)
         names = old.keys() | new.keys() if new is not None else old.keys()
         for attribute in names:
             attribute_id = indexed.get(attribute)
@@ -236,8 +240,18 @@ def _changes(plan: Plan) -> _Changes:
                 continue
             after = new.get(attribute, K.MISSING) if new is not None else K.MISSING
             lost, gained = index_changes(old.get(attribute, K.MISSING), after)
-            out.gone.extend((attribute_id, vk + ekey) for vk in lost)
-            out.added.extend((attribute_id, vk + ekey) for vk in gained)
+            if lost:
+                out.gone.setdefault(attribute_id, []).extend(vk + ekey for vk in lost)
+            if gained:
+                out.added.setdefault(attribute_id, []).extend(vk + ekey for vk in gained)
+    if fresh:
+        for attribute, attribute_id in indexed.items():
+            values = [record.get(attribute, K.MISSING) for record in fresh]
+            if all(value is K.MISSING for value in values):
+                continue
+            entries = K.index_entries(values, out.insert_keys)
+            if entries:
+                out.added.setdefault(attribute_id, []).extend(entries)
     return out
 
 
@@ -251,23 +265,28 @@ def _copy_inserts(conn: Connection, table: PgTable, change: _Changes) -> None:
 
 
 def _send(conn: Connection, table: PgTable, change: _Changes) -> None:
-    """Queue one table's statements (inside the caller's pipeline): records, then index entries."""
+    """Queue one table's statements (inside the caller's pipeline): records, then index entries.
+
+    Array parameters are built whole (:mod:`arrays`); index entries go in (attribute, entry) order.
+    """
     if change.delete_keys:
-        conn.execute(table.sql("DELETE FROM {records} WHERE k = ANY(%b)"), [change.delete_keys])
+        conn.execute(
+            table.sql("DELETE FROM {records} WHERE k = ANY(%b)"), [ByteaArray.of(change.delete_keys)]
+        )
     if change.update_keys:
         conn.execute(
             table.sql(
                 "UPDATE {records} AS t SET r = u.r FROM unnest(%b::bytea[], %b::text[]) AS u(k, r) "
                 "WHERE t.k = u.k"
             ),
-            [change.update_keys, change.update_rows],
+            [ByteaArray.of(change.update_keys), TextArray.of(change.update_rows)],
         )
     if change.insert_keys:
         conn.execute(
             table.sql(
                 "INSERT INTO {records} (k, r) SELECT k, r FROM unnest(%b::bytea[], %b::text[]) AS u(k, r)"
             ),
-            [change.insert_keys, [raw.decode() for raw in change.insert_rows]],
+            [ByteaArray.of(change.insert_keys), TextArray.of(change.insert_rows)],
         )
     if change.gone:
         conn.execute(
@@ -275,14 +294,23 @@ def _send(conn: Connection, table: PgTable, change: _Changes) -> None:
                 "DELETE FROM {index} AS x USING unnest(%b::int4[], %b::bytea[]) AS u(a, e) "
                 "WHERE x.a = u.a AND x.e = u.e"
             ),
-            [[a for a, _ in change.gone], [e for _, e in change.gone]],
+            _entries(change.gone),
         )
     if change.added:
-        change.added.sort()
         conn.execute(
             table.sql(
                 "INSERT INTO {index} (a, e) SELECT a, e FROM unnest(%b::int4[], %b::bytea[]) AS u(a, e) "
                 "ON CONFLICT DO NOTHING"
             ),
-            [[a for a, _ in change.added], [e for _, e in change.added]],
+            _entries(change.added),
         )
+
+
+def _entries(by_attribute: dict[int, list[bytes]]) -> list[BinaryArray]:
+    """The ``(a, e)`` arrays of index entries by attribute id: sorted, each entry once."""
+    ids = sorted(by_attribute)
+    entries = [unique_sorted(by_attribute[a]) for a in ids]
+    return [
+        Int4Array.repeated([(a, len(e)) for a, e in zip(ids, entries, strict=True)]),
+        ByteaArray.of(list(chain.from_iterable(entries))),
+    ]

@@ -12,6 +12,7 @@ from gateway.storage.rocksdb.chunks import RocksChunkWrites
 from gateway.storage.rocksdb.database import RocksDatabase
 from gateway.storage.rocksdb.imports import RocksImportWrites
 from gateway.storage.rocksdb.records import RocksRecords
+from gateway.storage.rocksdb.txlog import RocksTransactionLog
 
 __all__ = ["open_rocksdb"]
 
@@ -30,6 +31,8 @@ def open_rocksdb(path: str | Path, clock: Clock = time.time) -> Storage:
         imports=RocksImportWrites(database),
         chunks=RocksChunkWrites(database),
         backup=RocksBackup(database, open_database),
+        txlog=RocksTransactionLog(database),
         closer=database.close,
         clock=clock,
+        local_reads=True,
     )

@@ -17,6 +17,7 @@ from gateway.storage.errors import (
 )
 from gateway.storage.records import CREATED, UPDATED, AttributeInfo, TableInfo
 from gateway.storage.rocksdb.database import CHUNK, RocksDatabase
+from gateway.storage.rocksdb.txlog import drop_log
 
 
 class RocksCatalog:
@@ -127,6 +128,7 @@ class RocksCatalog:
                 for cf_name in [entry.cf_name, *entry.index_cf.values()]:
                     rocks.drop_cf_quietly(cf_name)
                 rocks.forget_count_quietly(entry)
+                drop_log(rocks, entry)
 
     # -- attributes -------------------------------------------------------
 

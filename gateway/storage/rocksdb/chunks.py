@@ -22,6 +22,8 @@ from gateway.storage import keys as K
 from gateway.storage.records import CREATED, UPDATED, ChunkPlan, EncodedChunk, WriteMode
 from gateway.storage.rocksdb.database import RocksDatabase, TableHandle
 from gateway.storage.rocksdb.staging import stage_writes
+from gateway.storage.rocksdb.txlog import stage_entry
+from gateway.storage.txlog import chunk_entry
 from gateway.storage.writeplan import check_chunk_types, chunk_keys
 
 
@@ -76,6 +78,9 @@ class RocksChunkWrites:
                 result, added = stage_writes(entry, batch, live, keys, mode, stamp, {})
                 written = len(result.written)
                 skipped += len(result.skipped)
+                keys_sorted = list(map(K.encode_key, result.written))
+            if written and rocks.txlog.logs(database):
+                stage_entry(batch, entry, stamp, chunk_entry(stamp, mode, keys_sorted))
             if batch.len():
                 rocks.write(batch, {entry: added})
         return written, skipped
@@ -112,6 +117,9 @@ class RocksChunkWrites:
             staged = chunk.staged
             if staged is None or not all(map(operator.is_, staged[0], _chunk_handles(entry, chunk))):
                 staged = ((), _chunk_batch(entry, chunk))
+            if rocks.txlog.logs(database):
+                stamp = rocks.now_ms()
+                stage_entry(staged[1], entry, stamp, chunk_entry(stamp, mode, chunk.keys))
             rocks.write(staged[1], {entry: len(chunk)})
         return True
 

@@ -50,6 +50,7 @@ from gateway.storage.ports import Clock
 from gateway.storage.records import AttributeInfo, TableInfo
 from gateway.storage.rocksdb.failures import NO_SPACE_TEXTS, FailureTranslator
 from gateway.storage.rocksdb.settle import Settler
+from gateway.storage.txlog import TxLogSettings
 from gateway.storage.writeplan import check_new_attributes
 
 log = logging.getLogger("gateway.storage")
@@ -114,6 +115,8 @@ class RocksDatabase:
     def __init__(self, path: str | Path, clock: Clock) -> None:
         self.path = str(path)
         self.clock = clock
+        self.txlog = TxLogSettings()
+        """Whether the write paths log their writes (``rocksdb/txlog.py``), set from the configuration."""
         self.failures = FailureTranslator()
         Path(self.path).mkdir(parents=True, exist_ok=True)
         os.chmod(self.path, 0o700)  # it holds the server's secrets (system.hdb_secret)

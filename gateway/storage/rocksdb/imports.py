@@ -15,6 +15,8 @@ from gateway.storage import keys as K
 from gateway.storage.records import FinalRecord, WriteMode
 from gateway.storage.rocksdb.database import RocksDatabase, TableHandle
 from gateway.storage.rocksdb.staging import put_record
+from gateway.storage.rocksdb.txlog import stage_entry
+from gateway.storage.txlog import import_entry
 from gateway.storage.writeplan import keys_for_write
 
 
@@ -24,6 +26,8 @@ class RocksImportWrites:
     group_records = 100
     """Small: pending records that die young cost the garbage collector little (a thousand made
     collections cost ~10% of a run), and a group costs no round trip."""
+    write_behind = False
+    """Writes cost this process's CPU, not waits: nothing to overlap."""
 
     def __init__(self, database: RocksDatabase) -> None:
         self._rocks = database
@@ -61,6 +65,9 @@ class RocksImportWrites:
                 stored = dict(zip(stale, entry.cf.get(stale), strict=True)) if stale else {}
                 counted[entry] = _stage_final(entry, batch, items, stored)
                 written += len(items)
+                if rocks.txlog.logs(database):
+                    stamp = rocks.now_ms()
+                    stage_entry(batch, entry, stamp, import_entry(stamp, items, stored, rocks.txlog.audit))
             if batch.len():
                 rocks.write(batch, counted)
         return written

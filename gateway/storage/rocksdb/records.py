@@ -14,6 +14,8 @@ from gateway.storage.errors import InvalidRecord, StoreError, TableNotFound
 from gateway.storage.records import KeyRange, WriteMode, WriteResult
 from gateway.storage.rocksdb.database import RocksDatabase, TableHandle
 from gateway.storage.rocksdb.staging import put_record, stage_writes
+from gateway.storage.rocksdb.txlog import stage_entry
+from gateway.storage.txlog import delete_entry, write_entry
 from gateway.storage.writeplan import keys_for_write
 
 
@@ -103,10 +105,16 @@ class RocksRecords:
         attributes = entry.info.attributes
         new_names = {n for r in records for n in r if n not in attributes}
         batch = rocksdict.WriteBatch(raw_mode=True)
+        logged = rocks.txlog.logs(database)
         with rocks.locked(entry):
             if new_names:
                 rocks.register_attributes(entry, sorted(new_names))
-            result, added = stage_writes(entry, batch, records, keys, mode, rocks.now_ms(), {})
+            stamp = rocks.now_ms()
+            stored: dict[bytes, dict[str, Any] | None] | None = {} if logged else None
+            result, added = stage_writes(entry, batch, records, keys, mode, stamp, {}, stored)
+            if logged:
+                packed = write_entry(stamp, mode, records, keys, result.written, stored, rocks.txlog.audit)
+                stage_entry(batch, entry, stamp, packed)
             if batch.len():
                 rocks.write(batch, {entry: added})
         return result
@@ -135,7 +143,14 @@ class RocksRecords:
                 new_names = {n for r in records for n in r if n not in entry.info.attributes}
                 if new_names:
                     rocks.register_attributes(entry, sorted(new_names))
-                result, added = stage_writes(entry, batch, records, keys, mode, stamp, pending)
+                logged = rocks.txlog.logs(entry.info.database)
+                stored: dict[bytes, dict[str, Any] | None] | None = {} if logged else None
+                result, added = stage_writes(entry, batch, records, keys, mode, stamp, pending, stored)
+                if logged:
+                    packed = write_entry(
+                        stamp, mode, records, keys, result.written, stored, rocks.txlog.audit
+                    )
+                    stage_entry(batch, entry, stamp, packed)
                 counted[entry] = counted.get(entry, 0) + added
                 if strict and result.skipped:
                     problem = "already exists" if mode == "insert" else "does not exist"
@@ -155,6 +170,7 @@ class RocksRecords:
         with rocks.locked(entry):
             batch = rocksdict.WriteBatch(raw_mode=True)
             seen: set[bytes] = set()
+            originals: dict[bytes, dict[str, Any] | None] = {}
             for key in keys:
                 try:
                     ekey = K.encode_key(key)
@@ -166,8 +182,15 @@ class RocksRecords:
                     result.skipped.append(key)
                     continue
                 seen.add(ekey)
-                put_record(entry, batch, ekey, orjson.loads(raw), None)
+                old = orjson.loads(raw)
+                originals[ekey] = old
+                put_record(entry, batch, ekey, old, None)
                 result.written.append(key)
+            if rocks.txlog.logs(database):
+                stamp = rocks.now_ms()
+                stage_entry(
+                    batch, entry, stamp, delete_entry(stamp, list(originals), originals, rocks.txlog.audit)
+                )
             if batch.len():
                 rocks.write(batch, {entry: -len(result.written)})
         return result

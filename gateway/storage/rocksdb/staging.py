@@ -27,8 +27,10 @@ def stage_writes(
     mode: WriteMode,
     stamp: float,
     pending: dict[tuple[int, bytes], dict[str, Any] | None],
+    originals: dict[bytes, dict[str, Any] | None] | None = None,
 ) -> tuple[WriteResult, int]:
-    """Put one write()'s records into ``batch`` (``pending``: records staged earlier in the batch).
+    """Put one write()'s records into ``batch`` (``pending``: records staged earlier in the batch;
+    ``originals``: if given, gets the records stored before the batch under the keys written).
 
     Returns the keys written and skipped, and by how much the table's record count grows.
     """
@@ -44,6 +46,8 @@ def stage_writes(
         if new is None:
             result.skipped.append(key)
             continue
+        if originals is not None and slot not in pending:
+            originals[ekey] = stored_old
         added += put_record(entry, batch, ekey, stored_old, new)
         pending[slot] = new
         result.written.append(key)
