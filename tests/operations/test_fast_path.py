@@ -200,3 +200,62 @@ def test_server_settings_are_checked(tmp_path: Path, key: str, value: str, messa
     config = load_config(root=tmp_path, environ={}, overrides={key: value})
     with pytest.raises(ConfigError, match=message):
         fast_path(config) if key == "http.fast_path" else uvicorn_options(config)
+
+
+class _ThroughStarlette:
+    """Counts the requests that reach Starlette's middleware stack (the ones the front hands on)."""
+
+    def __init__(self, client: TestClient) -> None:
+        app: Any = client.app
+        self.stack = app.middleware_stack
+        self.paths: list[str] = []
+        app.middleware_stack = self
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self.paths.append(scope.get("path", ""))
+        await self.stack(scope, receive, send)
+
+
+def _chunked(data: bytes) -> Any:
+    yield data[:10]
+    yield data[10:]
+
+
+FRONT_CALLS: list[tuple[str, dict[str, str], Any]] = [
+    ("small", {"Content-Type": "application/json"}, b'{"operation":"user_info"}'),
+    ("bad json", {"Content-Type": "application/json"}, b'{"operation":'),
+    (
+        "too large",
+        {"Content-Type": "application/json"},
+        b'{"operation":"user_info","x":"' + b"y" * 400 + b'"}',
+    ),
+    ("chunked", {"Content-Type": "application/json"}, b'{"operation":"user_info"}'),
+]
+
+
+def _front_answers(
+    root: Path, fast: bool
+) -> tuple[list[tuple[int, list[tuple[str, str]], bytes]], list[str]]:
+    with make_client(root, **{"http.fast_path": fast, "http.max_body_size": 300}) as client:
+        starlette = _ThroughStarlette(client)
+        out = []
+        for name, headers, data in FRONT_CALLS:
+            content = _chunked(data) if name == "chunked" else data
+            response = client.post("/", content=content, headers={**headers, **ADMIN_AUTH})
+            out.append((response.status_code, sorted(response.headers.items()), response.content))
+        return out, starlette.paths
+
+
+def test_the_front_answers_post_with_a_length_and_hands_the_rest_to_starlette(tmp_path: Path) -> None:
+    """``POST /`` with a Content-Length within http.max_body_size is answered in front of Starlette; a
+    chunked or oversized body goes through Starlette (its 413); every answer is the same bytes as with
+    the fast path off."""
+    root = tmp_path / "root"
+    _load(root)
+    through_router, _ = _front_answers(root, fast=False)
+    front, handed_on = _front_answers(root, fast=True)
+    assert [status for status, _, _ in front] == [200, 400, 413, 200]
+    assert front[2][2] == b"Content Too Large"
+    for call, before, after in zip(FRONT_CALLS, through_router, front, strict=True):
+        assert after == before, call[0]
+    assert handed_on == ["/", "/"]  # the oversized and the chunked body only
