@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -17,8 +18,7 @@ from gateway import auth, bulk, cluster, imports, jobs, metrics, pushdata
 from gateway.audit import TXLOG_PRUNE_SECONDS, AuditLog, configure_transaction_log
 from gateway.config import Config, load_config
 from gateway.http import admin_routes, batch_api, health, metrics_endpoint, openapi, push_data
-from gateway.http.operations_endpoint import operations_endpoint
-from gateway.http.operations_front import GatewayApp
+from gateway.http.operations_endpoint import OperationsFastPath, operations_endpoint
 from gateway.http.server import fast_path
 from gateway.logs import configure_logging
 from gateway.operations.bulk import bind_job_kinds
@@ -158,6 +158,5 @@ def create_app(
             stop_gateway(gw)
 
     max_body = int(cfg.get("http.max_body_size"))
-    app = GatewayApp(routes=build_routes(), lifespan=lifespan, max_body_size=max_body)
-    app.front_max_body = max_body if fast_path(cfg) else None
-    return app
+    middleware = [Middleware(OperationsFastPath)] if fast_path(cfg) else []
+    return Starlette(routes=build_routes(), lifespan=lifespan, max_body_size=max_body, middleware=middleware)

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import get_route_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import fields
 from gateway.auth.permissions import require_super_user, require_table_permission
@@ -150,19 +151,16 @@ UNKNOWN_OPERATION = "(unknown)"
 """How the metrics count a request that names no operation of this server (bounded label values)."""
 
 
-async def answer(
-    gateway: Gateway,
-    read_body: Callable[[], Awaitable[bytes]],
-    client_ip: str,
-    auth: str | None,
-    inline: bool,
-) -> Response:
-    """The answer to one ``POST /`` whose body ``read_body`` reads, counted for its operation's metrics
-    (the router's endpoint and :class:`OperationsFront` both use it: the same answers either way)."""
+async def operations_endpoint(request: Request) -> Response:
+    """Starlette endpoint for ``POST /``; every answer is counted for its operation's metrics."""
+    gateway: Gateway = request.app.state.gateway
     started = time.perf_counter()
     body: dict[str, Any] | None = None
     try:
-        body = parse_body(await read_body())
+        body = parse_body(await request.body())
+        client_ip = request.client.host if request.client else ""
+        auth = request.headers.get("authorization")
+        inline = getattr(request.app.state, "inline_operations", False)
         result = await run_operation(gateway, body, auth, client_ip, inline)
     except OperationError as error:
         if error.status >= 400:
@@ -182,9 +180,19 @@ async def answer(
     return response
 
 
-async def operations_endpoint(request: Request) -> Response:
-    """Starlette endpoint for ``POST /``; every answer is counted for its operation's metrics."""
-    client_ip = request.client.host if request.client else ""
-    inline = getattr(request.app.state, "inline_operations", False)
-    auth = request.headers.get("authorization")
-    return await answer(request.app.state.gateway, request.body, client_ip, auth, inline)
+class OperationsFastPath:
+    """ASGI middleware (``http.fast_path``): ``POST /`` goes straight to :func:`operations_endpoint`.
+
+    It runs inside Starlette's error and body-size layers, so a request gets the same answer as
+    through the router, without the routing, the exception layer and the endpoint wrapper.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and get_route_path(scope) == "/":
+            response = await operations_endpoint(Request(scope, receive, send))
+            await response(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
