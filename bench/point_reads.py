@@ -11,6 +11,10 @@ options, from the same configuration). Then, ``--runs`` times in turn, each serv
 runs: requests/s, p50 and p99 latency, and the ratio to the bare app of the same setup.
 
     python bench/point_reads.py [--records 100000] [--seconds 3] [--runs 3] [--setups before,after]
+
+A setup written ``NAME@DIR`` runs the gateway of the checkout in ``DIR`` (its code first on PYTHONPATH)
+with setup NAME's settings, to compare two versions of the code in one run:
+``--setups after@../main,after``.
 """
 
 from __future__ import annotations
@@ -197,6 +201,15 @@ def search_bodies(records: int, ids: int) -> Callable[[random.Random], bytes]:
     return body
 
 
+def setup_env(setup: str) -> dict[str, str]:
+    """The environment of a setup's gateway: its settings, and for ``NAME@DIR`` that checkout's code."""
+    name, _, code = setup.partition("@")
+    if not code:
+        return SETUPS[name]
+    path = [str(Path(code).resolve()), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**SETUPS[name], "PYTHONPATH": os.pathsep.join(path)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -210,7 +223,7 @@ def main() -> int:
         serve_bare(args.serve_bare)
         return 0
     setups = args.setups.split(",")
-    unknown = [s for s in setups if s not in SETUPS]
+    unknown = [s for s in setups if s.partition("@")[0] not in SETUPS]
     if unknown:
         parser.error(f"unknown setup(s) {unknown}; known: {', '.join(SETUPS)}")
     client_counts = [int(c) for c in args.clients.split(",")]
@@ -226,10 +239,10 @@ def main() -> int:
         gateways: dict[str, ServerProcess] = {}
         bares: dict[str, BareProcess] = {}
         try:
-            for setup in setups:
-                gateways[setup] = start_server(Path(tmp) / setup / "root", extra_env=SETUPS[setup])
+            for index, setup in enumerate(setups):
+                gateways[setup] = start_server(Path(tmp) / str(index) / "root", extra_env=setup_env(setup))
                 load_table(gateways[setup], args.records)
-                bares[setup] = start_bare(SETUPS[setup])
+                bares[setup] = start_bare(SETUPS[setup.partition("@")[0]])
             print(
                 f"table: {args.records:,} records loaded; {args.runs} runs of {args.seconds:g} s each",
                 flush=True,
@@ -248,7 +261,7 @@ def main() -> int:
             for bare in bares.values():
                 stop_process(bare.process, signal.SIGTERM, 10)
     print(
-        f"\n{'setup':<16}{'workload':<22}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'of bare':>9}"
+        f"\n{'setup':<36}{'workload':<22}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'of bare':>9}"
     )
     for clients in client_counts:
         for setup in setups:
@@ -259,15 +272,16 @@ def main() -> int:
                 p50 = statistics.median(f.p50_ms for f in runs)
                 p99 = statistics.median(f.p99_ms for f in runs)
                 print(
-                    f"{setup:<16}{workload:<22}{clients:>8}{rps:>10,.0f}{p50:>9.3f}{p99:>9.3f}{rps / bare_rps:>9.2f}"
+                    f"{setup:<36}{workload:<22}{clients:>8}{rps:>10,.0f}{p50:>9.3f}{p99:>9.3f}{rps / bare_rps:>9.2f}"
                 )
-    if "before" in setups and "after" in setups:
+    first = setups[0]
+    for setup in setups[1:]:
         print()
         for clients in client_counts:
             for workload in workloads:
-                before = statistics.median(f.rps for f in results[("before", workload, clients)])
-                after = statistics.median(f.rps for f in results[("after", workload, clients)])
-                print(f"after/before {workload:<22} {clients} client(s): {after / before:5.2f}x")
+                base = statistics.median(f.rps for f in results[(first, workload, clients)])
+                now = statistics.median(f.rps for f in results[(setup, workload, clients)])
+                print(f"{setup} / {first} {workload:<22} {clients} client(s): {now / base:5.2f}x")
     return 0
 
 

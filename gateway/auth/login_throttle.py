@@ -76,6 +76,8 @@ class PasswordThrottle:
 
     def check(self, username: str, address: str) -> None:
         """Raise :class:`LoginThrottled` if this user may not try a password from this address now."""
+        if not self._pairs:  # no pair has a failure kept: none is locked (the common case, without hashing)
+            return
         user = _user_key(username)
         wait = self._pairs.wait((user, address), self._limit(user))
         if wait:
@@ -90,4 +92,5 @@ class PasswordThrottle:
 
     def succeeded(self, username: str, address: str) -> None:
         """The right password: the pair starts again from zero (the per-user count stays)."""
-        self._pairs.clear((_user_key(username), address))
+        if self._pairs:
+            self._pairs.clear((_user_key(username), address))

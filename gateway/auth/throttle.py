@@ -37,6 +37,10 @@ class FailureCounter:
             collections.OrderedDict()
         )
 
+    def __len__(self) -> int:
+        """How many keys have failures kept (some may since have left the window): 0 means none can wait."""
+        return len(self._failures)
+
     def add(self, key: Hashable) -> None:
         """Count one failure of ``key`` now."""
         with self._lock:
