@@ -270,7 +270,7 @@ class ModelTargetStore:
         """
         if self.read_only:
             raise StoreError("a dry run writes nothing")
-        if not self.buffer:
+        if not self.buffer.records:
             self._infos.clear()  # table info is cached for one buffer's worth of commits
         if len(writes) == 1:
             outcome = self._commit_new(writes[0])
