@@ -87,14 +87,31 @@ class CommitBuffer:
         if not self.records:
             self._since = now
         for (table, ekey), entry in staged.items():
-            rows = self.tables.setdefault(table, {})
-            tracked = self._tracked.get(table)
-            if tracked:
-                previous = rows.get(ekey)
-                for attribute in tracked:
-                    self._track(table, attribute, ekey, previous, entry)
-            rows[ekey] = entry
-            self._bytes += len(entry.raw)
+            self._keep(table, ekey, entry)
+        self._added(now)
+
+    def add_one(self, table: str, ekey: bytes, entry: FinalRecord) -> None:
+        """:meth:`add` of a record that writes one target."""
+        now = time.monotonic()
+        if not self.records:
+            self._since = now
+        self._keep(table, ekey, entry)
+        self._added(now)
+
+    def _keep(self, table: str, ekey: bytes, entry: FinalRecord) -> None:
+        rows = self.tables.get(table)
+        if rows is None:
+            rows = self.tables[table] = {}
+        tracked = self._tracked.get(table)
+        if tracked:
+            previous = rows.get(ekey)
+            for attribute in tracked:
+                self._track(table, attribute, ekey, previous, entry)
+        rows[ekey] = entry
+        self._bytes += len(entry.raw)
+
+    def _added(self, now: float) -> None:
+        """One more record kept: flush if the buffer is full or old."""
         self.records += 1
         if (
             self.records >= self.max_records

@@ -270,8 +270,12 @@ class ModelTargetStore:
         """
         if self.read_only:
             raise StoreError("a dry run writes nothing")
-        if not self.buffer:
+        if not self.buffer.records:
             self._infos.clear()  # table info is cached for one buffer's worth of commits
+        if len(writes) == 1:
+            outcome = self._commit_new(writes[0])
+            if outcome is not None:
+                return [outcome]
         stamp = self.storage.now_ms()
         staged: dict[tuple[str, bytes], FinalRecord] = {}
         keyed = [self._keyed(write) for write in writes]  # every key is checked first, as write_many does
@@ -289,6 +293,42 @@ class ModelTargetStore:
         if staged:
             self.buffer.add(staged)
         return outcomes
+
+    def _commit_new(self, write: TargetWrite) -> int | None:
+        """The common commit at once: a new record whose key the engine generated (a string, not
+        pending) into a table without a schema that knows every attribute. What ``_keyed`` and
+        ``_stage`` would do, with one copy of the record and no read; None (nothing done) for
+        any other write, which takes the general path."""
+        table = write.table
+        if not write.is_new or table not in self.generated_keys:
+            return None
+        info = self._infos.get(table)
+        if info is None:
+            info = self._infos[table] = self._catalog.table(self.database, table)
+        source = write.record
+        if (
+            info.schema_defined
+            or CREATED in source
+            or UPDATED in source
+            or not source.keys() <= info.attributes.keys()
+        ):
+            return None
+        key = source.get(info.primary_key)
+        if type(key) is not str or not key:
+            return None
+        ekey = K.encode_key(key)
+        rows = self.buffer.tables.get(table)
+        if rows and ekey in rows:
+            return None
+        if list in map(type, source.values()):
+            record = {k: (v.copy() if type(v) is list else v) for k, v in source.items()}
+        else:
+            record = dict(source)
+        stamp = self.storage.now_ms()
+        record[CREATED] = stamp
+        record[UPDATED] = stamp
+        self.buffer.add_one(table, ekey, FinalRecord(key, record, orjson.dumps(record), True))
+        return _NEW
 
     def preview(self, writes: Sequence[TargetWrite]) -> list[int]:
         """What :meth:`commit` would answer, writing nothing (a dry run); StoreError as it would raise.

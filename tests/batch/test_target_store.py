@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from engine import Model, StoreError, TargetWrite
+from engine import Model, StoreError, TargetWrite, ports
 from engine.lookups import find_by_code
 from gateway.imports.target import ModelTargetStore, generated_key_tables, value_matches
+from gateway.storage.keys import encode_key
 from gateway.storage.ports import Records, Storage
 from gateway.storage.records import AttributeInfo
 from gateway.storage.rocksdb import open_rocksdb
@@ -211,6 +212,48 @@ def test_commit_checks_each_record_like_write_many(store: CountingStore) -> None
     stored = store.records.get("m", "person", "a")
     assert stored is not None and stored["y"] == 2 and "x" not in stored and stored["__createdtime__"] != 1
     assert store.catalog.table("m", "person").attributes["y"].indexed  # registered as write() would
+
+
+def test_a_new_generated_key_record_is_stored_as_the_general_path_stores_it(store: CountingStore) -> None:
+    """The one-write commit into a table with generated keys (no read, one copy) keeps every rule."""
+    store.records.write("m", "person", [{"id": "seed", "email": ["e@x"], "n": 0, "name": {}}], "insert")
+    store.clock = lambda: 1234.5  # one stamp for both paths
+    fast = ModelTargetStore(store, "m", generated_keys={"person"}, flush_records=10_000, flush_seconds=3600.0)
+    general = buffered(store)
+    email = ["a@x", "b@x"]
+    record = {"id": "f1", "email": email, "n": 1, "name": {"first": "Jo"}}
+    assert fast.commit([TargetWrite("person", "id", record, True)]) == [ports.NEW]
+    assert general.commit([TargetWrite("person", "id", {**record, "id": "g1"}, True)]) == [ports.NEW]
+    email.append("later@x")  # the engine's list is not the stored one
+    fast_entry, general_entry = (
+        fast.buffer.tables["person"][encode_key("f1")],
+        general.buffer.tables["person"][encode_key("g1")],
+    )
+    assert fast_entry.fresh and not general_entry.fresh
+    assert fast_entry.raw == general_entry.raw.replace(b'"g1"', b'"f1"')
+    assert fast_entry.record == {**general_entry.record, "id": "f1"} and fast_entry.record["email"] == [
+        "a@x",
+        "b@x",
+    ]
+    assert plain(fast.get("person", "f1")) == {
+        "id": "f1",
+        "email": ["a@x", "b@x"],
+        "n": 1,
+        "name": {"first": "Jo"},
+    }
+    with pytest.raises(StoreError, match="already exists"):  # a pending key takes the general path
+        fast.commit([TargetWrite("person", "id", {"id": "f1"}, True)])
+    fast.commit([TargetWrite("person", "id", {"id": "f2", "new_attribute": 2}, True)])  # registers it
+    assert fast.flush() == 2 and general.flush() == 1
+    assert store.catalog.table("m", "person").attributes["new_attribute"].indexed
+    assert store.records.get("m", "person", "f1")["__createdtime__"] == 1234500.0
+    assert [k for _, k in store.records.index_items("m", "person", "email")] == [
+        "f1",
+        "g1",
+        "f1",
+        "g1",
+        "seed",
+    ]
 
 
 def test_generated_key_tables() -> None:

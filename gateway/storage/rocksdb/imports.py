@@ -83,14 +83,20 @@ def _stage_final(
     put, handle = batch.put, entry.handle
     new_records: list[dict[str, Any]] = []
     new_keys: list[bytes] = []
-    for ekey, item in items.items():
-        old_raw = stored.get(ekey)
-        if old_raw is not None:
-            put_record(entry, batch, ekey, orjson.loads(old_raw), item.record)
-            continue
-        new_records.append(item.record)
-        new_keys.append(ekey)
-        put(ekey, item.raw, handle)
+    if not stored:  # nothing read (engine-generated keys): every record is new
+        new_keys = list(items)
+        new_records = [item.record for item in items.values()]
+        for ekey, item in items.items():
+            put(ekey, item.raw, handle)
+    else:
+        for ekey, item in items.items():
+            old_raw = stored.get(ekey)
+            if old_raw is not None:
+                put_record(entry, batch, ekey, orjson.loads(old_raw), item.record)
+                continue
+            new_records.append(item.record)
+            new_keys.append(ekey)
+            put(ekey, item.raw, handle)
     for attribute, index_handle in entry.index_handles.items():
         values = list(map(dict.get, new_records, repeat(attribute), repeat(K.MISSING)))
         for index_key in K.index_entries(values, new_keys):
