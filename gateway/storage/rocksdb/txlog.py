@@ -30,8 +30,13 @@ def log_prefix(entry: TableHandle) -> bytes:
     return b"L" + entry.cf_name.encode() + b"\x00"
 
 
+_LAST_STAMP = (1 << 64) - 1
+
+
 def _stamp_key(stamp: float) -> bytes:
-    return _STAMP.pack(max(0, int(stamp * 1000)))
+    """The sortable key part of an epoch-ms stamp (microseconds), clamped to what 8 bytes hold:
+    a bound beyond them (a client may send any number) sorts after every entry."""
+    return _STAMP.pack(min(_LAST_STAMP, max(0, int(stamp * 1000))))
 
 
 def stage_entry(batch: rocksdict.WriteBatch, entry: TableHandle, stamp: float, packed: bytes | None) -> None:
