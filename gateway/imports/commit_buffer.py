@@ -181,14 +181,16 @@ class CommitBuffer:
 
     def flush_behind(self) -> bool:
         """Wait for the group in flight, then start storing the pending records without waiting
-        for them (in the background; a buffer that is not stores them now). Whether every record
-        committed so far is stored. Raises FlushFailed as :meth:`settle` does."""
+        for them (in the background; a buffer that is not stores them now). With no pending
+        records it waits for nothing (a progress report right after a full buffer was handed
+        off must not wait for that group). Whether every record committed so far is stored.
+        Raises FlushFailed as :meth:`settle` does."""
         if not self.background:
             self.flush()
             return True
+        if not self.records:  # nothing new: the group in flight (if any) goes on without a wait
+            return self._in_flight is None
         self.settle()
-        if not self.records:
-            return True
         tables, count = self._take()
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix=f"flush-{self.database}")

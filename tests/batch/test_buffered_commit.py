@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from engine import BatchFile, StoreError, TargetWrite, run_batch
+from gateway.imports.commit_buffer import CommitBuffer
 from gateway.imports.models import ModelRegistry
 from gateway.imports.target import ModelTargetStore, generated_key_tables
+from gateway.storage import keys as K
 from gateway.storage.errors import StoreFailure
 from gateway.storage.ports import ImportWrites, Storage
-from gateway.storage.records import KeyRange
+from gateway.storage.records import FinalRecord, KeyRange
 from gateway.storage.rocksdb import open_rocksdb
 from tests.batch.conftest import person_model
 from tests.support.people import PERSON_NAME_INSTRUCTIONS
@@ -430,5 +435,45 @@ def test_model_tables_index_only_what_the_engine_looks_up(tmp_path: Path) -> Non
         store.catalog.create_table("user_db", "plain")
         store.records.write("user_db", "plain", [{"id": 1, "job_title": "x"}], "insert")
         assert indexed(store, "user_db", "plain")["job_title"] is True  # user tables are unchanged
+    finally:
+        store.close()
+
+
+class HeldGroups:
+    """A store's import writes whose groups wait until the test lets them through (bounded)."""
+
+    def __init__(self, imports: ImportWrites) -> None:
+        self._imports = imports
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def write_records(self, database: str, tables: Any) -> int:
+        self.started.set()
+        assert self.release.wait(10), "the test never let the group through"
+        return self._imports.write_records(database, tables)
+
+
+def test_a_report_right_after_a_group_is_handed_off_does_not_wait_for_it(tmp_path: Path) -> None:
+    """The engine prepares the next group while one is stored: a progress report that finds nothing
+    pending answers at once (not everything is stored yet), and the group is stored after all."""
+    store = open_rocksdb(tmp_path / "db")
+    try:
+        store.catalog.create_table("d", "t")
+        held = HeldGroups(store.imports)
+        buffer = CommitBuffer(held, "d", max_records=3, background=True)  # type: ignore[arg-type]
+        for n in range(3):  # the third record fills the buffer: the group goes to the writer thread
+            record = {"id": f"k{n}", "n": n}
+            buffer.add_one(
+                "t", K.encode_key(f"k{n}"), FinalRecord(f"k{n}", record, orjson.dumps(record), True)
+            )
+        assert held.started.wait(10)
+        started = time.monotonic()
+        assert buffer.flush_behind() is False  # in flight, not waited for
+        assert time.monotonic() - started < 1
+        assert store.records.get("d", "t", "k0") is None
+        held.release.set()
+        assert buffer.settle() == 3 and buffer.flush_behind() is True
+        assert [store.records.get("d", "t", f"k{n}")["n"] for n in range(3)] == [0, 1, 2]  # type: ignore[index]
+        buffer.close()
     finally:
         store.close()
