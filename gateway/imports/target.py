@@ -81,6 +81,13 @@ def _encoded(value: Any) -> bytes | None:
         return None
 
 
+def _copied(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of an engine record the engine may change afterwards: its arrays copied too."""
+    if list in map(type, record.values()):
+        return {k: (v.copy() if type(v) is list else v) for k, v in record.items()}
+    return dict(record)
+
+
 def generated_key_tables(model: Model) -> frozenset[str]:
     """Tables whose new records always get an engine-generated UUID key.
 
@@ -294,6 +301,13 @@ class ModelTargetStore:
             self.buffer.add(staged)
         return outcomes
 
+    def _info(self, table: str) -> TableInfo:
+        """The table's info, read once per buffer's worth of commits."""
+        info = self._infos.get(table)
+        if info is None:
+            info = self._infos[table] = self._catalog.table(self.database, table)
+        return info
+
     def _commit_new(self, write: TargetWrite) -> int | None:
         """The common commit at once: a new record whose key the engine generated (a string, not
         pending) into a table without a schema that knows every attribute. What ``_keyed`` and
@@ -302,9 +316,7 @@ class ModelTargetStore:
         table = write.table
         if not write.is_new or table not in self.generated_keys:
             return None
-        info = self._infos.get(table)
-        if info is None:
-            info = self._infos[table] = self._catalog.table(self.database, table)
+        info = self._info(table)
         source = write.record
         if (
             info.schema_defined
@@ -320,10 +332,7 @@ class ModelTargetStore:
         rows = self.buffer.tables.get(table)
         if rows and ekey in rows:
             return None
-        if list in map(type, source.values()):
-            record = {k: (v.copy() if type(v) is list else v) for k, v in source.items()}
-        else:
-            record = dict(source)
+        record = _copied(source)
         stamp = self.storage.now_ms()
         record[CREATED] = stamp
         record[UPDATED] = stamp
@@ -351,12 +360,8 @@ class ModelTargetStore:
 
     def _keyed(self, write: TargetWrite) -> tuple[TargetWrite, TableInfo, dict[str, Any], Any, bytes]:
         """The write's table, its record (metadata dropped, arrays copied) and its key, checked."""
-        info = self._infos.get(write.table)
-        if info is None:
-            info = self._infos[write.table] = self._catalog.table(self.database, write.table)
-        record = dict(write.record)
-        if list in map(type, record.values()):
-            record = {k: (v.copy() if type(v) is list else v) for k, v in record.items()}
+        info = self._info(write.table)
+        record = _copied(write.record)
         if CREATED in record or UPDATED in record:
             record.pop(CREATED, None)
             record.pop(UPDATED, None)
