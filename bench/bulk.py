@@ -50,6 +50,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from off_on import print_off_on  # bench/off_on.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 CITIES = [f"City {i:03d}" for i in range(200)]
 FIRST = ["Ada", "Alan", "Grace", "Linus", "Barbara", "Ken", "Edsger", "Frances", "Donald", "Radia"]
@@ -248,14 +250,8 @@ def compare_txlog(csv_path: Path, rows: int, runs: int) -> None:
             report = child(kind, csv_path)
             seconds[which].append(report["load_s"])
             cpu[which].append(report["load_cpu_s"])
-    off, on = statistics.median(seconds["off"]), statistics.median(seconds["on"])
-    cpu_off, cpu_on = statistics.median(cpu["off"]), statistics.median(cpu["on"])
-    print(
-        f"{rows:>9,} rows, csv_file_load, median of {runs}: transaction log off {rows / off:,.0f} rows/s "
-        f"({off:.2f} s), on {rows / on:,.0f} rows/s ({on:.2f} s); on/off time {on / off:.3f}x "
-        f"(runs off {', '.join(f'{s:.2f}' for s in seconds['off'])}; on {', '.join(f'{s:.2f}' for s in seconds['on'])})\n"
-        f"{'':>9}        CPU seconds, median: off {cpu_off:.2f}, on {cpu_on:.2f}; on/off {cpu_on / cpu_off:.3f}x",
-        flush=True,
+    print_off_on(
+        "rows, csv_file_load", rows, "rows", (seconds["off"], seconds["on"]), (cpu["off"], cpu["on"])
     )
 
 

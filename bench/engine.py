@@ -37,7 +37,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import engine_core  # bench/engine_core.py, beside this script
+from off_on import print_off_on  # bench/off_on.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("reference", "dry-run", "real")
@@ -199,15 +199,12 @@ def compare_txlog(path: Path, workdir: Path, runs: int) -> None:
             seconds[kind].append(result["seconds"])
             cpu[kind].append(result["cpu"])
             records = result["records"]
-    off, on = statistics.median(seconds["real-notxlog"]), statistics.median(seconds["real"])
-    cpu_off, cpu_on = statistics.median(cpu["real-notxlog"]), statistics.median(cpu["real"])
-    print(
-        f"{records:>9} batch import (real), median of {runs}: transaction log off {records / off:,.0f} rec/s "
-        f"({off:.2f} s), on {records / on:,.0f} rec/s ({on:.2f} s); on/off time {on / off:.3f}x "
-        f"(runs off {', '.join(f'{s:.2f}' for s in seconds['real-notxlog'])}; "
-        f"on {', '.join(f'{s:.2f}' for s in seconds['real'])})\n"
-        f"{'':>9} CPU seconds, median: off {cpu_off:.2f}, on {cpu_on:.2f}; on/off {cpu_on / cpu_off:.3f}x",
-        flush=True,
+    print_off_on(
+        "batch import (real)",
+        records,
+        "rec",
+        (seconds["real-notxlog"], seconds["real"]),
+        (cpu["real-notxlog"], cpu["real"]),
     )
 
 
