@@ -29,7 +29,7 @@ from gateway.auth.users import NotCached, User
 from gateway.errors import OperationError
 from gateway.http import body_limits
 from gateway.operations import OPERATIONS
-from gateway.operations.registry import HARPERDB_OPERATIONS, OperationContext
+from gateway.operations.registry import HARPERDB_OPERATIONS, OperationContext, OperationSpec
 from gateway.process import Gateway
 from gateway.storage.errors import (
     AttributeExists,
@@ -79,12 +79,17 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     return fields.with_aliases(body)
 
 
+def operation_spec(name: Any) -> OperationSpec | None:
+    """The registered operation a body's ``operation`` names (None: not a name of this server)."""
+    return OPERATIONS.get(name) if isinstance(name, str) else None
+
+
 def execute(
     gateway: Gateway, body: dict[str, Any], user: User | None, client_ip: str, auth: str | None
 ) -> Any:
     """Look up, authorise and run one operation (in a worker thread)."""
     name = body["operation"]
-    spec = OPERATIONS.get(name) if isinstance(name, str) else None
+    spec = operation_spec(name)
     if spec is None:
         if isinstance(name, str) and name in HARPERDB_OPERATIONS:
             raise OperationError(f"Operation '{name}' is not supported by this server")
@@ -121,7 +126,7 @@ def handle(
     """Authenticate (unless the operation needs none) and execute, in one worker-thread hop
     (``cached_only``: on the event loop, so NotCached rather than run the slow password hash)."""
     name = body.get("operation")
-    spec = OPERATIONS.get(name) if isinstance(name, str) else None
+    spec = operation_spec(name)
     needs_auth = spec is None or spec.needs_auth
     user = gateway.auth.authenticate(auth, client_ip, cached_only=cached_only) if needs_auth else None
     return execute(gateway, body, user, client_ip, auth)
@@ -130,7 +135,7 @@ def handle(
 def runs_inline(body: dict[str, Any]) -> bool:
     """Whether this call's operation is registered ``inline`` and the body keeps it within its bound."""
     name = body.get("operation")
-    spec = OPERATIONS.get(name) if isinstance(name, str) else None
+    spec = operation_spec(name)
     return spec is not None and spec.runs_inline(body)
 
 
