@@ -73,12 +73,7 @@ def _age(record: dict[str, Any]) -> float:
 
 def _encoded(value: Any) -> bytes | None:
     """The store key of a scalar, or None if it cannot be a key."""
-    if not isinstance(value, _SCALARS):
-        return None
-    try:
-        return K.encode_key(value)
-    except K.UnencodableKey:
-        return None
+    return K.encode_key_or_none(value) if isinstance(value, _SCALARS) else None
 
 
 def _copied(record: dict[str, Any]) -> dict[str, Any]:

@@ -85,14 +85,7 @@ def _only(records: list[dict[str, Any]] | None, primary_key: str, ekey: bytes) -
     """The records of ``records`` whose primary key encodes to ``ekey``."""
     if records is None:
         return None
-    return [r for r in records if primary_key in r and _encoded(r[primary_key]) == ekey]
-
-
-def _encoded(key: Any) -> bytes | None:
-    try:
-        return K.encode_key(key)
-    except K.UnencodableKey:
-        return None
+    return [r for r in records if primary_key in r and K.encode_key_or_none(r[primary_key]) == ekey]
 
 
 def _by_key(
@@ -100,10 +93,10 @@ def _by_key(
 ) -> dict[str, list[dict[str, Any]]]:
     """HarperDB's ``hash_value`` answer: per wanted key (as text), its entries, each narrowed to it."""
     answer: dict[str, list[dict[str, Any]]] = {str(key): [] for key in wanted}
-    targets = {e: str(key) for key in wanted if (e := _encoded(key)) is not None}
+    targets = {e: str(key) for key in wanted if (e := K.encode_key_or_none(key)) is not None}
     for entry in entries:
         for key in entry.keys:
-            ekey = _encoded(key)
+            ekey = K.encode_key_or_none(key)
             name = targets.get(ekey) if ekey is not None else None
             if name is None or ekey is None:
                 continue

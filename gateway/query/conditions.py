@@ -106,18 +106,11 @@ class Group:
         return any(child.matches(record) for child in self.children)
 
 
-def _encoded(value: Any) -> bytes | None:
-    try:
-        return K.encode_key(value)
-    except K.UnencodableKey:
-        return None
-
-
 def _matcher(condition: Condition) -> Callable[[Any], bool]:
     c, target = condition.comparator, condition.value
     if c in ("equals", "not_equal"):
-        wanted = _encoded(target)
-        return lambda v: _encoded(v) == wanted
+        wanted = K.encode_key_or_none(target)
+        return lambda v: K.encode_key_or_none(v) == wanted
     if c == "starts_with":
         return lambda v: isinstance(v, str) and v.startswith(target)
     if c == "ends_with":
@@ -132,13 +125,13 @@ def _matcher(condition: Condition) -> Callable[[Any], bool]:
         return lambda v: True
     key_range = condition.key_range()
     assert key_range is not None
-    lower = _encoded(key_range.lower) if key_range.lower is not None else None
-    upper = _encoded(key_range.upper) if key_range.upper is not None else None
+    lower = K.encode_key_or_none(key_range.lower) if key_range.lower is not None else None
+    upper = K.encode_key_or_none(key_range.upper) if key_range.upper is not None else None
     bound = lower if lower is not None else upper
     tag = bound[0] if bound else None
 
     def in_range(value: Any) -> bool:
-        encoded = _encoded(value)
+        encoded = K.encode_key_or_none(value)
         if encoded is None or (tag is not None and encoded[0] != tag):
             return False
         if lower is not None and (encoded < lower or (encoded == lower and not key_range.lower_inclusive)):
@@ -172,13 +165,13 @@ def parse_condition(raw: Any) -> Condition:
             raise OperationError("'between' needs a 'search_value' array of two values")
         if value[0] is None or value[1] is None:
             raise OperationError("'between' bounds cannot be null")
-        if _encoded(value[0]) is None or _encoded(value[1]) is None:
+        if K.encode_key_or_none(value[0]) is None or K.encode_key_or_none(value[1]) is None:
             raise OperationError("'between' bounds must be strings or numbers")
     elif comparator in _STRING_COMPARATORS:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise OperationError(f"'{comparator_name}' needs a string 'search_value'")
         value = value if isinstance(value, str) else str(value)
-    elif not _scalar(value) or (value is not None and _encoded(value) is None):
+    elif not _scalar(value) or (value is not None and K.encode_key_or_none(value) is None):
         raise OperationError(f"the condition on '{attribute}' needs a string, number, boolean or null value")
     elif value is None and comparator not in ("equals", "not_equal"):
         raise OperationError(f"'{comparator_name}' cannot compare with null")
@@ -221,7 +214,7 @@ def wildcard_condition(attribute: str, value: Any) -> Condition:
             return Condition(attribute, "equals", value)
         raise OperationError("'value' must be a string, number, boolean or null")
     if not isinstance(value, str) or "*" not in value:
-        if _encoded(value) is None:
+        if K.encode_key_or_none(value) is None:
             raise OperationError("'value' must be a finite number")
         return Condition(attribute, "equals", value)
     if value.strip("*") == "":

@@ -91,6 +91,14 @@ def encode_key(value: Any) -> bytes:
     raise UnencodableKey(f"cannot use a value of type {type(value).__name__} as a key")
 
 
+def encode_key_or_none(value: Any) -> bytes | None:
+    """:func:`encode_key` of ``value``, or None where it cannot be a key."""
+    try:
+        return encode_key(value)
+    except UnencodableKey:
+        return None
+
+
 def string_prefix(prefix: str) -> bytes:
     """Key prefix matching every string that starts with ``prefix``."""
     return STRING_PREFIX + encode_string_body(prefix)
