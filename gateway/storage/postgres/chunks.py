@@ -43,9 +43,8 @@ from gateway.storage.postgres.staging import (
     register,
     stage,
 )
-from gateway.storage.postgres.txlog import append, log_chunk, logs
+from gateway.storage.postgres.txlog import log_chunk, log_chunk_keys
 from gateway.storage.records import CREATED, UPDATED, ChunkPlan, EncodedChunk, WriteMode
-from gateway.storage.txlog import chunk_entry
 from gateway.storage.writeplan import check_chunk_types, chunk_keys
 
 
@@ -106,18 +105,15 @@ class PgChunkWrites:
             if fresh:
                 _copy_fresh(conn, plan, [live[i] for i in order], keys_sorted, stamp)
                 count_records(conn, db, plan.table, len(live))
-                if logs(db, plan.table):
-                    append(conn, db, plan.table, stamp, chunk_entry(stamp, mode, keys_sorted))
+                log_chunk_keys(conn, db, plan.table, stamp, mode, keys_sorted)
                 if plan.registered:
                     bump_versions(conn, db, [plan.table.id])
                 return len(live), 0, plan.registered
             read_stored(conn, plan, ekeys)
             result = stage(plan, live, [r[plan.table.info.primary_key] for r in live], ekeys, mode, stamp)
             finish(conn, db, [plan], copy=True)
-            if result.written and logs(db, plan.table):
-                append(
-                    conn, db, plan.table, stamp, chunk_entry(stamp, mode, map(K.encode_key, result.written))
-                )
+            if result.written:
+                log_chunk_keys(conn, db, plan.table, stamp, mode, map(K.encode_key, result.written))
             return len(result.written), len(result.skipped), plan.registered
 
         written, not_written, registered = db.transact(work)

@@ -9,7 +9,7 @@ commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from gateway.storage.postgres.database import Connection, PgDatabase, PgTable
 from gateway.storage.records import EncodedChunk
@@ -33,11 +33,18 @@ def append(conn: Connection, db: PgDatabase, table: PgTable, stamp: float, packe
         )
 
 
-def log_chunk(conn: Connection, db: PgDatabase, table: PgTable, chunk: EncodedChunk, mode: str) -> None:
-    """Add the entry of an encoded bulk-load chunk (its keys) in the transaction that writes it."""
+def log_chunk_keys(
+    conn: Connection, db: PgDatabase, table: PgTable, stamp: float, mode: str, ekeys: Iterable[bytes]
+) -> None:
+    """Add the entry of a bulk-load chunk (its written keys, encoded; read only when logged) in the
+    transaction that writes it."""
     if logs(db, table):
-        stamp = db.now_ms()
-        append(conn, db, table, stamp, chunk_entry(stamp, mode, chunk.keys))
+        append(conn, db, table, stamp, chunk_entry(stamp, mode, ekeys))
+
+
+def log_chunk(conn: Connection, db: PgDatabase, table: PgTable, chunk: EncodedChunk, mode: str) -> None:
+    """The same for an encoded bulk-load chunk, stamped now."""
+    log_chunk_keys(conn, db, table, db.now_ms(), mode, chunk.keys)
 
 
 class PgTransactionLog:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import operator
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import repeat
 from typing import Any
 
@@ -22,8 +22,7 @@ from gateway.storage import keys as K
 from gateway.storage.records import CREATED, UPDATED, ChunkPlan, EncodedChunk, WriteMode
 from gateway.storage.rocksdb.database import RocksDatabase, TableHandle
 from gateway.storage.rocksdb.staging import stage_writes
-from gateway.storage.rocksdb.txlog import stage_entry
-from gateway.storage.txlog import chunk_entry
+from gateway.storage.rocksdb.txlog import stage_chunk_keys
 from gateway.storage.writeplan import check_chunk_types, chunk_keys
 
 
@@ -73,14 +72,15 @@ class RocksChunkWrites:
             if fresh:
                 _stage_fresh(entry, batch, [live[i] for i in order], keys_sorted, stamp)
                 written = added = len(live)
+                written_keys: Iterable[bytes] = keys_sorted
             else:
                 keys = [record[info.primary_key] for record in live]
                 result, added = stage_writes(entry, batch, live, keys, mode, stamp, {})
                 written = len(result.written)
                 skipped += len(result.skipped)
-                keys_sorted = list(map(K.encode_key, result.written))
-            if written and rocks.txlog.logs(database):
-                stage_entry(batch, entry, stamp, chunk_entry(stamp, mode, keys_sorted))
+                written_keys = map(K.encode_key, result.written)  # encoded only if logged
+            if written:
+                stage_chunk_keys(rocks, batch, entry, stamp, mode, written_keys)
             if batch.len():
                 rocks.write(batch, {entry: added})
         return written, skipped
@@ -117,9 +117,7 @@ class RocksChunkWrites:
             staged = chunk.staged
             if staged is None or not all(map(operator.is_, staged[0], _chunk_handles(entry, chunk))):
                 staged = ((), _chunk_batch(entry, chunk))
-            if rocks.txlog.logs(database):
-                stamp = rocks.now_ms()
-                stage_entry(staged[1], entry, stamp, chunk_entry(stamp, mode, chunk.keys))
+            stage_chunk_keys(rocks, staged[1], entry, rocks.now_ms(), mode, chunk.keys)
             rocks.write(staged[1], {entry: len(chunk)})
         return True
 

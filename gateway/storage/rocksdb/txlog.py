@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import rocksdict
 
 from gateway.storage.errors import StoreFailure
 from gateway.storage.rocksdb.database import RocksDatabase, TableHandle
-from gateway.storage.txlog import LogEntry, TxLogSettings, unpack_entry
+from gateway.storage.txlog import LogEntry, TxLogSettings, chunk_entry, unpack_entry
 
 _STAMP = struct.Struct(">Q")
 _SEQ = struct.Struct(">I")
@@ -44,6 +44,20 @@ def stage_entry(batch: rocksdict.WriteBatch, entry: TableHandle, stamp: float, p
     if packed is not None:
         key = log_prefix(entry) + _stamp_key(stamp) + _SEQ.pack(next(_counter) & 0xFFFFFFFF)
         batch.put(key, packed)
+
+
+def stage_chunk_keys(
+    rocks: RocksDatabase,
+    batch: rocksdict.WriteBatch,
+    entry: TableHandle,
+    stamp: float,
+    mode: str,
+    ekeys: Iterable[bytes],
+) -> None:
+    """Put the entry of a bulk-load chunk (its written keys, encoded; read only when logged) into
+    the chunk's ``batch``."""
+    if rocks.txlog.logs(entry.info.database):
+        stage_entry(batch, entry, stamp, chunk_entry(stamp, mode, ekeys))
 
 
 def drop_log(rocks: RocksDatabase, entry: TableHandle) -> None:
