@@ -44,14 +44,26 @@ def _table(ctx: OperationContext, body: dict[str, Any]) -> tuple[str, str, str]:
     return database, table, info.primary_key
 
 
-def _transaction(entry: LogEntry) -> dict[str, Any]:
-    answer: dict[str, Any] = {"operation": entry.operation, "user": entry.user, "timestamp": entry.timestamp}
+def _answer(entry: LogEntry, user_field: str, keys: bool = True, originals: bool = False) -> dict[str, Any]:
+    """One entry as HarperDB answers it (the transaction log's ``user``, the audit log's ``user_name``)."""
+    answer: dict[str, Any] = {
+        "operation": entry.operation,
+        user_field: entry.user,
+        "timestamp": entry.timestamp,
+    }
     if entry.source and entry.source != entry.operation:
         answer["source"] = entry.source
-    answer["hash_values"] = entry.keys
+    if keys:
+        answer["hash_values"] = entry.keys
     if entry.records is not None:
         answer["records"] = entry.records
+    if originals and entry.originals is not None:
+        answer["original_records"] = entry.originals
     return answer
+
+
+def _transaction(entry: LogEntry) -> dict[str, Any]:
+    return _answer(entry, "user")
 
 
 @operation("read_transaction_log", super_user=True, internal_name="readTransactionLog")
@@ -65,20 +77,7 @@ def read_transaction_log(ctx: OperationContext, body: dict[str, Any]) -> Any:
 
 
 def _audit(entry: LogEntry, keys: bool = True) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "operation": entry.operation,
-        "user_name": entry.user,
-        "timestamp": entry.timestamp,
-    }
-    if entry.source and entry.source != entry.operation:
-        answer["source"] = entry.source
-    if keys:
-        answer["hash_values"] = entry.keys
-    if entry.records is not None:
-        answer["records"] = entry.records
-    if entry.originals is not None:
-        answer["original_records"] = entry.originals
-    return answer
+    return _answer(entry, "user_name", keys, originals=True)
 
 
 def _only(records: list[dict[str, Any]] | None, primary_key: str, ekey: bytes) -> list[dict[str, Any]] | None:
