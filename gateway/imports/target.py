@@ -18,6 +18,7 @@ any table); the engine drops it from the targets it builds, and from what it com
 
 from __future__ import annotations
 
+import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -42,6 +43,10 @@ from gateway.storage.records import (
 from gateway.storage.writeplan import merged
 
 _SCALARS = (str, int, float, bool, type(None))
+
+INFO_SECONDS = 1.0
+"""How long a run keeps the tables' info it read (schema, attributes, primary key) before reading
+it again, between groups: a write whose table changed meanwhile is planned again by the store."""
 _NEW, _UPDATED, _UNCHANGED = ports.NEW, ports.UPDATED, ports.UNCHANGED
 
 
@@ -129,7 +134,8 @@ class ModelTargetStore:
         self.buffer = CommitBuffer(
             storage.imports, database, records, flush_seconds, background=storage.imports.write_behind
         )
-        self._infos: dict[str, TableInfo] = {}  # tables written since the last flush
+        self._infos: dict[str, TableInfo] = {}  # tables written since the cache was cleared
+        self._infos_since = 0.0
 
     @property
     def committed(self) -> int:
@@ -272,8 +278,11 @@ class ModelTargetStore:
         """
         if self.read_only:
             raise StoreError("a dry run writes nothing")
-        if not self.buffer.records:
-            self._infos.clear()  # table info is cached for one buffer's worth of commits
+        if not self.buffer.records and self._infos:
+            now = time.monotonic()
+            if now - self._infos_since >= INFO_SECONDS:  # a catalog read is a round trip on a server
+                self._infos.clear()
+                self._infos_since = now
         if len(writes) == 1:
             outcome = self._commit_new(writes[0])
             if outcome is not None:
@@ -297,7 +306,7 @@ class ModelTargetStore:
         return outcomes
 
     def _info(self, table: str) -> TableInfo:
-        """The table's info, read once per buffer's worth of commits."""
+        """The table's info, read again between groups once ``INFO_SECONDS`` have passed."""
         info = self._infos.get(table)
         if info is None:
             info = self._infos[table] = self._catalog.table(self.database, table)
