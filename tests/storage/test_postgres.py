@@ -208,6 +208,38 @@ def test_an_import_group_planned_on_an_old_catalog_is_planned_again(open_store: 
         b.imports.write_records("d", group(5))
 
 
+def test_an_import_group_the_server_refuses_leaves_nothing_and_a_clean_connection(
+    open_store: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The group's BEGIN, statements and COMMIT go out in one pipeline: a statement the server
+    refuses skips the rest, the open transaction is rolled back, and the pooled connection
+    goes back idle (psycopg_pool would warn and roll back one returned mid-transaction)."""
+    store = open_store()
+    store.catalog.create_table("d", "t")
+    store.records.write("d", "t", [{"id": 1, "colour": "red"}], "insert")
+
+    def final(record: dict[str, Any], raw: bytes | None = None) -> FinalRecord:
+        return FinalRecord(record["id"], record, raw or orjson.dumps(record), True)
+
+    bad = {"id": 3, "colour": "blue"}
+    refused = {
+        "t": {
+            K.encode_key(2): final({"id": 2, "colour": "blue"}),
+            K.encode_key(3): final(bad, orjson.dumps(bad).replace(b"blue", b"bl\x00ue")),  # text holds no NUL
+        }
+    }
+    caplog.set_level("WARNING", logger="psycopg.pool")
+    for _ in range(3):  # more times than the pool has idle connections
+        with pytest.raises(StoreError, match="SQLSTATE"):
+            store.imports.write_records("d", refused)
+    assert store.catalog.count("d", "t") == 1 == len(list(store.records.scan("d", "t")))
+    assert list(store.records.index_keys("d", "t", "colour", KeyRange("blue", True))) == []
+    assert store.imports.write_records("d", {"t": {K.encode_key(4): final({"id": 4, "colour": "blue"})}}) == 1
+    assert list(store.records.index_keys("d", "t", "colour", KeyRange("blue", True))) == [4]
+    assert store.catalog.count("d", "t") == 2
+    assert not [r for r in caplog.records if "rolling back" in r.getMessage()]
+
+
 def test_two_processes_creating_one_table_one_wins(open_store: Any) -> None:
     stores = [open_store(), open_store()]
     outcomes: list[str] = []

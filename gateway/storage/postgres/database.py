@@ -23,7 +23,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, LiteralString, Protocol, TypeVar
 
@@ -255,14 +255,18 @@ class PgDatabase:
         dropped before the commit was sent is replaced once. ``pipelined``: the
         transaction runs in pipeline mode, so that its begin, the statements whose
         results ``work`` does not read, and its commit go out together (one round trip
-        where ``work`` reads nothing; one statement a call, no COPY).
+        where ``work`` reads nothing; one statement a call, no COPY); a connection lost
+        then fails the transaction, as its commit may have been sent.
         """
         problem: Exception | None = None
         replaced = False
         for _ in range(ATTEMPTS):
             committing = False
             try:
-                with self.connection() as conn, conn.pipeline() if pipelined else nullcontext():
+                with self.connection() as conn:
+                    if pipelined:
+                        committing = True  # everything, the commit included, goes out at the pipeline's end
+                        return _in_one_round_trip(conn, work)
                     with conn.transaction():
                         result = work(conn)
                         committing = True
@@ -430,6 +434,21 @@ def _configure(conn: Connection) -> None:
     conn.adapters.register_loader("json", RawJson)
     conn.adapters.register_loader("json", RawJsonBinary)
     arrays.register(conn)
+
+
+def _in_one_round_trip(conn: Connection, work: Callable[[Connection], T]) -> T:
+    """``work`` between a BEGIN and a COMMIT sent in one pipeline, with a single sync at its end.
+
+    (psycopg's ``transaction()`` in pipeline mode syncs when it begins, and so does every
+    nested pipeline: each sync is a round trip, and in a process whose other thread holds
+    the GIL each costs up to a switch interval more.) On an error the transaction, left
+    open and failed by the server, is rolled back as the pooled connection's context ends.
+    """
+    with conn.pipeline():
+        conn.execute("BEGIN")
+        result = work(conn)
+        conn.execute("COMMIT")
+    return result
 
 
 def _broken(exc: psycopg.OperationalError) -> bool:

@@ -20,6 +20,7 @@ The rules of a write (keys, modes, metadata times, index changes) are
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from itertools import chain
 from typing import Any
 
@@ -156,8 +157,9 @@ def stage(
 def finish(conn: Connection, db: PgDatabase, plans: Iterable[Plan], copy: bool = False) -> None:
     """Write every plan's changes, then its record count and catalog version (tables in id order).
 
-    The statements go out in one pipeline (one round trip); ``copy``: large inserts are
-    COPYed first instead.
+    The statements go out in one pipeline (one round trip; the caller's, if it has one:
+    entering a nested pipeline costs a round trip); ``copy``: large inserts are COPYed first
+    instead.
     """
     ordered = sorted(plans, key=lambda p: p.table.id)
     changes = [_changes(plan) for plan in ordered]
@@ -165,7 +167,7 @@ def finish(conn: Connection, db: PgDatabase, plans: Iterable[Plan], copy: bool =
         for plan, change in zip(ordered, changes, strict=True):
             if len(change.insert_keys) >= COPY_ROWS:
                 _copy_inserts(conn, plan.table, change)
-    with conn.pipeline():
+    with nullcontext() if conn.pgconn.pipeline_status != pq.PipelineStatus.OFF else conn.pipeline():
         for plan, change in zip(ordered, changes, strict=True):
             _send(conn, plan.table, change)
         for plan, change in zip(ordered, changes, strict=True):
@@ -201,7 +203,10 @@ class _Changes:
         self.gone: dict[int, list[bytes]] = {}
         """Index entries to delete, by attribute id."""
         self.added: dict[int, list[bytes]] = {}
-        """Index entries to add, by attribute id."""
+        """Index entries to add, by attribute id (entries a stored record may share: ``ON CONFLICT``)."""
+        self.new_entries: dict[int, list[bytes]] = {}
+        """Index entries of records not stored before, by attribute id: none can be stored already
+        (a record's entries end with its key), so they are inserted without a conflict check."""
         self.copied = 0
         """New records already COPYed (no longer in ``insert_keys``)."""
 
@@ -251,7 +256,7 @@ def _changes(plan: Plan) -> _Changes:
                 continue
             entries = K.index_entries(values, out.insert_keys)
             if entries:
-                out.added.setdefault(attribute_id, []).extend(entries)
+                out.new_entries[attribute_id] = entries
     return out
 
 
@@ -303,6 +308,13 @@ def _send(conn: Connection, table: PgTable, change: _Changes) -> None:
                 "ON CONFLICT DO NOTHING"
             ),
             _entries(change.added),
+        )
+    if change.new_entries:
+        conn.execute(
+            table.sql(
+                "INSERT INTO {index} (a, e) SELECT a, e FROM unnest(%b::int4[], %b::bytea[]) AS u(a, e)"
+            ),
+            _entries(change.new_entries),
         )
 
 
