@@ -3,7 +3,8 @@
 A search_by_id of a few ids costs the gateway far less than the ASGI machinery around it (a task, a
 scope, Starlette's middleware layers, Request and Response, two writes). :class:`OperationsHttpProtocol`
 (uvicorn's httptools protocol, as :class:`~gateway.http.server.IdleClosingHttpProtocol`) keeps the
-body of a ``POST /`` that gives a ``Content-Length`` of at most :data:`INLINE_BODY_LIMIT` bytes, when no
+body of a ``POST /`` that gives a ``Content-Length`` of at most :data:`INLINE_BODY_LIMIT` bytes (and
+within ``http.max_body_size``), when no
 earlier request of the connection is still being answered, and at the end of the message asks
 :func:`~gateway.http.operations_endpoint.inline_answer` for the answer. A call that operation
 registers ``inline`` (within its bound, credentials cached) is answered at once, in one write: the
@@ -31,6 +32,8 @@ class OperationsHttpProtocol(IdleClosingHttpProtocol):
 
     operations_app: ClassVar[Starlette | None] = None
     """The gateway's app: its state says whether the fast path is on and holds the gateway."""
+    body_limit: ClassVar[int] = INLINE_BODY_LIMIT
+    """The largest body kept here: :data:`INLINE_BODY_LIMIT`, or ``http.max_body_size`` if smaller."""
     _kept: list[bytes] | None = None
     _closing = False
 
@@ -92,7 +95,7 @@ class OperationsHttpProtocol(IdleClosingHttpProtocol):
                 length = value
             elif name == b"transfer-encoding":
                 return False
-        return length is not None and length.isdigit() and int(length) <= INLINE_BODY_LIMIT
+        return length is not None and length.isdigit() and int(length) <= self.body_limit
 
     def _send(self, answer: Answer) -> None:
         """Write the answer in one piece, as uvicorn writes an ASGI app's, and finish the request."""
@@ -118,4 +121,7 @@ def http_protocol(config: Config, app: Starlette) -> type[IdleClosingHttpProtoco
     layer only), else :class:`~gateway.http.server.IdleClosingHttpProtocol`."""
     if not fast_path(config) or trusted_proxies(config):
         return IdleClosingHttpProtocol
-    return type("GatewayHttpProtocol", (OperationsHttpProtocol,), {"operations_app": app})
+    limit = min(INLINE_BODY_LIMIT, int(config.get("http.max_body_size")))
+    return type(
+        "GatewayHttpProtocol", (OperationsHttpProtocol,), {"operations_app": app, "body_limit": limit}
+    )

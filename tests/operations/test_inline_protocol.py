@@ -178,3 +178,10 @@ def test_trusted_proxies_or_fast_path_off_keep_the_plain_protocol(tmp_path: Path
     for overrides in ({"http.fast_path": False}, {"http.trusted_proxies": "10.0.0.1"}):
         config = load_config(root=tmp_path, environ={}, overrides=overrides)
         assert http_protocol(config, create_app(config)) is IdleClosingHttpProtocol
+
+
+def test_no_body_over_max_body_size_is_kept(tmp_path: Path) -> None:
+    """A body over ``http.max_body_size`` goes to the ASGI app, whose answer is 413."""
+    for size, kept in ((1_000, 1_000), (10**9, INLINE_BODY_LIMIT)):
+        config = load_config(root=tmp_path, environ={}, overrides={"http.max_body_size": size})
+        assert http_protocol(config, create_app(config)).body_limit == kept
