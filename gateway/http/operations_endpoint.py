@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -147,8 +146,7 @@ UNKNOWN_OPERATION = "(unknown)"
 """How the metrics count a request that names no operation of this server (bounded label values)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
     """An answer to ``POST /``: status, JSON bytes and the error's extra headers (e.g. ``Retry-After``)."""
 
     status: int
