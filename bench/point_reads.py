@@ -12,7 +12,8 @@ runs: requests/s, p50 and p99 latency, and the ratio to the bare app of the same
 
     python bench/point_reads.py [--records 100000] [--seconds 3] [--runs 3] [--setups before,after]
 
-A setup written ``NAME@DIR`` runs the gateway of the checkout in ``DIR`` (its code first on PYTHONPATH)
+A setup written ``NAME@DIR`` runs the gateway of the checkout in ``DIR`` (in that directory, its code first
+on PYTHONPATH)
 with setup NAME's settings, to compare two versions of the code in one run:
 ``--setups after@../main,after``.
 """
