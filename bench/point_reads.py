@@ -12,7 +12,8 @@ runs: requests/s, p50 and p99 latency, and the ratio to the bare app of the same
 
     python bench/point_reads.py [--records 100000] [--seconds 3] [--runs 3] [--setups before,after]
 
-A setup written ``NAME@DIR`` runs the gateway of the checkout in ``DIR`` (its code first on PYTHONPATH)
+A setup written ``NAME@DIR`` runs the gateway of the checkout in ``DIR`` (in that directory, its code first
+on PYTHONPATH)
 with setup NAME's settings, to compare two versions of the code in one run:
 ``--setups after@../main,after``.
 """
@@ -201,6 +202,16 @@ def search_bodies(records: int, ids: int) -> Callable[[random.Random], bytes]:
     return body
 
 
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def setup_code(setup: str) -> Path:
+    """The checkout whose gateway a setup runs: DIR for ``NAME@DIR``, else this one. The server runs in
+    that directory: ``python -m gateway`` imports the package of its working directory first."""
+    code = setup.partition("@")[2]
+    return Path(code).resolve() if code else CHECKOUT
+
+
 def setup_env(setup: str) -> dict[str, str]:
     """The environment of a setup's gateway: its settings, and for ``NAME@DIR`` that checkout's code."""
     name, _, code = setup.partition("@")
@@ -240,7 +251,8 @@ def main() -> int:
         bares: dict[str, BareProcess] = {}
         try:
             for index, setup in enumerate(setups):
-                gateways[setup] = start_server(Path(tmp) / str(index) / "root", extra_env=setup_env(setup))
+                root = Path(tmp) / str(index) / "root"
+                gateways[setup] = start_server(root, extra_env=setup_env(setup), cwd=setup_code(setup))
                 load_table(gateways[setup], args.records)
                 bares[setup] = start_bare(SETUPS[setup.partition("@")[0]])
             print(

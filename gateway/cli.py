@@ -15,6 +15,7 @@ import uvicorn
 
 from gateway.app import create_app, open_gateway, start_gateway, stop_gateway
 from gateway.config import Config, ConfigError, load_config
+from gateway.http.operations_protocol import http_protocol
 from gateway.http.server import uvicorn_options
 from gateway.imports import cli as import_verbs
 from gateway.storage.backends import missing_store, open_storage, store_exists
@@ -61,6 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"gateway: serve --no-worker {NO_SHARED_QUEUE}", file=sys.stderr)
         return 1
     app = create_app(gateway=gateway, work=not args.no_worker)
+    options["http"] = http_protocol(config, app)
     host = str(gateway.config.get("http.host"))
     port = int(gateway.config.get("http.port"))
     print(f"gateway: serving on http://{host}:{port} (root {gateway.config.root})", flush=True)

@@ -125,7 +125,7 @@ def check_name(value: str, what: str) -> None:
     C0 or C1 control character or DEL; :mod:`gateway.storage.names`)."""
     if len(value) > MAX_NAME_LENGTH:
         raise OperationError(f"'{what}' must be at most {MAX_NAME_LENGTH} characters")
-    if control_character(value) is not None or any(ch in FORBIDDEN_IN_NAMES for ch in value):
+    if control_character(value) is not None or not FORBIDDEN_IN_NAMES.isdisjoint(value):
         raise OperationError(f"'{what}' cannot include backticks, forward slashes or control characters")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -47,19 +47,9 @@ from gateway.storage.txlog import writing_as
 log = logging.getLogger("gateway.operations")
 
 
-def json_response(content: Any, status: int = 200) -> Response:
-    """An application/json response serialised with orjson."""
-    return Response(
-        orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS),
-        status_code=status,
-        media_type="application/json",
-    )
-
-
 def error_response(error: OperationError) -> Response:
-    response = json_response(error.body(), error.status)
-    response.headers.update(error.headers)
-    return response
+    """The ``{"error": …}`` response of ``error``, with its status and headers."""
+    return error_answer(error).response()
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
@@ -156,6 +146,70 @@ UNKNOWN_OPERATION = "(unknown)"
 """How the metrics count a request that names no operation of this server (bounded label values)."""
 
 
+class Answer(NamedTuple):
+    """An answer to ``POST /``: status, JSON bytes and the error's extra headers (e.g. ``Retry-After``)."""
+
+    status: int
+    content: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def response(self) -> Response:
+        """The answer as a Starlette response."""
+        response = Response(self.content, status_code=self.status, media_type="application/json")
+        response.headers.update(dict(self.headers))
+        return response
+
+
+def _json(content: Any) -> bytes:
+    return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def error_answer(error: OperationError) -> Answer:
+    """The ``{"error": …}`` answer of ``error``, with its status and headers."""
+    return Answer(error.status, _json(error.body()), tuple(error.headers.items()))
+
+
+def failure_answer(exc: Exception) -> Answer:
+    """The answer to a call that raised ``exc``: its ``{"error": …}`` and status, 503 for a store that
+    cannot be reached, else 500 (logged)."""
+    if isinstance(exc, StoreUnavailable):
+        log.warning("operation failed (503): %s", exc)
+        exc = OperationError(str(exc), 503)
+    if isinstance(exc, OperationError):
+        if exc.status >= 400:
+            log.info("operation failed (%s): %s", exc.status, exc.message)
+        return error_answer(exc)
+    log.error("unexpected failure in an operation", exc_info=exc)
+    return Answer(500, _json({"error": "Internal server error"}))
+
+
+def count(gateway: Gateway, body: dict[str, Any] | None, started: float, status: int) -> None:
+    """Count one answer for its operation's metrics (names of no operation as :data:`UNKNOWN_OPERATION`)."""
+    name = body.get("operation") if body is not None else None
+    counted = name if isinstance(name, str) and name in OPERATIONS else UNKNOWN_OPERATION
+    gateway.metrics.request(counted, time.perf_counter() - started, status >= 400)
+
+
+def inline_answer(gateway: Gateway, raw: bytes, auth: str | None, client_ip: str) -> Answer | None:
+    """The answer to a ``POST /`` body computed here and now (on the event loop), counted; None when the
+    call is not one to answer this way (its operation is not registered ``inline`` or its body is over
+    the bound, or the credentials' check is not cached), having done nothing: then it goes the ordinary
+    way (:func:`operations_endpoint`). An inline operation answers data, never a Response."""
+    started = time.perf_counter()
+    body: dict[str, Any] | None = None
+    try:
+        body = parse_body(raw)
+        if not runs_inline(body):
+            return None
+        answer = Answer(200, _json(handle(gateway, body, auth, client_ip, cached_only=True)))
+    except NotCached:
+        return None
+    except Exception as exc:
+        answer = failure_answer(exc)
+    count(gateway, body, started, answer.status)
+    return answer
+
+
 async def operations_endpoint(request: Request) -> Response:
     """Starlette endpoint for ``POST /``; every answer is counted for its operation's metrics."""
     gateway: Gateway = request.app.state.gateway
@@ -167,22 +221,14 @@ async def operations_endpoint(request: Request) -> Response:
         auth = request.headers.get("authorization")
         inline = getattr(request.app.state, "inline_operations", False)
         result = await run_operation(gateway, body, auth, client_ip, inline)
-    except OperationError as error:
-        if error.status >= 400:
-            log.info("operation failed (%s): %s", error.status, error.message)
-        response = error_response(error)
-    except StoreUnavailable as exc:
-        log.warning("operation failed (503): %s", exc)
-        response = error_response(OperationError(str(exc), 503))
-    except Exception:
-        log.exception("unexpected failure in an operation")
-        response = json_response({"error": "Internal server error"}, 500)
-    else:
-        response = result if isinstance(result, Response) else json_response(result)
-    name = body.get("operation") if body is not None else None
-    counted = name if isinstance(name, str) and name in OPERATIONS else UNKNOWN_OPERATION
-    gateway.metrics.request(counted, time.perf_counter() - started, response.status_code >= 400)
-    return response
+        if isinstance(result, Response):
+            count(gateway, body, started, result.status_code)
+            return result
+        answer = Answer(200, _json(result))
+    except Exception as exc:
+        answer = failure_answer(exc)
+    count(gateway, body, started, answer.status)
+    return answer.response()
 
 
 class OperationsFastPath:

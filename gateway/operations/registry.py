@@ -98,9 +98,9 @@ INLINE_MAX_IDS = 100
 def few_ids(body: dict[str, Any]) -> bool:
     """An :data:`Inline` test: the body's ``ids`` (``hash_values``) and ``get_attributes`` are at most
     :data:`INLINE_MAX_IDS` each (a body that is not a list there fails its checks at once)."""
-    return all(
-        not isinstance(body.get(key), list) or len(body[key]) <= INLINE_MAX_IDS
-        for key in ("ids", "get_attributes")
+    ids, names = body.get("ids"), body.get("get_attributes")
+    return not (isinstance(ids, list) and len(ids) > INLINE_MAX_IDS) and not (
+        isinstance(names, list) and len(names) > INLINE_MAX_IDS
     )
 
 

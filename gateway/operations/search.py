@@ -32,10 +32,10 @@ def _paging(body: dict[str, Any]) -> tuple[int, int | None]:
 @operation("search_by_id", permission="read", aliases=("search_by_hash",), inline=few_ids)
 def search_by_id(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Records by primary key (``ids``, alias ``hash_values``); unknown ids are left out."""
-    fields.table_ref(body)
+    database, table = fields.table_ref(body)
     get_attributes = fields.attribute_names(body)
     ids = fields.array(body, "ids")
-    info = _read_target(ctx, body)
+    info = fields.existing_table(ctx.gateway.storage.catalog, database, table, 404)
     project = projector(info, get_attributes)
     records = ctx.gateway.storage.records.get_many(info.database, info.name, ids)
     return [project(r) for r in records if r is not None]

@@ -18,10 +18,9 @@ way behind the :class:`~gateway.storage.ports.TransactionLog` port; this module 
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import struct
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,14 +46,19 @@ _ORIGIN: contextvars.ContextVar[WriteOrigin | None] = contextvars.ContextVar(
 )
 
 
-@contextlib.contextmanager
-def writing_as(user: str | None, operation: str | None) -> Iterator[None]:
+class writing_as:  # noqa: N801 (used as a function: ``with writing_as(user, operation):``)
     """Writes in this block (in this thread or task) are logged as done by ``user`` for ``operation``."""
-    token = _ORIGIN.set(WriteOrigin(user, operation))
-    try:
-        yield
-    finally:
-        _ORIGIN.reset(token)
+
+    __slots__ = ("_origin", "_token")
+
+    def __init__(self, user: str | None, operation: str | None) -> None:
+        self._origin = WriteOrigin(user, operation)
+
+    def __enter__(self) -> None:
+        self._token = _ORIGIN.set(self._origin)
+
+    def __exit__(self, *exc: object) -> None:
+        _ORIGIN.reset(self._token)
 
 
 def current_origin() -> WriteOrigin:

@@ -96,9 +96,14 @@ def _environment(extra_env: dict[str, str] | None) -> dict[str, str]:
 
 
 def start_server(
-    root: Path, extra_env: dict[str, str] | None = None, timeout: float = 30, args: Sequence[str] = ()
+    root: Path,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 30,
+    args: Sequence[str] = (),
+    cwd: Path | None = None,
 ) -> ServerProcess:
-    """Start ``python -m gateway serve [args]`` on a free port and wait until /health answers."""
+    """Start ``python -m gateway serve [args]`` on a free port and wait until /health answers (``cwd``: the
+    directory it runs in; ``python -m`` imports the ``gateway`` package found there before PYTHONPATH's)."""
     port = free_port()
     root.mkdir(parents=True, exist_ok=True)
     log_path = root.parent / f"server-{port}.log"
@@ -121,6 +126,7 @@ def start_server(
         stdout=log_file,
         stderr=subprocess.STDOUT,
         env=env,
+        cwd=cwd,
     )
     log_file.close()
     server = ServerProcess(process, f"http://127.0.0.1:{port}", root, log_path)
