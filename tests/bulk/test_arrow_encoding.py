@@ -334,8 +334,10 @@ def test_prefetched_stops_its_thread_when_the_consumer_stops_early() -> None:
     assert closed == ["bulk-prefetch"]  # the source was closed by its own thread before close() returned
 
 
-def test_a_batch_put_ahead_is_rebuilt_when_an_index_was_replaced_meanwhile(tmp_path: Path) -> None:
-    """The loader stages chunks in another thread; an index dropped and made again before the write is used anew."""
+def test_a_batch_put_ahead_is_refused_when_an_index_was_replaced_meanwhile(tmp_path: Path) -> None:
+    """The loader stages chunks in another thread, which releases their rows and index entries (the
+    WriteBatch holds them); an index dropped and made again before the write makes the store refuse
+    the staged chunk, writing nothing, and the loader writes its records the per-value way."""
     store = open_rocksdb(tmp_path / "db")
     try:
         store.catalog.create_table("d", "t", "id")
@@ -349,14 +351,18 @@ def test_a_batch_put_ahead_is_rebuilt_when_an_index_was_replaced_meanwhile(tmp_p
             )
             assert encoded is not None
             store.chunks.stage_encoded("d", "t", encoded)
-            assert encoded.staged is not None
+            assert encoded.staged is not None and encoded.released
+            assert encoded.rows == [] and encoded.index == {} and len(encoded) == 3
             return encoded
 
         first, second = chunk(1), chunk(4)
         assert store.chunks.write_encoded("d", "t", first, "insert")  # as staged
         store.catalog.drop_attribute("d", "t", "city")
         store.catalog.add_attribute("d", "t", "city", indexed=True)
-        assert store.chunks.write_encoded("d", "t", second, "insert")
+        assert not store.chunks.write_encoded("d", "t", second, "insert")
+        assert store.catalog.count("d", "t") == 4  # nothing of the second chunk
+        records = [{"id": i, "city": c} for i, c in zip([4, 5, 6], ["b", "a", "b"], strict=True)]
+        assert store.chunks.load_chunk("d", "t", records, "insert", STAMP) == (3, 0)
         assert [key for _, key in store.records.index_items("d", "t", "city")] == [
             5,
             4,
