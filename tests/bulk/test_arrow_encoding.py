@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -311,6 +313,44 @@ def test_prefetched_gives_every_item_in_order_and_raises_the_producers_error() -
         for item in prefetched(failing()):
             seen.append(item)
     assert seen == [1]
+
+
+def test_prefetched_keeps_no_item_it_has_handed_on() -> None:
+    """While the consumer waits for the next item and the producer makes it, neither thread holds the
+    items already handed on (a load's chunks are large: memory would hold stale ones)."""
+
+    class Item:
+        pass
+
+    refs: list[weakref.ref[Item]] = []
+    gate = threading.Event()
+
+    def made() -> Item:
+        item = Item()
+        refs.append(weakref.ref(item))
+        return item
+
+    def source() -> Iterator[Item]:
+        yield made()
+        yield made()
+        gate.wait(30)  # the producer is held here, making the third
+        yield made()
+
+    items = prefetched(source(), depth=1)
+    assert isinstance(next(items), Item)
+    assert isinstance(next(items), Item)
+    third: list[Item] = []
+    waiting = threading.Thread(target=lambda: third.append(next(items)))
+    waiting.start()  # the consumer now waits in the queue
+    deadline = time.monotonic() + 10
+    while any(ref() is not None for ref in refs) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    held = [ref() is not None for ref in refs]
+    gate.set()
+    waiting.join(30)
+    assert held == [False, False]
+    assert len(third) == 1 and len(refs) == 3
+    assert list(items) == []
 
 
 def test_prefetched_stops_its_thread_when_the_consumer_stops_early() -> None:
