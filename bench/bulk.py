@@ -19,7 +19,8 @@ Then the default-table load (issue 15): a fresh ``gateway serve`` (its own proce
 creates a table without a schema (every attribute indexed) and runs
 ``csv_file_load``; printed are the server's peak RSS (VmHWM), the store's size on
 disk once it stops changing (after the load's background compaction) beside the
-CSV's size and their ratio, and describe_table's ``table_size``. With
+CSV's size and their ratio, and describe_table's ``table_size`` (``--default-repeat N``: N runs
+each, medians of the peak and of the server's CPU seconds during the load). With
 ``--baseline DIR`` (a checkout of the code before a change, e.g. /work/main) the
 same measures and the one-index load's rows/s (median of ``--repeat`` runs) are
 taken with that code too, in the same run, each run alternating before/after.
@@ -275,6 +276,13 @@ def _vm_hwm_mb(pid: int) -> float:
     return 0.0
 
 
+def _cpu_seconds_of(pid: int) -> float:
+    """CPU seconds a running process has used (user and system, every thread)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def default_load(csv_path: Path, code: Path, settle_timeout: float) -> dict[str, Any]:
     """csv_file_load into a table without a schema on a fresh ``gateway serve`` running ``code``."""
     sys.path.insert(0, str(ROOT))
@@ -299,11 +307,13 @@ def default_load(csv_path: Path, code: Path, settle_timeout: float) -> dict[str,
                 return answer
 
             op({"operation": "create_table", "database": "bench", "table": "people", "primary_key": "id"})
+            cpu = _cpu_seconds_of(server.process.pid)
             job_id = op(_csv_file_load(target))["job_id"]
             while (job := op({"operation": "get_job", "id": job_id})[0])["status"] == "IN_PROGRESS":
                 time.sleep(0.25)
             assert job["status"] == "COMPLETE", job
             load_s = (job["end_datetime"] - job["created_datetime"]) / 1000.0
+            load_cpu_s = _cpu_seconds_of(server.process.pid) - cpu  # the polls' few requests too
             store = root / "db"
             sizes = [_tree_bytes(store)]
             deadline = time.monotonic() + settle_timeout
@@ -313,6 +323,7 @@ def default_load(csv_path: Path, code: Path, settle_timeout: float) -> dict[str,
             described = op({"operation": "describe_table", "database": "bench", "table": "people"})
             return {
                 "load_s": load_s,
+                "load_cpu_s": load_cpu_s,
                 "peak_rss_mb": _vm_hwm_mb(server.process.pid),
                 "disk_at_end": sizes[0],
                 "disk_settled": sizes[-1],
@@ -327,16 +338,29 @@ def compare(csv_path: Path, rows: int, args: argparse.Namespace) -> None:
     """The default-table load's memory and disk, and the one-index load's rows/s, before and after."""
     codes = {"after": ROOT} if args.baseline is None else {"before": args.baseline, "after": ROOT}
     csv_bytes = csv_path.stat().st_size
-    for name, code in codes.items():
-        report = default_load(csv_path, code, args.settle_timeout)
-        print(
-            f"{'':>9}  {name:>6} default table (all indexed): {rows / report['load_s']:,.0f} rows/s, "
-            f"server peak RSS {report['peak_rss_mb']:.0f} MiB; disk {report['disk_at_end'] / 1e6:.0f} MB "
-            f"at the end, {report['disk_settled'] / 1e6:.0f} MB settled ({report['settle_s']:.0f} s) for a "
-            f"{csv_bytes / 1e6:.0f} MB CSV ({report['disk_settled'] / csv_bytes:.2f}x); "
-            f"describe_table {report['table_size'] / 1e6:.0f} MB",
-            flush=True,
+    peaks: dict[str, list[float]] = {name: [] for name in codes}
+    seconds: dict[str, list[float]] = {name: [] for name in codes}
+    for _ in range(args.default_repeat):
+        for name, code in codes.items():
+            report = default_load(csv_path, code, args.settle_timeout)
+            peaks[name].append(report["peak_rss_mb"])
+            seconds[name].append(report["load_cpu_s"])
+            print(
+                f"{'':>9}  {name:>6} default table (all indexed): {rows / report['load_s']:,.0f} rows/s "
+                f"({report['load_s']:.2f} s, {report['load_cpu_s']:.2f} CPU s), "
+                f"server peak RSS {report['peak_rss_mb']:.0f} MiB; disk {report['disk_at_end'] / 1e6:.0f} MB "
+                f"at the end, {report['disk_settled'] / 1e6:.0f} MB settled ({report['settle_s']:.0f} s) for a "
+                f"{csv_bytes / 1e6:.0f} MB CSV ({report['disk_settled'] / csv_bytes:.2f}x); "
+                f"describe_table {report['table_size'] / 1e6:.0f} MB",
+                flush=True,
+            )
+    if args.default_repeat > 1:
+        line = ", ".join(
+            f"{name} peak RSS {statistics.median(peaks[name]):.0f} MiB, "
+            f"{statistics.median(seconds[name]):.2f} CPU s"
+            for name in codes
         )
+        print(f"{'':>9}  default table (median of {args.default_repeat}): {line}", flush=True)
     rates: dict[str, list[float]] = {name: [] for name in codes}
     cpus: dict[str, list[float]] = {name: [] for name in codes}
     for _ in range(args.repeat):
@@ -375,6 +399,9 @@ def main() -> None:
         "--baseline", type=Path, help="a checkout of the code before the change (e.g. /work/main)"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each one-index load measured (median)")
+    parser.add_argument(
+        "--default-repeat", type=int, default=1, help="runs of each default-table load measured (median)"
+    )
     parser.add_argument(
         "--settle-timeout", type=float, default=180.0, help="seconds to wait for the disk size"
     )

@@ -98,8 +98,7 @@ class _Writer:
     def encoded(self, parts: Iterator[Part]) -> Iterator[Part]:
         """``encode`` of each part (a generator, so that stopping early closes ``parts`` too)."""
         try:
-            for part in parts:
-                yield self.encode(part)
+            yield from map(self.encode, parts)  # no reference to a part once it is handed on
         finally:
             _close(parts)
 
@@ -185,6 +184,7 @@ def load_parts(
             if error is not None:
                 row, line = part.row_of(error.index)
                 raise writer.failed(where(str(error), row, line))
+            del part  # written: not held while the next one is waited for
             written += 1
             if TRIM_EVERY and written % TRIM_EVERY == 0:
                 release_free_memory()

@@ -3,7 +3,8 @@
 Reading, casting and encoding a chunk is mostly pyarrow and numpy work that runs
 without the GIL, so a producer thread a couple of chunks ahead overlaps it with
 the writer's Python and RocksDB work on the other core. The queue is bounded
-(memory stays flat), an error in the producer is raised in the consumer, and the
+and neither thread keeps an item once it has handed it on (memory stays flat:
+``depth`` items, one being produced and one being used), an error in the producer is raised in the consumer, and the
 producer is stopped and joined before the consumer returns, so the source file
 is never read after the load ends.
 """
@@ -40,6 +41,7 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
                 if not offer((item, None)):
                     close_iterator(items)  # stopped early: the source's own clean-up runs now, in this thread
                     return
+                del item  # not held while the next one is produced
             offer((_END, None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
             offer((_END, exc))
@@ -54,6 +56,7 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Iterator[T]:
             if item is _END:
                 return
             yield item  # type: ignore[misc]
+            del item  # not held while waiting for the next one
     finally:
         stop.set()
         thread.join()

@@ -109,7 +109,8 @@ class EncodedChunk:
     """New records ready to put: keys in order, their JSON, and sorted index entries (Python bytes).
 
     Keys and index entries use :mod:`gateway.storage.keys`; rows are each record's
-    JSON. ``staged`` is the store's own preparation of the write (``stage_encoded``).
+    JSON. ``staged`` is the store's own preparation of the write (``stage_encoded``),
+    which may hold the only copy of the rows and index entries (``released``).
     """
 
     plan: ChunkPlan
@@ -121,9 +122,15 @@ class EncodedChunk:
     index: dict[str, list[bytes]]
     """Attribute → its index keys, ascending."""
     staged: Any = None
+    released: bool = False
+    """``rows`` and ``index`` were dropped once staged: the chunk can only be written as staged."""
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def release(self) -> None:
+        """Drop the rows and index entries (the store staged them: one copy in memory, not two)."""
+        self.rows, self.index, self.released = [], {}, True
 
 
 @dataclass

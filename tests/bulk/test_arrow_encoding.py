@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -313,6 +315,44 @@ def test_prefetched_gives_every_item_in_order_and_raises_the_producers_error() -
     assert seen == [1]
 
 
+def test_prefetched_keeps_no_item_it_has_handed_on() -> None:
+    """While the consumer waits for the next item and the producer makes it, neither thread holds the
+    items already handed on (a load's chunks are large: memory would hold stale ones)."""
+
+    class Item:
+        pass
+
+    refs: list[weakref.ref[Item]] = []
+    gate = threading.Event()
+
+    def made() -> Item:
+        item = Item()
+        refs.append(weakref.ref(item))
+        return item
+
+    def source() -> Iterator[Item]:
+        yield made()
+        yield made()
+        gate.wait(30)  # the producer is held here, making the third
+        yield made()
+
+    items = prefetched(source(), depth=1)
+    assert isinstance(next(items), Item)
+    assert isinstance(next(items), Item)
+    third: list[Item] = []
+    waiting = threading.Thread(target=lambda: third.append(next(items)))
+    waiting.start()  # the consumer now waits in the queue
+    deadline = time.monotonic() + 10
+    while any(ref() is not None for ref in refs) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    held = [ref() is not None for ref in refs]
+    gate.set()
+    waiting.join(30)
+    assert held == [False, False]
+    assert len(third) == 1 and len(refs) == 3
+    assert list(items) == []
+
+
 def test_prefetched_stops_its_thread_when_the_consumer_stops_early() -> None:
     produced = []
     closed = []
@@ -334,8 +374,10 @@ def test_prefetched_stops_its_thread_when_the_consumer_stops_early() -> None:
     assert closed == ["bulk-prefetch"]  # the source was closed by its own thread before close() returned
 
 
-def test_a_batch_put_ahead_is_rebuilt_when_an_index_was_replaced_meanwhile(tmp_path: Path) -> None:
-    """The loader stages chunks in another thread; an index dropped and made again before the write is used anew."""
+def test_a_batch_put_ahead_is_refused_when_an_index_was_replaced_meanwhile(tmp_path: Path) -> None:
+    """The loader stages chunks in another thread, which releases their rows and index entries (the
+    WriteBatch holds them); an index dropped and made again before the write makes the store refuse
+    the staged chunk, writing nothing, and the loader writes its records the per-value way."""
     store = open_rocksdb(tmp_path / "db")
     try:
         store.catalog.create_table("d", "t", "id")
@@ -349,14 +391,18 @@ def test_a_batch_put_ahead_is_rebuilt_when_an_index_was_replaced_meanwhile(tmp_p
             )
             assert encoded is not None
             store.chunks.stage_encoded("d", "t", encoded)
-            assert encoded.staged is not None
+            assert encoded.staged is not None and encoded.released
+            assert encoded.rows == [] and encoded.index == {} and len(encoded) == 3
             return encoded
 
         first, second = chunk(1), chunk(4)
         assert store.chunks.write_encoded("d", "t", first, "insert")  # as staged
         store.catalog.drop_attribute("d", "t", "city")
         store.catalog.add_attribute("d", "t", "city", indexed=True)
-        assert store.chunks.write_encoded("d", "t", second, "insert")
+        assert not store.chunks.write_encoded("d", "t", second, "insert")
+        assert store.catalog.count("d", "t") == 4  # nothing of the second chunk
+        records = [{"id": i, "city": c} for i, c in zip([4, 5, 6], ["b", "a", "b"], strict=True)]
+        assert store.chunks.load_chunk("d", "t", records, "insert", STAMP) == (3, 0)
         assert [key for _, key in store.records.index_items("d", "t", "city")] == [
             5,
             4,

@@ -111,14 +111,16 @@ class RocksChunkWrites:
             keys = chunk.keys
             if not _range_empty(entry.cf, keys[0], keys[-1]):
                 return False
+            batch = _staged_batch(entry, chunk)
+            if batch is None and chunk.released:  # staged for column families dropped since
+                return False
             new_names = [name for name in chunk.names if name not in entry.info.attributes]
             if new_names:
                 rocks.register_attributes(entry, sorted(new_names))
-            staged = chunk.staged
-            if staged is None or not all(map(operator.is_, staged[0], _chunk_handles(entry, chunk))):
-                staged = ((), _chunk_batch(entry, chunk))
-            stage_chunk_keys(rocks, staged[1], entry, rocks.now_ms(), mode, chunk.keys)
-            rocks.write(staged[1], {entry: len(chunk)})
+            if batch is None:
+                batch = _chunk_batch(entry, chunk)
+            stage_chunk_keys(rocks, batch, entry, rocks.now_ms(), mode, chunk.keys)
+            rocks.write(batch, {entry: len(chunk)})
         return True
 
     def settle(self, database: str, table: str) -> None:
@@ -130,15 +132,27 @@ class RocksChunkWrites:
 
     def stage_encoded(self, database: str, table: str, chunk: EncodedChunk) -> None:
         """Only when every index the chunk has entries for exists already (a table without a
-        schema gets its indexes when ``write_encoded`` registers the chunk's new attributes)."""
+        schema gets its indexes when ``write_encoded`` registers the chunk's new attributes).
+        The chunk's rows and index entries are then released: the WriteBatch holds them, and a
+        load keeps a few chunks in flight, each of them otherwise twice in memory."""
         entry = self._rocks.get_table(database, table)
         if entry.handle is not None and set(chunk.index) <= entry.index_handles.keys():
-            chunk.staged = (_chunk_handles(entry, chunk), _chunk_batch(entry, chunk))
+            attributes = tuple(chunk.index)
+            chunk.staged = (attributes, _chunk_handles(entry, attributes), _chunk_batch(entry, chunk))
+            chunk.release()
 
 
-def _chunk_handles(entry: TableHandle, chunk: EncodedChunk) -> tuple[Any, ...]:
+def _chunk_handles(entry: TableHandle, attributes: Iterable[str]) -> tuple[Any, ...]:
     """The column families a chunk's batch puts into (compared by identity: a dropped one is new)."""
-    return (entry.handle, *(entry.index_handles.get(attribute) for attribute in chunk.index))
+    return (entry.handle, *(entry.index_handles.get(attribute) for attribute in attributes))
+
+
+def _staged_batch(entry: TableHandle, chunk: EncodedChunk) -> rocksdict.WriteBatch | None:
+    """The chunk's staged WriteBatch, if its column families are still the table's."""
+    if chunk.staged is None:
+        return None
+    attributes, handles, batch = chunk.staged
+    return batch if all(map(operator.is_, handles, _chunk_handles(entry, attributes))) else None
 
 
 def _chunk_batch(entry: TableHandle, chunk: EncodedChunk) -> rocksdict.WriteBatch:
