@@ -39,7 +39,7 @@ class OperationsHttpProtocol(IdleClosingHttpProtocol):
 
     def on_headers_complete(self) -> None:
         if self._keeps_body():
-            self._cancel_head_timer()
+            self._stop_head_deadline()
             self._kept = []
         else:
             super().on_headers_complete()
