@@ -6,9 +6,11 @@ configuration's defaults) it starts a real ``gateway serve`` on 127.0.0.1 (temp 
 RocksDB), loads a ``--records`` table by ``insert`` requests of 1,000, and starts a bare ASGI app
 that answers every request with a fixed JSON on the same uvicorn setup (same protocol class, loop and
 options, from the same configuration). Then, ``--runs`` times in turn, each server is driven for
-``--seconds`` by 1 and by 8 client threads (one keep-alive ``http.client`` connection each):
+``--seconds`` by 1 and by 8 client threads (one keep-alive ``http.client`` connection each, its request bodies
+made before the timed part):
 ``search_by_id`` of 1 random id and of 10 random ids, and the bare app. Prints the medians of the
-runs: requests/s, p50 and p99 latency, and the ratio to the bare app of the same setup.
+runs: requests/s, p50 and p99 latency, the ratio to the bare app of the same setup, and the server
+process's CPU time per request (user and system, every thread).
 
     python bench/point_reads.py [--records 100000] [--seconds 3] [--runs 3] [--setups before,after]
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import base64
 import http.client
+import itertools
 import json
 import os
 import random
@@ -131,17 +134,37 @@ def load_table(server: ServerProcess, records: int) -> None:
         assert status == 200 and len(answer["inserted_hashes"]) == len(batch), answer
 
 
+POOL = 4096
+"""Request bodies each client thread makes before the timed part (random ids, posted in turn)."""
+
+
 @dataclass
 class Figures:
     rps: float
     p50_ms: float
     p99_ms: float
+    cpu_us: float
+    """The server process's CPU time (user and system, every thread) per request, in microseconds."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process ``pid`` has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def drive(
-    url: str, bodies: Callable[[random.Random], bytes], headers: dict[str, str], clients: int, seconds: float
+    url: str,
+    pid: int,
+    bodies: Callable[[random.Random], bytes],
+    headers: dict[str, str],
+    clients: int,
+    seconds: float,
 ) -> Figures:
-    """``clients`` threads, one keep-alive connection each, posting for ``seconds``; every answer must be 200."""
+    """``clients`` threads, one keep-alive connection each, posting for ``seconds``; every answer must be 200.
+
+    Each thread makes its pool of :data:`POOL` request bodies before the timed part and posts them in turn:
+    the client's own work per request is then the same for every workload (the client is not measured)."""
     host, port = url.removeprefix("http://").split(":")
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: list[str] = []
@@ -150,14 +173,15 @@ def drive(
 
     def client(index: int) -> None:
         rng = random.Random(index)
+        pool = [bodies(rng) for _ in range(POOL)]
         connection = http.client.HTTPConnection(host, int(port), timeout=60)
         mine = latencies[index]
         barrier.wait()
         deadline = stop_at[0]
         clock = time.perf_counter
         try:
-            while True:
-                body = bodies(rng)
+            for sent in itertools.count():
+                body = pool[sent % POOL]
                 started = clock()
                 connection.request("POST", "/", body=body, headers=headers)
                 response = connection.getresponse()
@@ -175,16 +199,23 @@ def drive(
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
+    cpu = cpu_seconds(pid)
     started = time.perf_counter()
     stop_at[0] = started + seconds
     barrier.wait()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - cpu
     if errors:
         raise RuntimeError(errors[0])
     every = sorted(x for lane in latencies for x in lane)
-    return Figures(len(every) / elapsed, every[len(every) // 2] * 1000, every[int(len(every) * 0.99)] * 1000)
+    return Figures(
+        len(every) / elapsed,
+        every[len(every) // 2] * 1000,
+        every[int(len(every) * 0.99)] * 1000,
+        cpu / len(every) * 1e6,
+    )
 
 
 def search_bodies(records: int, ids: int) -> Callable[[random.Random], bytes]:
@@ -263,8 +294,11 @@ def main() -> int:
                 for clients in client_counts:
                     for setup in setups:
                         for workload, bodies in workloads.items():
-                            url = bares[setup].url if workload == "bare ASGI app" else gateways[setup].url
-                            figures = drive(url, bodies, headers, clients, args.seconds)
+                            if workload == "bare ASGI app":
+                                url, pid = bares[setup].url, bares[setup].process.pid
+                            else:
+                                url, pid = gateways[setup].url, gateways[setup].process.pid
+                            figures = drive(url, pid, bodies, headers, clients, args.seconds)
                             results.setdefault((setup, workload, clients), []).append(figures)
                 print(f"run {run + 1} done", flush=True)
         finally:
@@ -273,7 +307,7 @@ def main() -> int:
             for bare in bares.values():
                 stop_process(bare.process, signal.SIGTERM, 10)
     print(
-        f"\n{'setup':<36}{'workload':<22}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'of bare':>9}"
+        f"\n{'setup':<36}{'workload':<22}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'of bare':>9}{'cpu µs':>8}"
     )
     for clients in client_counts:
         for setup in setups:
@@ -283,8 +317,10 @@ def main() -> int:
                 rps = statistics.median(f.rps for f in runs)
                 p50 = statistics.median(f.p50_ms for f in runs)
                 p99 = statistics.median(f.p99_ms for f in runs)
+                cpu = statistics.median(f.cpu_us for f in runs)
                 print(
-                    f"{setup:<36}{workload:<22}{clients:>8}{rps:>10,.0f}{p50:>9.3f}{p99:>9.3f}{rps / bare_rps:>9.2f}"
+                    f"{setup:<36}{workload:<22}{clients:>8}{rps:>10,.0f}{p50:>9.3f}{p99:>9.3f}"
+                    f"{rps / bare_rps:>9.2f}{cpu:>8.0f}"
                 )
     first = setups[0]
     for setup in setups[1:]:

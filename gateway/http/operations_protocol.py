@@ -35,11 +35,13 @@ class OperationsHttpProtocol(IdleClosingHttpProtocol):
     body_limit: ClassVar[int] = INLINE_BODY_LIMIT
     """The largest body kept here: :data:`INLINE_BODY_LIMIT`, or ``http.max_body_size`` if smaller."""
     _kept: list[bytes] | None = None
+    _auth: str | None = None
+    """The kept request's ``Authorization`` header (its first), if any."""
     _closing = False
 
     def on_headers_complete(self) -> None:
         if self._keeps_body():
-            self._cancel_head_timer()
+            self._stop_head_deadline()
             self._kept = []
         else:
             super().on_headers_complete()
@@ -58,10 +60,7 @@ class OperationsHttpProtocol(IdleClosingHttpProtocol):
         self._kept = None
         assert self.operations_app is not None  # else no body is kept
         gateway = self.operations_app.state.gateway
-        auth = next(
-            (value.decode("latin-1") for name, value in self.headers if name == b"authorization"), None
-        )
-        answer = inline_answer(gateway, raw, auth, self.client[0] if self.client else "")
+        answer = inline_answer(gateway, raw, self._auth, self.client[0] if self.client else "")
         if answer is None:  # the ordinary way: an ASGI cycle, given the whole body
             super().on_headers_complete()
             if self.cycle is not None:
@@ -89,20 +88,21 @@ class OperationsHttpProtocol(IdleClosingHttpProtocol):
             return False
         if self.cycle is not None and not self.cycle.response_complete:
             return False  # an earlier (pipelined) request is still being answered
-        length = None
+        length = auth = None
         for name, value in self.headers:
             if name == b"content-length":
                 length = value
+            elif name == b"authorization" and auth is None:
+                auth = value
             elif name == b"transfer-encoding":
                 return False
+        self._auth = None if auth is None else auth.decode("latin-1")
         return length is not None and length.isdigit() and int(length) <= self.body_limit
 
     def _send(self, answer: Answer) -> None:
         """Write the answer in one piece, as uvicorn writes an ASGI app's, and finish the request."""
         keep_alive = self.parser.should_keep_alive() and not self._closing
-        content = [STATUS_LINE[answer.status]]
-        for name, value in self.server_state.default_headers:
-            content.extend([name, b": ", value, b"\r\n"])
+        content = [STATUS_LINE[answer.status], _default_lines(self.server_state.default_headers)]
         content.append(b"content-length: %d\r\ncontent-type: application/json\r\n" % len(answer.content))
         for header, text in answer.headers:
             content.extend([header.lower().encode("latin-1"), b": ", text.encode("latin-1"), b"\r\n"])
@@ -113,6 +113,19 @@ class OperationsHttpProtocol(IdleClosingHttpProtocol):
         if not keep_alive:
             self.transport.close()
         self.on_response_complete()
+
+
+_default_lines_of: tuple[object, bytes] = (None, b"")
+"""The header lines last made of uvicorn's default headers, and the list they were made of."""
+
+
+def _default_lines(headers: list[tuple[bytes, bytes]]) -> bytes:
+    """uvicorn's default headers (``date``, ``server``) as header lines, made again only when uvicorn
+    replaces the list (once a second, for the date)."""
+    global _default_lines_of
+    if _default_lines_of[0] is not headers:
+        _default_lines_of = (headers, b"".join(b"%s: %s\r\n" % (name, value) for name, value in headers))
+    return _default_lines_of[1]
 
 
 def http_protocol(config: Config, app: Starlette) -> type[IdleClosingHttpProtocol]:

@@ -8,7 +8,7 @@
 * ``http.keep_alive_timeout``: seconds a connection may sit idle. uvicorn closes
   a kept-alive connection that long after its last response, but never one that
   has not sent a (complete) request head yet; :class:`IdleClosingHttpProtocol`
-  closes those too, so idle or half-sent connections cannot pile up.
+  closes both (in place of uvicorn's timer), so idle or half-sent connections cannot pile up.
 * ``http.fast_path``: ``POST /`` answers cheap, bounded operations on the event loop (where the
   backend's reads are local) and skips the router; false: every operation in a worker thread.
 * ``http.loop``: the event loop, ``auto`` (uvloop where it is installed, as it is with the
@@ -29,42 +29,65 @@ from gateway.config import Config, ConfigError
 class IdleClosingHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol that also closes a connection idle before a request head.
 
-    A timer runs from the moment the connection opens and from the end of each
+    A deadline runs from the moment the connection opens and from the end of each
     response (when no pipelined request waits); a complete request head stops it.
-    When it fires and no request is being answered, the connection is closed.
+    When it passes and no request is being answered, the connection is closed; it also
+    stands for uvicorn's keep-alive timer, which is not armed. One
+    timer per connection watches the deadline: moving the deadline costs a clock read,
+    and the timer, when it fires early, waits again for the deadline then set.
     """
 
     _head_timer: asyncio.TimerHandle | None = None
+    _head_deadline: float | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm_head_timer()
+        self._start_head_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_head_timer()
-        super().connection_lost(exc)
-
-    def on_headers_complete(self) -> None:
-        self._cancel_head_timer()
-        super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.pipeline:
-            self._arm_head_timer()
-
-    def _arm_head_timer(self) -> None:
-        self._cancel_head_timer()
-        if not self.transport.is_closing():
-            self._head_timer = self.loop.call_later(self.timeout_keep_alive, self._close_if_idle)
-
-    def _cancel_head_timer(self) -> None:
+        self._head_deadline = None
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+        super().connection_lost(exc)
+
+    def on_headers_complete(self) -> None:
+        self._stop_head_deadline()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        # uvicorn's, arming this deadline in place of uvicorn's keep-alive timer (which closes a
+        # connection that sends nothing for as long: this deadline closes it then too).
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:  # the next pipelined request starts
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self._start_head_deadline()
+
+    def _start_head_deadline(self) -> None:
+        """A request head is due within the timeout from now (the timer is set unless one is)."""
+        if self.transport.is_closing():
+            return
+        self._head_deadline = deadline = self.loop.time() + self.timeout_keep_alive
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_at(deadline, self._close_if_idle)
+
+    def _stop_head_deadline(self) -> None:
+        """No head is due (one came): the timer, if set, will find no deadline and stop."""
+        self._head_deadline = None
 
     def _close_if_idle(self) -> None:
         self._head_timer = None
+        deadline = self._head_deadline
+        if deadline is None:  # a request head came: the next response arms it again
+            return
+        if deadline > self.loop.time():  # moved since the timer was set
+            self._head_timer = self.loop.call_at(deadline, self._close_if_idle)
+            return
         answering = self.cycle is not None and not self.cycle.response_complete
         if not answering and not self.transport.is_closing():
             self.transport.close()

@@ -106,6 +106,24 @@ def test_a_request_whose_body_comes_slowly_is_not_cut(server: ServerProcess) -> 
         assert read_response(sock).startswith(b"HTTP/1.1 200")
 
 
+def test_a_busy_connection_is_kept_then_closed_when_idle(server: ServerProcess) -> None:
+    """Requests keep coming for longer than the timeout (each within it of the last answer): the
+    connection stays open throughout, then closes a timeout after its last answer. Both ways of
+    answering: the ASGI app (``GET /health``) and the protocol itself (an inline ``POST /``)."""
+    body = b'{"operation": "user_info"}'
+    inline = (
+        "POST / HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+        f"Authorization: {server.auth_header()}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with connect(server) as sock:
+        for request in [HEALTH, inline] * 5:  # about 2.5 s, against a 1 s timeout
+            time.sleep(TIMEOUT / 4)
+            sock.sendall(request)
+            assert read_response(sock).startswith(b"HTTP/1.1 200")
+        waited = seconds_until_closed(sock, PATIENCE)
+    assert waited is not None and waited < TIMEOUT + 3
+
+
 def test_timeout_setting(tmp_path: Path) -> None:
     def timeout(value: str) -> int:
         return keep_alive_timeout(
