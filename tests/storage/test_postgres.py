@@ -343,6 +343,25 @@ def test_a_server_that_goes_away_is_store_unavailable(
             attempt()
 
 
+def test_an_import_group_on_a_dropped_connection_is_written_on_a_new_one(
+    postgres_dsn: str, schema: str, opened: list[Storage]
+) -> None:
+    """A pooled connection the server (or the network) dropped while idle fails a group's one
+    round trip; the connection is replaced and the group written once."""
+    params = conninfo_to_dict(postgres_dsn)
+    proxy = TcpProxy(str(params.get("host", "127.0.0.1")), int(params.get("port", 5432)))
+    store = open_postgres(make_conninfo(postgres_dsn, host="127.0.0.1", port=proxy.port), schema=schema)
+    opened.append(store)
+    store.catalog.create_table("d", "t")
+    store.records.write("d", "t", [{"id": 1, "colour": "red"}], "insert")
+    proxy.drop()
+    record = {"id": 2, "colour": "blue"}
+    group = {"t": {K.encode_key(2): FinalRecord(2, record, orjson.dumps(record), True)}}
+    assert store.imports.write_records("d", group) == 1
+    assert store.catalog.count("d", "t") == 2 == len(list(store.records.scan("d", "t")))
+    assert list(store.records.index_keys("d", "t", "colour", KeyRange("blue", True))) == [2]
+
+
 def test_backups_name_pg_dump(open_store: Any, schema: str, tmp_path: Path) -> None:
     store = open_store()
     store.catalog.create_table("d", "t")

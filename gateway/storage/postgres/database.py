@@ -23,7 +23,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, LiteralString, Protocol, TypeVar
 
@@ -217,6 +217,12 @@ class PgDatabase:
         with self.pool.connection() as conn:
             yield conn
 
+    def _drop_broken_connections(self) -> None:
+        """After a connection was found lost: test the pool's idle ones, replacing those lost too
+        (a server restart or a dropped link loses them all), so that the next attempt gets a live one."""
+        with suppress(psycopg.Error):
+            self.pool.check()
+
     def read(self, handle: PgTable, work: Callable[[Connection], T]) -> T:
         """``work`` on a pooled connection; TableNotFound if ``handle``'s relations are gone.
 
@@ -230,6 +236,7 @@ class PgDatabase:
                 raise TableNotFound(handle.info.database, handle.info.name) from exc
             except psycopg.OperationalError as exc:
                 if attempt == 1 and _broken(exc):
+                    self._drop_broken_connections()
                     continue
                 raise self.translate(exc) from exc
             except psycopg.Error as exc:
@@ -255,8 +262,11 @@ class PgDatabase:
         dropped before the commit was sent is replaced once. ``pipelined``: the
         transaction runs in pipeline mode, so that its begin, the statements whose
         results ``work`` does not read, and its commit go out together (one round trip
-        where ``work`` reads nothing; one statement a call, no COPY); a connection lost
-        then fails the transaction, as its commit may have been sent.
+        where ``work`` reads nothing; one statement a call, no COPY). Its COMMIT goes out
+        with the rest, so a connection lost then may have committed: pipelined ``work``
+        must plan from what is stored, so that running it again after a commit changes
+        nothing (``imports.write_records``; new keys already stored then fail it as a
+        conflict, never write twice).
         """
         problem: Exception | None = None
         replaced = False
@@ -265,7 +275,6 @@ class PgDatabase:
             try:
                 with self.connection() as conn:
                     if pipelined:
-                        committing = True  # everything, the commit included, goes out at the pipeline's end
                         return _in_one_round_trip(conn, work)
                     with conn.transaction():
                         result = work(conn)
@@ -288,6 +297,7 @@ class PgDatabase:
                 ):
                     raise self.translate(exc) from exc
                 replaced = True
+                self._drop_broken_connections()
         raise StoreError(
             f"{self.where}: gave up after {ATTEMPTS} conflicts with concurrent writers ({problem})"
         )
