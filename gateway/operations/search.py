@@ -17,9 +17,8 @@ from gateway.query.matching import parse_sort, projector, run_query
 from gateway.storage.records import TableInfo
 
 
-def _read_target(ctx: OperationContext, body: dict[str, Any]) -> TableInfo:
-    """The table to read (404 when missing), after the body's required fields are checked."""
-    database, table = fields.table_ref(body)
+def _read_target(ctx: OperationContext, database: str, table: str) -> TableInfo:
+    """The table to read (404 when missing), looked up after the body's required fields are checked."""
     return fields.existing_table(ctx.gateway.storage.catalog, database, table, 404)
 
 
@@ -35,7 +34,7 @@ def search_by_id(ctx: OperationContext, body: dict[str, Any]) -> Any:
     database, table = fields.table_ref(body)
     get_attributes = fields.attribute_names(body)
     ids = fields.array(body, "ids")
-    info = fields.existing_table(ctx.gateway.storage.catalog, database, table, 404)
+    info = _read_target(ctx, database, table)
     project = projector(info, get_attributes)
     records = ctx.gateway.storage.records.get_many(info.database, info.name, ids)
     return [project(r) for r in records if r is not None]
@@ -44,14 +43,14 @@ def search_by_id(ctx: OperationContext, body: dict[str, Any]) -> Any:
 @operation("search_by_value", permission="read")
 def search_by_value(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Records whose ``attribute`` equals ``value``; ``*`` wildcards: ``*``, ``Pe*``, ``*er``, ``P*y``."""
-    fields.table_ref(body)
+    database, table = fields.table_ref(body)
     attribute = fields.string(body, "attribute")
     if "value" not in body:
         fields.required(body, "value")
     get_attributes = fields.attribute_names(body)
     offset, limit = _paging(body)
     condition = wildcard_condition(attribute, body["value"])
-    info = _read_target(ctx, body)
+    info = _read_target(ctx, database, table)
     project = projector(info, get_attributes)
     records = run_query(ctx.gateway.storage, info, Group("and", [condition]), None, offset, limit)
     return [project(r) for r in records]
@@ -60,12 +59,12 @@ def search_by_value(ctx: OperationContext, body: dict[str, Any]) -> Any:
 @operation("search_by_conditions", permission="read")
 def search_by_conditions(ctx: OperationContext, body: dict[str, Any]) -> Any:
     """Records matching ``conditions`` joined by ``operator``, sorted, paged and projected."""
-    fields.table_ref(body)
+    database, table = fields.table_ref(body)
     get_attributes = fields.attribute_names(body)
     group = parse_group(fields.array(body, "conditions"), parse_operator(body.get("operator")))
     sorts = parse_sort(body.get("sort"))
     offset, limit = _paging(body)
-    info = _read_target(ctx, body)
+    info = _read_target(ctx, database, table)
     project = projector(info, get_attributes)
     records = run_query(ctx.gateway.storage, info, group, sorts, offset, limit)
     return [project(r) for r in records]
