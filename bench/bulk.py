@@ -293,12 +293,7 @@ def default_load(csv_path: Path, code: Path, settle_timeout: float) -> dict[str,
         (root / "import").mkdir(parents=True)
         target = root / "import" / csv_path.name
         os.link(csv_path, target)
-        here = Path.cwd()
-        os.chdir(code)  # ``python -m gateway`` puts its working directory first on sys.path
-        try:
-            server = start_server(root, {"PYTHONPATH": str(code)}, timeout=120)
-        finally:
-            os.chdir(here)
+        server = start_server(root, {"PYTHONPATH": str(code)}, timeout=120, cwd=code)
         try:
 
             def op(body: dict[str, Any]) -> Any:
