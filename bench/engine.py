@@ -133,6 +133,8 @@ def child_batch(path: Path, workdir: Path, dry_run: bool, txlog: bool = True) ->
     from gateway.config import load_config
 
     overrides = {"import.job_start_delay": 0, "logging.transaction_log": txlog}
+    if os.environ.get("BENCH_MIN"):
+        overrides["import.engine_process_min_bytes"] = int(os.environ["BENCH_MIN"])
     config = load_config(workdir / "root", environ={}, overrides=overrides)
     gateway = open_gateway(config)
     try:
