@@ -17,9 +17,13 @@ so that peak RSS is that run's own:
   batch is created and scheduled, and ``BatchRunner.run`` (the job APScheduler
   would run) runs it in the main thread. The batch must end ``dry-run`` /
   ``complete`` with no errors and, for the real run, every record stored.
+  ``real`` is the run as configured by default: a file this big (at least
+  ``import.engine_process_min_bytes``) runs the engine in a child process while
+  the run's thread stores; ``real-1proc`` keeps the engine in the run's process.
 
 Printed per run: wall seconds, records/s, CPU seconds (process, RocksDB's
-background threads included), peak RSS and the RSS just before the run (after
+background threads and the engine process included), peak RSS (and the engine
+process's, ``child MB``) and the RSS just before the run (after
 setup), then the run/reference ratios.
 
     python bench/engine.py                          # 100k and 1M
@@ -36,6 +40,7 @@ import copy
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -49,7 +54,9 @@ import engine_core  # bench/engine_core.py, beside this script
 from off_on import print_off_on  # bench/off_on.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = ("reference", "dry-run", "real")
+KINDS = ("reference", "dry-run", "real-1proc", "real")
+"""``real-1proc``: the real run with the engine in the run's own process (``import.engine_process_min_bytes``
+0); ``real``: as configured by default (a file this big runs the engine in a child process)."""
 TXLOG_KINDS = ("real-notxlog", "real")
 """``--txlog``: the real run with ``logging.transaction_log`` off, then on."""
 
@@ -59,7 +66,17 @@ MODEL: dict[str, Any] = copy.deepcopy(engine_core.MODEL)
 MODEL["destinations"][0]["lookupNames"] = ["email"]
 CONTROL = engine_core.CONTROL
 peak_rss_mb = engine_core.peak_rss_mb
-cpu_seconds = engine_core.cpu_seconds
+
+
+def cpu_seconds() -> float:
+    """This process's CPU seconds and its waited-for children's (the engine process of a run)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def child_peak_rss_mb() -> float:
+    """The peak RSS of this process's largest waited-for child (the engine process), or 0."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def generate(path: Path, count: int) -> None:
@@ -125,16 +142,20 @@ def child_reference(path: Path, workdir: Path) -> dict[str, Any]:
     }
 
 
-def child_batch(path: Path, workdir: Path, dry_run: bool, txlog: bool = True) -> dict[str, Any]:
+def child_batch(
+    path: Path, workdir: Path, dry_run: bool, txlog: bool = True, engine_process: bool = True
+) -> dict[str, Any]:
     """Run the batch through BatchService + BatchRunner on a fresh gateway root, in this thread
-    (``txlog``: ``logging.transaction_log``, one entry per table per commit group)."""
+    (``txlog``: ``logging.transaction_log``, one entry per table per commit group; ``engine_process``:
+    False keeps the engine in this process whatever the file's size). CPU seconds include the
+    engine process's (a child this process waited for)."""
     sys.path.insert(0, str(ROOT))
     from gateway.app import open_gateway
     from gateway.config import load_config
 
     overrides = {"import.job_start_delay": 0, "logging.transaction_log": txlog}
-    if os.environ.get("BENCH_MIN"):
-        overrides["import.engine_process_min_bytes"] = int(os.environ["BENCH_MIN"])
+    if not engine_process:
+        overrides["import.engine_process_min_bytes"] = 0
     config = load_config(workdir / "root", environ={}, overrides=overrides)
     gateway = open_gateway(config)
     try:
@@ -167,6 +188,7 @@ def child_batch(path: Path, workdir: Path, dry_run: bool, txlog: bool = True) ->
         "cpu": cpu,
         "peak_rss_mb": peak,
         "base_rss_mb": base,
+        "child_peak_mb": child_peak_rss_mb(),
         "stored": stored,
     }
 
@@ -231,7 +253,13 @@ def main() -> None:
             result = child_reference(args.file, args.workdir)
         else:
             txlog = args.child != "real-notxlog"
-            result = child_batch(args.file, args.workdir, dry_run=args.child == "dry-run", txlog=txlog)
+            result = child_batch(
+                args.file,
+                args.workdir,
+                dry_run=args.child == "dry-run",
+                txlog=txlog,
+                engine_process=args.child != "real-1proc",
+            )
         print(json.dumps(result))
         return
     sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
@@ -239,7 +267,7 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     print(
         f"{'records':>9} {'run':>9} {'wall s':>8} {'rec/s':>10} {'cpu s':>8} {'rec/cpu-s':>10} "
-        f"{'peak MB':>8} {'base MB':>8}"
+        f"{'peak MB':>8} {'base MB':>8} {'child MB':>8}"
     )
     try:
         for count in sizes:
@@ -254,10 +282,10 @@ def main() -> None:
                 print(
                     f"{r['records']:>9} {kind:>9} {r['seconds']:>8.2f} {r['records'] / r['seconds']:>10,.0f} "
                     f"{r['cpu']:>8.2f} {r['records'] / r['cpu']:>10,.0f} {r['peak_rss_mb']:>8.0f} "
-                    f"{r['base_rss_mb']:>8.0f}"
+                    f"{r['base_rss_mb']:>8.0f} {r.get('child_peak_mb', 0):>8.0f}"
                 )
             ref = results["reference"]
-            for kind in ("dry-run", "real"):
+            for kind in ("dry-run", "real-1proc", "real"):
                 r = results[kind]
                 print(
                     f"{'':>9} {kind + '/ref':>9} {r['seconds'] / ref['seconds']:.2f}x wall, "

@@ -144,10 +144,10 @@ def run_in_child(
         status = _ended(process, kill=False)
         reason = server.failure or f"the engine process ended unexpectedly (exit status {status})"
         logger.warning("batch %s: %s", batch_identifier, reason)
-        complete = max(0, counts.complete - server.dropped)
-        return BatchOutcome(
-            server.errors, counts.read, 0 if dry_run else complete, reason, complete if dry_run else 0, counts
-        )
+        committed = (
+            store.committed + store.buffer.records
+        )  # what reached this process (pending: stored at the end)
+        return BatchOutcome(server.errors, max(counts.read, committed), committed, reason, 0, counts)
     finally:
         conn.close()
         _ended(process, kill=not done)

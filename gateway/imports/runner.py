@@ -344,7 +344,9 @@ class BatchRunner:
             "counts": counts,
         }
         with contextlib.ExitStack() as opened:
-            child = None if dry_run else self._child_files(files, opened)  # a dry run writes nothing to overlap
+            child = (
+                None if dry_run else self._child_files(files, opened)
+            )  # a dry run writes nothing to overlap
             if child is not None:
                 outcome = run_in_child(prepared, child, store, **run_options, on_read=state.read)
             else:
