@@ -144,9 +144,8 @@ def run_in_child(
         status = _ended(process, kill=False)
         reason = server.failure or f"the engine process ended unexpectedly (exit status {status})"
         logger.warning("batch %s: %s", batch_identifier, reason)
-        committed = (
-            store.committed + store.buffer.records
-        )  # what reached this process (pending: stored at the end)
+        # what reached this process is committed (what is still pending gets stored at the end)
+        committed = store.committed + store.buffer.records
         return BatchOutcome(server.errors, max(counts.read, committed), committed, reason, 0, counts)
     finally:
         conn.close()

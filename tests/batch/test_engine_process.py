@@ -8,6 +8,7 @@ what ends a run: a dead child, a store that fails under it, a server that stops.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.batch.conftest import BatchApi, minimal_control, start_api
+from tests.batch.conftest import BatchApi, minimal_control, person_model, start_api
 from tests.batch.test_buffered_commit import PEOPLE_CONTROL
 from tests.conftest import make_client
 from tests.support.batch_log import run_lines
@@ -154,8 +155,6 @@ def test_reads_in_an_engine_process_see_the_runs_earlier_records(pair: tuple[Bat
 
 
 def person_model_with_email_lookup() -> dict[str, Any]:
-    from tests.batch.conftest import person_model
-
     model = person_model()
     model["destinations"][0]["lookupNames"] = ["email"]
     return model
@@ -177,21 +176,24 @@ def test_a_dry_run_stays_in_process_and_a_real_run_after_it_goes_to_the_child(
     ]
 
 
-def wait_for_records(api: BatchApi, batch: str, records: int) -> None:
-    deadline = time.monotonic() + 60
-    while api.op({"operation": "get_import_batch", "batch": batch})["progress"]["records_done"] < records:
-        assert time.monotonic() < deadline, "the run did not get going"
-        time.sleep(0.02)
-
-
-def test_a_dead_engine_process_ends_the_run_in_error_keeping_what_it_stored(tmp_path: Path) -> None:
-    data = json.dumps(people(150_000)).encode()
-    with make_client(tmp_path / "root", **CHILD) as client:
+@contextlib.contextmanager
+def a_long_run(root: Path, records: int = 150_000) -> Iterator[tuple[BatchApi, str]]:
+    """An app whose batch of ``records`` people runs in an engine process, past its first 2,000."""
+    data = json.dumps(people(records)).encode()
+    with make_client(root, **CHILD) as client:
         api = start_api(client)
         batch = api.create_batch(api.upload_control(minimal_control()))
         api.add_file(batch, "people", data)
         api.schedule(batch)
-        wait_for_records(api, batch, 2000)
+        deadline = time.monotonic() + 60
+        while api.op({"operation": "get_import_batch", "batch": batch})["progress"]["records_done"] < 2000:
+            assert time.monotonic() < deadline, "the run did not get going"
+            time.sleep(0.02)
+        yield api, batch
+
+
+def test_a_dead_engine_process_ends_the_run_in_error_keeping_what_it_stored(tmp_path: Path) -> None:
+    with a_long_run(tmp_path / "root") as (api, batch):
         children = engine_children()
         assert len(children) == 1
         os.kill(children[0], signal.SIGKILL)
@@ -209,13 +211,7 @@ def test_a_dead_engine_process_ends_the_run_in_error_keeping_what_it_stored(tmp_
 def test_a_store_that_fails_under_the_engine_process_ends_the_run(tmp_path: Path) -> None:
     """The run's table is dropped while the child is still sending records: storing them fails,
     the child is told, and the run ends in error naming why (as a failed flush in process does)."""
-    data = json.dumps(people(150_000)).encode()
-    with make_client(tmp_path / "root", **CHILD) as client:
-        api = start_api(client)
-        batch = api.create_batch(api.upload_control(minimal_control()))
-        api.add_file(batch, "people", data)
-        api.schedule(batch)
-        wait_for_records(api, batch, 2000)
+    with a_long_run(tmp_path / "root") as (api, batch):
         api.op({"operation": "drop_table", "database": "haplo_person", "table": "profile"})
         info = api.wait(batch, 60)
         assert info["state"] == "error"
@@ -228,14 +224,9 @@ def test_a_store_that_fails_under_the_engine_process_ends_the_run(tmp_path: Path
 
 
 def test_a_stopping_server_stops_a_run_in_an_engine_process(tmp_path: Path) -> None:
-    data = json.dumps(people(150_000)).encode()
     root = tmp_path / "root"
-    with make_client(root, **CHILD) as client:
-        api = start_api(client)
-        batch = api.create_batch(api.upload_control(minimal_control()))
-        api.add_file(batch, "people", data)
-        api.schedule(batch)
-        wait_for_records(api, batch, 2000)
+    with a_long_run(root) as (_, batch):
+        pass
     assert not engine_children()
     with make_client(root, **CHILD) as client:
         api = BatchApi(client, "")
