@@ -23,7 +23,7 @@ so that peak RSS is that run's own:
 
 Printed per run: wall seconds, records/s, CPU seconds (process, RocksDB's
 background threads and the engine process included), peak RSS (and the engine
-process's, ``child MB``) and the RSS just before the run (after
+process's, ``child MB``, sampled every 0.1 s) and the RSS just before the run (after
 setup), then the run/reference ratios.
 
     python bench/engine.py                          # 100k and 1M
@@ -45,6 +45,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -74,9 +75,35 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def child_peak_rss_mb() -> float:
-    """The peak RSS of this process's largest waited-for child (the engine process), or 0."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+class EnginePeak:
+    """Samples the peak RSS (VmHWM) of this process's engine process while a run lasts."""
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> EnginePeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.wait(0.1):
+            for entry in Path("/proc").iterdir():
+                try:
+                    if b"engine.remote" not in (entry / "cmdline").read_bytes():
+                        continue
+                    status = (entry / "status").read_text()
+                except OSError:
+                    continue
+                fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+                if fields.get("PPid", "").strip() == me:
+                    self.peak_mb = max(self.peak_mb, int(fields["VmHWM"].split()[0]) / 1024)
 
 
 def generate(path: Path, count: int) -> None:
@@ -170,7 +197,8 @@ def child_batch(
         service.schedule(identifier, dry_run)
         base = rss_mb()
         start, cpu = time.perf_counter(), cpu_seconds()
-        runner.run(identifier)
+        with EnginePeak() as engine_peak:
+            runner.run(identifier)
         elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
         peak = peak_rss_mb()
         row = service.get(identifier)
@@ -188,7 +216,7 @@ def child_batch(
         "cpu": cpu,
         "peak_rss_mb": peak,
         "base_rss_mb": base,
-        "child_peak_mb": child_peak_rss_mb(),
+        "child_peak_mb": engine_peak.peak_mb,
         "stored": stored,
     }
 
