@@ -17,9 +17,13 @@ so that peak RSS is that run's own:
   batch is created and scheduled, and ``BatchRunner.run`` (the job APScheduler
   would run) runs it in the main thread. The batch must end ``dry-run`` /
   ``complete`` with no errors and, for the real run, every record stored.
+  ``real`` is the run as configured by default: a file this big (at least
+  ``import.engine_process_min_bytes``) runs the engine in a child process while
+  the run's thread stores; ``real-1proc`` keeps the engine in the run's process.
 
 Printed per run: wall seconds, records/s, CPU seconds (process, RocksDB's
-background threads included), peak RSS and the RSS just before the run (after
+background threads and the engine process included), peak RSS (and the engine
+process's, ``child MB``, sampled every 0.1 s) and the RSS just before the run (after
 setup), then the run/reference ratios.
 
     python bench/engine.py                          # 100k and 1M
@@ -36,10 +40,12 @@ import copy
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -49,7 +55,9 @@ import engine_core  # bench/engine_core.py, beside this script
 from off_on import print_off_on  # bench/off_on.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = ("reference", "dry-run", "real")
+KINDS = ("reference", "dry-run", "real-1proc", "real")
+"""``real-1proc``: the real run with the engine in the run's own process (``import.engine_process_min_bytes``
+0); ``real``: as configured by default (a file this big runs the engine in a child process)."""
 TXLOG_KINDS = ("real-notxlog", "real")
 """``--txlog``: the real run with ``logging.transaction_log`` off, then on."""
 
@@ -59,7 +67,43 @@ MODEL: dict[str, Any] = copy.deepcopy(engine_core.MODEL)
 MODEL["destinations"][0]["lookupNames"] = ["email"]
 CONTROL = engine_core.CONTROL
 peak_rss_mb = engine_core.peak_rss_mb
-cpu_seconds = engine_core.cpu_seconds
+
+
+def cpu_seconds() -> float:
+    """This process's CPU seconds and its waited-for children's (the engine process of a run)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class EnginePeak:
+    """Samples the peak RSS (VmHWM) of this process's engine process while a run lasts."""
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> EnginePeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.wait(0.1):
+            for entry in Path("/proc").iterdir():
+                try:
+                    if b"engine.remote" not in (entry / "cmdline").read_bytes():
+                        continue
+                    status = (entry / "status").read_text()
+                except OSError:
+                    continue
+                fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+                if fields.get("PPid", "").strip() == me:
+                    self.peak_mb = max(self.peak_mb, int(fields["VmHWM"].split()[0]) / 1024)
 
 
 def generate(path: Path, count: int) -> None:
@@ -125,14 +169,20 @@ def child_reference(path: Path, workdir: Path) -> dict[str, Any]:
     }
 
 
-def child_batch(path: Path, workdir: Path, dry_run: bool, txlog: bool = True) -> dict[str, Any]:
+def child_batch(
+    path: Path, workdir: Path, dry_run: bool, txlog: bool = True, engine_process: bool = True
+) -> dict[str, Any]:
     """Run the batch through BatchService + BatchRunner on a fresh gateway root, in this thread
-    (``txlog``: ``logging.transaction_log``, one entry per table per commit group)."""
+    (``txlog``: ``logging.transaction_log``, one entry per table per commit group; ``engine_process``:
+    False keeps the engine in this process whatever the file's size). CPU seconds include the
+    engine process's (a child this process waited for)."""
     sys.path.insert(0, str(ROOT))
     from gateway.app import open_gateway
     from gateway.config import load_config
 
     overrides = {"import.job_start_delay": 0, "logging.transaction_log": txlog}
+    if not engine_process:
+        overrides["import.engine_process_min_bytes"] = 0
     config = load_config(workdir / "root", environ={}, overrides=overrides)
     gateway = open_gateway(config)
     try:
@@ -147,7 +197,8 @@ def child_batch(path: Path, workdir: Path, dry_run: bool, txlog: bool = True) ->
         service.schedule(identifier, dry_run)
         base = rss_mb()
         start, cpu = time.perf_counter(), cpu_seconds()
-        runner.run(identifier)
+        with EnginePeak() as engine_peak:
+            runner.run(identifier)
         elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
         peak = peak_rss_mb()
         row = service.get(identifier)
@@ -165,6 +216,7 @@ def child_batch(path: Path, workdir: Path, dry_run: bool, txlog: bool = True) ->
         "cpu": cpu,
         "peak_rss_mb": peak,
         "base_rss_mb": base,
+        "child_peak_mb": engine_peak.peak_mb,
         "stored": stored,
     }
 
@@ -229,7 +281,13 @@ def main() -> None:
             result = child_reference(args.file, args.workdir)
         else:
             txlog = args.child != "real-notxlog"
-            result = child_batch(args.file, args.workdir, dry_run=args.child == "dry-run", txlog=txlog)
+            result = child_batch(
+                args.file,
+                args.workdir,
+                dry_run=args.child == "dry-run",
+                txlog=txlog,
+                engine_process=args.child != "real-1proc",
+            )
         print(json.dumps(result))
         return
     sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
@@ -237,7 +295,7 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     print(
         f"{'records':>9} {'run':>9} {'wall s':>8} {'rec/s':>10} {'cpu s':>8} {'rec/cpu-s':>10} "
-        f"{'peak MB':>8} {'base MB':>8}"
+        f"{'peak MB':>8} {'base MB':>8} {'child MB':>8}"
     )
     try:
         for count in sizes:
@@ -252,10 +310,10 @@ def main() -> None:
                 print(
                     f"{r['records']:>9} {kind:>9} {r['seconds']:>8.2f} {r['records'] / r['seconds']:>10,.0f} "
                     f"{r['cpu']:>8.2f} {r['records'] / r['cpu']:>10,.0f} {r['peak_rss_mb']:>8.0f} "
-                    f"{r['base_rss_mb']:>8.0f}"
+                    f"{r['base_rss_mb']:>8.0f} {r.get('child_peak_mb', 0):>8.0f}"
                 )
             ref = results["reference"]
-            for kind in ("dry-run", "real"):
+            for kind in ("dry-run", "real-1proc", "real"):
                 r = results[kind]
                 print(
                     f"{'':>9} {kind + '/ref':>9} {r['seconds'] / ref['seconds']:.2f}x wall, "

@@ -20,6 +20,7 @@ delimited text files' errors get their lines and the error summary is saved.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -29,11 +30,13 @@ from typing import Any, BinaryIO, cast
 
 from engine import BatchError, BatchFile, prepare_batch
 from engine.changes import RunCounts
+from engine.counting import CountingReader
 from engine.readers.base import KEEP_LIMIT
 from engine.rerun import rerun_problem
 from gateway.audit import AuditLog
 from gateway.config import Config
 from gateway.imports import summary as summaries
+from gateway.imports.engine_process import ChildFile, child_files, run_in_child, worth_a_child
 from gateway.imports.errorlog import ErrorRecorder
 from gateway.imports.models import ModelRegistry
 from gateway.imports.rejects import DELIMITED, RejectsUnavailable, add_lines, file_spec
@@ -68,62 +71,6 @@ class RunResult:
 def _expected_reads(size: int) -> int:
     """Bytes the engine reads from a file: once if small, twice (check, then records) if large."""
     return size if size <= KEEP_LIMIT else 2 * size
-
-
-class CountingReader:
-    """A read-only file wrapper that reports bytes consumed (for percent done).
-
-    A chunk counts as consumed when the next read is asked for (or at the end):
-    the engine processes a chunk's records before it reads on.
-    """
-
-    def __init__(self, raw: BinaryIO, on_read: Callable[[int], None]) -> None:
-        self._raw = raw
-        self._on_read = on_read
-        self._last = 0
-
-    def _credit(self, count: int) -> None:
-        if self._last:
-            self._on_read(self._last)
-        self._last = count
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self._credit(len(data))
-        return data
-
-    def readline(self, size: int = -1) -> bytes:
-        data = self._raw.readline(size)
-        self._credit(len(data))
-        return data
-
-    def readinto(self, buffer: Any) -> int:
-        raw: Any = self._raw
-        count = int(raw.readinto(buffer) or 0)
-        self._credit(count)
-        return count
-
-    def __iter__(self) -> CountingReader:
-        return self
-
-    def __next__(self) -> bytes:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._raw, name)
-
-    def close(self) -> None:
-        self._credit(0)
-        self._raw.close()
-
-    def __enter__(self) -> CountingReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class _Run:
@@ -385,19 +332,25 @@ class BatchRunner:
             stored_done[0] = done
 
         cap = int(self.config.get("import.max_errors") or 0)
-        outcome = prepared.run(
-            batch_files,
-            store,
-            dry_run=dry_run,
-            log=state.log,
-            progress=progress,
-            should_stop=state.should_stop(self.stopping),
-            max_errors=cap,
-            batch_identifier=state.identifier,
-            on_error=state.recorder,
-            on_failed_record=state.recorder.record_ended,
-            counts=counts,
-        )
+        run_options: dict[str, Any] = {
+            "dry_run": dry_run,
+            "log": state.log,
+            "progress": progress,
+            "should_stop": state.should_stop(self.stopping),
+            "max_errors": cap,
+            "batch_identifier": state.identifier,
+            "on_error": state.recorder,
+            "on_failed_record": state.recorder.record_ended,
+            "counts": counts,
+        }
+        with contextlib.ExitStack() as opened:
+            child = (
+                None if dry_run else self._child_files(files, opened)
+            )  # a dry run writes nothing to overlap
+            if child is not None:
+                outcome = run_in_child(prepared, child, store, **run_options, on_read=state.read)
+            else:
+                outcome = prepared.run(batch_files, store, **run_options)
         self._keep_errors(state, control, batch_files, cap)
         # the last flush is normally done by the engine's last progress report
         exception, committed = store.end_run(outcome.exception, outcome.committed)
@@ -421,6 +374,26 @@ class BatchRunner:
             self.errors.save_summary(state.identifier, recorder.summary(cap or None, processor))
         except (StoreFailure, BlobNotFound) as exc:  # the run's outcome stands; its error list is incomplete
             log.warning("batch %s: its errors could not all be kept: %s", state.identifier, exc)
+
+    def _child_files(
+        self, files: list[dict[str, Any]], opened: contextlib.ExitStack
+    ) -> list[ChildFile] | None:
+        """The batch's files open for an engine process (``import.engine_process_min_bytes``), or
+        None: the run stays in this process (a small batch, no core to spare, blobs not on disk)."""
+        if not self.storage.imports.takes_new_records:
+            return None
+        sizes = [int((f.get("file") or {}).get("fileSize") or 0) for f in files]
+        minimum = int(self.config.get("import.engine_process_min_bytes") or 0)
+        if not worth_a_child(sum(sizes), minimum):
+            return None
+        handles = []
+        try:
+            for entry, size in zip(files, sizes, strict=True):
+                handle = opened.enter_context(self.blobs.open(str((entry.get("file") or {}).get("digest"))))
+                handles.append((str(entry.get("name")), handle, size))
+        except BlobNotFound:
+            return None  # the run in this process reports it
+        return child_files(handles)
 
     def _batch_file(self, entry: dict[str, Any], state: _Run) -> BatchFile:
         file = entry.get("file") or {}

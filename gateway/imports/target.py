@@ -37,6 +37,7 @@ from gateway.storage.records import (
     UPDATED,
     FinalRecord,
     KeyRange,
+    NewRecords,
     TableInfo,
     WriteMode,
 )
@@ -265,6 +266,38 @@ class ModelTargetStore:
             return {}
 
     # -- writes -----------------------------------------------------------------------
+
+    def known_new_tables(self) -> dict[str, TableInfo]:
+        """Tables where an insert with an engine-generated key (``generated_keys``) is always new
+        and checks nothing that could fail (no schema, as they are now), with their info."""
+        known = {}
+        for table in self.generated_keys:
+            try:
+                info = self._info(table)
+            except (DatabaseNotFound, TableNotFound):
+                continue
+            if not info.schema_defined:
+                known[table] = info
+        return known
+
+    def write_new(self, table: str, records: NewRecords) -> None:
+        """Store new records encoded ahead (``gateway.storage.newgroup``), after the commits still
+        pending; where the store does not take them so, as committed records. Raises FlushFailed,
+        as a flush does."""
+        self.flush()
+        try:
+            if not self._imports.write_new(self.database, table, records):
+                pk = self._info(table).primary_key
+                rows = {}
+                for ekey, raw in zip(records.keys, records.rows, strict=True):
+                    record = orjson.loads(raw)
+                    rows[ekey] = FinalRecord(record[pk], record, raw, True)
+                self._imports.write_records(self.database, {table: rows})
+        except Exception as exc:
+            raise FlushFailed(
+                f"Could not store the last {len(records.keys)} committed records: {exc}"
+            ) from exc
+        self.buffer.flushed += len(records.keys)
 
     def commit(self, writes: Sequence[TargetWrite]) -> list[int]:
         """Check and encode one record's targets and buffer them together; what each write did.

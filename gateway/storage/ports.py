@@ -43,6 +43,7 @@ from gateway.storage.records import (
     ErrorEntry,
     FinalRecord,
     KeyRange,
+    NewRecords,
     TableInfo,
     WriteMode,
     WriteResult,
@@ -166,6 +167,10 @@ class ImportWrites(Protocol):
     """Whether a batch run stores a group in a background thread while it prepares the next (where
     a group mostly waits on a server), rather than in its own thread."""
 
+    takes_new_records: bool
+    """Whether ``write_new`` stores encoded new records (then a large batch's engine runs in a child
+    process that encodes them, while the run's thread stores them)."""
+
     def check_keys(
         self, database: str, table: str, records: Sequence[dict[str, Any]], mode: WriteMode
     ) -> list[Any]:
@@ -187,6 +192,12 @@ class ImportWrites(Protocol):
         Index entries follow the difference between the stored and the new record.
         Returns the number of records written.
         """
+        ...
+
+    def write_new(self, database: str, table: str, records: NewRecords) -> bool:
+        """Store new records encoded ahead (engine-generated keys: none can be stored yet), all or
+        none, as ``write_records`` would store them. False (nothing written) where the store does not
+        take encoded records, or the table is not as they were encoded for (a schema, other indexes)."""
         ...
 
 

@@ -91,6 +91,20 @@ class FinalRecord:
     """The store cannot hold the key yet (an engine-generated UUID first written now): nothing is read."""
 
 
+@dataclass
+class NewRecords:
+    """New records of one table with engine-generated keys, encoded (``gateway.storage.newgroup``)."""
+
+    names: list[str]
+    """Every attribute the records carry (time stamps included)."""
+    keys: list[bytes]
+    """Encoded primary keys, aligned with ``rows``."""
+    rows: list[bytes]
+    """Each record's JSON, as stored."""
+    index: dict[str, list[bytes]]
+    """Indexed attribute → the records' index entries (for every attribute indexed once ``names`` are registered)."""
+
+
 @dataclass(frozen=True)
 class ChunkPlan:
     """What a store expects of an encoded chunk: its table's layout when encoding started."""

@@ -1,6 +1,7 @@
 """The Haplo-derived acceptance cases (../shared/haplo_cases), one test per case.
 
-A real ``gateway serve`` subprocess is started once for the module and backend and
+A real ``gateway serve`` subprocess is started once for the module and backend (and once
+more on RocksDB with every real run's engine in a child process) and
 the cases' own runner (``run_cases.py --json``) is run against it; each case then
 becomes one test whose failure message lists the runner's reasons. Without the
 cases folder or its runner the tests skip, naming the path; under ``CI=true`` they fail.
@@ -22,7 +23,9 @@ from tests.support.haplo_cases import CASES_DIR, RUNNER, case_params, check_case
 from tests.support.postgres import store_env
 from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, start_server
 
-backend = backend_setups(*WITH_S3)
+ENGINE_PROCESS = "rocksdb+engine-process"
+"""RocksDB with every real run's engine in a child process (``import.engine_process_min_bytes`` 1)."""
+backend = backend_setups(*WITH_S3, ENGINE_PROCESS)
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +35,8 @@ def case_results(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iter
     # Case 37 checks Haplo's run-time failure for a file name the control file does not list,
     # which our default refuses at upload (import.check_file_names): the cases run Haplo's way.
     env = {**store_env(backend, workdir / "root"), "GATEWAY_IMPORT_CHECK_FILE_NAMES": "false"}
+    if backend == ENGINE_PROCESS:
+        env["GATEWAY_IMPORT_ENGINE_PROCESS_MIN_BYTES"] = "1"
     server = start_server(workdir / "root", env)
     out = workdir / "results.json"
     try:

@@ -21,7 +21,7 @@ from typing import Any
 from gateway.storage.postgres.database import Connection, PgDatabase
 from gateway.storage.postgres.staging import Plan, begin, bump_versions, finish, read_stored, register
 from gateway.storage.postgres.txlog import append, logs
-from gateway.storage.records import FinalRecord, WriteMode
+from gateway.storage.records import FinalRecord, NewRecords, WriteMode
 from gateway.storage.txlog import import_entry
 from gateway.storage.writeplan import keys_for_write
 
@@ -34,6 +34,8 @@ class PgImportWrites:
     records' own work (a hundred made the run ~1.5x slower: bench/workers.py)."""
     write_behind = True
     """The server writes a group while the engine prepares the next (bench/workers.py)."""
+    takes_new_records = False
+    """A group's writes wait on the server: a thread writes behind instead (``write_behind``)."""
 
     def __init__(self, database: PgDatabase) -> None:
         self._db = database
@@ -57,6 +59,11 @@ class PgImportWrites:
 
         db.transact(work)
         db.refresh()
+
+    def write_new(self, database: str, table: str, records: NewRecords) -> bool:
+        """Not taken here: a batch run on PostgreSQL writes behind in a thread instead (its groups
+        wait on the server, and the engine goes on meanwhile)."""
+        return False
 
     def write_records(self, database: str, tables: Mapping[str, Mapping[bytes, FinalRecord]]) -> int:
         """Every table is looked up before anything is written (TableNotFound writes nothing)."""

@@ -1,0 +1,44 @@
+"""A group of new records of one import, encoded where the engine runs (``engine.remote``).
+
+When a batch's engine runs in a child process, the inserts it knows are new (engine-generated
+keys into a table without a schema) are encoded there, in the form the store keeps them: the
+record's JSON with its time stamps, its encoded key, and an index entry per indexed attribute
+(every attribute of a table without a schema, new ones included). The store then only puts
+them (``ImportWrites.write_new``): the encoding's Python work is off the process that writes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from itertools import repeat
+from typing import Any
+
+import orjson
+
+from gateway.storage import keys as K
+from gateway.storage.records import CREATED, UPDATED, NewRecords, TableInfo
+
+
+def encode_new(info: TableInfo, records: Sequence[dict[str, Any]], clock_offset: float) -> NewRecords:
+    """``records`` (copies: they are stamped in place) as ``write_records`` would store them
+    new; the time is this machine's, moved by ``clock_offset`` seconds (the store's clock)."""
+    stamp = (time.time() + clock_offset) * 1000.0
+    for record in records:
+        record[CREATED] = stamp
+        record[UPDATED] = stamp
+    pk = info.primary_key
+    ekeys = list(map(K.encode_key, [record[pk] for record in records]))
+    rows = list(map(orjson.dumps, records))
+    names = list(dict.fromkeys(name for record in records for name in record))
+    attributes = info.attributes
+    indexed = info.indexed_attributes()  # the primary key has no index of its own
+    indexed += [name for name in names if name not in attributes and name != pk]
+    stamped = list(map(K.encode_key(stamp).__add__, ekeys))  # one value for all: encoded once
+    index = {
+        attribute: stamped
+        if attribute in (CREATED, UPDATED)
+        else K.index_entries(list(map(dict.get, records, repeat(attribute), repeat(K.MISSING))), ekeys)
+        for attribute in indexed
+    }
+    return NewRecords(names, ekeys, rows, index)
