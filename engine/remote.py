@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import signal
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from multiprocessing.connection import Connection
@@ -299,7 +300,12 @@ def run_child(conn: Connection) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m engine.remote FD``: run one batch over the socket FD."""
+    """``python -m engine.remote FD``: run one batch over the socket FD.
+
+    SIGINT and SIGTERM are ignored: a terminal's Ctrl-C or a service manager's stop reaches the
+    parent too, which stops the run at a record boundary (STOP) and waits for this process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     conn = Connection(int(argv[1]))
     try:
         run_child(conn)

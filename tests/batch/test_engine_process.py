@@ -235,3 +235,16 @@ def test_a_stopping_server_stops_a_run_in_an_engine_process(tmp_path: Path) -> N
         assert "EXCEPTION: Error during import: Batch stopped: server shutting down" in info["log"]
         kept = len(stored(api))
         assert info["summary"]["records_committed"] == kept == info["progress"]["records_done"]
+
+
+def test_the_engine_process_leaves_stop_signals_to_the_server(tmp_path: Path) -> None:
+    """Ctrl-C or a service manager's SIGTERM reach the whole process group: the engine process
+    ignores them (the server stops the run at a record boundary), and the run here goes on."""
+    with a_long_run(tmp_path / "root", 60_000) as (api, batch):
+        children = engine_children()
+        assert len(children) == 1
+        os.kill(children[0], signal.SIGTERM)
+        os.kill(children[0], signal.SIGINT)
+        info = api.wait(batch, 60)
+        assert info["state"] == "complete"
+        assert len(stored(api)) == 60_000
