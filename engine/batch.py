@@ -187,6 +187,14 @@ def run_batch(
     )
 
 
+def reader_spec(control: Mapping[str, Any], name: str) -> Any:
+    """The control file's specification of file ``name`` (or its ``DEFAULT``), as a run reads it; None if neither."""
+    files = control.get("files")
+    specs: Mapping[str, Any] = files if isinstance(files, dict) else {}
+    spec = specs.get(name)
+    return spec if spec is not None else specs.get("DEFAULT")
+
+
 def _failure(error: Exception, batch_identifier: str | None) -> str:
     """The message of an exception that ends the batch (unexpected ones are logged with their trace)."""
     if isinstance(error, BatchError):
@@ -224,16 +232,12 @@ class _Run:
         self.checks_skipped = 0
 
     def _readers(self) -> list[tuple[BatchFile, Reader]]:
-        files = self.control["files"]
-        specs: Mapping[str, Any] = files if isinstance(files, dict) else {}
         latest: dict[str, BatchFile] = {}
         for file in self.files:  # a repeated name keeps its first position, with the later content
             latest[file.name] = file
         readers = []
         for name, file in latest.items():
-            spec = specs.get(name)
-            if spec is None:
-                spec = specs.get("DEFAULT")
+            spec = reader_spec(self.control, name)
             if spec is None:
                 raise BatchError(
                     f"Could not find file specification in control file for file {name} "

@@ -34,6 +34,7 @@ from engine.rerun import rerun_problem
 from gateway.audit import AuditLog
 from gateway.config import Config
 from gateway.imports import summary as summaries
+from gateway.imports.checked import CheckedFiles
 from gateway.imports.errorlog import ErrorRecorder
 from gateway.imports.models import ModelRegistry
 from gateway.imports.rejects import DELIMITED, RejectsUnavailable, add_lines, file_spec
@@ -65,9 +66,10 @@ class RunResult:
     skipped: int = 0
 
 
-def _expected_reads(size: int) -> int:
-    """Bytes the engine reads from a file: once if small, twice (check, then records) if large."""
-    return size if size <= KEEP_LIMIT else 2 * size
+def _expected_reads(size: int, checked: bool = False) -> int:
+    """Bytes the engine reads from a file: once if small or checked before, twice (check, then records)
+    if large."""
+    return size if size <= KEEP_LIMIT or checked else 2 * size
 
 
 class CountingReader:
@@ -260,6 +262,8 @@ class BatchRunner:
         self.models = models
         self.audit = audit
         self._running: dict[str, _Run] = {}
+        self.checked = CheckedFiles(int(config.get("import.checked_files") or 0))
+        """Files whose check succeeded in this process: a later run of the same bytes skips it."""
         jobs.queue.register(RUN_TASK, self._task)
 
     def _task(self, identifier: str, args: Args) -> None:
@@ -363,7 +367,7 @@ class BatchRunner:
             return RunResult(0, 0, exc.message)
         model = prepared.model
         state.rerun_problem = rerun_problem(prepared.control, model)
-        batch_files = [self._batch_file(entry, state) for entry in files]
+        batch_files, on_checked = self._checked_batch_files(prepared.control, files, state)
         store = ModelTargetStore(
             self.storage,
             model.database,
@@ -397,7 +401,12 @@ class BatchRunner:
             on_error=state.recorder,
             on_failed_record=state.recorder.record_ended,
             counts=counts,
+            on_checked=on_checked,
         )
+        if outcome.checks_skipped:
+            log.info(
+                "batch %s: %d file(s) checked before, read once", state.identifier, outcome.checks_skipped
+            )
         self._keep_errors(state, control, batch_files, cap)
         # the last flush is normally done by the engine's last progress report
         exception, committed = store.end_run(outcome.exception, outcome.committed)
@@ -421,6 +430,18 @@ class BatchRunner:
             self.errors.save_summary(state.identifier, recorder.summary(cap or None, processor))
         except (StoreFailure, BlobNotFound) as exc:  # the run's outcome stands; its error list is incomplete
             log.warning("batch %s: its errors could not all be kept: %s", state.identifier, exc)
+
+    def _checked_batch_files(
+        self, control: dict[str, Any], files: list[dict[str, Any]], state: _Run
+    ) -> tuple[list[BatchFile], Callable[[BatchFile, object], None]]:
+        """The row's files for the engine, with the hints of an earlier check of the same bytes and
+        reader spec (:mod:`gateway.imports.checked`), and the ``on_checked`` that keeps new ones.
+        A file checked before is read once: the run's expected bytes say so."""
+        batch_files, on_checked = self.checked.batch_files(
+            control, files, [self._batch_file(entry, state) for entry in files]
+        )
+        state.total_bytes = sum(_expected_reads(f.size, f.checked is not None) for f in batch_files)
+        return batch_files, on_checked
 
     def _batch_file(self, entry: dict[str, Any], state: _Run) -> BatchFile:
         file = entry.get("file") or {}
