@@ -16,7 +16,11 @@ so that peak RSS is that run's own:
   mapped value, a filtered value, an if-exists) and the data file are stored, a
   batch is created and scheduled, and ``BatchRunner.run`` (the job APScheduler
   would run) runs it in the main thread. The batch must end ``dry-run`` /
-  ``complete`` with no errors and, for the real run, every record stored.
+  ``complete`` with no errors and, for the real run, every record stored;
+* ``real-after-dry``: the nightly workflow on one root, in one process: a dry-run batch of
+  the file (not timed), then a real-run batch of the same control file and file, timed. The
+  runner remembers the dry run's check of the file, so the real run reads it once
+  (``gateway.imports.checked``); its figures are printed as their own row.
 
 Printed per run: wall seconds, records/s, CPU seconds (process, RocksDB's
 background threads included), peak RSS and the RSS just before the run (after
@@ -27,6 +31,8 @@ setup), then the run/reference ratios.
     python bench/engine.py --sizes 100000,1000000 --keep /tmp/bench-engine
     python bench/engine.py --sizes 200000 --txlog 3   # the real run with the transaction log off and
                                                       # on, alternating, 3 runs each: medians, ratio
+    python bench/engine.py --sizes 300000 --hints 3   # the real run alone and after a dry run of the
+                                                      # same file (check remembered), alternating
 """
 
 from __future__ import annotations
@@ -49,9 +55,11 @@ import engine_core  # bench/engine_core.py, beside this script
 from off_on import print_off_on  # bench/off_on.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = ("reference", "dry-run", "real")
+KINDS = ("reference", "dry-run", "real", "real-after-dry")
 TXLOG_KINDS = ("real-notxlog", "real")
 """``--txlog``: the real run with ``logging.transaction_log`` off, then on."""
+HINTS_KINDS = ("real", "real-after-dry")
+"""``--hints``: the real run alone (its check made), then after a dry run of the same file (check remembered)."""
 
 # The person model with an email lookup name, the control file and the resource
 # probes are the ones the engine-only benchmark uses.
@@ -125,9 +133,12 @@ def child_reference(path: Path, workdir: Path) -> dict[str, Any]:
     }
 
 
-def child_batch(path: Path, workdir: Path, dry_run: bool, txlog: bool = True) -> dict[str, Any]:
+def child_batch(
+    path: Path, workdir: Path, dry_run: bool, txlog: bool = True, after_dry: bool = False
+) -> dict[str, Any]:
     """Run the batch through BatchService + BatchRunner on a fresh gateway root, in this thread
-    (``txlog``: ``logging.transaction_log``, one entry per table per commit group)."""
+    (``txlog``: ``logging.transaction_log``, one entry per table per commit group; ``after_dry``:
+    a dry-run batch of the same files first, not timed)."""
     sys.path.insert(0, str(ROOT))
     from gateway.app import open_gateway
     from gateway.config import load_config
@@ -142,6 +153,12 @@ def child_batch(path: Path, workdir: Path, dry_run: bool, txlog: bool = True) ->
         control = service.upload_control(json.dumps(CONTROL).encode(), "bench")
         digest, size = engine_core.store_blob(family.blobs, path)
         files = [{"name": "people", "file": {"digest": digest, "fileSize": size, "filename": path.name}}]
+        if after_dry:
+            first = service.create_batch(control["digest"], "bench", state="ready", files=files)["identifier"]
+            service.schedule(first, True)
+            runner.run(first)
+            if service.get(first)["state"] != "dry-run" or len(runner.checked) != 1:
+                raise SystemExit(f"benchmark dry run failed: {service.get(first)['state']}")
         batch = service.create_batch(control["digest"], "bench", state="ready", files=files)
         identifier = batch["identifier"]
         service.schedule(identifier, dry_run)
@@ -208,6 +225,27 @@ def compare_txlog(path: Path, workdir: Path, runs: int) -> None:
     )
 
 
+def compare_hints(path: Path, workdir: Path, runs: int) -> None:
+    """The real batch alone and after a dry run of the same file (check remembered), alternating."""
+    seconds: dict[str, list[float]] = {kind: [] for kind in HINTS_KINDS}
+    cpu: dict[str, list[float]] = {kind: [] for kind in HINTS_KINDS}
+    records = 0
+    for _ in range(runs):
+        for kind in HINTS_KINDS:
+            result = run_child(kind, path, workdir)
+            seconds[kind].append(result["seconds"])
+            cpu[kind].append(result["cpu"])
+            records = result["records"]
+    print_off_on(
+        "batch import (real)",
+        records,
+        "rec",
+        (seconds["real"], seconds["real-after-dry"]),
+        (cpu["real"], cpu["real-after-dry"]),
+        setting="check remembered from a dry run",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -220,6 +258,12 @@ def main() -> None:
         metavar="RUNS",
         help="only the real run, with the transaction log off and on, alternating RUNS times each (medians)",
     )
+    parser.add_argument(
+        "--hints",
+        type=int,
+        metavar="RUNS",
+        help="only the real run, alone and after a dry run of the same file, alternating RUNS times each (medians)",
+    )
     parser.add_argument("--child", choices=(*KINDS, *TXLOG_KINDS), help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -229,14 +273,20 @@ def main() -> None:
             result = child_reference(args.file, args.workdir)
         else:
             txlog = args.child != "real-notxlog"
-            result = child_batch(args.file, args.workdir, dry_run=args.child == "dry-run", txlog=txlog)
+            result = child_batch(
+                args.file,
+                args.workdir,
+                dry_run=args.child == "dry-run",
+                txlog=txlog,
+                after_dry=args.child == "real-after-dry",
+            )
         print(json.dumps(result))
         return
     sizes = [int(s) for s in str(args.sizes).split(",") if s.strip()]
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-engine-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(
-        f"{'records':>9} {'run':>9} {'wall s':>8} {'rec/s':>10} {'cpu s':>8} {'rec/cpu-s':>10} "
+        f"{'records':>9} {'run':>14} {'wall s':>8} {'rec/s':>10} {'cpu s':>8} {'rec/cpu-s':>10} "
         f"{'peak MB':>8} {'base MB':>8}"
     )
     try:
@@ -247,20 +297,28 @@ def main() -> None:
             if args.txlog:
                 compare_txlog(path, workdir, args.txlog)
                 continue
+            if args.hints:
+                compare_hints(path, workdir, args.hints)
+                continue
             results = {kind: run_child(kind, path, workdir) for kind in KINDS}
             for kind, r in results.items():
                 print(
-                    f"{r['records']:>9} {kind:>9} {r['seconds']:>8.2f} {r['records'] / r['seconds']:>10,.0f} "
+                    f"{r['records']:>9} {kind:>14} {r['seconds']:>8.2f} {r['records'] / r['seconds']:>10,.0f} "
                     f"{r['cpu']:>8.2f} {r['records'] / r['cpu']:>10,.0f} {r['peak_rss_mb']:>8.0f} "
                     f"{r['base_rss_mb']:>8.0f}"
                 )
             ref = results["reference"]
-            for kind in ("dry-run", "real"):
+            for kind in ("dry-run", "real", "real-after-dry"):
                 r = results[kind]
                 print(
-                    f"{'':>9} {kind + '/ref':>9} {r['seconds'] / ref['seconds']:.2f}x wall, "
+                    f"{'':>9} {kind + '/ref':>18} {r['seconds'] / ref['seconds']:.2f}x wall, "
                     f"{r['cpu'] / ref['cpu']:.2f}x cpu"
                 )
+            real, after = results["real"], results["real-after-dry"]
+            print(
+                f"{'':>9} {'after-dry/real':>18} {after['seconds'] / real['seconds']:.2f}x wall, "
+                f"{after['cpu'] / real['cpu']:.2f}x cpu (one run each: use --hints RUNS for medians)"
+            )
             print(f"{'':>9} file {path.stat().st_size / 1e6:.0f} MB")
             if not args.keep:
                 path.unlink()
