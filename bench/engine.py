@@ -205,44 +205,21 @@ def run_child(kind: str, path: Path, workdir: Path) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def compare_txlog(path: Path, workdir: Path, runs: int) -> None:
-    """The real batch with ``logging.transaction_log`` off and on, alternating: medians and the ratio."""
-    seconds: dict[str, list[float]] = {kind: [] for kind in TXLOG_KINDS}
-    cpu: dict[str, list[float]] = {kind: [] for kind in TXLOG_KINDS}
+def compare(path: Path, workdir: Path, runs: int, kinds: tuple[str, str], setting: str) -> None:
+    """The real batch as ``kinds`` (``setting`` off, then on), alternating: medians and the ratio
+    (``--txlog``: ``TXLOG_KINDS``; ``--hints``: ``HINTS_KINDS``)."""
+    seconds: dict[str, list[float]] = {kind: [] for kind in kinds}
+    cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
     records = 0
     for _ in range(runs):
-        for kind in TXLOG_KINDS:
+        for kind in kinds:
             result = run_child(kind, path, workdir)
             seconds[kind].append(result["seconds"])
             cpu[kind].append(result["cpu"])
             records = result["records"]
+    off, on = kinds
     print_off_on(
-        "batch import (real)",
-        records,
-        "rec",
-        (seconds["real-notxlog"], seconds["real"]),
-        (cpu["real-notxlog"], cpu["real"]),
-    )
-
-
-def compare_hints(path: Path, workdir: Path, runs: int) -> None:
-    """The real batch alone and after a dry run of the same file (check remembered), alternating."""
-    seconds: dict[str, list[float]] = {kind: [] for kind in HINTS_KINDS}
-    cpu: dict[str, list[float]] = {kind: [] for kind in HINTS_KINDS}
-    records = 0
-    for _ in range(runs):
-        for kind in HINTS_KINDS:
-            result = run_child(kind, path, workdir)
-            seconds[kind].append(result["seconds"])
-            cpu[kind].append(result["cpu"])
-            records = result["records"]
-    print_off_on(
-        "batch import (real)",
-        records,
-        "rec",
-        (seconds["real"], seconds["real-after-dry"]),
-        (cpu["real"], cpu["real-after-dry"]),
-        setting="check remembered from a dry run",
+        "batch import (real)", records, "rec", (seconds[off], seconds[on]), (cpu[off], cpu[on]), setting
     )
 
 
@@ -295,10 +272,10 @@ def main() -> None:
             if not path.exists():
                 generate(path, count)
             if args.txlog:
-                compare_txlog(path, workdir, args.txlog)
+                compare(path, workdir, args.txlog, TXLOG_KINDS, "transaction log")
                 continue
             if args.hints:
-                compare_hints(path, workdir, args.hints)
+                compare(path, workdir, args.hints, HINTS_KINDS, "check remembered from a dry run")
                 continue
             results = {kind: run_child(kind, path, workdir) for kind in KINDS}
             for kind, r in results.items():

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from engine import HINTS_VERSION, READERS, BatchError, BatchFile
-from engine.readers import base
-from tests.engine.helpers import items_model, run
+from tests.engine.helpers import items_model, run, use_small_chunks
 
 PEOPLE = [{"a": f"value {i}, with }},{{ and ]", "n": i, "nested": {"l": [i, {"x": ","}]}} for i in range(60)]
 
@@ -39,14 +38,7 @@ FILES: dict[str, tuple[bytes, dict[str, Any]]] = {
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny pieces and no keeping: every file is large, cut in many places."""
-    monkeypatch.setattr(base, "KEEP_LIMIT", -1)
-    for module in (
-        "engine.readers.base",
-        "engine.readers.json_array",
-        "engine.readers.text_readers",
-        "engine.readers.xml_readers",
-    ):
-        monkeypatch.setattr(f"{module}.CHUNK_SIZE", 64)
+    use_small_chunks(monkeypatch)
 
 
 class Opened:
