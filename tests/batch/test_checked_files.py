@@ -17,7 +17,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from engine.readers import base
-from gateway.imports.checked import check_key
+from gateway.imports.checked import CheckedFiles, check_key
 from tests.batch.conftest import BatchApi, minimal_control, start_api
 from tests.conftest import make_client
 from tests.support.people import person_control
@@ -182,3 +182,20 @@ def test_off_with_zero_checked_files(uncached: BatchApi, monkeypatch: pytest.Mon
     for mode in ("dry-run", None):
         assert run(uncached, control, {"people": DATA}, mode)["errors"] == 0
         assert opens.take(DATA) == [2]
+
+
+def test_the_memory_is_bounded_least_recently_used_first_out() -> None:
+    checked = CheckedFiles(max_entries=3, max_bytes=100)
+    keys = [check_key(f"{i:064x}", {"read": "json"}) for i in range(5)]
+    assert len(set(keys)) == 5 and check_key("", {"read": "json"}) is None and check_key("ab", None) is None
+    for key in keys[:3]:
+        checked.put(key, {"cuts": [1, 2]})
+    assert checked.get(keys[0]) == {"cuts": [1, 2]}  # used: now the most recent
+    checked.put(keys[3], {"cuts": [3]})
+    assert [checked.get(k) is not None for k in keys[:4]] == [True, False, True, True]
+    checked.put(keys[4], {"cuts": list(range(40))})  # over 100 bytes of JSON alone: not kept
+    assert checked.get(keys[4]) is None and len(checked) == 3
+    checked.put(keys[4], {"cuts": list(range(25))})  # 74 bytes: kept, pushing out the older entries past 100
+    assert checked.get(keys[4]) is not None and len(checked) == 2
+    assert check_key("ab", {"read": "json", "charset": "latin1"}) != check_key("ab", {"read": "json"})
+    assert check_key("ab", {"b": 1, "a": 2}) == check_key("ab", {"a": 2, "b": 1})  # a stable hash
