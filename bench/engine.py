@@ -19,7 +19,13 @@ so that peak RSS is that run's own:
   ``complete`` with no errors and, for the real run, every record stored.
   ``real`` is the run as configured by default: a file this big (at least
   ``import.engine_process_min_bytes``) runs the engine in a child process while
-  the run's thread stores; ``real-1proc`` keeps the engine in the run's process.
+  the run's thread stores; ``real-1proc`` keeps the engine in the run's process;
+* ``real-after-dry``: the nightly workflow on one root, in one process: a dry-run batch of
+  the file (not timed), then a real-run batch of the same control file and file, timed. The
+  runner remembers the dry run's check of the file, so the real run reads it once
+  (``gateway.imports.checked``); its figures are printed as their own row. Beside ``real`` it
+  also gains the warm-up of the dry run: ``--hints`` compares it with the same sequence
+  that checks again (``import.checked_files: 0``), which isolates the check.
 
 Printed per run: wall seconds, records/s, CPU seconds (process, RocksDB's
 background threads and the engine process included), peak RSS (and the engine
@@ -31,6 +37,8 @@ setup), then the run/reference ratios.
     python bench/engine.py --sizes 100000,1000000 --keep /tmp/bench-engine
     python bench/engine.py --sizes 200000 --txlog 3   # the real run with the transaction log off and
                                                       # on, alternating, 3 runs each: medians, ratio
+    python bench/engine.py --sizes 300000 --hints 3   # the real run after a dry run of the same file,
+                                                      # checking it again vs remembering the check
 """
 
 from __future__ import annotations
@@ -55,11 +63,14 @@ import engine_core  # bench/engine_core.py, beside this script
 from off_on import print_off_on  # bench/off_on.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = ("reference", "dry-run", "real-1proc", "real")
+KINDS = ("reference", "dry-run", "real-1proc", "real", "real-after-dry")
 """``real-1proc``: the real run with the engine in the run's own process (``import.engine_process_min_bytes``
 0); ``real``: as configured by default (a file this big runs the engine in a child process)."""
 TXLOG_KINDS = ("real-notxlog", "real")
 """``--txlog``: the real run with ``logging.transaction_log`` off, then on."""
+HINTS_KINDS = ("real-after-dry-unremembered", "real-after-dry")
+"""``--hints``: the real run after a dry run of the same file with ``import.checked_files: 0`` (so it
+checks the file again), then with the check remembered: the same process history, only the check differs."""
 
 # The person model with an email lookup name, the control file and the resource
 # probes are the ones the engine-only benchmark uses.
@@ -170,17 +181,28 @@ def child_reference(path: Path, workdir: Path) -> dict[str, Any]:
 
 
 def child_batch(
-    path: Path, workdir: Path, dry_run: bool, txlog: bool = True, engine_process: bool = True
+    path: Path,
+    workdir: Path,
+    dry_run: bool,
+    txlog: bool = True,
+    after_dry: bool = False,
+    remember: bool = True,
+    engine_process: bool = True,
 ) -> dict[str, Any]:
     """Run the batch through BatchService + BatchRunner on a fresh gateway root, in this thread
-    (``txlog``: ``logging.transaction_log``, one entry per table per commit group; ``engine_process``:
-    False keeps the engine in this process whatever the file's size). CPU seconds include the
-    engine process's (a child this process waited for)."""
+    (``txlog``: ``logging.transaction_log``, one entry per table per commit group; ``after_dry``:
+    a dry-run batch of the same files first, not timed; ``remember``: ``import.checked_files`` on;
+    ``engine_process``: False keeps the engine in this process whatever the file's size). CPU
+    seconds include the engine process's (a child this process waited for)."""
     sys.path.insert(0, str(ROOT))
     from gateway.app import open_gateway
     from gateway.config import load_config
 
-    overrides = {"import.job_start_delay": 0, "logging.transaction_log": txlog}
+    overrides = {
+        "import.job_start_delay": 0,
+        "logging.transaction_log": txlog,
+        "import.checked_files": 1000 if remember else 0,
+    }
     if not engine_process:
         overrides["import.engine_process_min_bytes"] = 0
     config = load_config(workdir / "root", environ={}, overrides=overrides)
@@ -192,6 +214,12 @@ def child_batch(
         control = service.upload_control(json.dumps(CONTROL).encode(), "bench")
         digest, size = engine_core.store_blob(family.blobs, path)
         files = [{"name": "people", "file": {"digest": digest, "fileSize": size, "filename": path.name}}]
+        if after_dry:
+            first = service.create_batch(control["digest"], "bench", state="ready", files=files)["identifier"]
+            service.schedule(first, True)
+            runner.run(first)
+            if service.get(first)["state"] != "dry-run" or len(runner.checked) != int(remember):
+                raise SystemExit(f"benchmark dry run failed: {service.get(first)['state']}")
         batch = service.create_batch(control["digest"], "bench", state="ready", files=files)
         identifier = batch["identifier"]
         service.schedule(identifier, dry_run)
@@ -240,23 +268,21 @@ def run_child(kind: str, path: Path, workdir: Path) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def compare_txlog(path: Path, workdir: Path, runs: int) -> None:
-    """The real batch with ``logging.transaction_log`` off and on, alternating: medians and the ratio."""
-    seconds: dict[str, list[float]] = {kind: [] for kind in TXLOG_KINDS}
-    cpu: dict[str, list[float]] = {kind: [] for kind in TXLOG_KINDS}
+def compare(path: Path, workdir: Path, runs: int, kinds: tuple[str, str], setting: str) -> None:
+    """The real batch as ``kinds`` (``setting`` off, then on), alternating: medians and the ratio
+    (``--txlog``: ``TXLOG_KINDS``; ``--hints``: ``HINTS_KINDS``)."""
+    seconds: dict[str, list[float]] = {kind: [] for kind in kinds}
+    cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
     records = 0
     for _ in range(runs):
-        for kind in TXLOG_KINDS:
+        for kind in kinds:
             result = run_child(kind, path, workdir)
             seconds[kind].append(result["seconds"])
             cpu[kind].append(result["cpu"])
             records = result["records"]
+    off, on = kinds
     print_off_on(
-        "batch import (real)",
-        records,
-        "rec",
-        (seconds["real-notxlog"], seconds["real"]),
-        (cpu["real-notxlog"], cpu["real"]),
+        "batch import (real)", records, "rec", (seconds[off], seconds[on]), (cpu[off], cpu[on]), setting
     )
 
 
@@ -272,7 +298,14 @@ def main() -> None:
         metavar="RUNS",
         help="only the real run, with the transaction log off and on, alternating RUNS times each (medians)",
     )
-    parser.add_argument("--child", choices=(*KINDS, *TXLOG_KINDS), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--hints",
+        type=int,
+        metavar="RUNS",
+        help="only the real run after a dry run of the same file, its check made again and remembered, "
+        "alternating RUNS times each (medians)",
+    )
+    parser.add_argument("--child", choices=(*KINDS, *TXLOG_KINDS, *HINTS_KINDS), help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -286,6 +319,8 @@ def main() -> None:
                 args.workdir,
                 dry_run=args.child == "dry-run",
                 txlog=txlog,
+                after_dry=args.child.startswith("real-after-dry"),
+                remember=args.child != "real-after-dry-unremembered",
                 engine_process=args.child != "real-1proc",
             )
         print(json.dumps(result))
@@ -294,7 +329,7 @@ def main() -> None:
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-engine-"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(
-        f"{'records':>9} {'run':>9} {'wall s':>8} {'rec/s':>10} {'cpu s':>8} {'rec/cpu-s':>10} "
+        f"{'records':>9} {'run':>14} {'wall s':>8} {'rec/s':>10} {'cpu s':>8} {'rec/cpu-s':>10} "
         f"{'peak MB':>8} {'base MB':>8} {'child MB':>8}"
     )
     try:
@@ -303,22 +338,30 @@ def main() -> None:
             if not path.exists():
                 generate(path, count)
             if args.txlog:
-                compare_txlog(path, workdir, args.txlog)
+                compare(path, workdir, args.txlog, TXLOG_KINDS, "transaction log")
+                continue
+            if args.hints:
+                compare(path, workdir, args.hints, HINTS_KINDS, "check remembered from a dry run")
                 continue
             results = {kind: run_child(kind, path, workdir) for kind in KINDS}
             for kind, r in results.items():
                 print(
-                    f"{r['records']:>9} {kind:>9} {r['seconds']:>8.2f} {r['records'] / r['seconds']:>10,.0f} "
+                    f"{r['records']:>9} {kind:>14} {r['seconds']:>8.2f} {r['records'] / r['seconds']:>10,.0f} "
                     f"{r['cpu']:>8.2f} {r['records'] / r['cpu']:>10,.0f} {r['peak_rss_mb']:>8.0f} "
                     f"{r['base_rss_mb']:>8.0f} {r.get('child_peak_mb', 0):>8.0f}"
                 )
             ref = results["reference"]
-            for kind in ("dry-run", "real-1proc", "real"):
+            for kind in ("dry-run", "real-1proc", "real", "real-after-dry"):
                 r = results[kind]
                 print(
-                    f"{'':>9} {kind + '/ref':>9} {r['seconds'] / ref['seconds']:.2f}x wall, "
+                    f"{'':>9} {kind + '/ref':>18} {r['seconds'] / ref['seconds']:.2f}x wall, "
                     f"{r['cpu'] / ref['cpu']:.2f}x cpu"
                 )
+            real, after = results["real"], results["real-after-dry"]
+            print(
+                f"{'':>9} {'after-dry/real':>18} {after['seconds'] / real['seconds']:.2f}x wall, "
+                f"{after['cpu'] / real['cpu']:.2f}x cpu (one run each, warm-up included: --hints RUNS isolates the check)"
+            )
             print(f"{'':>9} file {path.stat().st_size / 1e6:.0f} MB")
             if not args.keep:
                 path.unlink()

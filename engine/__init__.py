@@ -14,11 +14,13 @@ from engine.models import Destination, Model, NameSpec
 from engine.ports import BatchFile, StoreError, TargetStore, TargetWrite
 from engine.processors import RECORD_PROCESSORS
 from engine.readers import READERS
+from engine.readers.base import HINTS_VERSION
 from engine.report import MAX_ERRORS_TO_REPORT, TOO_MANY_ERRORS, ReportedError
 
 __all__ = [
     "DATA_TYPES",
     "FILTERS",
+    "HINTS_VERSION",
     "MAX_ERRORS_TO_REPORT",
     "READERS",
     "RECORD_PROCESSORS",

@@ -57,6 +57,8 @@ class BatchOutcome:
     """Dry run: complete records that a real run would have committed (0 in a real run)."""
     counts: RunCounts | None = None
     """What the run's writes did (would do) per table; None if the run never began."""
+    checks_skipped: int = 0
+    """Files whose check pass was skipped on an earlier check's hints (:attr:`BatchFile.checked`)."""
 
     @property
     def failed(self) -> int:
@@ -85,6 +87,7 @@ class PreparedBatch:
         on_error: Callable[[ReportedError], None] | None = None,
         on_failed_record: Callable[[bool], None] | None = None,
         counts: RunCounts | None = None,
+        on_checked: Callable[[BatchFile, object], None] | None = None,
     ) -> BatchOutcome:
         """Run the batch over ``files`` against ``store`` (the model's database).
 
@@ -96,12 +99,15 @@ class PreparedBatch:
         called at the end of each record that had errors, with whether it was committed
         (a conversion error drops the value and the record can still be committed).
         ``counts`` (a new one if not given) is kept up to date at every progress report,
-        for callers that show it live.
+        for callers that show it live. ``on_checked`` receives each file whose check pass
+        succeeded in this run, with what it found: hand that back as the file's
+        :attr:`BatchFile.checked` in a later run over the same bytes and spec to skip it.
         """
         reporter = Reporter(log, max_errors=max_errors, on_error=on_error)
         counts = counts if counts is not None else RunCounts()
         run = _Run(self.control, self.model, files, store, reporter, dry_run, batch_identifier, counts)
         run.failed_record = on_failed_record
+        run.on_checked = on_checked
         exception: str | None = None
         try:
             run.execute(progress, should_stop)
@@ -115,7 +121,15 @@ class PreparedBatch:
             except Exception as error:
                 exception = exception or _failure(error, batch_identifier)
         skipped = run.complete if dry_run else 0
-        return BatchOutcome(reporter.count, run.records, run.complete - skipped, exception, skipped, counts)
+        return BatchOutcome(
+            reporter.count,
+            run.records,
+            run.complete - skipped,
+            exception,
+            skipped,
+            counts,
+            run.checks_skipped,
+        )
 
 
 def prepare_batch(control: object, models: Mapping[str, Model]) -> PreparedBatch:
@@ -146,6 +160,7 @@ def run_batch(
     models: Mapping[str, Model] | None = None,
     on_error: Callable[[ReportedError], None] | None = None,
     on_failed_record: Callable[[bool], None] | None = None,
+    on_checked: Callable[[BatchFile, object], None] | None = None,
 ) -> BatchOutcome:
     """:func:`prepare_batch` then :meth:`PreparedBatch.run`; control-file errors become the exception.
 
@@ -168,7 +183,16 @@ def run_batch(
         batch_identifier=batch_identifier,
         on_error=on_error,
         on_failed_record=on_failed_record,
+        on_checked=on_checked,
     )
+
+
+def reader_spec(control: Mapping[str, Any], name: str) -> Any:
+    """The control file's specification of file ``name`` (or its ``DEFAULT``), as a run reads it; None if neither."""
+    files = control.get("files")
+    specs: Mapping[str, Any] = files if isinstance(files, dict) else {}
+    spec = specs.get(name)
+    return spec if spec is not None else specs.get("DEFAULT")
 
 
 def _failure(error: Exception, batch_identifier: str | None) -> str:
@@ -204,25 +228,35 @@ class _Run:
         self.complete = 0
         self.counts = counts
         self.failed_record: Callable[[bool], None] | None = None
+        self.on_checked: Callable[[BatchFile, object], None] | None = None
+        self.checks_skipped = 0
 
-    def _readers(self) -> list[tuple[str, Reader]]:
-        files = self.control["files"]
-        specs: Mapping[str, Any] = files if isinstance(files, dict) else {}
+    def _readers(self) -> list[tuple[BatchFile, Reader]]:
         latest: dict[str, BatchFile] = {}
         for file in self.files:  # a repeated name keeps its first position, with the later content
             latest[file.name] = file
         readers = []
         for name, file in latest.items():
-            spec = specs.get(name)
-            if spec is None:
-                spec = specs.get("DEFAULT")
+            spec = reader_spec(self.control, name)
             if spec is None:
                 raise BatchError(
                     f"Could not find file specification in control file for file {name} "
                     "(and DEFAULT file entry does not exist)"
                 )
-            readers.append((name, READERS[js_string(spec["read"])](file, spec)))
+            readers.append((file, READERS[js_string(spec["read"])](file, spec)))
         return readers
+
+    def _check(self, readers: list[tuple[BatchFile, Reader]]) -> None:
+        """Check every file (before any record is read), unless its reader takes an earlier check's hints."""
+        for file, reader in readers:
+            if file.checked is not None and reader.skip_check(file.checked):
+                self.checks_skipped += 1
+                continue
+            reader.check()
+            if self.on_checked is not None:
+                hints = reader.checked()
+                if hints is not None:
+                    self.on_checked(file, hints)
 
     def execute(self, progress: Callable[[int], None] | None, should_stop: Callable[[], bool] | None) -> None:
         model = self.model
@@ -237,9 +271,8 @@ class _Run:
         )
         program = compiler.program(self.control["instructions"], self.dry_run)
         readers = self._readers()
-        for _, reader in readers:
-            reader.check()
-        sources: list[RecordSource] = [(name, reader.records()) for name, reader in readers]
+        self._check(readers)
+        sources: list[RecordSource] = [(file.name, reader.records()) for file, reader in readers]
         processor = self.control.get("recordProcessor")
         if processor is not None:
             sources = RECORD_PROCESSORS[js_string(processor)](sources)

@@ -86,3 +86,8 @@ class BatchFile:
     name: str
     open: Callable[[], BinaryIO]
     size: int
+    checked: object | None = None
+    """What an earlier successful check of these same bytes under the same reader spec reported
+    (``on_checked`` of :meth:`engine.PreparedBatch.run`; opaque, JSON-serialisable), or None.
+    The reader then skips its check pass if it takes them (see :mod:`engine.readers.base`).
+    Keep them under the file's content digest, the spec and :data:`engine.HINTS_VERSION`."""

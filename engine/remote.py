@@ -14,8 +14,9 @@ encoded in the store's own form by the function the parent names (``encoder``,
 ``module:function``, called with the table's layout, the records and ``clock_offset``;
 ``known_new`` maps a table to its primary key attribute and that layout): a ``b"G"`` frame. The parent stores a group as one write. It handles
 messages in the order they were sent, so a read sees every commit before it (§7.2.5).
-Log lines, reported errors, failed records and progress are sent as they happen and
-not answered.
+Log lines, reported errors, failed records, progress and each file's check hints (a
+file's ``checked``, from the parent, spares the check an earlier run made) are sent as
+they happen and not answered.
 
 The parent may send :data:`STOP` (the run should stop: ``should_stop`` answers True)
 or :data:`ABORT` with a message (its store failed: the run ends with that message,
@@ -56,6 +57,7 @@ LOG: Final = "log"
 ERROR: Final = "error"
 FAILED: Final = "failed"
 PROGRESS: Final = "progress"
+CHECKED: Final = "checked"
 DONE: Final = "done"
 GROUP: Final = b"G"
 # parent → child
@@ -257,7 +259,10 @@ def run_child(conn: Connection) -> None:
     def on_read(count: int) -> None:
         bytes_read[0] += count
 
-    files = [BatchFile(name, _opener(path, on_read), size) for name, path, size in options["files"]]
+    files = [
+        BatchFile(name, _opener(path, on_read), size, checked)
+        for name, path, size, checked in options["files"]
+    ]
     module, _, function = str(options["encoder"]).partition(":")
     encode: Encoder = getattr(importlib.import_module(module), function)
     store = RemoteStore(
@@ -277,6 +282,9 @@ def run_child(conn: Connection) -> None:
         store.send_writes()
         channel.send(pack(FAILED, committed))
 
+    def on_checked(file: BatchFile, hints: object) -> None:
+        channel.send(pack(CHECKED, file.name, hints))
+
     def progress(done: int) -> None:
         store.send_writes()
         channel.send(pack(PROGRESS, done, bytes_read[0], counts_state(counts)))
@@ -293,9 +301,17 @@ def run_child(conn: Connection) -> None:
         on_error=on_error,
         on_failed_record=on_failed_record,
         counts=counts,
+        on_checked=on_checked,
     )
     store.send_writes()
-    result = (outcome.errors, outcome.records, outcome.committed, outcome.exception, outcome.skipped)
+    result = (
+        outcome.errors,
+        outcome.records,
+        outcome.committed,
+        outcome.exception,
+        outcome.skipped,
+        outcome.checks_skipped,
+    )
     channel.send(pack(DONE, result, bytes_read[0], counts_state(counts)))
 
 

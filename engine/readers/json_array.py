@@ -238,11 +238,21 @@ class ArrayPieces:
             raise BatchError(f"JSON file {self.name} is not valid JSON: {where}: trailing comma")
         return records
 
-    def second_pass(self, stream: IO[bytes], buf: bytes, base: int) -> Iterator[list[Any]]:
-        """Parse the array again, cutting at the offsets recorded by :meth:`first_pass`."""
+    def second_pass(
+        self, stream: IO[bytes], buf: bytes, base: int, hinted: bool = False
+    ) -> Iterator[list[Any]]:
+        """Parse the array again, cutting at the offsets recorded by :meth:`first_pass`.
+
+        ``hinted``: the offsets came from an earlier run's check (:meth:`take_cuts`), not this
+        run's. Each cut is then validated as it is used (a comma, and a piece that parses as a
+        non-empty list: a comma inside a string or a nested value leaves it unclosed), each
+        piece's nesting depth is checked, and at the first cut that does not fit the rest of
+        the file is read as the first pass reads it (finding its own cuts, reporting its errors).
+        """
         cuts = iter(self.cuts)
         next_cut = next(cuts, None)
         pending = _Pending(buf)
+        self.count = used = 0
         while True:
             chunk = stream.read(CHUNK_SIZE)
             if chunk:
@@ -251,14 +261,49 @@ class ArrayPieces:
                 buf = pending.joined()
                 while next_cut is not None and next_cut - base < len(buf):
                     cut = next_cut - base
-                    yield self._parse_piece(buf[:cut], base)
+                    if not hinted:
+                        piece = self._parse_piece(buf[:cut], base)
+                        self.count += len(piece)
+                        yield piece
+                    else:
+                        checked = self._hinted_piece(buf, cut)
+                        if checked is None:  # a stale or wrong hint: read the rest as a first pass
+                            del self.cuts[used:]
+                            yield from self.first_pass(stream, buf, base)
+                            return
+                        yield self._checked(checked)
+                    used += 1
                     buf = buf[cut + 1 :]
                     base = next_cut + 1
                     next_cut = next(cuts, None)
                 pending = _Pending(buf)
             if not chunk:
                 break
-        yield self._last_piece(pending.joined(), base)
+        last = self._last_piece(pending.joined(), base)
+        yield self._checked(last) if hinted else last
+
+    @staticmethod
+    def _hinted_piece(buf: bytes, cut: int) -> list[Any] | None:
+        """The elements before a hinted cut at ``buf[cut]``, or None if it is not a top-level comma."""
+        if cut <= 0 or buf[cut] != 0x2C:  # ','
+            return None
+        try:
+            records = loads(b"[" + buf[:cut] + b"]")
+        except ValueError:
+            return None
+        return records if type(records) is list and records else None
+
+    def take_cuts(self, cuts: object, size: int) -> bool:
+        """Use ``cuts`` (an earlier check's :attr:`cuts` of a file of ``size`` bytes) for the
+        second pass, if they are increasing offsets inside the file."""
+        if not isinstance(cuts, list) or not all(type(c) is int for c in cuts):
+            return False
+        if any(b <= a for a, b in zip(cuts, cuts[1:], strict=False)) or (
+            cuts and not 0 < cuts[0] <= cuts[-1] < size
+        ):
+            return False
+        self.cuts = list(cuts)
+        return True
 
 
 class _Pending:

@@ -26,8 +26,11 @@ class JsonReader(TwoPassReader):
 
     A UTF-8 byte-order mark is ignored. Ours (§11 #14): a top level that is not an
     array, without ``singleRecord``, fails the batch; so does a record nesting more than
-    :data:`~engine.limits.MAX_RECORD_DEPTH` levels.
+    :data:`~engine.limits.MAX_RECORD_DEPTH` levels. Its check's hints are the array's cut
+    offsets (validated as they are used, see :meth:`ArrayPieces.second_pass`).
     """
+
+    hint_kind = "json"
 
     def __init__(self, file: BatchFile, spec: Mapping[str, Any]) -> None:
         super().__init__(file, spec)
@@ -48,10 +51,16 @@ class JsonReader(TwoPassReader):
                 f"JSON file {self.file.name} is not valid JSON: {describe_error(error)}"
             ) from None
 
+    def hints(self) -> dict[str, Any]:
+        return {} if self.single else {"cuts": self._pieces.cuts}
+
+    def take_hints(self, hints: Mapping[str, Any]) -> bool:
+        return self.single or self._pieces.take_cuts(hints.get("cuts"), self.file.size)
+
     def parse(self, first_pass: bool) -> Iterator[list[Any]]:
         if self.single:
             record = [self._whole()]
-            if first_pass and first_too_deep(record, MAX_RECORD_DEPTH) is not None:
+            if (first_pass or self.hinted) and first_too_deep(record, MAX_RECORD_DEPTH) is not None:
                 raise BatchError(too_deep_message("JSON", self.file.name))
             yield record
             return
@@ -63,14 +72,20 @@ class JsonReader(TwoPassReader):
                 if first_pass:
                     yield from pieces.first_pass(stream, buf, base)
                 else:
-                    yield from pieces.second_pass(stream, buf, base)
+                    yield from pieces.second_pass(stream, buf, base, self.hinted)
                 return
         self._whole()
         raise BatchError(f"JSON file {self.file.name} must contain an array of records (or use singleRecord)")
 
 
 class JsonLinesReader(TwoPassReader):
-    """One JSON value per non-blank line (JSON Lines); a UTF-8 byte-order mark is ignored."""
+    """One JSON value per non-blank line (JSON Lines); a UTF-8 byte-order mark is ignored.
+
+    Its records pass parses every line as the check does, so a checked file needs no hints
+    beyond the fact (the nesting depth is then checked in the records pass).
+    """
+
+    hint_kind = "jsonl"
 
     def parse(self, first_pass: bool) -> Iterator[list[Any]]:
         batch: list[Any] = []
@@ -93,13 +108,13 @@ class JsonLinesReader(TwoPassReader):
                     ) from None
                 lines.append(number)
                 if len(batch) >= BATCH_SIZE:
-                    yield self._checked(batch, lines, first_pass)
+                    yield self._checked(batch, lines, first_pass or self.hinted)
                     batch, lines = [], []
-        yield self._checked(batch, lines, first_pass)
+        yield self._checked(batch, lines, first_pass or self.hinted)
 
-    def _checked(self, batch: list[Any], lines: list[int], first_pass: bool) -> list[Any]:
-        """``batch`` once none of its records (first pass) nests more than ``MAX_RECORD_DEPTH`` levels."""
-        if first_pass:
+    def _checked(self, batch: list[Any], lines: list[int], check_depth: bool) -> list[Any]:
+        """``batch`` once none of its records (``check_depth``) nests more than ``MAX_RECORD_DEPTH`` levels."""
+        if check_depth:
             index = first_too_deep(batch, MAX_RECORD_DEPTH)
             if index is not None:
                 raise BatchError(too_deep_message("JSONL", self.file.name, f" line {lines[index]}"))

@@ -39,8 +39,11 @@ class TsvReader(TwoPassReader):
     """Tab (or ``separator``) separated values with a name row, no quoting.
 
     Lines are split on every run of CR/LF; empty lines are skipped (§11 #13). The
-    ``separator`` is a literal string and may be several characters long.
+    ``separator`` is a literal string and may be several characters long. The records pass
+    decodes and splits as the check does, so a checked file needs no hints.
     """
+
+    hint_kind = "tsv"
 
     def parse(self, first_pass: bool) -> Iterator[list[Any]]:
         charset = _charset(self)
@@ -83,8 +86,11 @@ class CsvReader(TwoPassReader):
 
     Options: ``charset`` (default UTF-8) and ``separator`` (one character, default
     ``,``). Quoted fields may contain separators, quotes (doubled) and line breaks.
-    Blank lines are skipped; a malformed quote fails the batch.
+    Blank lines are skipped; a malformed quote fails the batch. The records pass parses as
+    the check does, so a checked file needs no hints.
     """
+
+    hint_kind = "csv"
 
     def parse(self, first_pass: bool) -> Iterator[list[Any]]:
         charset = _charset(self)

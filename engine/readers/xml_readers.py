@@ -62,6 +62,8 @@ class _RecordHandler(ContentHandler):
 
 
 class _XmlReader(TwoPassReader):
+    """The records pass parses as the check does, so a checked file needs no hints."""
+
     text_mode = True
 
     def __init__(self, file: BatchFile, spec: Mapping[str, Any]) -> None:
@@ -93,9 +95,11 @@ class XmlTextOfChildrenReader(_XmlReader):
     """Each child element of a record gives ``local name → all descendant text`` (untrimmed)."""
 
     text_mode = True
+    hint_kind = "xml-text-of-children"
 
 
 class XmlAttributesReader(_XmlReader):
     """Each attribute of a record element gives ``qualified name → value``."""
 
     text_mode = False
+    hint_kind = "xml-attributes"

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import engine
-from engine import BatchError, BatchOutcome, PreparedBatch, StoreError
+from engine import BatchError, BatchFile, BatchOutcome, PreparedBatch, StoreError
 from engine import remote as R
 from engine.changes import RunCounts
 from engine.report import ReportedError
@@ -54,11 +54,11 @@ STOP_WAIT_SECONDS = 30.0
 
 @dataclass
 class ChildFile:
-    """A batch file open for the child: its name, size and this process's open handle."""
+    """A batch file open for the child: the engine's file (name, size, hints of an earlier check)
+    and this process's open handle on its bytes."""
 
-    name: str
+    file: BatchFile
     handle: BinaryIO
-    size: int
 
 
 def worth_a_child(total_bytes: int, minimum: int) -> bool:
@@ -71,16 +71,16 @@ def worth_a_child(total_bytes: int, minimum: int) -> bool:
     return (os.cpu_count() or 1) >= 2 and os.path.isdir("/proc/self/fd")
 
 
-def child_files(opened: Sequence[tuple[str, BinaryIO, int]]) -> list[ChildFile] | None:
+def child_files(opened: Sequence[tuple[BatchFile, BinaryIO]]) -> list[ChildFile] | None:
     """The files as the child can read them, or None (closing none of them) if one is not a
     file on this machine."""
     files = []
-    for name, handle, size in opened:
+    for file, handle in opened:
         try:
             handle.fileno()
         except (AttributeError, OSError, ValueError):
             return None
-        files.append(ChildFile(name, handle, size))
+        files.append(ChildFile(file, handle))
     return files
 
 
@@ -98,6 +98,7 @@ def run_in_child(
     on_error: Callable[[ReportedError], None],
     on_failed_record: Callable[[bool], None],
     counts: RunCounts,
+    on_checked: Callable[[BatchFile, object], None] | None,
     on_read: Callable[[int], None],
 ) -> BatchOutcome:
     """What ``prepared.run`` does with these arguments, with the engine in a child process
@@ -116,6 +117,9 @@ def run_in_child(
     logger.info("batch %s: its engine runs in process %d", batch_identifier, process.pid)
     conn = Connection(parent_end.detach())
     server = _Server(conn, store, log, progress, should_stop, on_error, on_failed_record, counts, on_read)
+    if on_checked is not None:
+        by_name = {f.file.name: f.file for f in files}
+        server.on_checked = lambda name, hints: on_checked(by_name[name], hints)
     done = False
     try:
         conn.send_bytes(
@@ -125,7 +129,8 @@ def run_in_child(
                     "control": prepared.control,
                     "model": prepared.model.to_json(),
                     "files": [
-                        (f.name, f"/proc/self/fd/{fd}", f.size) for f, fd in zip(files, fds, strict=True)
+                        (f.file.name, f"/proc/self/fd/{fd}", f.file.size, f.file.checked)
+                        for f, fd in zip(files, fds, strict=True)
                     ],
                     "dry_run": dry_run,
                     "max_errors": max_errors,
@@ -194,6 +199,8 @@ class _Server:
         self.dropped = 0
         """Commits the child sent after the failure: not stored."""
         self.stop_sent = False
+        self.on_checked: Callable[[str, object], None] | None = None
+        """Relays a file's check hints (by the file's name)."""
 
     def serve(self) -> BatchOutcome:
         """Serve the child until it is done; the run's outcome."""
@@ -214,6 +221,9 @@ class _Server:
                 self.on_error(ReportedError(*message[1:]))
             elif kind == R.FAILED:
                 self.on_failed_record(bool(message[1]))
+            elif kind == R.CHECKED:
+                if self.on_checked is not None:
+                    self.on_checked(message[1], message[2])
             elif kind == R.PROGRESS:
                 self._progress(message[1], message[2], message[3])
             elif kind == R.DONE:
@@ -282,12 +292,11 @@ class _Server:
     def _done(self, result: Sequence[Any], total_read: int, counts: dict[str, Any]) -> BatchOutcome:
         self._read(total_read)
         R.restore_counts(self.counts, counts)
-        errors, records, committed, exception, skipped = result
+        errors, records, committed, exception, skipped, checks_skipped = result
         if self.failure is not None:
             exception = exception or self.failure
-        return BatchOutcome(
-            errors, records, max(0, committed - self.dropped), exception, skipped, self.counts
-        )
+        committed = max(0, committed - self.dropped)
+        return BatchOutcome(errors, records, committed, exception, skipped, self.counts, checks_skipped)
 
 
 def _reason(exc: Exception) -> str:

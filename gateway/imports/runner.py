@@ -36,6 +36,7 @@ from engine.rerun import rerun_problem
 from gateway.audit import AuditLog
 from gateway.config import Config
 from gateway.imports import summary as summaries
+from gateway.imports.checked import CheckedFiles
 from gateway.imports.engine_process import ChildFile, child_files, run_in_child, worth_a_child
 from gateway.imports.errorlog import ErrorRecorder
 from gateway.imports.models import ModelRegistry
@@ -68,9 +69,10 @@ class RunResult:
     skipped: int = 0
 
 
-def _expected_reads(size: int) -> int:
-    """Bytes the engine reads from a file: once if small, twice (check, then records) if large."""
-    return size if size <= KEEP_LIMIT else 2 * size
+def _expected_reads(size: int, checked: bool = False) -> int:
+    """Bytes the engine reads from a file: once if small or checked before, twice (check, then records)
+    if large."""
+    return size if size <= KEEP_LIMIT or checked else 2 * size
 
 
 class _Run:
@@ -207,6 +209,9 @@ class BatchRunner:
         self.models = models
         self.audit = audit
         self._running: dict[str, _Run] = {}
+        self.checked = CheckedFiles(int(config.get("import.checked_files") or 0))
+        self.engine_process_min_bytes = int(config.get("import.engine_process_min_bytes") or 0)
+        """Files whose check succeeded in this process: a later run of the same bytes skips it."""
         jobs.queue.register(RUN_TASK, self._task)
 
     def _task(self, identifier: str, args: Args) -> None:
@@ -310,7 +315,7 @@ class BatchRunner:
             return RunResult(0, 0, exc.message)
         model = prepared.model
         state.rerun_problem = rerun_problem(prepared.control, model)
-        batch_files = [self._batch_file(entry, state) for entry in files]
+        batch_files, on_checked = self._checked_batch_files(prepared.control, files, state)
         store = ModelTargetStore(
             self.storage,
             model.database,
@@ -342,15 +347,19 @@ class BatchRunner:
             "on_error": state.recorder,
             "on_failed_record": state.recorder.record_ended,
             "counts": counts,
+            "on_checked": on_checked,
         }
         with contextlib.ExitStack() as opened:
-            child = (
-                None if dry_run else self._child_files(files, opened)
-            )  # a dry run writes nothing to overlap
+            # a dry run writes nothing: no store work to overlap with the engine's
+            child = None if dry_run else self._child_files(batch_files, files, opened)
             if child is not None:
                 outcome = run_in_child(prepared, child, store, **run_options, on_read=state.read)
             else:
                 outcome = prepared.run(batch_files, store, **run_options)
+        if outcome.checks_skipped:
+            log.info(
+                "batch %s: %d file(s) checked before, read once", state.identifier, outcome.checks_skipped
+            )
         self._keep_errors(state, control, batch_files, cap)
         # the last flush is normally done by the engine's last progress report
         exception, committed = store.end_run(outcome.exception, outcome.committed)
@@ -375,22 +384,32 @@ class BatchRunner:
         except (StoreFailure, BlobNotFound) as exc:  # the run's outcome stands; its error list is incomplete
             log.warning("batch %s: its errors could not all be kept: %s", state.identifier, exc)
 
+    def _checked_batch_files(
+        self, control: dict[str, Any], files: list[dict[str, Any]], state: _Run
+    ) -> tuple[list[BatchFile], Callable[[BatchFile, object], None]]:
+        """The row's files for the engine, with the hints of an earlier check of the same bytes and
+        reader spec (:mod:`gateway.imports.checked`), and the ``on_checked`` that keeps new ones.
+        A file checked before is read once: the run's expected bytes say so."""
+        batch_files, on_checked = self.checked.batch_files(
+            control, files, [self._batch_file(entry, state) for entry in files]
+        )
+        state.total_bytes = sum(_expected_reads(f.size, f.checked is not None) for f in batch_files)
+        return batch_files, on_checked
+
     def _child_files(
-        self, files: list[dict[str, Any]], opened: contextlib.ExitStack
+        self, batch_files: list[BatchFile], files: list[dict[str, Any]], opened: contextlib.ExitStack
     ) -> list[ChildFile] | None:
         """The batch's files open for an engine process (``import.engine_process_min_bytes``), or
         None: the run stays in this process (a small batch, no core to spare, blobs not on disk)."""
         if not self.storage.imports.takes_new_records:
             return None
-        sizes = [int((f.get("file") or {}).get("fileSize") or 0) for f in files]
-        minimum = int(self.config.get("import.engine_process_min_bytes") or 0)
-        if not worth_a_child(sum(sizes), minimum):
+        if not worth_a_child(sum(file.size for file in batch_files), self.engine_process_min_bytes):
             return None
         handles = []
         try:
-            for entry, size in zip(files, sizes, strict=True):
+            for file, entry in zip(batch_files, files, strict=True):
                 handle = opened.enter_context(self.blobs.open(str((entry.get("file") or {}).get("digest"))))
-                handles.append((str(entry.get("name")), handle, size))
+                handles.append((file, handle))
         except BlobNotFound:
             return None  # the run in this process reports it
         return child_files(handles)

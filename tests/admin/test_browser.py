@@ -163,9 +163,10 @@ def test_admin_flow_in_a_browser(server: ServerProcess, tmp_path: Path) -> None:
             # The run is held mid-file until the test lets it go on, so the running page is seen
             # whatever the machine's speed: first with no record done, then with the records that
             # were done, updated by the page's own polling (the same document: no reload).
+            # The dry run checked the file: the real run remembers it and reads the file once.
             data = people.read_bytes()
             held_at = len(json.dumps(PEOPLE[:HELD]).encode()) - 1
-            with HeldBlob(server.root, data, server.process.pid, held_at, gated=True) as feed:
+            with HeldBlob(server.root, data, server.process.pid, held_at, gated=True, checked=True) as feed:
                 page.click("button:has-text('Import data')")
                 page.wait_for_selector("#progress")
                 assert page.inner_text("#batch-state") in ("scheduled", "running")

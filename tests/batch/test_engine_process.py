@@ -160,7 +160,7 @@ def person_model_with_email_lookup() -> dict[str, Any]:
     return model
 
 
-def test_a_dry_run_stays_in_process_and_a_real_run_after_it_goes_to_the_child(
+def test_a_dry_run_stays_in_process_and_a_real_run_after_it_goes_to_the_child_checked_before(
     pair: tuple[BatchApi, BatchApi], caplog: pytest.LogCaptureFixture
 ) -> None:
     child, _ = pair
@@ -170,7 +170,10 @@ def test_a_dry_run_stays_in_process_and_a_real_run_after_it_goes_to_the_child(
         assert not any("its engine runs in process" in r.getMessage() for r in caplog.records)
         real = run(child, minimal_control(), data)
     assert (dry["state"], real["state"]) == ("dry-run", "complete")
-    assert any("its engine runs in process" in r.getMessage() for r in caplog.records)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("its engine runs in process" in m for m in messages)
+    # the engine process was handed the dry run's check of the file, and read it once
+    assert any(m.endswith(f"{real['identifier']}: 1 file(s) checked before, read once") for m in messages)
     assert [{**d, "sample": None, "sample_complete": None} for d in dry["summary"]["destinations"]] == [
         {**d, "sample": None, "sample_complete": None} for d in real["summary"]["destinations"]
     ]
@@ -248,3 +251,19 @@ def test_the_engine_process_leaves_stop_signals_to_the_server(tmp_path: Path) ->
         info = api.wait(batch, 60)
         assert info["state"] == "complete"
         assert len(stored(api)) == 60_000
+
+
+def test_the_engine_processs_check_is_remembered_for_the_next_run(
+    pair: tuple[BatchApi, BatchApi], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A check made in the engine process comes back to the runner, which hands it to the next run."""
+    child, _ = pair
+    data = json.dumps(people(300)).encode()
+    with caplog.at_level("INFO", logger="gateway.imports"):
+        first, second = run(child, minimal_control(), data), run(child, minimal_control(), data)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("its engine runs in process" in m for m in messages) == 2
+    read_once = [m for m in messages if m.endswith("checked before, read once")]
+    assert read_once == [f"batch {second['identifier']}: 1 file(s) checked before, read once"]
+    assert (first["state"], second["state"]) == ("complete", "complete")
+    assert len(stored(child)) == 600

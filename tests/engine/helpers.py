@@ -6,8 +6,24 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from engine import BatchFile, BatchOutcome, Model, run_batch
 from tests.engine.fakes import MemoryStore, memory_file
+
+
+def use_small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny pieces and no keeping, so both passes and every cut path run on small data."""
+    from engine.readers import base
+
+    monkeypatch.setattr(base, "KEEP_LIMIT", -1)
+    for module in (
+        "engine.readers.base",
+        "engine.readers.json_array",
+        "engine.readers.text_readers",
+        "engine.readers.xml_readers",
+    ):
+        monkeypatch.setattr(f"{module}.CHUNK_SIZE", 64)
 
 
 def items_model(names: dict[str, Any] | None = None, **destination: Any) -> Model:

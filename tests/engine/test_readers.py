@@ -12,6 +12,7 @@ import pytest
 from engine import READERS, BatchError, BatchFile
 from engine.readers import base
 from tests.engine.fakes import memory_file
+from tests.engine.helpers import use_small_chunks
 
 
 def read(reader: str, data: bytes | str, spec: Mapping[str, Any] | None = None, name: str = "f") -> list[Any]:
@@ -31,14 +32,7 @@ def fails(reader: str, data: bytes | str, spec: Mapping[str, Any] | None = None,
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny pieces and no keeping, so both passes and every cut path run on small data."""
-    monkeypatch.setattr(base, "KEEP_LIMIT", -1)
-    for module in (
-        "engine.readers.base",
-        "engine.readers.json_array",
-        "engine.readers.text_readers",
-        "engine.readers.xml_readers",
-    ):
-        monkeypatch.setattr(f"{module}.CHUNK_SIZE", 64)
+    use_small_chunks(monkeypatch)
 
 
 # -- json ---------------------------------------------------------------------------

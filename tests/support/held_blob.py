@@ -6,7 +6,9 @@ Uploaded files are content-addressed blobs, ``<root>/blobs/ab/<sha256>``
 
 * the engine reads a file larger than ``KEEP_LIMIT`` twice (engine/readers/base.py):
   first in full to check it, then again for its records. The check pass gets the
-  whole file;
+  whole file. With ``checked=True`` the server remembers an earlier check of the file
+  (a real run after a dry run of it, gateway/imports/checked.py) and reads it once:
+  there is no check pass;
 * the records pass gets only the first ``held_at`` bytes; the write end then stays
   open, so the run is blocked in a read mid-file, with the records before that point
   processed and none after it, for as long as the test wants;
@@ -62,7 +64,13 @@ class HeldBlob:
     whichever of several processes opens it)."""
 
     def __init__(
-        self, root: Path, data: bytes, reader_pid: int | Sequence[int], held_at: int, gated: bool = False
+        self,
+        root: Path,
+        data: bytes,
+        reader_pid: int | Sequence[int],
+        held_at: int,
+        gated: bool = False,
+        checked: bool = False,
     ) -> None:
         if len(data) <= KEEP_LIMIT:
             raise ValueError(
@@ -75,6 +83,7 @@ class HeldBlob:
         self.data = data
         self.reader_pids = [reader_pid] if isinstance(reader_pid, int) else list(reader_pid)
         self.held_at = held_at
+        self.checked = checked
         self.opens = 0  # how many times the server opened the FIFO (as seen by the feeder)
         self.error: BaseException | None = None
         self._start = threading.Event()
@@ -158,10 +167,11 @@ class HeldBlob:
     def _run(self) -> None:
         try:
             self._until(self._start.is_set, "serve()")
-            fd = self._open_for_writing()  # the check pass
-            self._write(fd, self.data)
-            os.close(fd)
-            self._until(lambda: not self._reader_has_it_open(), "the check pass to close the file")
+            if not self.checked:
+                fd = self._open_for_writing()  # the check pass
+                self._write(fd, self.data)
+                os.close(fd)
+                self._until(lambda: not self._reader_has_it_open(), "the check pass to close the file")
             fd = self._open_for_writing()  # the records pass
             try:
                 self._write(fd, self.data[: self.held_at])
