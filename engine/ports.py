@@ -41,6 +41,14 @@ class TargetWrite:
     is_new: bool
 
 
+def copied_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a write's record that the engine's later changes do not reach (its arrays copied too),
+    for a store that keeps it after ``commit`` returns."""
+    if list in map(type, record.values()):
+        return {k: (v.copy() if type(v) is list else v) for k, v in record.items()}
+    return dict(record)
+
+
 class TargetStore(Protocol):
     """Reads and writes of one model database (the adapter is bound to it)."""
 

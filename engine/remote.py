@@ -41,7 +41,7 @@ from engine.changes import RunCounts
 from engine.counting import CountingReader
 from engine.errors import BatchError
 from engine.models import Model
-from engine.ports import NEW, BatchFile, StoreError, TargetWrite
+from engine.ports import NEW, BatchFile, StoreError, TargetWrite, copied_record
 from engine.report import ReportedError
 
 GROUP_RECORDS: Final = 100
@@ -203,7 +203,7 @@ class RemoteStore:
             write = writes[0]
             known = self._known_new.get(write.table) if write.is_new else None
             if known is not None and _known_record(write.record, known[0]):
-                self._kept.setdefault(write.table, []).append(_copied(write.record))
+                self._kept.setdefault(write.table, []).append(copied_record(write.record))
                 self._count += 1
                 if self._count >= GROUP_RECORDS:
                     self.send_writes()
@@ -223,11 +223,6 @@ def _known_record(record: dict[str, Any], primary_key: str) -> bool:
     """Whether the record can be encoded as new: a non-empty string key, no store time stamps."""
     key = record.get(primary_key)
     return type(key) is str and bool(key) and CREATED not in record and UPDATED not in record
-
-
-def _copied(record: dict[str, Any]) -> dict[str, Any]:
-    """A copy the engine's later changes do not reach (its arrays copied too)."""
-    return {k: (v.copy() if type(v) is list else v) for k, v in record.items()}
 
 
 def _plain(write: TargetWrite) -> list[Any]:

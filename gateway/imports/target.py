@@ -27,7 +27,7 @@ import orjson
 from engine import BatchError, ports
 from engine.changes import same_json
 from engine.models import Model
-from engine.ports import TargetWrite
+from engine.ports import TargetWrite, copied_record
 from gateway.imports.commit_buffer import FLUSH_SECONDS, CommitBuffer, FlushFailed
 from gateway.storage import keys as K
 from gateway.storage.errors import DatabaseNotFound, InvalidRecord, StoreError, StoreFailure, TableNotFound
@@ -80,13 +80,6 @@ def _age(record: dict[str, Any]) -> float:
 def _encoded(value: Any) -> bytes | None:
     """The store key of a scalar, or None if it cannot be a key."""
     return K.encode_key_or_none(value) if isinstance(value, _SCALARS) else None
-
-
-def _copied(record: dict[str, Any]) -> dict[str, Any]:
-    """A copy of an engine record the engine may change afterwards: its arrays copied too."""
-    if list in map(type, record.values()):
-        return {k: (v.copy() if type(v) is list else v) for k, v in record.items()}
-    return dict(record)
 
 
 def generated_key_tables(model: Model) -> frozenset[str]:
@@ -369,7 +362,7 @@ class ModelTargetStore:
         rows = self.buffer.tables.get(table)
         if rows and ekey in rows:
             return None
-        record = _copied(source)
+        record = copied_record(source)
         stamp = self.storage.now_ms()
         record[CREATED] = stamp
         record[UPDATED] = stamp
@@ -398,7 +391,7 @@ class ModelTargetStore:
     def _keyed(self, write: TargetWrite) -> tuple[TargetWrite, TableInfo, dict[str, Any], Any, bytes]:
         """The write's table, its record (metadata dropped, arrays copied) and its key, checked."""
         info = self._info(write.table)
-        record = _copied(write.record)
+        record = copied_record(write.record)
         if CREATED in record or UPDATED in record:
             record.pop(CREATED, None)
             record.pop(UPDATED, None)
