@@ -190,20 +190,27 @@ def count(gateway: Gateway, body: dict[str, Any] | None, started: float, status:
     gateway.metrics.request(counted, time.perf_counter() - started, status >= 400)
 
 
-def inline_answer(gateway: Gateway, raw: bytes, auth: str | None, client_ip: str) -> Answer | None:
-    """The answer to a ``POST /`` body computed here and now (on the event loop), counted; None when the
+PARSED_BODY = "gateway.parsed_body"
+"""ASGI scope key: the ``POST /`` body the HTTP protocol parsed before :func:`inline_answer` declined
+it, so that :func:`operations_endpoint` does not parse it again."""
+
+
+def inline_answer(gateway: Gateway, raw: bytes, auth: str | None, client_ip: str) -> Answer | dict[str, Any]:
+    """The answer to a ``POST /`` body computed here and now (on the event loop), counted; or, when the
     call is not one to answer this way (its operation is not registered ``inline`` or its body is over
-    the bound, or the credentials' check is not cached), having done nothing: then it goes the ordinary
-    way (:func:`operations_endpoint`). An inline operation answers data, never a Response."""
+    the bound, or the credentials' check is not cached), the parsed body, having done nothing else: then
+    it goes the ordinary way (:func:`operations_endpoint`, given it under :data:`PARSED_BODY`). An inline
+    operation answers data, never a Response."""
     started = time.perf_counter()
     body: dict[str, Any] | None = None
     try:
         body = parse_body(raw)
         if not runs_inline(body):
-            return None
+            return body
         answer = Answer(200, _json(handle(gateway, body, auth, client_ip, cached_only=True)))
     except NotCached:
-        return None
+        assert body is not None  # parsed: only the credentials' check raises NotCached
+        return body
     except Exception as exc:
         answer = failure_answer(exc)
     count(gateway, body, started, answer.status)
@@ -216,7 +223,9 @@ async def operations_endpoint(request: Request) -> Response:
     started = time.perf_counter()
     body: dict[str, Any] | None = None
     try:
-        body = parse_body(await request.body())
+        body = request.scope.get(PARSED_BODY)
+        if body is None:
+            body = parse_body(await request.body())
         client_ip = request.client.host if request.client else ""
         auth = request.headers.get("authorization")
         inline = getattr(request.app.state, "inline_operations", False)

@@ -9,18 +9,20 @@ earlier request of the connection is still being answered, and at the end of the
 :func:`~gateway.http.operations_endpoint.inline_answer` for the answer. A call that operation
 registers ``inline`` (within its bound, credentials cached) is answered at once, in one write: the
 status line and uvicorn's own headers (``date``, ``server``) then the same headers and bytes as the
-endpoint. Any other call (and any other request) goes to the ASGI app as usual, given the body kept.
+endpoint. Any other call (and any other request) goes to the ASGI app as usual, given the body kept
+(and, for a call declined, the body already parsed, in the scope under
+:data:`~gateway.http.operations_endpoint.PARSED_BODY`).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from gateway.config import Config
-from gateway.http.operations_endpoint import Answer, inline_answer
+from gateway.http.operations_endpoint import PARSED_BODY, Answer, inline_answer
 from gateway.http.server import IdleClosingHttpProtocol, fast_path, trusted_proxies
 
 INLINE_BODY_LIMIT = 16 * 1024
@@ -61,7 +63,8 @@ class OperationsHttpProtocol(IdleClosingHttpProtocol):
         assert self.operations_app is not None  # else no body is kept
         gateway = self.operations_app.state.gateway
         answer = inline_answer(gateway, raw, self._auth, self.client[0] if self.client else "")
-        if answer is None:  # the ordinary way: an ASGI cycle, given the whole body
+        if not isinstance(answer, Answer):  # the ordinary way: an ASGI cycle, given the body, parsed too
+            cast(dict[str, Any], self.scope)[PARSED_BODY] = answer  # a key of the gateway's own
             super().on_headers_complete()
             if self.cycle is not None:
                 self.cycle.body = bytearray(raw)

@@ -18,6 +18,7 @@ import uvicorn
 
 from gateway.app import create_app
 from gateway.config import load_config
+from gateway.http import operations_endpoint
 from gateway.http.operations_protocol import INLINE_BODY_LIMIT, OperationsHttpProtocol, http_protocol
 from gateway.http.server import IdleClosingHttpProtocol, uvicorn_options
 from tests.conftest import ADMIN_AUTH
@@ -151,8 +152,12 @@ def served(root: Path) -> Iterator[tuple[str, type[_CountingProtocol]]]:
 
 
 def test_only_inline_calls_with_cached_credentials_skip_the_asgi_app(
-    served: tuple[str, type[_CountingProtocol]],
+    served: tuple[str, type[_CountingProtocol]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """... and every body is parsed once, whichever answers it (the ASGI app is handed the parsed body)."""
+    parsed: list[bytes] = []
+    parse_body = operations_endpoint.parse_body
+    monkeypatch.setattr(operations_endpoint, "parse_body", lambda raw: parsed.append(raw) or parse_body(raw))
     url, protocol = served
     host, port = url.removeprefix("http://").split(":")
     calls = [
@@ -172,6 +177,7 @@ def test_only_inline_calls_with_cached_credentials_skip_the_asgi_app(
             status, _, _ = _read_answer(stream)
             assert status in (200, 404)
             assert protocol.asgi_requests - before == asgi, body
+    assert len(parsed) == len(calls)
 
 
 def test_trusted_proxies_or_fast_path_off_keep_the_plain_protocol(tmp_path: Path) -> None:
