@@ -41,7 +41,7 @@ from engine.changes import RunCounts
 from engine.counting import CountingReader
 from engine.errors import BatchError
 from engine.models import Model
-from engine.ports import NEW, BatchFile, StoreError, TargetWrite, copied_record
+from engine.ports import NEW, BatchFile, StoreError, TargetWrite
 from engine.report import ReportedError
 
 GROUP_RECORDS: Final = 100
@@ -49,6 +49,8 @@ GROUP_RECORDS: Final = 100
 CREATED: Final = "__createdtime__"
 UPDATED: Final = "__updatedtime__"
 """The store's time stamps: a record that carries one is not encoded here (the store decides)."""
+_NEW_ONE: Final = (NEW,)
+"""The outcome of a commit of one record kept to be sent in a group."""
 
 # child → parent
 START: Final = "start"
@@ -203,11 +205,15 @@ class RemoteStore:
             write = writes[0]
             known = self._known_new.get(write.table) if write.is_new else None
             if known is not None and _known_record(write.record, known[0]):
-                self._kept.setdefault(write.table, []).append(copied_record(write.record))
+                # the record itself: the engine made it for this target and leaves it once committed
+                kept = self._kept.get(write.table)
+                if kept is None:
+                    kept = self._kept[write.table] = []
+                kept.append(write.record)
                 self._count += 1
                 if self._count >= GROUP_RECORDS:
                     self.send_writes()
-                return [NEW]
+                return _NEW_ONE
         outcomes: list[int] = self._call("commit", [_plain(w) for w in writes])
         return outcomes
 
