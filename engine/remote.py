@@ -204,16 +204,20 @@ class RemoteStore:
         if len(writes) == 1:
             write = writes[0]
             known = self._known_new.get(write.table) if write.is_new else None
-            if known is not None and _known_record(write.record, known[0]):
+            if known is not None:
+                # kept when it can be encoded as new (a non-empty string key, no store time stamps);
                 # the record itself: the engine made it for this target and leaves it once committed
-                kept = self._kept.get(write.table)
-                if kept is None:
-                    kept = self._kept[write.table] = []
-                kept.append(write.record)
-                self._count += 1
-                if self._count >= GROUP_RECORDS:
-                    self.send_writes()
-                return _NEW_ONE
+                record = write.record
+                key = record.get(known[0])
+                if type(key) is str and key and CREATED not in record and UPDATED not in record:
+                    kept = self._kept.get(write.table)
+                    if kept is None:
+                        kept = self._kept[write.table] = []
+                    kept.append(record)
+                    self._count += 1
+                    if self._count >= GROUP_RECORDS:
+                        self.send_writes()
+                    return _NEW_ONE
         outcomes: list[int] = self._call("commit", [_plain(w) for w in writes])
         return outcomes
 
@@ -223,12 +227,6 @@ class RemoteStore:
             return [NEW] * len(writes)  # as the store answers them, without a read
         outcomes: list[int] = self._call("preview", [_plain(w) for w in writes])
         return outcomes
-
-
-def _known_record(record: dict[str, Any], primary_key: str) -> bool:
-    """Whether the record can be encoded as new: a non-empty string key, no store time stamps."""
-    key = record.get(primary_key)
-    return type(key) is str and bool(key) and CREATED not in record and UPDATED not in record
 
 
 def _plain(write: TargetWrite) -> list[Any]:

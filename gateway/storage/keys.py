@@ -251,16 +251,11 @@ def index_entries(values: Sequence[Any], owners: Sequence[bytes]) -> list[bytes]
         kinds.difference_update(_UNKEYED)
         if not values:
             return []
-    flat: Sequence[Any] = values
+    column, column_owners = values, owners  # for the value-by-value way
     if kinds == {list}:  # arrays: index every element
-        if set(map(len, values)) == {1}:  # one element each: owners stay aligned
-            values = list(chain.from_iterable(values))
-        else:
+        if set(map(len, values)) != {1}:  # else one element each: the owners stay aligned
             owners = list(chain.from_iterable(map(repeat, owners, map(len, values))))
-            values = list(chain.from_iterable(values))
-            if not values:
-                return []
-        flat = [[value] for value in values]
+        values = list(chain.from_iterable(values))
         kinds = set(map(type, values))
     if values and (kinds <= {str} or kinds <= {int, float}):
         if kinds == {str} and len(values) <= 2048 and "\x00" not in "".join(values):
@@ -269,4 +264,6 @@ def index_entries(values: Sequence[Any], owners: Sequence[bytes]) -> list[bytes]
             return list(map(bytes.__add__, encode_keys(values), owners))
         except UnencodableKey:
             pass
-    return [vk + owner for value, owner in zip(flat, owners, strict=True) for vk in value_keys(value)]
+    return [
+        vk + owner for value, owner in zip(column, column_owners, strict=True) for vk in value_keys(value)
+    ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from itertools import chain, repeat
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -33,7 +33,7 @@ def encode_new(info: TableInfo, records: Sequence[dict[str, Any]], clock_offset:
     pk = info.primary_key
     ekeys = K.encode_keys(list(map(itemgetter(pk), records)))
     rows = list(map(orjson.dumps, records))
-    names = list(dict.fromkeys(chain.from_iterable(records)))
+    names = sorted(set().union(*records))
     attributes = info.attributes
     indexed = info.indexed_attributes()  # the primary key has no index of its own
     indexed += [name for name in names if name not in attributes and name != pk]
