@@ -37,11 +37,15 @@ def encode_new(info: TableInfo, records: Sequence[dict[str, Any]], clock_offset:
     attributes = info.attributes
     indexed = info.indexed_attributes()  # the primary key has no index of its own
     indexed += [name for name in names if name not in attributes and name != pk]
-    stamped = list(map(K.encode_key(stamp).__add__, ekeys))  # one value for all: encoded once
+    # Each index's entries in key order: RocksDB inserts a sorted run into its memtable for less
+    # CPU (the records stay in the run's order, which the transaction log keeps).
+    stamped = list(map(K.encode_key(stamp).__add__, sorted(ekeys)))  # one value for all: encoded once
     index = {
         attribute: stamped
         if attribute in (CREATED, UPDATED)
-        else K.index_entries(list(map(dict.get, records, repeat(attribute), repeat(K.MISSING))), ekeys)
+        else sorted(
+            K.index_entries(list(map(dict.get, records, repeat(attribute), repeat(K.MISSING))), ekeys)
+        )
         for attribute in indexed
     }
     return NewRecords(names, ekeys, rows, index)
