@@ -9,8 +9,9 @@ the parent stores what they produce.
 The store of this side, :class:`RemoteStore`, sends each read and each commit whose
 outcome it cannot know, and waits for the answer. A record whose one write it knows is
 new (an insert with an engine-generated key into a table named in ``known_new``) is
-kept, and sent with the next ones in a group of up to :data:`GROUP_RECORDS` records,
-encoded in the store's own form by the function the parent names (``encoder``,
+kept (the engine's own record, not a copy: the engine makes a record per target and leaves
+it once committed; the encoder may stamp it in place), and sent with the next ones in a
+group of up to :data:`GROUP_RECORDS` records, encoded in the store's own form by the function the parent names (``encoder``,
 ``module:function``, called with the table's layout, the records and ``clock_offset``;
 ``known_new`` maps a table to its primary key attribute and that layout): a ``b"G"`` frame. The parent stores a group as one write. It handles
 messages in the order they were sent, so a read sees every commit before it (§7.2.5).
