@@ -28,7 +28,8 @@ so that peak RSS is that run's own:
   that checks again (``import.checked_files: 0``), which isolates the check.
 
 Printed per run: wall seconds, records/s, CPU seconds (process, RocksDB's
-background threads and the engine process included), peak RSS (and the engine
+background threads and the engine process included; ``--against`` also prints the engine
+process's own), peak RSS (and the engine
 process's, ``child MB``, sampled every 0.1 s) and the RSS just before the run (after
 setup), then the run/reference ratios.
 
@@ -39,6 +40,9 @@ setup), then the run/reference ratios.
                                                       # on, alternating, 3 runs each: medians, ratio
     python bench/engine.py --sizes 300000 --hints 3   # the real run after a dry run of the same file,
                                                       # checking it again vs remembering the check
+    python bench/engine.py --sizes 1000000 --against /path/to/baseline-checkout --rounds 3
+                                                      # the real run of this checkout and of another,
+                                                      # alternating (same input file): medians, ratios
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,6 +89,12 @@ def cpu_seconds() -> float:
     """This process's CPU seconds and its waited-for children's (the engine process of a run)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def children_cpu_seconds() -> float:
+    """The CPU seconds of this process's waited-for children (a run's engine process)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return children.ru_utime + children.ru_stime
 
 
 class EnginePeak:
@@ -231,10 +242,11 @@ def child_batch(
         identifier = batch["identifier"]
         service.schedule(identifier, dry_run)
         base = rss_mb()
-        start, cpu = time.perf_counter(), cpu_seconds()
+        start, cpu, engine_cpu = time.perf_counter(), cpu_seconds(), children_cpu_seconds()
         with EnginePeak() as engine_peak:
             runner.run(identifier)
         elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
+        engine_cpu = children_cpu_seconds() - engine_cpu
         peak = peak_rss_mb()
         row = service.get(identifier)
         records = int(row["progress"]["records_done"])
@@ -252,21 +264,26 @@ def child_batch(
         "peak_rss_mb": peak,
         "base_rss_mb": base,
         "child_peak_mb": engine_peak.peak_mb,
+        "engine_cpu": engine_cpu,
         "stored": stored,
     }
 
 
-def run_child(kind: str, path: Path, workdir: Path) -> dict[str, Any]:
+def run_child(kind: str, path: Path, workdir: Path, checkout: Path = ROOT) -> dict[str, Any]:
+    """One run of ``kind`` in a fresh process, by the ``bench/engine.py`` of ``checkout`` (its code)."""
     rundir = workdir / f"{kind}-{path.stem}"
     shutil.rmtree(rundir, ignore_errors=True)
     rundir.mkdir(parents=True)
+    script = checkout / "bench" / "engine.py"
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
     try:
         out = subprocess.run(
-            [sys.executable, __file__, "--child", kind, "--file", str(path), "--workdir", str(rundir)],
+            [sys.executable, str(script), "--child", kind, "--file", str(path), "--workdir", str(rundir)],
             check=True,
             capture_output=True,
             text=True,
-            cwd=ROOT,
+            cwd=checkout,
+            env=env,
         )
     except subprocess.CalledProcessError as exc:
         raise SystemExit(f"{kind} run failed:\n{exc.stdout}\n{exc.stderr}") from exc
@@ -293,6 +310,53 @@ def compare(path: Path, workdir: Path, runs: int, kinds: tuple[str, str], settin
     )
 
 
+def against(path: Path, workdir: Path, other: Path, rounds: int) -> None:
+    """The real run by this checkout and by ``other`` (a baseline checkout) on the same file, alternating
+    ``rounds`` times: each run's figures, then medians and this/other ratios. CPU seconds are per million
+    records, in all and the engine process's own (which a busy machine disturbs less than wall time)."""
+    runs: dict[str, list[dict[str, Any]]] = {"this": [], "other": []}
+    for round_ in range(1, rounds + 1):
+        for name, checkout in (("this", ROOT), ("other", other)):
+            result = run_child("real", path, workdir, checkout)
+            runs[name].append(result)
+            print(f"round {round_} {name:>5}: {figures(result)}", flush=True)
+    medians = {}
+    for name, results in runs.items():
+        medians[name] = {
+            key: statistics.median(r[key] / r["records"] * (1e6 if key != "seconds" else 1) for r in results)
+            for key in ("seconds", "cpu", "engine_cpu")
+            if all(key in r for r in results)
+        }
+    records = runs["this"][0]["records"]
+    for name in runs:
+        m = medians[name]
+        engine = f", engine process {m['engine_cpu']:.2f}" if "engine_cpu" in m else ""
+        print(
+            f"median {name:>5} ({ROOT if name == 'this' else other}): {1 / m['seconds']:,.0f} records/s, "
+            f"CPU s per 1M records {m['cpu']:.2f}{engine}"
+        )
+    this, base = medians["this"], medians["other"]
+    print(
+        f"this/other: records/s {base['seconds'] / this['seconds']:.3f}x, CPU per record {this['cpu'] / base['cpu']:.3f}x"
+        + (
+            f", engine process CPU per record {this['engine_cpu'] / base['engine_cpu']:.3f}x"
+            if "engine_cpu" in this and "engine_cpu" in base
+            else ""
+        )
+        + f" ({records:,} records, {rounds} rounds)"
+    )
+
+
+def figures(result: dict[str, Any]) -> str:
+    """One run's records/s and CPU seconds per million records (the engine process's where known)."""
+    per_m = 1e6 / result["records"]
+    engine = f", engine process {result['engine_cpu'] * per_m:.2f}" if "engine_cpu" in result else ""
+    return (
+        f"{result['records'] / result['seconds']:,.0f} records/s, CPU s per 1M records {result['cpu'] * per_m:.2f}"
+        f"{engine}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -312,6 +376,13 @@ def main() -> None:
         help="only the real run after a dry run of the same file, its check made again and remembered, "
         "alternating RUNS times each (medians)",
     )
+    parser.add_argument(
+        "--against",
+        type=Path,
+        metavar="CHECKOUT",
+        help="only the real run, by this checkout and by CHECKOUT's bench/engine.py (a baseline), alternating",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --against (default 3)")
     parser.add_argument("--child", choices=(*KINDS, *TXLOG_KINDS, *HINTS_KINDS), help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
@@ -349,6 +420,9 @@ def main() -> None:
                 continue
             if args.hints:
                 compare(path, workdir, args.hints, HINTS_KINDS, "check remembered from a dry run")
+                continue
+            if args.against:
+                against(path, workdir, args.against.resolve(), args.rounds)
                 continue
             results = {kind: run_child(kind, path, workdir) for kind in KINDS}
             for kind, r in results.items():

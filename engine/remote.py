@@ -9,8 +9,9 @@ the parent stores what they produce.
 The store of this side, :class:`RemoteStore`, sends each read and each commit whose
 outcome it cannot know, and waits for the answer. A record whose one write it knows is
 new (an insert with an engine-generated key into a table named in ``known_new``) is
-kept, and sent with the next ones in a group of up to :data:`GROUP_RECORDS` records,
-encoded in the store's own form by the function the parent names (``encoder``,
+kept (the engine's own record, not a copy: the engine makes a record per target and leaves
+it once committed; the encoder may stamp it in place), and sent with the next ones in a
+group of up to :data:`GROUP_RECORDS` records, encoded in the store's own form by the function the parent names (``encoder``,
 ``module:function``, called with the table's layout, the records and ``clock_offset``;
 ``known_new`` maps a table to its primary key attribute and that layout): a ``b"G"`` frame. The parent stores a group as one write. It handles
 messages in the order they were sent, so a read sees every commit before it (§7.2.5).
@@ -41,7 +42,7 @@ from engine.changes import RunCounts
 from engine.counting import CountingReader
 from engine.errors import BatchError
 from engine.models import Model
-from engine.ports import NEW, BatchFile, StoreError, TargetWrite, copied_record
+from engine.ports import NEW, BatchFile, StoreError, TargetWrite
 from engine.report import ReportedError
 
 GROUP_RECORDS: Final = 100
@@ -49,6 +50,8 @@ GROUP_RECORDS: Final = 100
 CREATED: Final = "__createdtime__"
 UPDATED: Final = "__updatedtime__"
 """The store's time stamps: a record that carries one is not encoded here (the store decides)."""
+_NEW_ONE: Final = (NEW,)
+"""The outcome of a commit of one record kept to be sent in a group."""
 
 # child → parent
 START: Final = "start"
@@ -202,12 +205,20 @@ class RemoteStore:
         if len(writes) == 1:
             write = writes[0]
             known = self._known_new.get(write.table) if write.is_new else None
-            if known is not None and _known_record(write.record, known[0]):
-                self._kept.setdefault(write.table, []).append(copied_record(write.record))
-                self._count += 1
-                if self._count >= GROUP_RECORDS:
-                    self.send_writes()
-                return [NEW]
+            if known is not None:
+                # kept when it can be encoded as new (a non-empty string key, no store time stamps);
+                # the record itself: the engine made it for this target and leaves it once committed
+                record = write.record
+                key = record.get(known[0])
+                if type(key) is str and key and CREATED not in record and UPDATED not in record:
+                    kept = self._kept.get(write.table)
+                    if kept is None:
+                        kept = self._kept[write.table] = []
+                    kept.append(record)
+                    self._count += 1
+                    if self._count >= GROUP_RECORDS:
+                        self.send_writes()
+                    return _NEW_ONE
         outcomes: list[int] = self._call("commit", [_plain(w) for w in writes])
         return outcomes
 
@@ -217,12 +228,6 @@ class RemoteStore:
             return [NEW] * len(writes)  # as the store answers them, without a read
         outcomes: list[int] = self._call("preview", [_plain(w) for w in writes])
         return outcomes
-
-
-def _known_record(record: dict[str, Any], primary_key: str) -> bool:
-    """Whether the record can be encoded as new: a non-empty string key, no store time stamps."""
-    key = record.get(primary_key)
-    return type(key) is str and bool(key) and CREATED not in record and UPDATED not in record
 
 
 def _plain(write: TargetWrite) -> list[Any]:

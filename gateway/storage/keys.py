@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Sequence
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 from typing import Any
 
 NULL = b"\x01"
@@ -150,6 +150,8 @@ def index_values(value: Any) -> list[Any]:
 _SCALARS = (str, int, float, bool, type(None))
 MISSING: Any = object()
 """An attribute a record does not have: it has no index keys."""
+_UNKEYED = frozenset((type(MISSING), dict))
+"""The kinds of values that have no index keys whatever they hold: a missing attribute, an object."""
 
 
 def value_keys(value: Any) -> tuple[bytes, ...]:
@@ -206,9 +208,12 @@ def _string_keys(values: Sequence[str]) -> list[bytes]:
     return _encode_strings(values)
 
 
+_STRING_KEY = STRING_PREFIX + b"%b" + STRING_TERMINATOR
+"""The key of a string without NUL."""
+
+
 def _encode_strings(values: Sequence[str]) -> list[bytes]:
-    raw = list(map(str.encode, values))
-    return list(map(bytes.__add__, map(STRING_PREFIX.__add__, raw), repeat(STRING_TERMINATOR)))
+    return list(map(_STRING_KEY.__mod__, map(str.encode, values)))
 
 
 def encode_keys(values: Sequence[Any]) -> list[bytes]:
@@ -227,25 +232,38 @@ def encode_keys(values: Sequence[Any]) -> list[bytes]:
     return list(map(encode_key, values))
 
 
+_STRING_ENTRY = STRING_PREFIX + b"%b" + STRING_TERMINATOR + b"%b"
+"""An index entry of a string value without NUL: its key, then the owner's encoded key."""
+
+
 def index_entries(values: Sequence[Any], owners: Sequence[bytes]) -> list[bytes]:
     """Index keys (``value_keys`` of each value + its record's encoded primary key), unsorted.
 
     ``values`` is one attribute over several records (``MISSING`` where a record
     lacks it), aligned with ``owners``. Uniform columns of strings or numbers, and
-    columns of arrays of them, are encoded at once.
+    columns of arrays of them, are encoded at once; values that have no keys
+    (``MISSING``, objects) are dropped first.
     """
     kinds = set(map(type, values))
-    flat: Sequence[Any] = values
-    if kinds == {list}:  # arrays: index every element
-        owners = list(chain.from_iterable(map(repeat, owners, map(len, values))))
-        values = list(chain.from_iterable(values))
+    if not kinds.isdisjoint(_UNKEYED):  # some values have no keys
+        kept = [type(value) not in _UNKEYED for value in values]
+        values, owners = list(compress(values, kept)), list(compress(owners, kept))
+        kinds.difference_update(_UNKEYED)
         if not values:
             return []
-        flat = [[value] for value in values]
+    column, column_owners = values, owners  # for the value-by-value way
+    if kinds == {list}:  # arrays: index every element
+        if set(map(len, values)) != {1}:  # else one element each: the owners stay aligned
+            owners = list(chain.from_iterable(map(repeat, owners, map(len, values))))
+        values = list(chain.from_iterable(values))
         kinds = set(map(type, values))
     if values and (kinds <= {str} or kinds <= {int, float}):
+        if kinds == {str} and len(values) <= 2048 and "\x00" not in "".join(values):
+            return list(map(_STRING_ENTRY.__mod__, zip(map(str.encode, values), owners, strict=True)))
         try:
             return list(map(bytes.__add__, encode_keys(values), owners))
         except UnencodableKey:
             pass
-    return [vk + owner for value, owner in zip(flat, owners, strict=True) for vk in value_keys(value)]
+    return [
+        vk + owner for value, owner in zip(column, column_owners, strict=True) for vk in value_keys(value)
+    ]

@@ -102,7 +102,7 @@ class NewRecords:
     rows: list[bytes]
     """Each record's JSON, as stored."""
     index: dict[str, list[bytes]]
-    """Indexed attribute → the records' index entries (for every attribute indexed once ``names`` are registered)."""
+    """Indexed attribute → the records' index entries, sorted (for every attribute indexed once ``names`` are registered)."""
 
 
 @dataclass(frozen=True)

@@ -64,3 +64,26 @@ def test_compound_keys_keep_their_boundaries():
 def test_unencodable(value):
     with pytest.raises(K.UnencodableKey):
         K.encode_key(value)
+
+
+COLUMN_VALUES = ["x", "", "ab\x00c", "é", 3, 2.5, -1, True, None, [], ["a", 1], ["b"], {"a": 1}, K.MISSING]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_index_entries_of_a_column_are_each_values_keys_and_owner(seed):
+    """Whatever a column mixes (missing values, objects, arrays, strings with NUL, one kind only), its
+    entries are those of its values one by one, in order."""
+    rng = random.Random(seed)
+    pool = rng.sample(COLUMN_VALUES, rng.randint(1, 4))
+    if seed % 4 == 0:  # one kind: the fast paths (strings with NUL escaped, arrays of one element or more)
+        pool = rng.choice(
+            [["s", "t"], ["s", "a\x00b"], [7, 2.5], [["u"]], [["u"], ["a\x00"]], [["v", "w"], []]]
+        )
+    values = [rng.choice(pool) for _ in range(rng.randint(0, 30))]
+    if seed % 5 == 0:
+        values = [f"name{i}" if rng.random() < 0.7 else rng.choice(pool) for i in range(30)]
+    if seed % 7 == 0:
+        values = [[f"v{i}"] if rng.random() < 0.7 else rng.choice(pool) for i in range(30)]
+    owners = [K.encode_key(f"key-{i}") for i in range(len(values))]
+    expected = [vk + owner for value, owner in zip(values, owners, strict=True) for vk in K.value_keys(value)]
+    assert K.index_entries(values, owners) == expected

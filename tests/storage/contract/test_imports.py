@@ -123,6 +123,9 @@ def test_new_records_encoded_ahead_are_stored_as_final_records_are(tables: Stora
     info = tables.catalog.table("m", "contact")
     encoded = encode_new(info, [dict(r) for r in records], 0.0)
     stamp = orjson.loads(encoded.rows[0])[CREATED]
+    # the records in their order (the transaction log's), each index's entries in key order
+    assert [orjson.loads(row)["id"] for row in encoded.rows] == [r["id"] for r in records]
+    assert all(entries == sorted(entries) and entries for entries in encoded.index.values())
     if not tables.imports.takes_new_records:
         assert tables.imports.write_new("m", "contact", encoded) is False
         assert tables.catalog.count("m", "contact") == 0
