@@ -35,7 +35,7 @@ taken with that code too, in the same run, each run alternating before/after.
     python bench/bulk.py --rows 1000000 --unlogged 5  # storage.rocksdb.unlogged_loads off and on,
                                                       # alternating: the one-index load 5 times each
                                                       # (medians), then the default-table load's peak
-                                                      # RSS and disk once each
+                                                      # RSS and disk (--default-repeat times each)
 """
 
 from __future__ import annotations
@@ -352,22 +352,36 @@ def default_load(
             server.stop()
 
 
-def compare_unlogged(csv_path: Path, rows: int, runs: int, settle_timeout: float) -> None:
+def compare_unlogged(csv_path: Path, rows: int, runs: int, args: argparse.Namespace) -> None:
     """``storage.rocksdb.unlogged_loads`` off and on, alternating: the one-index load ``runs`` times
-    each (medians, CPU seconds), then the default-table load's peak RSS and disk once each."""
-    kinds = ("gateway-logged", "gateway-load")
-    off_on_loads(csv_path, rows, runs, kinds, "rows, one-index csv_file_load", "unlogged loads")
+    each (medians, CPU seconds; 0: not at all), then the default-table load's peak RSS and disk
+    ``--default-repeat`` times each."""
+    if runs:
+        kinds = ("gateway-logged", "gateway-load")
+        off_on_loads(csv_path, rows, runs, kinds, "rows, one-index csv_file_load", "unlogged loads")
     csv_bytes = csv_path.stat().st_size
-    for which, value in (("off", "false"), ("on", "true")):
-        env = {"GATEWAY_STORAGE_ROCKSDB_UNLOGGED_LOADS": value}
-        report = default_load(csv_path, ROOT, settle_timeout, env)
-        print(
-            f"{'':>9} default table, unlogged loads {which}: {rows / report['load_s']:,.0f} rows/s "
-            f"({report['load_cpu_s']:.2f} CPU s), server peak RSS {report['peak_rss_mb']:.0f} MiB; disk "
-            f"{report['disk_at_end'] / 1e6:.0f} MB at the end, {report['disk_settled'] / 1e6:.0f} MB settled "
-            f"({report['disk_settled'] / csv_bytes:.2f}x the CSV); describe_table {report['table_size'] / 1e6:.0f} MB",
-            flush=True,
+    peaks: dict[str, list[float]] = {"off": [], "on": []}
+    cpus: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(args.default_repeat):
+        for which, value in (("off", "false"), ("on", "true")):
+            env = {"GATEWAY_STORAGE_ROCKSDB_UNLOGGED_LOADS": value}
+            report = default_load(csv_path, ROOT, args.settle_timeout, env)
+            peaks[which].append(report["peak_rss_mb"])
+            cpus[which].append(report["load_cpu_s"])
+            print(
+                f"{'':>9} default table, unlogged loads {which}: {rows / report['load_s']:,.0f} rows/s "
+                f"({report['load_cpu_s']:.2f} CPU s), server peak RSS {report['peak_rss_mb']:.0f} MiB; disk "
+                f"{report['disk_at_end'] / 1e6:.0f} MB at the end, {report['disk_settled'] / 1e6:.0f} MB settled "
+                f"({report['disk_settled'] / csv_bytes:.2f}x the CSV); describe_table "
+                f"{report['table_size'] / 1e6:.0f} MB",
+                flush=True,
+            )
+    if args.default_repeat > 1:
+        line = ", ".join(
+            f"{which} peak RSS {statistics.median(peaks[which]):.0f} MiB, {statistics.median(cpus[which]):.2f} CPU s"
+            for which in ("off", "on")
         )
+        print(f"{'':>9} default table, unlogged loads (median of {args.default_repeat}): {line}", flush=True)
 
 
 def compare(csv_path: Path, rows: int, args: argparse.Namespace) -> None:
@@ -435,7 +449,8 @@ def main() -> None:
         "--unlogged",
         type=int,
         metavar="RUNS",
-        help="only the loads, with storage.rocksdb.unlogged_loads off and on, alternating RUNS times each",
+        help="only the loads, with storage.rocksdb.unlogged_loads off and on, alternating: the one-index "
+        "load RUNS times each (0: not), the default-table load --default-repeat times each",
     )
     parser.add_argument(
         "--baseline", type=Path, help="a checkout of the code before the change (e.g. /work/main)"
@@ -475,8 +490,8 @@ def main() -> None:
                 compare_txlog(csv_path, rows, args.txlog)
                 csv_path.unlink()
                 continue
-            if args.unlogged:
-                compare_unlogged(csv_path, rows, args.unlogged, args.settle_timeout)
+            if args.unlogged is not None:
+                compare_unlogged(csv_path, rows, args.unlogged, args)
                 csv_path.unlink()
                 continue
             gateway = child("gateway", csv_path)

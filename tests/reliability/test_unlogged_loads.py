@@ -6,7 +6,8 @@ checked: every record has each of its index entries and no index entry lacks its
 stored count is the number of records, a load that finished before the kill is all there, and
 the load cut short kept a prefix of whole chunks, exactly the keys of the chunks whose
 transaction-log entries (written in each chunk's own WriteBatch) survived. With the setting off
-the chunks go through the write-ahead log and every chunk written before the kill is kept.
+the chunks go through the write-ahead log and every chunk written before the kill is kept. A load
+stopped with the server (SIGTERM) keeps exactly the records its job's message counts.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from typing import Any
 
 import pytest
 
+from gateway.jobs.table import INTERRUPTED
 from gateway.storage.ports import Storage
 from gateway.storage.records import KeyRange
 from gateway.storage.rocksdb import open_rocksdb
+from gateway.storage.system import SYSTEM_DB
 from tests.support.server import ServerProcess, start_server
 
 DONE_ROWS = 20_000
@@ -180,3 +183,26 @@ def test_a_write_during_an_unlogged_load_is_never_kept_without_the_chunks_before
     # ... and so is every chunk written before them, whole.
     assert len(kept) >= before["progress"]["records_done"]
     print(f"{before['progress']['records_done']} records written before the insert, {len(kept)} kept")
+
+
+def test_a_load_stopped_with_the_server_keeps_the_records_its_job_counts(
+    files: tuple[Path, Path, Path],
+) -> None:
+    root, _, cut = files
+    server = _start(root, unlogged=True)
+    try:
+        _ok(server, {"operation": "create_table", "database": "dev", "table": "t", "primary_key": "id"})
+        job_id = _load(server, cut)
+        assert _wait(server, job_id, 30_000)["status"] == "IN_PROGRESS"
+    finally:
+        assert server.stop(signal.SIGTERM) == 0  # the load stops at a chunk, flushes, the job ends
+    store = open_rocksdb(root / "db")
+    try:
+        job = store.records.get(SYSTEM_DB, "hdb_job", job_id)
+        records = _consistent(store)
+        kept = _kept_chunks(store, records, CUT_FIRST)
+    finally:
+        store.close()
+    assert job is not None
+    assert job["status"] == "ERROR"
+    assert job["message"] == f"{INTERRUPTED} ({len(kept)} records processed)"
