@@ -32,6 +32,10 @@ taken with that code too, in the same run, each run alternating before/after.
     python bench/bulk.py --rows 1000000 --rows 3000000 --baseline /work/main --no-naive
     python bench/bulk.py --rows 200000 --txlog 3   # the load with the transaction log off and on,
                                                    # alternating, 3 runs each: medians and their ratio
+    python bench/bulk.py --rows 1000000 --unlogged 5  # storage.rocksdb.unlogged_loads off and on,
+                                                      # alternating: the one-index load 5 times each
+                                                      # (medians), then the default-table load's peak
+                                                      # RSS and disk (--default-repeat times each)
 """
 
 from __future__ import annotations
@@ -111,11 +115,17 @@ def _csv_file_load(target: Path) -> dict[str, Any]:
 
 
 def run_gateway(
-    csv_path: Path, work: Path, in_process: bool = False, txlog: bool = True, exports: bool = True
+    csv_path: Path,
+    work: Path,
+    in_process: bool = False,
+    txlog: bool = True,
+    exports: bool = True,
+    unlogged: bool = True,
 ) -> dict[str, Any]:
     """The real csv_file_load and export_local operations (in this child process); ``txlog``:
-    ``logging.transaction_log`` (each chunk's keys logged in the chunk's WriteBatch). The code
-    imported is that of ``PYTHONPATH``'s first entry, else this checkout."""
+    ``logging.transaction_log`` (each chunk's keys logged in the chunk's WriteBatch); ``unlogged``:
+    ``storage.rocksdb.unlogged_loads``. The code imported is that of ``PYTHONPATH``'s first entry,
+    else this checkout."""
     sys.path.insert(0, os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or str(ROOT))
     from starlette.testclient import TestClient
 
@@ -133,6 +143,8 @@ def run_gateway(
     overrides: dict[str, Any] = {"bulk.parse_worker_min_bytes": 0} if in_process else {}
     if not txlog:  # on by default (and unknown to code from before the transaction log)
         overrides["logging.transaction_log"] = False
+    if not unlogged:  # on by default (and unknown to code from before it)
+        overrides["storage.rocksdb.unlogged_loads"] = False
     config = load_config(root=root, environ={}, overrides=overrides)
     app = create_app(config, admin_username="admin", admin_password="bench-password")
     auth = ("admin", "bench-password")
@@ -242,17 +254,25 @@ def child(kind: str, csv_path: Path, code: Path = ROOT) -> dict[str, Any]:
     return result
 
 
+def off_on_loads(
+    csv_path: Path, rows: int, runs: int, kinds: tuple[str, str], label: str, setting: str
+) -> None:
+    """The load of child ``kinds`` (setting off, on) alternating ``runs`` times each: medians and ratios."""
+    seconds: dict[str, list[float]] = {kind: [] for kind in kinds}
+    cpu: dict[str, list[float]] = {kind: [] for kind in kinds}
+    for _ in range(runs):
+        for kind in kinds:
+            report = child(kind, csv_path)
+            seconds[kind].append(report["load_s"])
+            cpu[kind].append(report["load_cpu_s"])
+    off, on = kinds
+    print_off_on(label, rows, "rows", (seconds[off], seconds[on]), (cpu[off], cpu[on]), setting=setting)
+
+
 def compare_txlog(csv_path: Path, rows: int, runs: int) -> None:
     """csv_file_load with ``logging.transaction_log`` off and on, alternating: medians and the ratio."""
-    seconds: dict[str, list[float]] = {"off": [], "on": []}
-    cpu: dict[str, list[float]] = {"off": [], "on": []}
-    for _ in range(runs):
-        for which, kind in (("off", "gateway-notxlog"), ("on", "gateway")):
-            report = child(kind, csv_path)
-            seconds[which].append(report["load_s"])
-            cpu[which].append(report["load_cpu_s"])
-    print_off_on(
-        "rows, csv_file_load", rows, "rows", (seconds["off"], seconds["on"]), (cpu["off"], cpu["on"])
+    off_on_loads(
+        csv_path, rows, runs, ("gateway-notxlog", "gateway"), "rows, csv_file_load", "transaction log"
     )
 
 
@@ -283,8 +303,11 @@ def _cpu_seconds_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def default_load(csv_path: Path, code: Path, settle_timeout: float) -> dict[str, Any]:
-    """csv_file_load into a table without a schema on a fresh ``gateway serve`` running ``code``."""
+def default_load(
+    csv_path: Path, code: Path, settle_timeout: float, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """csv_file_load into a table without a schema on a fresh ``gateway serve`` running ``code``
+    (``env``: more of its environment, e.g. a setting)."""
     sys.path.insert(0, str(ROOT))
     from tests.support.server import start_server
 
@@ -293,7 +316,7 @@ def default_load(csv_path: Path, code: Path, settle_timeout: float) -> dict[str,
         (root / "import").mkdir(parents=True)
         target = root / "import" / csv_path.name
         os.link(csv_path, target)
-        server = start_server(root, {"PYTHONPATH": str(code)}, timeout=120, cwd=code)
+        server = start_server(root, {"PYTHONPATH": str(code), **(env or {})}, timeout=120, cwd=code)
         try:
 
             def op(body: dict[str, Any]) -> Any:
@@ -327,6 +350,38 @@ def default_load(csv_path: Path, code: Path, settle_timeout: float) -> dict[str,
             }
         finally:
             server.stop()
+
+
+def compare_unlogged(csv_path: Path, rows: int, runs: int, args: argparse.Namespace) -> None:
+    """``storage.rocksdb.unlogged_loads`` off and on, alternating: the one-index load ``runs`` times
+    each (medians, CPU seconds; 0: not at all), then the default-table load's peak RSS and disk
+    ``--default-repeat`` times each."""
+    if runs:
+        kinds = ("gateway-logged", "gateway-load")
+        off_on_loads(csv_path, rows, runs, kinds, "rows, one-index csv_file_load", "unlogged loads")
+    csv_bytes = csv_path.stat().st_size
+    peaks: dict[str, list[float]] = {"off": [], "on": []}
+    cpus: dict[str, list[float]] = {"off": [], "on": []}
+    for _ in range(args.default_repeat):
+        for which, value in (("off", "false"), ("on", "true")):
+            env = {"GATEWAY_STORAGE_ROCKSDB_UNLOGGED_LOADS": value}
+            report = default_load(csv_path, ROOT, args.settle_timeout, env)
+            peaks[which].append(report["peak_rss_mb"])
+            cpus[which].append(report["load_cpu_s"])
+            print(
+                f"{'':>9} default table, unlogged loads {which}: {rows / report['load_s']:,.0f} rows/s "
+                f"({report['load_cpu_s']:.2f} CPU s), server peak RSS {report['peak_rss_mb']:.0f} MiB; disk "
+                f"{report['disk_at_end'] / 1e6:.0f} MB at the end, {report['disk_settled'] / 1e6:.0f} MB settled "
+                f"({report['disk_settled'] / csv_bytes:.2f}x the CSV); describe_table "
+                f"{report['table_size'] / 1e6:.0f} MB",
+                flush=True,
+            )
+    if args.default_repeat > 1:
+        line = ", ".join(
+            f"{which} peak RSS {statistics.median(peaks[which]):.0f} MiB, {statistics.median(cpus[which]):.2f} CPU s"
+            for which in ("off", "on")
+        )
+        print(f"{'':>9} default table, unlogged loads (median of {args.default_repeat}): {line}", flush=True)
 
 
 def compare(csv_path: Path, rows: int, args: argparse.Namespace) -> None:
@@ -391,6 +446,13 @@ def main() -> None:
         help="only the load, with the transaction log off and on, alternating RUNS times each (medians)",
     )
     parser.add_argument(
+        "--unlogged",
+        type=int,
+        metavar="RUNS",
+        help="only the loads, with storage.rocksdb.unlogged_loads off and on, alternating: the one-index "
+        "load RUNS times each (0: not), the default-table load --default-repeat times each",
+    )
+    parser.add_argument(
         "--baseline", type=Path, help="a checkout of the code before the change (e.g. /work/main)"
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each one-index load measured (median)")
@@ -407,12 +469,13 @@ def main() -> None:
         if kind == "naive":
             print(json.dumps(run_naive(Path(csv_name), Path(work))))
         else:
-            inproc, txlog, exports = (
+            inproc, txlog, exports, unlogged = (
                 kind == "gateway-inproc",
                 kind != "gateway-notxlog",
-                kind != "gateway-load",
+                kind not in ("gateway-load", "gateway-logged"),
+                kind != "gateway-logged",
             )
-            print(json.dumps(run_gateway(Path(csv_name), Path(work), inproc, txlog, exports)))
+            print(json.dumps(run_gateway(Path(csv_name), Path(work), inproc, txlog, exports, unlogged)))
         return
     sizes = args.rows or [100_000, 1_000_000]
     if args.flat:
@@ -425,6 +488,10 @@ def main() -> None:
             size_mb = csv_path.stat().st_size / 1e6
             if args.txlog:
                 compare_txlog(csv_path, rows, args.txlog)
+                csv_path.unlink()
+                continue
+            if args.unlogged is not None:
+                compare_unlogged(csv_path, rows, args.unlogged, args)
                 csv_path.unlink()
                 continue
             gateway = child("gateway", csv_path)

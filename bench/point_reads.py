@@ -51,6 +51,7 @@ SETUPS: dict[str, dict[str, str]] = {
     "after": {},
     "asyncio-fast": {"GATEWAY_HTTP_LOOP": "asyncio"},
     "uvloop-threaded": {"GATEWAY_HTTP_LOOP": "uvloop", "GATEWAY_HTTP_FAST_PATH": "false"},
+    "logged-loads": {"GATEWAY_STORAGE_ROCKSDB_UNLOGGED_LOADS": "false"},  # the store without atomic_flush
 }
 """Server setups by name: the GATEWAY_* settings each one runs with (the bare app reads the same)."""
 

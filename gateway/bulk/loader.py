@@ -13,6 +13,10 @@ that row: every row before it is written, nothing from it on. The error names
 the row and says how many records before it were loaded. A full device ends the
 load the same way at the chunk that could not be written (``no space left on the
 device (records store); rows before it were processed: …``).
+
+However a load ends (complete, at a bad row, stopped), what it wrote is made durable before the
+job ends (``Records.sync``: on RocksDB a flush of the chunks written without the write-ahead log);
+if that fails the job ends ERROR saying the records written are not yet durable, never COMPLETE.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ from gateway.bulk.listencode import encode_columns
 from gateway.bulk.prefetch import close_iterator as _close
 from gateway.bulk.prefetch import prefetched
 from gateway.bulk.prepare import CHUNK_ROWS, Part, prepare, where
-from gateway.jobs.progress import Progress
-from gateway.storage.errors import ChunkRecordError, InvalidRecord, OutOfSpace
+from gateway.jobs.progress import JobStopped, Progress
+from gateway.storage.errors import ChunkRecordError, InvalidRecord, OutOfSpace, StoreFailure
 from gateway.storage.ports import Storage
 from gateway.storage.records import WriteMode
 
@@ -125,10 +129,26 @@ class _Writer:
         return LoadFailed(f"{cause}; rows before it were processed: {load_message(self.loaded, self.total)}")
 
     def sync(self) -> None:
-        """Make the chunks written durable and, if any were, let the store settle the table."""
-        self.storage.records.sync()
+        """Make the chunks written durable and, if any were, let the store settle the table.
+
+        LoadFailed if the store cannot (a full device): the records written are not reported as loaded.
+        """
+        try:
+            self.storage.records.sync()
+        except StoreFailure as exc:
+            raise LoadFailed(
+                f"{exc}: the records written are not yet durable ({load_message(self.loaded, self.total)})"
+            ) from exc
         if self.loaded:
             self.chunks.settle(self.database, self.table)
+
+    def sync_after(self, failure: Exception) -> None:
+        """``sync`` on the way out of a load that ``failure`` ends (LoadFailed naming both if it fails)."""
+        try:
+            self.sync()
+        except LoadFailed as exc:
+            cause = str(failure) or "the load was stopped"
+            raise LoadFailed(f"{cause}; {exc.__cause__}: they are not yet durable") from exc
 
     def finish(self, empty_message: str) -> str:
         self.sync()
@@ -190,10 +210,11 @@ def load_parts(
                 release_free_memory()
             progress.check_stop()
     except (SourceError, InvalidRecord) as exc:
-        writer.sync()
-        raise writer.failed(str(exc)) from exc
-    except LoadFailed:
-        writer.sync()
+        failed = writer.failed(str(exc))
+        writer.sync_after(failed)
+        raise failed from exc
+    except (LoadFailed, JobStopped) as exc:
+        writer.sync_after(exc)
         raise
     except OutOfSpace as exc:  # no sync: the store takes no writes until space returns
         raise writer.failed(str(exc)) from exc
@@ -232,13 +253,15 @@ def load_json(
     except (JsonFormatError, SourceError) as exc:
         if chunk:
             _write_json_chunk(writer, chunk)
-        writer.sync()
-        raise writer.failed(str(exc)) from exc
+        failed = writer.failed(str(exc))
+        writer.sync_after(failed)
+        raise failed from exc
     except InvalidRecord as exc:  # a whole chunk refused (an attribute name with a control character)
-        writer.sync()
-        raise writer.failed(str(exc)) from exc
-    except LoadFailed:
-        writer.sync()
+        failed = writer.failed(str(exc))
+        writer.sync_after(failed)
+        raise failed from exc
+    except (LoadFailed, JobStopped) as exc:
+        writer.sync_after(exc)
         raise
     except OutOfSpace as exc:  # no sync: the store takes no writes until space returns
         raise writer.failed(str(exc)) from exc

@@ -23,7 +23,7 @@ Opener = Callable[[Config], Storage]
 
 
 def _rocksdb(config: Config) -> Storage:
-    return open_rocksdb(config.store_dir)
+    return open_rocksdb(config.store_dir, unlogged_loads=bool(config.get("storage.rocksdb.unlogged_loads")))
 
 
 def _postgres(config: Config) -> Storage:

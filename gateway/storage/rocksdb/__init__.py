@@ -17,9 +17,13 @@ from gateway.storage.rocksdb.txlog import RocksTransactionLog
 __all__ = ["open_rocksdb"]
 
 
-def open_rocksdb(path: str | Path, clock: Clock = time.time) -> Storage:
-    """Open (or create) the store at ``path``; StoreLocked if another process holds it."""
-    database = RocksDatabase(path, clock)
+def open_rocksdb(path: str | Path, clock: Clock = time.time, unlogged_loads: bool = True) -> Storage:
+    """Open (or create) the store at ``path``; StoreLocked if another process holds it.
+
+    ``unlogged_loads``: bulk-load chunks are written without the write-ahead log (and made
+    durable by a flush of every column family at once when the load ends).
+    """
+    database = RocksDatabase(path, clock, unlogged_loads)
 
     def open_database(directory: Path) -> RocksDatabase:
         return RocksDatabase(directory, clock)

@@ -171,10 +171,10 @@ class RocksCatalog:
                     del record[attribute]
                     batch.put(raw_key, orjson.dumps(record), entry.handle)
                     if batch.len() >= CHUNK:
-                        rocks.write(batch)
+                        rocks.write(batch, {entry: 0})
                         batch = rocksdict.WriteBatch(raw_mode=True)
             if batch.len():
-                rocks.write(batch)
+                rocks.write(batch, {entry: 0})
 
     def index_attribute(self, database: str, table: str, attribute: str) -> bool:
         rocks = self._rocks

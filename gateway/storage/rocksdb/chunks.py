@@ -1,4 +1,6 @@
-"""The ChunkWrites port on RocksDB: large chunks of a bulk load, each one WriteBatch.
+"""The ChunkWrites port on RocksDB: large chunks of a bulk load, each one WriteBatch (without
+the write-ahead log where ``storage.rocksdb.unlogged_loads``: the load's ``Records.sync`` flushes
+them; ``database.py``).
 
 A chunk the loader encoded ahead (``EncodedChunk``: sorted keys, record JSON,
 sorted index entries) is put as it is when none of its keys can be stored yet;
@@ -82,7 +84,7 @@ class RocksChunkWrites:
             if written:
                 stage_chunk_keys(rocks, batch, entry, stamp, mode, written_keys)
             if batch.len():
-                rocks.write(batch, {entry: added})
+                rocks.write(batch, {entry: added}, unlogged=True)
         return written, skipped
 
     def chunk_plan(self, database: str, table: str, names: Sequence[str], stamp: float | None) -> ChunkPlan:
@@ -120,7 +122,7 @@ class RocksChunkWrites:
             if batch is None:
                 batch = _chunk_batch(entry, chunk)
             stage_chunk_keys(rocks, batch, entry, rocks.now_ms(), mode, chunk.keys)
-            rocks.write(batch, {entry: len(chunk)})
+            rocks.write(batch, {entry: len(chunk)}, unlogged=True)
         return True
 
     def settle(self, database: str, table: str) -> None:

@@ -13,6 +13,14 @@ A record and its index entries are written in one ``WriteBatch``. Values are
 orjson-encoded JSON; no pickle anywhere. Locks: the metadata lock is always taken
 before a table's lock; the column-family lock is a leaf.
 
+Bulk-load chunks may be written without the write-ahead log (``unlogged``, the default;
+``storage.rocksdb.unlogged_loads``): the store is then opened with ``atomic_flush``, so
+every flush (memtables full, ``max_total_wal_size``, ``flush``) writes the memtables of
+all column families together, at one point of the write sequence, and a crash keeps a
+prefix of those writes. A logged write to a table whose unlogged writes are not flushed yet
+flushes first (``TableHandle.unlogged``), so it never outlives them; ``flush_unlogged``
+makes a load durable when it ends. docs/architecture.md, "What a crash keeps".
+
 Failures (a full device above all) are translated by ``failures.py``. The stored
 metadata is the truth about the catalog: a schema change whose metadata cannot be
 saved is undone in memory and the column families it created are dropped; the store
@@ -64,6 +72,16 @@ CHUNK = 10_000
 _WAL_BUDGET = 64 * 1024 * 1024
 """Write-ahead log bytes kept before the column families holding the oldest log are flushed."""
 
+_FLUSHED_KEY = b"#flushed"
+"""Written (logged) after each flush of every column family: it fails if the flush stopped the store."""
+
+FLUSH_CF = "flush"
+"""An empty column family whose ``compact_range`` is how every column family is flushed at once:
+with ``atomic_flush`` RocksDB's CompactRange first flushes all column families atomically
+(``AtomicFlushMemTables`` of them all), where ``Rdict.flush`` of one column family flushes only
+that one (rocksdict has no multi-family flush). With nothing stored in it, the compaction that
+follows has no file to work on."""
+
 
 def _options() -> rocksdict.Options:
     opts = rocksdict.Options(raw_mode=True)
@@ -94,7 +112,18 @@ def count_key(cf_name: str) -> bytes:
 class TableHandle:
     """Cached column families and schema of one table."""
 
-    __slots__ = ("info", "cf_name", "cf", "handle", "index_cf", "index_cfs", "index_handles", "lock", "count")
+    __slots__ = (
+        "info",
+        "cf_name",
+        "cf",
+        "handle",
+        "index_cf",
+        "index_cfs",
+        "index_handles",
+        "lock",
+        "count",
+        "unlogged",
+    )
 
     def __init__(self, info: TableInfo, cf_name: str) -> None:
         self.info = info
@@ -107,14 +136,29 @@ class TableHandle:
         self.lock = threading.RLock()
         self.count = 0
         """Records stored (expired ones included until they are overwritten); changed under ``lock``."""
+        self.unlogged = 0
+        """The number (``RocksDatabase``'s count) of the last write to the table without the
+        write-ahead log; it is durable once ``RocksDatabase.flushed`` reaches it."""
 
 
 class RocksDatabase:
     """One RocksDB directory, opened once per process, with its tables' metadata in memory."""
 
-    def __init__(self, path: str | Path, clock: Clock) -> None:
+    def __init__(self, path: str | Path, clock: Clock, unlogged_loads: bool = True) -> None:
         self.path = str(path)
         self.clock = clock
+        self.unlogged_loads = unlogged_loads
+        """Whether bulk-load chunks are written without the write-ahead log (the store is then
+        opened with ``atomic_flush``)."""
+        self._unlogged_options = rocksdict.WriteOptions()
+        # A property at run time; rocksdict's stub declares a method.
+        self._unlogged_options.disable_wal = True  # type: ignore[method-assign,assignment]
+        self._unlogged_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self.unlogged_writes = 0
+        """Writes made without the write-ahead log (each numbered: ``TableHandle.unlogged``)."""
+        self.flushed = 0
+        """Every write without the write-ahead log up to this number is flushed (durable)."""
         self.txlog = TxLogSettings()
         """Whether the write paths log their writes (``rocksdb/txlog.py``), set from the configuration."""
         self.failures = FailureTranslator()
@@ -122,8 +166,12 @@ class RocksDatabase:
         os.chmod(self.path, 0o700)  # it holds the server's secrets (system.hdb_secret)
         try:
             families = _column_families(self.path)
+            options = _options()
+            options.set_atomic_flush(unlogged_loads)
             self.db: Any = rocksdict.Rdict(
-                self.path, _options(), column_families={name: _options() for name in families}
+                self.path,
+                options,
+                column_families={name: _options() for name in {*families, FLUSH_CF}},
             )
         except Exception as exc:  # rocksdict raises a bare Exception
             if "lock" in str(exc).lower():
@@ -138,9 +186,10 @@ class RocksDatabase:
         self._cf_lock = threading.Lock()
         self.tables: dict[tuple[str, str], TableHandle] = {}
         self.databases: dict[str, dict[str, Any]] = {}
+        self._flush_cf = self.db.get_column_family(FLUSH_CF)
         self._load_metadata()
         self._drop_unnamed(families)
-        self.settler = Settler(self.db.get_column_family, self._flush_all)
+        self.settler = Settler(self.db.get_column_family, self.close_cf, self._flush_all)
 
     def guard(self, action: str) -> contextlib.AbstractContextManager[None]:
         """Run a write to RocksDB, translating its failure (StoreFailure, OutOfSpace)."""
@@ -180,7 +229,7 @@ class RocksDatabase:
         """Drop column families that no table's metadata names (left by a failed or cut-short change)."""
         named = {name for entry in self.tables.values() for name in (entry.cf_name, *entry.index_cf.values())}
         for name in families:
-            if name not in named:
+            if name not in named and name != FLUSH_CF:
                 log.warning("dropping column family %s of the records store: no table names it", name)
                 self.drop_cf_quietly(name)
 
@@ -278,12 +327,18 @@ class RocksDatabase:
     def close_cf(self, cf: Any) -> None:
         """Release a column family object (rocksdict flushes it first); a failure to flush is logged.
 
-        Whatever was acknowledged is in the write-ahead log, so a flush that fails for lack of
-        space loses nothing.
+        rocksdict flushes that one column family when its object is closed (or collected), so
+        with unlogged writes about it must not hold part of one: the unlogged writes so far are
+        flushed (every column family at once) and none is made until the object is released.
+        Whatever was acknowledged is then in the write-ahead log or flushed, so a flush that
+        fails for lack of space loses nothing.
         """
         try:
-            with self.guard("flush a column family"):
-                cf.close()
+            with self._unlogged_lock:
+                if self.unlogged_writes > self.flushed:
+                    self._flush_atomically(always=False)
+                with self.guard("flush a column family"):
+                    cf.close()
         except StoreFailure as exc:
             log.warning("a column family was released without a flush: %s", exc)
 
@@ -419,7 +474,7 @@ class RocksDatabase:
                 for value_key in K.value_keys(record[attribute]):
                     batch.put(value_key + raw_key, b"", handle)
         if batch.len():
-            self.write(batch)
+            self.write(batch, {entry: 0})
 
     # -- records' lifetime ------------------------------------------------
 
@@ -434,19 +489,40 @@ class RocksDatabase:
 
     # -- whole store --------------------------------------------------------
 
-    def write(self, batch: rocksdict.WriteBatch, counted: Mapping[TableHandle, int] | None = None) -> None:
+    def write(
+        self,
+        batch: rocksdict.WriteBatch,
+        counted: Mapping[TableHandle, int] | None = None,
+        unlogged: bool = False,
+    ) -> None:
         """Apply a WriteBatch atomically (all of it or, raising StoreFailure/OutOfSpace, none).
 
-        ``counted``: tables whose record count the batch changes, by how much; their new
-        counts go into the same batch (the caller holds the tables' locks).
+        ``counted``: the tables the batch writes to and by how much it changes their record
+        counts; their new counts go into the same batch (the caller holds the tables' locks).
+        A logged batch (the write-ahead log's) first flushes what was written to those tables
+        without it, so that it cannot survive a crash they do not. ``unlogged`` (a bulk-load
+        chunk, where the store takes them): without the write-ahead log.
         """
+        unlogged = unlogged and self.unlogged_loads
         if counted:
+            if not unlogged and any(entry.unlogged > self.flushed for entry in counted):
+                self.flush_unlogged()
             for entry, delta in counted.items():
                 if delta:
                     batch.put(count_key(entry.cf_name), _COUNT.pack(entry.count + delta))
-        with self.guard("write"):
-            self.db.write(batch)
+        number = 0
+        if unlogged:
+            with self._unlogged_lock, self.guard("write"):  # not while a column family is released
+                self.db.write(batch, self._unlogged_options)
+                self.unlogged_writes += 1  # numbered once written: a flush from now on holds it
+                number = self.unlogged_writes
+        else:
+            with self.guard("write"):
+                self.db.write(batch)
         if counted:
+            if number:
+                for entry in counted:
+                    entry.unlogged = number
             for entry, delta in counted.items():
                 entry.count += delta
 
@@ -467,12 +543,48 @@ class RocksDatabase:
             self.db.flush_wal(True)
 
     def flush(self) -> None:
-        """Write the memtables of every column family to SST files."""
+        """Write the memtables of every column family to SST files (at once, with ``atomic_flush``)."""
+        if self.unlogged_loads:
+            self._flush_atomically(always=True)
+            return
         with self.guard("flush"):
             self.db.flush(True)
             for entry in self.tables.values():
                 for cf in (entry.cf, *entry.index_cfs.values()):
                     cf.flush(True)
+
+    def flush_unlogged(self) -> None:
+        """Make every write so far without the write-ahead log durable: one atomic flush of all
+        column families, unless another one since the last such write made it so already.
+
+        StoreFailure (OutOfSpace) if the flush fails; the writes then stay in memory, readable,
+        flushed when RocksDB takes writes again (or at close), and lost by a crash before.
+        """
+        self._flush_atomically(always=False)
+
+    def _flush_atomically(self, always: bool) -> None:
+        with self._flush_lock:
+            upto = self.unlogged_writes  # every write numbered so far was applied before the flush
+            if upto <= self.flushed and not always:
+                return
+            errors = self._background_errors()
+            options = rocksdict.CompactOptions()
+            options.set_exclusive_manual_compaction(False)  # never wait for a compaction running meanwhile
+            with self.guard("flush"):
+                self._flush_cf.compact_range(None, None, options)
+                # rocksdict's compact_range drops CompactRange's status: a failed flush is seen in
+                # RocksDB's count of background errors, and a store it stopped refuses this write
+                # (with the flush's own error, e.g. no space).
+                self.db.put(_FLUSHED_KEY, b"")
+            if self._background_errors() > errors:
+                raise StoreFailure(
+                    f"the records store could not flush its memtables (a background error: {self.path}/LOG)"
+                )
+            self.flushed = max(self.flushed, upto)
+
+    def _background_errors(self) -> int:
+        """RocksDB's count of failed background flushes and compactions since the store was opened."""
+        return int(self.db.property_int_value("rocksdb.background-errors") or 0)
 
     def _flush_all(self) -> None:
         """``flush`` under the metadata lock (from the settling thread: tables may come and go)."""
@@ -496,20 +608,24 @@ class RocksDatabase:
         entry.handle = None
 
     def close(self) -> None:
-        """Flush the WAL and release the store (and its lock file).
+        """Flush what was written without the write-ahead log, sync the log and release the
+        store (and its lock file).
 
         A store that cannot write (a full device) is still released: what it acknowledged
-        is in the write-ahead log already, so the failure is logged, not raised.
+        is in the write-ahead log already (a load whose unlogged chunks could not be flushed
+        ended with an error saying so), so the failure is logged, not raised.
         """
         self.settler.close()  # before the metadata lock, which its last flush takes
         with self.meta_lock:
             try:
+                self.flush_unlogged()  # all column families at once, before each is released
                 self.flush_wal()
             except StoreFailure as exc:
                 log.warning("closing the records store without a final sync: %s", exc)
             for entry in self.tables.values():
                 self.close_table(entry)
             self.tables.clear()
+            self.close_cf(self._flush_cf)
             try:
                 with self.guard("close"):
                     self.db.close()

@@ -196,6 +196,8 @@ class RocksRecords:
         return result
 
     def sync(self) -> None:
+        """Also flushes what bulk loads wrote without the write-ahead log (all column families at once)."""
+        self._rocks.flush_unlogged()
         self._rocks.flush_wal()
 
 

@@ -27,8 +27,11 @@ log = logging.getLogger("gateway.storage")
 class Settler:
     """Compacts the column families named by ``settle`` in a background thread."""
 
-    def __init__(self, open_cf: Callable[[str], Any], flush: Callable[[], None]) -> None:
+    def __init__(
+        self, open_cf: Callable[[str], Any], release_cf: Callable[[Any], None], flush: Callable[[], None]
+    ) -> None:
         self._open_cf = open_cf
+        self._release_cf = release_cf
         self._flush = flush
         self._lock = threading.Lock()
         self._pending: dict[str, None] = {}
@@ -90,7 +93,7 @@ class Settler:
             return False
         finally:
             try:
-                cf.close()
+                self._release_cf(cf)  # never a flush of this one family alone mid-load (database.py)
             except Exception as exc:  # noqa: BLE001 - a dropped family cannot flush; nothing to keep
                 log.debug("column family %s released without a flush: %s", name, exc)
 
