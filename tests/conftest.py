@@ -64,6 +64,19 @@ def client(root: Path, backend: str) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.hookimpl(trylast=True)  # after pytest has ordered the items by their parametrized fixtures
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Ready the items for parallel runs (pytest-xdist, ``--dist loadgroup``): the ``slow`` ones go first,
+    so that no long test starts last while the other processes are idle; and the tests of an acceptance
+    run (one server and runner per backend, a module fixture) stay together in one process."""
+    for item in items:
+        if "case_results" in getattr(item, "fixturenames", ()):
+            callspec = getattr(item, "callspec", None)
+            backend = callspec.params.get("backend", "") if callspec is not None else ""
+            item.add_marker(pytest.mark.xdist_group(f"{item.path.stem}-{backend}"))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     drop_run_database()
     stop_moto_s3()
