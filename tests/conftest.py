@@ -64,6 +64,25 @@ def client(root: Path, backend: str) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks (--dist loadgroup)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked ``one_process_per_backend`` (an acceptance run: one server and runner per backend, a
+    module fixture) go to one test process per backend; the ``slow`` tests go first
+    (:func:`pytest_slow_tests_first`)."""
+    for item in items:
+        if item.get_closest_marker("one_process_per_backend") is not None:
+            callspec = getattr(item, "callspec", None)
+            backend = callspec.params.get("backend", "") if callspec is not None else ""
+            item.add_marker(pytest.mark.xdist_group(f"{item.path.stem}-{backend}"))
+
+
+# after pytest has ordered the items by their parametrized fixtures
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_slow_tests_first(items: list[pytest.Item]) -> None:
+    """The ``slow`` tests first, so that no long test starts last while the other test processes are idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     drop_run_database()
     stop_moto_s3()

@@ -98,4 +98,4 @@ def test_no_postgres_server_says_how_to_point_the_tests_at_one(monkeypatch: pyte
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match=f"^{re.escape(expected)}.*\\(CI=true"):
         postgres.store_overrides("postgres", Path("root"))
-    assert postgres.store_overrides("rocksdb", Path("root")) == {}
+    assert postgres.store_overrides("rocksdb", Path("root")) == {"storage.backend": "rocksdb"}

@@ -32,6 +32,13 @@ def _watched(page: Any, errors: list[str]) -> Any:
     return page
 
 
+def loaded(page: Any) -> str:
+    """The page's HTML once the document a click navigated to has loaded (right after a click that
+    navigates, ``page.content()`` may still be the new document's empty start on a busy machine)."""
+    page.wait_for_load_state("load")
+    return str(page.content())
+
+
 def log_in(page: Any, url: str) -> None:
     """Log in as the admin through the login form at server ``url``."""
     page.goto(url + "/admin/login")

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.admin.browser_pages import desktop_page
+from tests.admin.browser_pages import desktop_page, loaded
 from tests.admin.support import CONTROL, PERSON_MODEL
 from tests.support.held_blob import HeldBlob
 from tests.support.prerequisites import missing_prerequisite, require
@@ -100,7 +100,7 @@ def test_admin_flow_in_a_browser(server: ServerProcess, tmp_path: Path) -> None:
             # Framework pages.
             page.click("text=Models")
             page.click("text=haplo:person (People)")
-            assert "Pseudo destination" in page.content()
+            assert "Pseudo destination" in loaded(page)
             shot("03-model")
             page.click("text=Generate control file…")
             page.check("#include-0")
@@ -108,7 +108,7 @@ def test_admin_flow_in_a_browser(server: ServerProcess, tmp_path: Path) -> None:
             assert "TODO-" in page.inner_text("pre.json")
             shot("04-generated")
             page.click("header >> text=Filters")
-            assert "haplo:fix-up-url" in page.content()
+            assert "haplo:fix-up-url" in loaded(page)
             shot("05-filters")
 
             # Upload a control file.
@@ -136,12 +136,12 @@ def test_admin_flow_in_a_browser(server: ServerProcess, tmp_path: Path) -> None:
             page.click("button:has-text('Create batch')")
             page.wait_for_selector("text=Batch import: People run")
             assert page.inner_text("#batch-state") == "ready"
-            assert "people.json" in page.content() and "extra.json" in page.content()
+            assert "people.json" in loaded(page) and "extra.json" in loaded(page)
             shot("09-batch-ready")
 
             # Dry run: the page follows the run by itself and shows the log and the notice.
             page.click("text=Dry run…")
-            assert "Data will be checked but not imported." in page.content()
+            assert "Data will be checked but not imported." in loaded(page)
             shot("10-confirm-dry-run")
             page.click("button:has-text('Dry run')")
             page.wait_for_selector("#dry-run-notice")
@@ -159,7 +159,7 @@ def test_admin_flow_in_a_browser(server: ServerProcess, tmp_path: Path) -> None:
             page.click("button:has-text('Copy batch')")
             page.wait_for_selector("text=Batch import: People run (copy)")
             page.click("text=Import data…")
-            assert "Always do a dry run first." in page.content()
+            assert "Always do a dry run first." in loaded(page)
             # The run is held mid-file until the test lets it go on, so the running page is seen
             # whatever the machine's speed: first with no record done, then with the records that
             # were done, updated by the page's own polling (the same document: no reload).
@@ -197,7 +197,7 @@ def test_admin_flow_in_a_browser(server: ServerProcess, tmp_path: Path) -> None:
             page.fill("#name", "browser test")
             page.click("button:has-text('Create API key')")
             key = page.inner_text("#api-key")
-            assert "This is the only time it can be displayed" in page.content()
+            assert "This is the only time it can be displayed" in loaded(page)
             shot("15-api-key")
             request = urllib.request.Request(
                 server.url + "/api/haplo-data-import-batch/status?batch=nope",

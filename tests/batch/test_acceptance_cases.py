@@ -75,6 +75,7 @@ def test_case_folder_is_complete() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.one_process_per_backend  # case_results runs every case once per backend
 @pytest.mark.parametrize("case", case_params())
 def test_case(case: Path | None, backend: str, request: pytest.FixtureRequest) -> None:
     require_cases(runner=True)  # before the module's server is started for nothing

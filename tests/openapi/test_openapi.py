@@ -7,6 +7,7 @@ import copy
 import dataclasses
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -144,10 +145,15 @@ CHECKS = (
 MIN_CALLS = 2500
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+SHARDS = 8
+"""The run is cut into this many shards, each its own test on its own server, so that parallel test
+processes (pytest-xdist) share it out; together they send every planned case."""
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
     # the audit log on: read_audit_log and delete_audit_logs_before with a table then answer 200
-    running = start_server(tmp_path_factory.mktemp("openapi") / "root", {"GATEWAY_LOGGING_AUDITLOG": "true"})
+    running = start_server(tmp_path / "root", {"GATEWAY_LOGGING_AUDITLOG": "true"})
     try:
         yield running
     finally:
@@ -282,8 +288,25 @@ def fuzz_operation(run: Run, document: dict[str, Any], label: str, path: str, wh
             run.fuzz(label, mode, operation_plan, doc, examples)
 
 
+def shards(document: dict[str, Any]) -> list[list[tuple[str, str, str]]]:
+    """The API operations cut into :data:`SHARDS` shards of about as many planned cases each (the
+    largest first, each to the shard with the fewest cases so far; every operation in exactly one)."""
+    plan = planned_calls(document)
+    cost = {op: plan[f"{op[0]} negative"] + plan[f"{op[0]} positive"] for op in operations_of(document)}
+    out: list[list[tuple[str, str, str]]] = [[] for _ in range(SHARDS)]
+    totals = [0] * SHARDS
+    for op in sorted(cost, key=lambda op: (-cost[op], op)):
+        lightest = totals.index(min(totals))
+        out[lightest].append(op)
+        totals[lightest] += cost[op]
+    return out
+
+
 @pytest.mark.slow
-def test_schemathesis_finds_no_server_errors_and_no_valid_request_rejected(server: ServerProcess) -> None:
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_schemathesis_finds_no_server_errors_and_no_valid_request_rejected(
+    server: ServerProcess, shard: int
+) -> None:
     with urlopen(server.url + "/openapi.yaml") as text:
         document = yaml.safe_load(text)
     plan = planned_calls(document)
@@ -297,21 +320,31 @@ def test_schemathesis_finds_no_server_errors_and_no_valid_request_rejected(serve
         f"GET {BATCH}status"
     } <= fuzzed
     assert sum(plan.values()) >= MIN_CALLS
+    every_shard = shards(document)
+    assert sorted(op for ops in every_shard for op in ops) == sorted(operations_of(document))
+    mine = every_shard[shard]
+    assert mine, "every shard fuzzes some operations"
+    shard_plan = {
+        name: count for name, count in plan.items() if name.rsplit(" ", 1)[0] in {m[0] for m in mine}
+    }
     run = Run(create_fixtures(server, victim_keys=PLANS["revoke_api_key"].positive))
     started = time.monotonic()
     for label, path, which in operations_of(document):
-        fuzz_operation(run, document, label, path, which)
+        if (label, path, which) in mine:
+            fuzz_operation(run, document, label, path, which)
     elapsed = time.monotonic() - started
     assert server.process.poll() is None, server.output()
     assert "gateway: restarting" not in server.output()  # no case restarted the server under test
     assert run.failures == [], f"{len(run.failures)} failures:\n" + "\n\n".join(run.failures[:15])
-    assert run.calls == plan  # every planned case was sent: the run is bounded by counts, not by a clock
+    assert (
+        run.calls == shard_plan
+    )  # every planned case was sent: the run is bounded by counts, not by a clock
     succeeded = {name for name, answers in run.answers.items() if any(status < 400 for status in answers)}
     # every operation's positive cases got through at least once (/ready may be 503 on a full disk)
     assert {name for name in run.answers if name.endswith(" positive")} - succeeded <= {"GET /ready positive"}
     print(
-        f"\nschemathesis: {sum(plan.values())} cases over {len(fuzzed)} operations in {elapsed:.0f} s "
-        f"({run.float_bounds_only} negative cases broke only a number bound)"
+        f"\nschemathesis shard {shard}: {sum(shard_plan.values())} of {sum(plan.values())} cases over "
+        f"{len(mine)} operations in {elapsed:.0f} s ({run.float_bounds_only} negative cases broke only a number bound)"
     )
 
 

@@ -23,6 +23,8 @@ from tests.operations.conftest import DOGS, make_user
 READER = basic("reader", "pw")
 NOBODY = basic("nobody", "pw")
 BAD_PASSWORD = basic("reader", "wrong")
+ON_ROCKSDB = {"storage.backend": "rocksdb"}
+"""Pins an app to the embedded store, where the fast path answers on the event loop."""
 
 
 def _search(ids: list[Any], **extra: Any) -> dict[str, Any]:
@@ -72,8 +74,10 @@ CALLS: list[tuple[dict[str, str] | None, dict[str, Any]]] = [
 
 
 def _load(root: Path) -> None:
-    """dev.dog with the sample dogs, dev.breed, a reader of dev.dog and a user who may read nothing."""
-    with make_client(root, **{"http.fast_path": False}) as client:
+    """dev.dog with the sample dogs, dev.breed, a reader of dev.dog and a user who may read nothing, in the
+    embedded store (whatever ``GATEWAY_TEST_BACKEND`` says: the fast path answers from local reads only,
+    and ``gateway serve`` subprocesses on ``root`` open that store)."""
+    with make_client(root, **ON_ROCKSDB, **{"http.fast_path": False}) as client:
         admin = Ops(client, ADMIN_AUTH)
         admin({"operation": "create_table", "database": "dev", "table": "dog", "primary_key": "id"})
         admin({"operation": "create_table", "database": "dev", "table": "breed", "primary_key": "id"})
@@ -86,7 +90,7 @@ def _load(root: Path) -> None:
 
 
 def _answers(root: Path, fast: bool) -> list[tuple[int, list[tuple[str, str]], bytes]]:
-    with make_client(root, **{"http.fast_path": fast}) as client:
+    with make_client(root, **ON_ROCKSDB, **{"http.fast_path": fast}) as client:
         out = []
         for headers, body in CALLS:
             response = client.post("/", json=body, headers=headers or {})
@@ -154,7 +158,7 @@ def test_a_password_not_yet_checked_is_checked_off_the_loop_then_cached(tmp_path
     thread, later ones (cached) stay on the loop; a wrong password is refused and counted by the throttle."""
     root = tmp_path / "root"
     _load(root)
-    with make_client(root) as client:
+    with make_client(root, **ON_ROCKSDB) as client:
         checks: list[str] = []
         directory = client.app.state.gateway.auth.users  # type: ignore[attr-defined]
         real_authenticate = directory.authenticate

@@ -23,7 +23,7 @@ from gateway.http.operations_protocol import INLINE_BODY_LIMIT, OperationsHttpPr
 from gateway.http.server import IdleClosingHttpProtocol, uvicorn_options
 from tests.conftest import ADMIN_AUTH
 from tests.operations.test_fast_path import CALLS, READER, _load, _search
-from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, free_port, start_server
+from tests.support.server import ADMIN_PASSWORD, ADMIN_USER, start_server
 
 Head = tuple[int, list[tuple[bytes, bytes]]]
 
@@ -136,10 +136,11 @@ def served(root: Path) -> Iterator[tuple[str, type[_CountingProtocol]]]:
     app = create_app(config, admin_username=ADMIN_USER, admin_password=ADMIN_PASSWORD)
     assert issubclass(http_protocol(config, app), OperationsHttpProtocol)
     protocol = type("Counting", (_CountingProtocol,), {"operations_app": app, "asgi_requests": 0})
-    port = free_port()
+    listener = socket.create_server(("127.0.0.1", 0))  # bound here: no other test process can take the port
+    port = listener.getsockname()[1]
     options = {**uvicorn_options(config), "http": protocol}
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[listener])))
     thread.start()
     try:
         while not server.started:
@@ -149,6 +150,7 @@ def served(root: Path) -> Iterator[tuple[str, type[_CountingProtocol]]]:
     finally:
         server.should_exit = True
         thread.join(30)
+        listener.close()
 
 
 def test_only_inline_calls_with_cached_credentials_skip_the_asgi_app(

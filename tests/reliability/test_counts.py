@@ -4,7 +4,9 @@ The attack that found this: the same 250,000-row CSV loaded with insert, then up
 described as 500,000 records (RocksDB's key estimate counts overwritten keys again), and it
 stayed wrong after a restart. Counts are now kept with every write, so they are exact at any
 size; ``exact_count: true`` (HarperDB's way to ask for an exact count) is accepted and changes
-nothing, and ``estimated_record_range`` never appears.
+nothing, and ``estimated_record_range`` never appears. The test loads 60,000 rows: the key estimate
+counted each overwritten key again at any size, and the file is still over ``arrowcsv.MIN_BYTES``, so it
+takes the same path as the 250,000 rows did (the Arrow reader, several 10,000-row write batches).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gateway.bulk import arrowcsv
+from gateway.bulk.prepare import CHUNK_ROWS
 from tests.bulk.helpers import wait_job
 from tests.conftest import ADMIN_AUTH, Ops, make_client
 
-ROWS = 250_000
+ROWS = 60_000
 
 
 def _csv(rows: int) -> str:
@@ -38,6 +42,7 @@ def _count(op: Ops, **extra: Any) -> int:
 
 def test_insert_then_upsert_of_the_same_rows_counts_them_once(root: Path) -> None:
     data = _csv(ROWS)
+    assert len(data) > arrowcsv.MIN_BYTES and ROWS > 2 * CHUNK_ROWS
     with make_client(root) as client:
         op = Ops(client, ADMIN_AUTH)
         op({"operation": "create_table", "database": "dev", "table": "big", "primary_key": "id"})

@@ -108,11 +108,11 @@ def store_overrides(backend: str, root: Path) -> dict[str, Any]:
     """``load_config`` overrides that put an app's store on ``backend`` (postgres: a schema of its own;
     ``+s3``: uploaded files in the run's bucket)."""
     records, _, blobs = backend.partition("+")
-    overrides: dict[str, Any] = {}
+    # Named even for the default store: a test that chooses rocksdb gets it under GATEWAY_TEST_BACKEND=postgres too.
+    overrides: dict[str, Any] = {"storage.backend": records}
     if records == "postgres":
         overrides.update(
             {
-                "storage.backend": "postgres",
                 "storage.postgres.dsn": run_dsn(),
                 "storage.postgres.schema": schema_for(root),
             }

@@ -103,9 +103,35 @@ def start_server(
     cwd: Path | None = None,
 ) -> ServerProcess:
     """Start ``python -m gateway serve [args]`` on a free port and wait until /health answers (``cwd``: the
-    directory it runs in; ``python -m`` imports the ``gateway`` package found there before PYTHONPATH's)."""
-    port = free_port()
+    directory it runs in; ``python -m`` imports the ``gateway`` package found there before PYTHONPATH's).
+
+    Tests run in parallel (pytest-xdist): where another process took the chosen port before the server
+    bound it, the server is started again on another free port."""
     root.mkdir(parents=True, exist_ok=True)
+    for attempt in range(PORT_ATTEMPTS):
+        try:
+            return _start_server_on(free_port(), root, extra_env, timeout, args, cwd)
+        except PortTaken:
+            if attempt == PORT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+PORT_ATTEMPTS = 5
+
+
+class PortTaken(RuntimeError):
+    """``gateway serve`` could not bind its port: another process took it after :func:`free_port`."""
+
+
+def _start_server_on(
+    port: int,
+    root: Path,
+    extra_env: dict[str, str] | None,
+    timeout: float,
+    args: Sequence[str],
+    cwd: Path | None,
+) -> ServerProcess:
     log_path = root.parent / f"server-{port}.log"
     env = _environment(extra_env)
     log_file = log_path.open("wb")
@@ -133,7 +159,10 @@ def start_server(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gateway serve exited with {process.returncode}:\n{server.output()}")
+            output = server.output()
+            if "address already in use" in output.lower():
+                raise PortTaken(f"port {port} was taken:\n{output}")
+            raise RuntimeError(f"gateway serve exited with {process.returncode}:\n{output}")
         try:
             with urllib.request.urlopen(server.url + "/health", timeout=1) as response:
                 if response.status == 200:
