@@ -83,6 +83,16 @@ def _wait(server: ServerProcess, job_id: str, done: int, timeout: float = 120) -
     raise AssertionError(f"job {job_id} did not reach {done} records in {timeout} s")
 
 
+def _cut_load_running(server: ServerProcess, cut: Path) -> tuple[str, dict[str, Any]]:
+    """Create table ``dev.t`` and load ``cut`` into it: its job id and the job once past 30,000
+    records, still running."""
+    _ok(server, {"operation": "create_table", "database": "dev", "table": "t", "primary_key": "id"})
+    job_id = _load(server, cut)
+    running = _wait(server, job_id, 30_000)
+    assert running["status"] == "IN_PROGRESS", running
+    return job_id, running
+
+
 def _start(root: Path, unlogged: bool) -> ServerProcess:
     env = {"GATEWAY_STORAGE_ROCKSDB_UNLOGGED_LOADS": "true" if unlogged else "false"}
     return start_server(root, env, timeout=60)
@@ -152,10 +162,7 @@ def test_a_write_during_an_unlogged_load_is_never_kept_without_the_chunks_before
     root, _, cut = files
     server = _start(root, unlogged=True)
     try:
-        _ok(server, {"operation": "create_table", "database": "dev", "table": "t", "primary_key": "id"})
-        job_id = _load(server, cut)
-        before = _wait(server, job_id, 30_000)
-        assert before["status"] == "IN_PROGRESS", before
+        job_id, before = _cut_load_running(server, cut)
         # A logged write to the table while its chunks are not flushed yet: it flushes them first.
         inserted = _ok(
             server,
@@ -191,9 +198,7 @@ def test_a_load_stopped_with_the_server_keeps_the_records_its_job_counts(
     root, _, cut = files
     server = _start(root, unlogged=True)
     try:
-        _ok(server, {"operation": "create_table", "database": "dev", "table": "t", "primary_key": "id"})
-        job_id = _load(server, cut)
-        assert _wait(server, job_id, 30_000)["status"] == "IN_PROGRESS"
+        job_id, _ = _cut_load_running(server, cut)
     finally:
         assert server.stop(signal.SIGTERM) == 0  # the load stops at a chunk, flushes, the job ends
     store = open_rocksdb(root / "db")
