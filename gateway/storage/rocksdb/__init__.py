@@ -17,7 +17,7 @@ from gateway.storage.rocksdb.txlog import RocksTransactionLog
 __all__ = ["open_rocksdb"]
 
 
-def open_rocksdb(path: str | Path, clock: Clock = time.time, unlogged_loads: bool = True) -> Storage:
+def open_rocksdb(path: str | Path, clock: Clock = time.time, unlogged_loads: bool = False) -> Storage:
     """Open (or create) the store at ``path``; StoreLocked if another process holds it.
 
     ``unlogged_loads``: bulk-load chunks are written without the write-ahead log (and made

@@ -13,8 +13,8 @@ A record and its index entries are written in one ``WriteBatch``. Values are
 orjson-encoded JSON; no pickle anywhere. Locks: the metadata lock is always taken
 before a table's lock; the column-family lock is a leaf.
 
-Bulk-load chunks may be written without the write-ahead log (``unlogged``, the default;
-``storage.rocksdb.unlogged_loads``): the store is then opened with ``atomic_flush``, so
+Bulk-load chunks may be written without the write-ahead log (``unlogged``, where
+``storage.rocksdb.unlogged_loads``, off by default): the store is then opened with ``atomic_flush``, so
 every flush (memtables full, ``max_total_wal_size``, ``flush``) writes the memtables of
 all column families together, at one point of the write sequence, and a crash keeps a
 prefix of those writes. A logged write to a table whose unlogged writes are not flushed yet
@@ -144,7 +144,7 @@ class TableHandle:
 class RocksDatabase:
     """One RocksDB directory, opened once per process, with its tables' metadata in memory."""
 
-    def __init__(self, path: str | Path, clock: Clock, unlogged_loads: bool = True) -> None:
+    def __init__(self, path: str | Path, clock: Clock, unlogged_loads: bool = False) -> None:
         self.path = str(path)
         self.clock = clock
         self.unlogged_loads = unlogged_loads
