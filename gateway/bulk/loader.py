@@ -142,6 +142,12 @@ class _Writer:
         if self.loaded:
             self.chunks.settle(self.database, self.table)
 
+    def ended(self, cause: str) -> LoadFailed:
+        """The failure of a load that ``cause`` ends, once what it wrote is synced (``sync_after``)."""
+        failed = self.failed(cause)
+        self.sync_after(failed)
+        return failed
+
     def sync_after(self, failure: Exception) -> None:
         """``sync`` on the way out of a load that ``failure`` ends (LoadFailed naming both if it fails)."""
         try:
@@ -210,9 +216,7 @@ def load_parts(
                 release_free_memory()
             progress.check_stop()
     except (SourceError, InvalidRecord) as exc:
-        failed = writer.failed(str(exc))
-        writer.sync_after(failed)
-        raise failed from exc
+        raise writer.ended(str(exc)) from exc
     except (LoadFailed, JobStopped) as exc:
         writer.sync_after(exc)
         raise
@@ -253,13 +257,9 @@ def load_json(
     except (JsonFormatError, SourceError) as exc:
         if chunk:
             _write_json_chunk(writer, chunk)
-        failed = writer.failed(str(exc))
-        writer.sync_after(failed)
-        raise failed from exc
+        raise writer.ended(str(exc)) from exc
     except InvalidRecord as exc:  # a whole chunk refused (an attribute name with a control character)
-        failed = writer.failed(str(exc))
-        writer.sync_after(failed)
-        raise failed from exc
+        raise writer.ended(str(exc)) from exc
     except (LoadFailed, JobStopped) as exc:
         writer.sync_after(exc)
         raise
