@@ -352,49 +352,22 @@ def default_load(
             server.stop()
 
 
-def compare_unlogged(csv_path: Path, rows: int, runs: int, args: argparse.Namespace) -> None:
-    """``storage.rocksdb.unlogged_loads`` off and on, alternating: the one-index load ``runs`` times
-    each (medians, CPU seconds; 0: not at all), then the default-table load's peak RSS and disk
-    ``--default-repeat`` times each."""
-    if runs:
-        kinds = ("gateway-logged", "gateway-load")
-        off_on_loads(csv_path, rows, runs, kinds, "rows, one-index csv_file_load", "unlogged loads")
+def default_loads(
+    csv_path: Path,
+    rows: int,
+    variants: dict[str, tuple[Path, dict[str, str] | None]],
+    args: argparse.Namespace,
+) -> None:
+    """The default-table load (all indexed) by each variant (its code and server environment), in turn,
+    ``--default-repeat`` times: each run's rows/s, CPU, peak RSS and disk, then the medians."""
     csv_bytes = csv_path.stat().st_size
-    peaks: dict[str, list[float]] = {"off": [], "on": []}
-    cpus: dict[str, list[float]] = {"off": [], "on": []}
+    peaks: dict[str, list[float]] = {name: [] for name in variants}
+    cpus: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(args.default_repeat):
-        for which, value in (("off", "false"), ("on", "true")):
-            env = {"GATEWAY_STORAGE_ROCKSDB_UNLOGGED_LOADS": value}
-            report = default_load(csv_path, ROOT, args.settle_timeout, env)
-            peaks[which].append(report["peak_rss_mb"])
-            cpus[which].append(report["load_cpu_s"])
-            print(
-                f"{'':>9} default table, unlogged loads {which}: {rows / report['load_s']:,.0f} rows/s "
-                f"({report['load_cpu_s']:.2f} CPU s), server peak RSS {report['peak_rss_mb']:.0f} MiB; disk "
-                f"{report['disk_at_end'] / 1e6:.0f} MB at the end, {report['disk_settled'] / 1e6:.0f} MB settled "
-                f"({report['disk_settled'] / csv_bytes:.2f}x the CSV); describe_table "
-                f"{report['table_size'] / 1e6:.0f} MB",
-                flush=True,
-            )
-    if args.default_repeat > 1:
-        line = ", ".join(
-            f"{which} peak RSS {statistics.median(peaks[which]):.0f} MiB, {statistics.median(cpus[which]):.2f} CPU s"
-            for which in ("off", "on")
-        )
-        print(f"{'':>9} default table, unlogged loads (median of {args.default_repeat}): {line}", flush=True)
-
-
-def compare(csv_path: Path, rows: int, args: argparse.Namespace) -> None:
-    """The default-table load's memory and disk, and the one-index load's rows/s, before and after."""
-    codes = {"after": ROOT} if args.baseline is None else {"before": args.baseline, "after": ROOT}
-    csv_bytes = csv_path.stat().st_size
-    peaks: dict[str, list[float]] = {name: [] for name in codes}
-    seconds: dict[str, list[float]] = {name: [] for name in codes}
-    for _ in range(args.default_repeat):
-        for name, code in codes.items():
-            report = default_load(csv_path, code, args.settle_timeout)
+        for name, (code, env) in variants.items():
+            report = default_load(csv_path, code, args.settle_timeout, env)
             peaks[name].append(report["peak_rss_mb"])
-            seconds[name].append(report["load_cpu_s"])
+            cpus[name].append(report["load_cpu_s"])
             print(
                 f"{'':>9}  {name:>6} default table (all indexed): {rows / report['load_s']:,.0f} rows/s "
                 f"({report['load_s']:.2f} s, {report['load_cpu_s']:.2f} CPU s), "
@@ -406,11 +379,30 @@ def compare(csv_path: Path, rows: int, args: argparse.Namespace) -> None:
             )
     if args.default_repeat > 1:
         line = ", ".join(
-            f"{name} peak RSS {statistics.median(peaks[name]):.0f} MiB, "
-            f"{statistics.median(seconds[name]):.2f} CPU s"
-            for name in codes
+            f"{name} peak RSS {statistics.median(peaks[name]):.0f} MiB, {statistics.median(cpus[name]):.2f} CPU s"
+            for name in variants
         )
         print(f"{'':>9}  default table (median of {args.default_repeat}): {line}", flush=True)
+
+
+def compare_unlogged(csv_path: Path, rows: int, runs: int, args: argparse.Namespace) -> None:
+    """``storage.rocksdb.unlogged_loads`` off and on, alternating: the one-index load ``runs`` times
+    each (medians, CPU seconds; 0: not at all), then the default-table load's peak RSS and disk
+    ``--default-repeat`` times each."""
+    if runs:
+        kinds = ("gateway-logged", "gateway-load")
+        off_on_loads(csv_path, rows, runs, kinds, "rows, one-index csv_file_load", "unlogged loads")
+    variants = {
+        f"unlogged loads {which}": (ROOT, {"GATEWAY_STORAGE_ROCKSDB_UNLOGGED_LOADS": value})
+        for which, value in (("off", "false"), ("on", "true"))
+    }
+    default_loads(csv_path, rows, variants, args)
+
+
+def compare(csv_path: Path, rows: int, args: argparse.Namespace) -> None:
+    """The default-table load's memory and disk, and the one-index load's rows/s, before and after."""
+    codes = {"after": ROOT} if args.baseline is None else {"before": args.baseline, "after": ROOT}
+    default_loads(csv_path, rows, {name: (code, None) for name, code in codes.items()}, args)
     rates: dict[str, list[float]] = {name: [] for name in codes}
     cpus: dict[str, list[float]] = {name: [] for name in codes}
     for _ in range(args.repeat):
