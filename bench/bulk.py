@@ -120,11 +120,11 @@ def run_gateway(
     in_process: bool = False,
     txlog: bool = True,
     exports: bool = True,
-    unlogged: bool = True,
+    unlogged: bool | None = None,
 ) -> dict[str, Any]:
     """The real csv_file_load and export_local operations (in this child process); ``txlog``:
     ``logging.transaction_log`` (each chunk's keys logged in the chunk's WriteBatch); ``unlogged``:
-    ``storage.rocksdb.unlogged_loads``. The code imported is that of ``PYTHONPATH``'s first entry,
+    ``storage.rocksdb.unlogged_loads`` (None: the default of the code measured, which may not know it). The code imported is that of ``PYTHONPATH``'s first entry,
     else this checkout."""
     sys.path.insert(0, os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or str(ROOT))
     from starlette.testclient import TestClient
@@ -143,8 +143,8 @@ def run_gateway(
     overrides: dict[str, Any] = {"bulk.parse_worker_min_bytes": 0} if in_process else {}
     if not txlog:  # on by default (and unknown to code from before the transaction log)
         overrides["logging.transaction_log"] = False
-    if not unlogged:  # on by default (and unknown to code from before it)
-        overrides["storage.rocksdb.unlogged_loads"] = False
+    if unlogged is not None:  # set only when asked (unknown to code from before it)
+        overrides["storage.rocksdb.unlogged_loads"] = unlogged
     config = load_config(root=root, environ={}, overrides=overrides)
     app = create_app(config, admin_username="admin", admin_password="bench-password")
     auth = ("admin", "bench-password")
@@ -390,7 +390,7 @@ def compare_unlogged(csv_path: Path, rows: int, runs: int, args: argparse.Namesp
     each (medians, CPU seconds; 0: not at all), then the default-table load's peak RSS and disk
     ``--default-repeat`` times each."""
     if runs:
-        kinds = ("gateway-logged", "gateway-load")
+        kinds = ("gateway-logged", "gateway-unlogged")
         off_on_loads(csv_path, rows, runs, kinds, "rows, one-index csv_file_load", "unlogged loads")
     variants = {
         f"unlogged loads {which}": (ROOT, {"GATEWAY_STORAGE_ROCKSDB_UNLOGGED_LOADS": value})
@@ -464,8 +464,8 @@ def main() -> None:
             inproc, txlog, exports, unlogged = (
                 kind == "gateway-inproc",
                 kind != "gateway-notxlog",
-                kind not in ("gateway-load", "gateway-logged"),
-                kind != "gateway-logged",
+                kind not in ("gateway-load", "gateway-logged", "gateway-unlogged"),
+                {"gateway-logged": False, "gateway-unlogged": True}.get(kind),
             )
             print(json.dumps(run_gateway(Path(csv_name), Path(work), inproc, txlog, exports, unlogged)))
         return
