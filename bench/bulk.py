@@ -124,8 +124,8 @@ def run_gateway(
 ) -> dict[str, Any]:
     """The real csv_file_load and export_local operations (in this child process); ``txlog``:
     ``logging.transaction_log`` (each chunk's keys logged in the chunk's WriteBatch); ``unlogged``:
-    ``storage.rocksdb.unlogged_loads`` (None: the default of the code measured, which may not know it). The code imported is that of ``PYTHONPATH``'s first entry,
-    else this checkout."""
+    ``storage.rocksdb.unlogged_loads`` (None: the default of the code measured, which may not know
+    it). The code imported is that of ``PYTHONPATH``'s first entry, else this checkout."""
     sys.path.insert(0, os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] or str(ROOT))
     from starlette.testclient import TestClient
 
