@@ -123,6 +123,17 @@ def _kept_chunks(store: Storage, records: dict[int, dict[str, Any]], first: int)
     return kept
 
 
+def _reopened(root: Path, deleted: tuple[int, ...] = ()) -> tuple[dict[int, dict[str, Any]], list[int]]:
+    """The store the server left, checked: its records (``_consistent``) and the keys kept of the cut
+    load (``_kept_chunks``; ``deleted``: keys deleted since, which their chunk's entry still names)."""
+    store = open_rocksdb(root / "db")
+    try:
+        records = _consistent(store)
+        return records, _kept_chunks(store, {**records, **dict.fromkeys(deleted, {})}, CUT_FIRST)
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("unlogged", [True, False], ids=["unlogged", "logged"])
 def test_a_kill_mid_load_keeps_whole_chunks_and_every_finished_load(
     files: tuple[Path, Path, Path], unlogged: bool
@@ -143,12 +154,7 @@ def test_a_kill_mid_load_keeps_whole_chunks_and_every_finished_load(
     written = running["progress"]["records_done"]  # chunks written (and counted) before the kill
     assert 0 < written < CUT_ROWS
 
-    store = open_rocksdb(root / "db")
-    try:
-        records = _consistent(store)
-        kept = _kept_chunks(store, records, CUT_FIRST)
-    finally:
-        store.close()
+    records, kept = _reopened(root)
     assert set(range(1, DONE_ROWS + 1)) <= records.keys()  # the finished load, all of it
     assert len(kept) < CUT_ROWS
     if not unlogged:  # through the write-ahead log: every chunk written before the kill
@@ -178,15 +184,9 @@ def test_a_write_during_an_unlogged_load_is_never_kept_without_the_chunks_before
         server.stop(signal.SIGKILL)
     assert after["status"] == "IN_PROGRESS", after
 
-    store = open_rocksdb(root / "db")
-    try:
-        records = _consistent(store)
-        assert records[1]["name"] == "one"  # the insert, and the delete, are kept ...
-        assert CUT_FIRST not in records
-        records[CUT_FIRST] = {}  # (deleted since: its chunk's entry names it)
-        kept = _kept_chunks(store, records, CUT_FIRST)
-    finally:
-        store.close()
+    records, kept = _reopened(root, deleted=(CUT_FIRST,))
+    assert records[1]["name"] == "one"  # the insert, and the delete, are kept ...
+    assert CUT_FIRST not in records
     # ... and so is every chunk written before them, whole.
     assert len(kept) >= before["progress"]["records_done"]
     print(f"{before['progress']['records_done']} records written before the insert, {len(kept)} kept")
@@ -201,11 +201,10 @@ def test_a_load_stopped_with_the_server_keeps_the_records_its_job_counts(
         job_id, _ = _cut_load_running(server, cut)
     finally:
         assert server.stop(signal.SIGTERM) == 0  # the load stops at a chunk, flushes, the job ends
+    _, kept = _reopened(root)
     store = open_rocksdb(root / "db")
     try:
         job = store.records.get(SYSTEM_DB, "hdb_job", job_id)
-        records = _consistent(store)
-        kept = _kept_chunks(store, records, CUT_FIRST)
     finally:
         store.close()
     assert job is not None
