@@ -343,8 +343,7 @@ class RocksDatabase:
         """
         try:
             with self._unlogged_lock:
-                if self.unlogged_writes > self.flushed:
-                    self._flush_atomically(always=False)
+                self.flush_unlogged()
                 with self.guard("flush a column family"):
                     cf.close()
         except StoreFailure as exc:
